@@ -1,0 +1,85 @@
+//! Authentication (JWT bearer tokens to a [`Viewer`]) and authorisation
+//! (the role x action [`policy`]).
+
+pub mod jwt;
+pub mod policy;
+
+use async_graphql::{Context, Guard};
+use entity::enums::{Role, Team};
+use uuid::Uuid;
+
+use crate::error::{AppError, AppResult};
+pub use policy::Action;
+
+/// The authenticated caller of one request.
+#[derive(Debug, Clone)]
+pub struct Viewer {
+    /// The user the token's `sub` names.
+    pub user_id: Uuid,
+    /// The role the token carries (it must match the user's role).
+    pub role: Role,
+    /// The user's team, for signing lead definitions.
+    pub team: Team,
+}
+
+impl Viewer {
+    /// Whether the policy allows this viewer `action`.
+    pub fn can(&self, action: Action) -> bool {
+        policy::allows(self.role, action)
+    }
+
+    /// Fails with FORBIDDEN unless the policy allows `action`.
+    pub fn require(&self, action: Action) -> AppResult<()> {
+        if self.can(action) {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden(format!(
+                "role {} may not {}",
+                self.role.as_str(),
+                describe(action)
+            )))
+        }
+    }
+
+    /// Fails with FORBIDDEN unless the policy allows `action` on a record
+    /// owned by `owner` (SALES acts only on what it owns).
+    pub fn require_on(&self, action: Action, owner: Option<Uuid>) -> AppResult<()> {
+        self.require(action)?;
+        if policy::owner_only(self.role, action) && owner != Some(self.user_id) {
+            return Err(AppError::Forbidden(format!(
+                "role {} may only {} on records it owns",
+                self.role.as_str(),
+                describe(action)
+            )));
+        }
+        Ok(())
+    }
+}
+
+fn describe(action: Action) -> &'static str {
+    match action {
+        Action::ReadRecords => "read records",
+        Action::ReadPersonalData => "read personal data",
+        Action::CreateLead => "create leads",
+        Action::UpdateLead => "edit leads",
+        Action::DeleteLead => "delete leads",
+        Action::WriteAccount => "write accounts",
+        Action::DeleteAccount => "delete accounts",
+        Action::WriteCampaign => "write campaigns",
+        Action::WriteOpportunity => "write opportunities",
+        Action::WriteCompetitor => "write competitors",
+        Action::ManageUsers => "manage users",
+    }
+}
+
+/// A guard that checks the policy table for one action.
+pub struct PolicyGuard(pub Action);
+
+impl Guard for PolicyGuard {
+    async fn check(&self, ctx: &Context<'_>) -> async_graphql::Result<()> {
+        let viewer = ctx
+            .data_opt::<Viewer>()
+            .ok_or_else(|| AppError::Unauthenticated("no token".into()))?;
+        viewer.require(self.0).map_err(Into::into)
+    }
+}

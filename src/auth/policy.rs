@@ -1,0 +1,123 @@
+//! Who may do what: one table, role x action, deny by default.
+//!
+//! The GraphQL layer checks it with [`PolicyGuard`](super::PolicyGuard) on
+//! every root field and mutation, and the service layer checks it again
+//! ([`Viewer::require`](super::Viewer::require)), because async-graphql skips
+//! guards on fields reached through an interface (issue #1826).
+
+use entity::enums::Role::{self, *};
+
+/// Something a caller may or may not do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// Read records (accounts, leads, campaigns, opportunities, users,
+    /// competitors) without their personal fields.
+    ReadRecords,
+    /// Read personal data: lead and user names, emails, job titles.
+    ReadPersonalData,
+    /// Create leads.
+    CreateLead,
+    /// Edit leads (SALES only those it owns).
+    UpdateLead,
+    /// Delete leads.
+    DeleteLead,
+    /// Create and edit accounts.
+    WriteAccount,
+    /// Delete accounts.
+    DeleteAccount,
+    /// Create, edit and delete campaigns.
+    WriteCampaign,
+    /// Create, edit and delete opportunities (SALES only those it owns).
+    WriteOpportunity,
+    /// Create, edit and delete competitors.
+    WriteCompetitor,
+    /// Create, edit and deactivate users.
+    ManageUsers,
+}
+
+impl Action {
+    /// Every action, for table-driven tests and documentation.
+    pub const ALL: [Action; 11] = [
+        Action::ReadRecords,
+        Action::ReadPersonalData,
+        Action::CreateLead,
+        Action::UpdateLead,
+        Action::DeleteLead,
+        Action::WriteAccount,
+        Action::DeleteAccount,
+        Action::WriteCampaign,
+        Action::WriteOpportunity,
+        Action::WriteCompetitor,
+        Action::ManageUsers,
+    ];
+}
+
+/// The policy. A role not listed for an action is denied.
+const POLICY: &[(Action, &[Role])] = &[
+    (
+        Action::ReadRecords,
+        &[Admin, Marketing, Sales, Leadership, Integration, Reporting],
+    ),
+    (
+        Action::ReadPersonalData,
+        &[Admin, Marketing, Sales, Leadership, Integration],
+    ),
+    (Action::CreateLead, &[Admin, Marketing, Integration]),
+    (Action::UpdateLead, &[Admin, Marketing, Sales, Integration]),
+    (Action::DeleteLead, &[Admin, Marketing, Integration]),
+    (
+        Action::WriteAccount,
+        &[Admin, Marketing, Sales, Integration],
+    ),
+    (Action::DeleteAccount, &[Admin, Integration]),
+    (Action::WriteCampaign, &[Admin, Marketing, Integration]),
+    (Action::WriteOpportunity, &[Admin, Sales, Integration]),
+    (Action::WriteCompetitor, &[Admin, Marketing, Sales]),
+    (Action::ManageUsers, &[Admin]),
+];
+
+/// Whether `role` may perform `action`.
+pub fn allows(role: Role, action: Action) -> bool {
+    POLICY
+        .iter()
+        .any(|(a, roles)| *a == action && roles.contains(&role))
+}
+
+/// Roles that act only on records they own for this action.
+pub fn owner_only(role: Role, action: Action) -> bool {
+    role == Sales && matches!(action, Action::UpdateLead | Action::WriteOpportunity)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_action_is_in_the_policy_table() {
+        for action in Action::ALL {
+            assert!(
+                POLICY.iter().any(|(a, _)| *a == action),
+                "{action:?} has no row"
+            );
+        }
+    }
+
+    #[test]
+    fn reporting_reads_records_but_no_personal_data_and_writes_nothing() {
+        assert!(allows(Reporting, Action::ReadRecords));
+        for action in Action::ALL
+            .into_iter()
+            .filter(|a| *a != Action::ReadRecords)
+        {
+            assert!(!allows(Reporting, action), "REPORTING may {action:?}");
+        }
+    }
+
+    #[test]
+    fn only_admin_manages_users() {
+        for role in [Marketing, Sales, Leadership, Integration, Reporting] {
+            assert!(!allows(role, Action::ManageUsers));
+        }
+        assert!(allows(Admin, Action::ManageUsers));
+    }
+}

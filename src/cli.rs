@@ -1,0 +1,288 @@
+//! The `handoff` command line: serve, migrate, token, export-schema, demo.
+
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use entity::enums::Role;
+use sea_orm::DatabaseConnection;
+use uuid::Uuid;
+
+use crate::{Application, config::Config, db, demo, graphql, services};
+
+/// Handoff: the shared system of record between marketing and sales.
+#[derive(Parser, Debug)]
+#[command(name = "handoff", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Migrate the database and serve the API (the embedded SQLite file by default).
+    Serve {
+        /// Load the demo dataset first when the database is empty, and print a
+        /// token for each role.
+        #[arg(long)]
+        demo: bool,
+        /// Leads in the demo dataset.
+        #[arg(long, default_value_t = 3000)]
+        demo_leads: usize,
+        /// Seed of the demo dataset.
+        #[arg(long, default_value_t = 42)]
+        demo_seed: u64,
+    },
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Mint a bearer token for a user.
+    Token {
+        /// Role of the token; the user must have it.
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        /// The user: a UUID or an email. Default: the first active user with the role.
+        #[arg(long)]
+        sub: Option<String>,
+        /// Lifetime, e.g. `30m`, `12h`, `7d` or seconds.
+        #[arg(long, default_value = "12h", value_parser = parse_ttl)]
+        ttl: Duration,
+    },
+    /// Print the GraphQL schema (SDL); `schema.graphql` is this output.
+    ExportSchema {
+        /// Write to this file instead of standard output.
+        #[arg(long)]
+        output: Option<std::path::PathBuf>,
+    },
+    /// Load the demo dataset into the configured database (refuses a
+    /// non-empty one), with progress output.
+    Demo {
+        /// Leads to generate.
+        #[arg(long, default_value_t = 3000)]
+        leads: usize,
+        /// Seed.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+    },
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    let upper = s.trim().to_ascii_uppercase();
+    [
+        Role::Admin,
+        Role::Marketing,
+        Role::Sales,
+        Role::Leadership,
+        Role::Integration,
+        Role::Reporting,
+    ]
+    .into_iter()
+    .find(|r| r.as_str() == upper)
+    .ok_or_else(|| {
+        format!(
+            "unknown role {s:?}: use ADMIN, MARKETING, SALES, LEADERSHIP, INTEGRATION or REPORTING"
+        )
+    })
+}
+
+/// Parses `30m`, `12h`, `7d`, `45s` or plain seconds.
+pub fn parse_ttl(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (digits, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration such as 30m, 12h or 7d"))?;
+    let secs = match unit {
+        "" | "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86_400,
+        _ => return Err(format!("{s:?}: unknown unit {unit:?}; use s, m, h or d")),
+    };
+    if secs == 0 {
+        return Err("the lifetime must be positive".into());
+    }
+    Ok(Duration::from_secs(secs))
+}
+
+/// Initialises logging: text or JSON, filtered by `RUST_LOG` (default `info`).
+pub fn init_tracing(json: bool) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    if json {
+        builder.json().flatten_event(true).init();
+    } else {
+        builder.init();
+    }
+}
+
+/// Runs a parsed command line.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Command::ExportSchema { output } = &cli.command {
+        let sdl = graphql::sdl();
+        match output {
+            Some(path) => {
+                std::fs::write(path, sdl).with_context(|| format!("writing {}", path.display()))?
+            }
+            None => print!("{sdl}"),
+        }
+        return Ok(());
+    }
+    let early_json = std::env::var("HANDOFF_LOG_FORMAT").is_ok_and(|v| v == "json");
+    init_tracing(early_json);
+    let config = Config::from_env()?;
+    let db = db::connect(&config)
+        .await
+        .with_context(|| "connecting to the database (DATABASE_URL)")?;
+    db::migrate(&db).await.context("migrating the database")?;
+    match cli.command {
+        Command::Migrate => {
+            println!("database is up to date");
+            Ok(())
+        }
+        Command::Token { role, sub, ttl } => {
+            let user_id = resolve_user(&db, role, sub.as_deref()).await?;
+            println!("{}", config.jwt.mint(user_id, role, ttl)?);
+            Ok(())
+        }
+        Command::Demo { leads, seed } => {
+            if !demo::is_empty(&db).await? {
+                bail!("the database already has data; the demo loads only into an empty one");
+            }
+            load_demo(&db, leads, seed).await
+        }
+        Command::Serve {
+            demo: with_demo,
+            demo_leads,
+            demo_seed,
+        } => {
+            if with_demo && demo::is_empty(&db).await? {
+                load_demo(&db, demo_leads, demo_seed).await?;
+            }
+            serve(config, db, with_demo).await
+        }
+        Command::ExportSchema { .. } => Ok(()),
+    }
+}
+
+async fn load_demo(db: &DatabaseConnection, leads: usize, seed: u64) -> anyhow::Result<()> {
+    let options = demo::DemoOptions {
+        seed,
+        leads,
+        ..Default::default()
+    };
+    eprintln!("loading the demo dataset ({leads} leads, seed {seed})...");
+    let started = std::time::Instant::now();
+    let summary = demo::load(db, &options, &|line| eprintln!("  {line}")).await?;
+    eprintln!(
+        "loaded {} users, {} accounts, {} campaigns, {} leads, {} activities, {} opportunities in {:.1} s",
+        summary.users,
+        summary.accounts,
+        summary.campaigns,
+        summary.leads,
+        summary.activities,
+        summary.opportunities,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+async fn resolve_user(
+    db: &DatabaseConnection,
+    role: Role,
+    sub: Option<&str>,
+) -> anyhow::Result<Uuid> {
+    match sub {
+        Some(sub) => {
+            if let Ok(id) = Uuid::parse_str(sub) {
+                return Ok(id);
+            }
+            services::users::find_by_email(db, sub)
+                .await?
+                .map(|u| u.id)
+                .with_context(|| format!("no user with email {sub}"))
+        }
+        None => services::users::first_with_role(db, role)
+            .await?
+            .map(|u| u.id)
+            .with_context(|| format!("no active user has role {}; pass --sub", role.as_str())),
+    }
+}
+
+async fn serve(config: Config, db: DatabaseConnection, print_tokens: bool) -> anyhow::Result<()> {
+    let app = Application::build(&config, db.clone()).await?;
+    let addr = app.local_addr()?;
+    let base = format!("http://{addr}");
+    let mut banner = format!(
+        "\nHandoff is running.\n  GraphQL:  {base}/graphql  (POST application/json, Authorization: Bearer <token>)\n  GraphiQL: {base}/graphiql  (paste a token into the Headers tab as {{\"Authorization\": \"Bearer <token>\"}})\n  Health:   {base}/healthz, {base}/readyz\n"
+    );
+    if print_tokens {
+        banner.push_str("\nTokens (valid 12 h; mint more with `handoff token --role ROLE`):\n");
+        for (_, _, role, _) in demo::ROLE_USERS {
+            if let Some(user) = services::users::first_with_role(&db, role).await? {
+                let token = config
+                    .jwt
+                    .mint(user.id, role, Duration::from_secs(12 * 3600))?;
+                banner.push_str(&format!("  {:<12} {token}\n", role.as_str()));
+            }
+        }
+        banner.push_str(&format!(
+            "\nTry it:\n  curl -s {base}/graphql -H 'Content-Type: application/json' \\\n    -H \"Authorization: Bearer $TOKEN\" \\\n    -d '{{\"query\":\"{{ leads(first: 5) {{ totalCount nodes {{ email stage source account {{ name }} }} }} }}\"}}'\n"
+        ));
+    }
+    println!("{banner}");
+    app.run_until(shutdown_signal()).await
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lifetimes_parse_with_units() {
+        assert_eq!(parse_ttl("90"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_ttl("30m"), Ok(Duration::from_secs(1800)));
+        assert_eq!(parse_ttl("12h"), Ok(Duration::from_secs(43_200)));
+        assert_eq!(parse_ttl("7d"), Ok(Duration::from_secs(604_800)));
+        assert!(parse_ttl("0").is_err());
+        assert!(parse_ttl("1w").is_err());
+        assert!(parse_ttl("soon").is_err());
+    }
+
+    #[test]
+    fn roles_parse_case_insensitively() {
+        assert_eq!(parse_role("sales"), Ok(Role::Sales));
+        assert!(parse_role("boss").is_err());
+    }
+}

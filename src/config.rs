@@ -1,0 +1,178 @@
+//! Configuration, read once from the environment. Secrets are never logged.
+
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+use anyhow::{Context, bail};
+use rand::RngCore;
+
+use crate::auth::jwt::{JwtAlgorithm, JwtSettings};
+
+/// The whole configuration of one server process.
+#[derive(Clone)]
+pub struct Config {
+    /// `DATABASE_URL`: `sqlite://...` or `postgres://...`.
+    pub database_url: String,
+    /// `HANDOFF_BIND`: the address the HTTP server listens on.
+    pub bind: SocketAddr,
+    /// JWT validation (and, where a signing key is known, minting) settings.
+    pub jwt: JwtSettings,
+    /// `HANDOFF_LOG_FORMAT`: `text` (default) or `json`.
+    pub log_json: bool,
+    /// `HANDOFF_INTROSPECTION`: answer introspection queries (default true).
+    pub introspection: bool,
+    /// `HANDOFF_FIELD_SUGGESTIONS`: "did you mean" hints in errors (default true).
+    pub field_suggestions: bool,
+    /// `HANDOFF_REQUEST_TIMEOUT_SECS`: a request running longer is cut off (default 10).
+    pub request_timeout: Duration,
+    /// `HANDOFF_DB_MAX_CONNECTIONS`: pool size (default 10).
+    pub db_max_connections: u32,
+    /// `HANDOFF_STATEMENT_TIMEOUT_SECS`: PostgreSQL `statement_timeout` (default 10).
+    pub statement_timeout: Duration,
+}
+
+/// Where the embedded default keeps its files when nothing else is said.
+pub const DEFAULT_DATA_DIR: &str = ".handoff";
+
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn parse_var<T: std::str::FromStr>(name: &str, default: T) -> anyhow::Result<T>
+where
+    T::Err: std::fmt::Display,
+{
+    match var(name) {
+        None => Ok(default),
+        Some(raw) => raw
+            .trim()
+            .parse()
+            .map_err(|e| anyhow::anyhow!("{name}={raw:?} is not valid: {e}")),
+    }
+}
+
+fn parse_bool(name: &str, default: bool) -> anyhow::Result<bool> {
+    match var(name).as_deref().map(str::to_ascii_lowercase).as_deref() {
+        None => Ok(default),
+        Some("1" | "true" | "yes" | "on") => Ok(true),
+        Some("0" | "false" | "no" | "off") => Ok(false),
+        Some(other) => bail!("{name}={other:?} is not a boolean (use true or false)"),
+    }
+}
+
+impl Config {
+    /// Reads the configuration from the environment. With no `DATABASE_URL`
+    /// it uses the embedded SQLite file under `HANDOFF_DATA_DIR` (default
+    /// `.handoff`), and with no JWT key it generates a development secret
+    /// there and says so.
+    pub fn from_env() -> anyhow::Result<Self> {
+        let data_dir = PathBuf::from(var("HANDOFF_DATA_DIR").unwrap_or(DEFAULT_DATA_DIR.into()));
+        let database_url = match var("DATABASE_URL") {
+            Some(url) => url,
+            None => {
+                std::fs::create_dir_all(&data_dir)
+                    .with_context(|| format!("creating data directory {}", data_dir.display()))?;
+                format!(
+                    "sqlite://{}?mode=rwc",
+                    data_dir.join("handoff.db").display()
+                )
+            }
+        };
+        let algorithm: JwtAlgorithm = parse_var("HANDOFF_JWT_ALG", JwtAlgorithm::Hs256)?;
+        let issuer = var("HANDOFF_JWT_ISSUER").unwrap_or_else(|| "handoff".into());
+        let audience = var("HANDOFF_JWT_AUDIENCE").unwrap_or_else(|| "handoff-api".into());
+        let leeway_secs = parse_var("HANDOFF_JWT_LEEWAY_SECS", 30u64)?;
+        let jwt = match algorithm {
+            JwtAlgorithm::Hs256 => {
+                let secret = match var("HANDOFF_JWT_SECRET") {
+                    Some(secret) => secret.into_bytes(),
+                    None => dev_secret(&data_dir)?,
+                };
+                JwtSettings::hs256(&secret, issuer, audience, leeway_secs)?
+            }
+            JwtAlgorithm::Rs256 | JwtAlgorithm::Es256 => {
+                let public = var("HANDOFF_JWT_PUBLIC_KEY_FILE").with_context(|| {
+                    format!("HANDOFF_JWT_ALG={algorithm} needs HANDOFF_JWT_PUBLIC_KEY_FILE")
+                })?;
+                let public_pem =
+                    std::fs::read(&public).with_context(|| format!("reading {public}"))?;
+                let private_pem = match var("HANDOFF_JWT_PRIVATE_KEY_FILE") {
+                    Some(path) => {
+                        Some(std::fs::read(&path).with_context(|| format!("reading {path}"))?)
+                    }
+                    None => None,
+                };
+                JwtSettings::asymmetric(
+                    algorithm,
+                    &public_pem,
+                    private_pem.as_deref(),
+                    issuer,
+                    audience,
+                    leeway_secs,
+                )?
+            }
+        };
+        Ok(Self {
+            database_url,
+            bind: parse_var("HANDOFF_BIND", SocketAddr::from(([127, 0, 0, 1], 8080)))?,
+            jwt,
+            log_json: match var("HANDOFF_LOG_FORMAT").as_deref() {
+                None | Some("text") => false,
+                Some("json") => true,
+                Some(other) => bail!("HANDOFF_LOG_FORMAT={other:?}: use text or json"),
+            },
+            introspection: parse_bool("HANDOFF_INTROSPECTION", true)?,
+            field_suggestions: parse_bool("HANDOFF_FIELD_SUGGESTIONS", true)?,
+            request_timeout: Duration::from_secs(parse_var("HANDOFF_REQUEST_TIMEOUT_SECS", 10u64)?),
+            db_max_connections: parse_var("HANDOFF_DB_MAX_CONNECTIONS", 10u32)?,
+            statement_timeout: Duration::from_secs(parse_var(
+                "HANDOFF_STATEMENT_TIMEOUT_SECS",
+                10u64,
+            )?),
+        })
+    }
+
+    /// A configuration for tests and tools: the given database, an HS256
+    /// secret, defaults for everything else.
+    pub fn for_database(database_url: impl Into<String>, secret: &[u8]) -> anyhow::Result<Self> {
+        Ok(Self {
+            database_url: database_url.into(),
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            jwt: JwtSettings::hs256(secret, "handoff".into(), "handoff-api".into(), 30)?,
+            log_json: false,
+            introspection: true,
+            field_suggestions: true,
+            request_timeout: Duration::from_secs(10),
+            db_max_connections: 10,
+            statement_timeout: Duration::from_secs(10),
+        })
+    }
+}
+
+/// Reads the development secret from the data directory, generating it on
+/// first use. Only used when no `HANDOFF_JWT_SECRET` is configured.
+fn dev_secret(data_dir: &std::path::Path) -> anyhow::Result<Vec<u8>> {
+    let path = data_dir.join("dev-jwt-secret");
+    if let Ok(existing) = std::fs::read_to_string(&path) {
+        let existing = existing.trim().to_owned();
+        if existing.len() >= 32 {
+            return Ok(existing.into_bytes());
+        }
+    }
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("creating data directory {}", data_dir.display()))?;
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    let secret: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    std::fs::write(&path, &secret).with_context(|| format!("writing {}", path.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+            .with_context(|| format!("restricting {}", path.display()))?;
+    }
+    tracing::warn!(
+        secret.path = %path.display(),
+        "HANDOFF_JWT_SECRET is not set: generated a development secret; set HANDOFF_JWT_SECRET in production"
+    );
+    Ok(secret.into_bytes())
+}

@@ -1,0 +1,64 @@
+//! Connecting to the database and migrating it.
+
+use std::time::Duration;
+
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{
+    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+};
+
+use crate::{config::Config, error::AppResult};
+
+/// Opens the pool with explicit settings for both engines: WAL, a busy
+/// timeout and `synchronous=NORMAL` on SQLite; pool bounds and a
+/// `statement_timeout` on PostgreSQL. Statement logging is off, so personal
+/// data never reaches the logs.
+pub async fn connect(config: &Config) -> Result<DatabaseConnection, sea_orm::DbErr> {
+    connect_with(config, |_| {}).await
+}
+
+/// Like [`connect`], with a hook to adjust the options (tests set a search
+/// path or a metric callback).
+pub async fn connect_with(
+    config: &Config,
+    adjust: impl FnOnce(&mut ConnectOptions),
+) -> Result<DatabaseConnection, sea_orm::DbErr> {
+    let mut opt = ConnectOptions::new(config.database_url.clone());
+    opt.max_connections(config.db_max_connections)
+        .min_connections(1)
+        .acquire_timeout(Duration::from_secs(10))
+        .idle_timeout(Duration::from_secs(300))
+        .max_lifetime(Duration::from_secs(1800))
+        .sqlx_logging(false)
+        .record_stmt_in_spans(false);
+    if config.database_url.starts_with("postgres") {
+        opt.statement_timeout(config.statement_timeout);
+    } else {
+        opt.map_sqlx_sqlite_opts(|o| {
+            o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(10))
+                .foreign_keys(true)
+        });
+    }
+    adjust(&mut opt);
+    Database::connect(opt).await
+}
+
+/// Applies every pending migration.
+pub async fn migrate(db: &DatabaseConnection) -> Result<(), sea_orm::DbErr> {
+    Migrator::up(db, None).await
+}
+
+/// Begins a write transaction. On SQLite it is IMMEDIATE, so it takes the
+/// write lock up front instead of failing with SQLITE_BUSY when it first
+/// writes.
+pub async fn begin_write(db: &DatabaseConnection) -> AppResult<DatabaseTransaction> {
+    let options = TransactionOptions {
+        sqlite_transaction_mode: (db.get_database_backend() == DbBackend::Sqlite)
+            .then_some(SqliteTransactionMode::Immediate),
+        ..Default::default()
+    };
+    Ok(db.begin_with_options(options).await?)
+}

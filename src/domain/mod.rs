@@ -1,0 +1,3 @@
+//! Pure logic with no I/O, unit-tested with hand-computed expectations.
+
+pub mod validate;

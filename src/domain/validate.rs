@@ -1,0 +1,258 @@
+//! Input validation shared by every write: each check appends a
+//! [`FieldError`] naming the field, so one response lists every problem.
+
+use rust_decimal::Decimal;
+
+use crate::error::{AppError, AppResult, FieldError, UserErrorCode};
+
+/// Collects the validation failures of one input.
+#[derive(Default, Debug)]
+pub struct Errors(Vec<FieldError>);
+
+impl Errors {
+    /// No failures yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Records a failure on `input.<field>`.
+    pub fn add(&mut self, field: &str, code: UserErrorCode, message: impl Into<String>) {
+        self.0.push(FieldError::new(field, code, message));
+    }
+
+    /// `Ok` when nothing failed, else every failure as `AppError::Invalid`.
+    pub fn finish(self) -> AppResult<()> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(AppError::Invalid(self.0))
+        }
+    }
+
+    /// Trims a required text; blank or over `max` characters is a failure.
+    pub fn required_text(&mut self, field: &str, value: &str, max: usize) -> String {
+        let v = value.trim();
+        if v.is_empty() {
+            self.add(
+                field,
+                UserErrorCode::Required,
+                format!("`{field}` must not be blank"),
+            );
+        } else if v.chars().count() > max {
+            self.add(
+                field,
+                UserErrorCode::TooLong,
+                format!("`{field}` is longer than {max} characters"),
+            );
+        }
+        v.to_owned()
+    }
+
+    /// Trims an optional text; blank becomes `None`.
+    pub fn optional_text(
+        &mut self,
+        field: &str,
+        value: Option<&str>,
+        max: usize,
+    ) -> Option<String> {
+        let v = value.map(str::trim).filter(|v| !v.is_empty())?;
+        if v.chars().count() > max {
+            self.add(
+                field,
+                UserErrorCode::TooLong,
+                format!("`{field}` is longer than {max} characters"),
+            );
+        }
+        Some(v.to_owned())
+    }
+
+    /// Normalises an email address (trimmed, lower case) and checks its shape.
+    pub fn email(&mut self, field: &str, value: &str) -> String {
+        let v = value.trim().to_lowercase();
+        if !is_email(&v) {
+            self.add(
+                field,
+                UserErrorCode::Invalid,
+                format!("`{field}` is not an email address"),
+            );
+        }
+        v
+    }
+
+    /// Normalises a web domain: lower case, without scheme, `www.`, path or port.
+    pub fn domain(&mut self, field: &str, value: Option<&str>) -> Option<String> {
+        let v = value.map(str::trim).filter(|v| !v.is_empty())?;
+        let v = v.to_lowercase();
+        let v = v
+            .strip_prefix("https://")
+            .or_else(|| v.strip_prefix("http://"))
+            .unwrap_or(&v);
+        let v = v.split(['/', ':', '?', '#']).next().unwrap_or_default();
+        let v = v.strip_prefix("www.").unwrap_or(v).to_owned();
+        let valid = v.len() <= 253
+            && v.contains('.')
+            && v.split('.').all(|label| {
+                !label.is_empty()
+                    && label.len() <= 63
+                    && !label.starts_with('-')
+                    && !label.ends_with('-')
+                    && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            });
+        if !valid {
+            self.add(
+                field,
+                UserErrorCode::Invalid,
+                format!("`{field}` is not a domain name"),
+            );
+        }
+        Some(v)
+    }
+
+    /// An ISO 4217 code: three letters, upper-cased.
+    pub fn currency(&mut self, field: &str, value: &str) -> String {
+        let v = value.trim().to_uppercase();
+        if v.len() != 3 || !v.chars().all(|c| c.is_ascii_uppercase()) {
+            self.add(
+                field,
+                UserErrorCode::Invalid,
+                format!("`{field}` must be an ISO 4217 code such as USD"),
+            );
+        }
+        v
+    }
+
+    /// An ISO 3166-1 alpha-2 country code, upper-cased.
+    pub fn country(&mut self, field: &str, value: Option<&str>) -> Option<String> {
+        let v = value
+            .map(str::trim)
+            .filter(|v| !v.is_empty())?
+            .to_uppercase();
+        if v.len() != 2 || !v.chars().all(|c| c.is_ascii_uppercase()) {
+            self.add(
+                field,
+                UserErrorCode::Invalid,
+                format!("`{field}` must be an ISO 3166-1 alpha-2 code such as DE"),
+            );
+        }
+        Some(v)
+    }
+
+    /// A non-negative amount of money with at most two decimals.
+    pub fn amount(&mut self, field: &str, value: Decimal) -> Decimal {
+        if value.is_sign_negative() && !value.is_zero() {
+            self.add(
+                field,
+                UserErrorCode::OutOfRange,
+                format!("`{field}` must not be negative"),
+            );
+        } else if value.normalize().scale() > 2 {
+            self.add(
+                field,
+                UserErrorCode::Invalid,
+                format!("`{field}` has more than 2 decimals"),
+            );
+        } else if value >= Decimal::from(10_000_000_000_000_000i64) {
+            self.add(
+                field,
+                UserErrorCode::OutOfRange,
+                format!("`{field}` is too large"),
+            );
+        }
+        value
+    }
+
+    /// An integer in `min..=max`.
+    pub fn range(&mut self, field: &str, value: i32, min: i32, max: i32) -> i32 {
+        if !(min..=max).contains(&value) {
+            self.add(
+                field,
+                UserErrorCode::OutOfRange,
+                format!("`{field}` must be between {min} and {max}"),
+            );
+        }
+        value
+    }
+}
+
+/// A pragmatic email check: one `@`, a non-empty local part, a dotted domain,
+/// no spaces.
+pub fn is_email(v: &str) -> bool {
+    let Some((local, domain)) = v.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && local.len() <= 64
+        && v.len() <= 320
+        && !domain.contains('@')
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !v.chars().any(char::is_whitespace)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_normalised_and_checked() {
+        let mut e = Errors::new();
+        assert_eq!(e.email("email", "  Ada@Example.COM "), "ada@example.com");
+        assert!(e.finish().is_ok());
+        for bad in [
+            "",
+            "ada",
+            "ada@",
+            "@example.com",
+            "ada@example",
+            "a da@example.com",
+            "a@b@c.com",
+        ] {
+            let mut e = Errors::new();
+            e.email("email", bad);
+            assert!(e.finish().is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn domains_lose_scheme_www_and_path() {
+        let mut e = Errors::new();
+        assert_eq!(
+            e.domain("domain", Some("https://www.Acme.io/pricing")),
+            Some("acme.io".into())
+        );
+        assert_eq!(e.domain("domain", Some("  ")), None);
+        assert!(e.finish().is_ok());
+        let mut e = Errors::new();
+        e.domain("domain", Some("not a domain"));
+        assert!(e.finish().is_err());
+    }
+
+    #[test]
+    fn money_is_non_negative_with_two_decimals() {
+        let mut e = Errors::new();
+        e.amount("amount", Decimal::new(1250050, 2));
+        e.amount("amount", Decimal::new(1000, 1));
+        assert!(e.finish().is_ok());
+        let mut e = Errors::new();
+        e.amount("amount", Decimal::new(-1, 0));
+        e.amount("amount", Decimal::new(1001, 3));
+        let Err(AppError::Invalid(errors)) = e.finish() else {
+            panic!("expected two failures");
+        };
+        assert_eq!(errors.len(), 2);
+    }
+
+    #[test]
+    fn every_failure_is_reported_with_its_field() {
+        let mut e = Errors::new();
+        e.required_text("name", " ", 10);
+        e.currency("currency", "usdollar");
+        e.country("country", Some("Germany"));
+        let Err(AppError::Invalid(errors)) = e.finish() else {
+            panic!("expected failures");
+        };
+        let fields: Vec<_> = errors.iter().map(|e| e.field[1].as_str()).collect();
+        assert_eq!(fields, ["name", "currency", "country"]);
+    }
+}

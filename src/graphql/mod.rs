@@ -1,0 +1,103 @@
+//! The GraphQL schema: one query and one mutation object per domain, merged
+//! at the root. Resolvers read the viewer and the database from the context,
+//! call a service and convert the result; no SQL here.
+
+pub mod account;
+pub mod campaign;
+pub mod common;
+pub mod competitor;
+pub mod cost;
+pub mod enums;
+pub mod lead;
+pub mod loaders;
+pub mod node;
+pub mod opportunity;
+pub mod user;
+
+use async_graphql::{EmptySubscription, MergedObject, Schema};
+use sea_orm::DatabaseConnection;
+
+/// Deepest selection allowed (DESIGN.md: 12).
+pub const MAX_DEPTH: usize = 12;
+/// Depth allowed for introspection-only operations (the standard
+/// introspection query is 15 deep).
+pub const MAX_INTROSPECTION_DEPTH: usize = 16;
+/// Most directives on one field.
+pub const MAX_DIRECTIVES: usize = 5;
+
+/// Every query field.
+#[derive(MergedObject, Default)]
+pub struct QueryRoot(
+    node::NodeQuery,
+    user::UserQuery,
+    account::AccountQuery,
+    lead::LeadQuery,
+    campaign::CampaignQuery,
+    opportunity::OpportunityQuery,
+    competitor::CompetitorQuery,
+);
+
+/// Every mutation.
+#[derive(MergedObject, Default)]
+pub struct MutationRoot(
+    user::UserMutation,
+    account::AccountMutation,
+    lead::LeadMutation,
+    campaign::CampaignMutation,
+    opportunity::OpportunityMutation,
+    competitor::CompetitorMutation,
+);
+
+/// The schema type.
+pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
+
+/// Schema switches from the configuration.
+#[derive(Clone, Copy, Debug)]
+pub struct SchemaOptions {
+    /// Answer introspection queries.
+    pub introspection: bool,
+    /// "Did you mean" hints in validation errors.
+    pub field_suggestions: bool,
+}
+
+impl Default for SchemaOptions {
+    fn default() -> Self {
+        Self {
+            introspection: true,
+            field_suggestions: true,
+        }
+    }
+}
+
+/// Builds the schema with the depth and directive limits and, when `db` is
+/// given, the database in its data. Query cost is limited by the HTTP
+/// handler ([`cost`]), which counts the way Shopify and GitHub do. `depth` is [`MAX_DEPTH`] except for the
+/// introspection-only schema.
+pub fn build_schema(
+    db: Option<DatabaseConnection>,
+    options: SchemaOptions,
+    depth: usize,
+) -> AppSchema {
+    let mut builder = Schema::build(
+        QueryRoot::default(),
+        MutationRoot::default(),
+        EmptySubscription,
+    )
+    .limit_depth(depth)
+    .limit_directives(MAX_DIRECTIVES);
+    if !options.introspection {
+        builder = builder.disable_introspection();
+    }
+    if !options.field_suggestions {
+        builder = builder.disable_suggestions();
+    }
+    if let Some(db) = db {
+        builder = builder.data(db);
+    }
+    builder.finish()
+}
+
+/// The schema as SDL, as checked in at `schema.graphql`.
+pub fn sdl() -> String {
+    build_schema(None, SchemaOptions::default(), MAX_DEPTH).sdl()
+}

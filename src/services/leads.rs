@@ -1,0 +1,372 @@
+//! Leads: the people marketing passes to sales.
+//!
+//! This module holds the record-keeping side (create, edit, delete, list).
+//! Stage moves belong to the lifecycle; creating a lead records its entry
+//! into NEW as the first stage change.
+
+use entity::{
+    account, activity, campaign,
+    enums::{Channel, LeadStage, Seniority, SlaStatus, StageSubject},
+    lead, user,
+};
+use sea_orm::{
+    ActiveValue::Set,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, QueryFilter, Select,
+    sea_query::{Expr, ExprTrait, Query},
+};
+use uuid::Uuid;
+
+use super::{
+    filters::{TimeRange, in_range, text_search},
+    opportunities::record_stage_change,
+    pagination::{KeyOf, Page, PageRequest, SortKey, SortValue, paginate},
+    records::{self, Record},
+};
+use crate::{
+    auth::{Action, Viewer},
+    db::begin_write,
+    domain::validate::Errors,
+    error::{AppResult, UserErrorCode},
+};
+
+/// Which leads to list. All given conditions must hold.
+#[derive(Debug, Clone, Default)]
+pub struct LeadFilter {
+    /// Case-insensitive match on email, names or company (personal data).
+    pub search: Option<String>,
+    /// In one of these stages.
+    pub stages: Option<Vec<LeadStage>>,
+    /// From one of these sources.
+    pub sources: Option<Vec<Channel>>,
+    /// Owned by one of these users.
+    pub owner_ids: Option<Vec<Uuid>>,
+    /// With or without an owner.
+    pub has_owner: Option<bool>,
+    /// At this account.
+    pub account_id: Option<Uuid>,
+    /// First touched by this campaign.
+    pub source_campaign_id: Option<Uuid>,
+    /// Sourced by, or with any activity in, this campaign.
+    pub campaign_id: Option<Uuid>,
+    /// With one of these SLA statuses.
+    pub sla_statuses: Option<Vec<SlaStatus>>,
+    /// Created in this range.
+    pub created_at: Option<TimeRange>,
+    /// Last updated in this range.
+    pub updated_at: Option<TimeRange>,
+}
+
+/// How to order leads.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum LeadSort {
+    /// By creation time.
+    #[default]
+    CreatedAt,
+    /// By last update.
+    UpdatedAt,
+    /// By email (personal data).
+    Email,
+    /// By fit score.
+    FitScore,
+    /// By engagement score.
+    EngagementScore,
+}
+
+fn sort_key(sort: LeadSort, descending: bool) -> SortKey<lead::Entity> {
+    use lead::Column as C;
+    let (name, column, key_of): (_, _, KeyOf<lead::Entity>) = match sort {
+        LeadSort::CreatedAt => ("CREATED_AT", C::CreatedAt, |m| {
+            (SortValue::Time(m.created_at), m.id)
+        }),
+        LeadSort::UpdatedAt => ("UPDATED_AT", C::UpdatedAt, |m| {
+            (SortValue::Time(m.updated_at), m.id)
+        }),
+        LeadSort::Email => ("EMAIL", C::Email, |m| {
+            (SortValue::Text(m.email.clone()), m.id)
+        }),
+        LeadSort::FitScore => ("FIT_SCORE", C::FitScore, |m| {
+            (SortValue::Int(m.fit_score.into()), m.id)
+        }),
+        LeadSort::EngagementScore => ("ENGAGEMENT_SCORE", C::EngagementScore, |m| {
+            (SortValue::Int(m.engagement_score.into()), m.id)
+        }),
+    };
+    SortKey {
+        name,
+        column,
+        id_column: C::Id,
+        descending,
+        key_of,
+    }
+}
+
+/// The leads matching a filter, unpaged (for `totalCount`).
+pub fn select(filter: &LeadFilter) -> Select<lead::Entity> {
+    use lead::Column as C;
+    let mut cond = Condition::all();
+    if let Some(search) = filter
+        .search
+        .as_deref()
+        .and_then(|s| text_search(s, &[C::Email, C::FirstName, C::LastName, C::CompanyName]))
+    {
+        cond = cond.add(search);
+    }
+    if let Some(v) = &filter.stages {
+        cond = cond.add(C::Stage.is_in(v.iter().copied()));
+    }
+    if let Some(v) = &filter.sources {
+        cond = cond.add(C::Source.is_in(v.iter().copied()));
+    }
+    if let Some(v) = &filter.owner_ids {
+        cond = cond.add(C::OwnerId.is_in(v.iter().copied()));
+    }
+    match filter.has_owner {
+        Some(true) => cond = cond.add(C::OwnerId.is_not_null()),
+        Some(false) => cond = cond.add(C::OwnerId.is_null()),
+        None => {}
+    }
+    if let Some(v) = filter.account_id {
+        cond = cond.add(C::AccountId.eq(v));
+    }
+    if let Some(v) = filter.source_campaign_id {
+        cond = cond.add(C::SourceCampaignId.eq(v));
+    }
+    if let Some(campaign) = filter.campaign_id {
+        let touched = Query::select()
+            .column(activity::Column::LeadId)
+            .from(activity::Entity)
+            .and_where(Expr::col(activity::Column::CampaignId).eq(campaign))
+            .and_where(Expr::col(activity::Column::DeletedAt).is_null())
+            .to_owned();
+        cond = cond.add(
+            Condition::any()
+                .add(C::SourceCampaignId.eq(campaign))
+                .add(C::Id.in_subquery(touched)),
+        );
+    }
+    if let Some(v) = &filter.sla_statuses {
+        cond = cond.add(C::SlaStatus.is_in(v.iter().copied()));
+    }
+    cond = in_range(cond, C::CreatedAt, filter.created_at.as_ref());
+    cond = in_range(cond, C::UpdatedAt, filter.updated_at.as_ref());
+    lead::Entity::live().filter(cond)
+}
+
+/// One page of leads. Searching or ordering by personal data needs the
+/// right to read it: otherwise the answer would leak it.
+pub async fn list(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    filter: &LeadFilter,
+    sort: LeadSort,
+    descending: bool,
+    page: &PageRequest,
+) -> AppResult<Page<lead::Model>> {
+    viewer.require(Action::ReadRecords)?;
+    if filter.search.is_some() || sort == LeadSort::Email {
+        viewer.require(Action::ReadPersonalData)?;
+    }
+    paginate(db, select(filter), &sort_key(sort, descending), page).await
+}
+
+/// The fields of a lead a caller may set.
+#[derive(Debug, Clone, Default)]
+pub struct LeadFields {
+    /// Email address.
+    pub email: Option<String>,
+    /// First name.
+    pub first_name: Option<Option<String>>,
+    /// Last name.
+    pub last_name: Option<Option<String>>,
+    /// Job title.
+    pub job_title: Option<Option<String>>,
+    /// Seniority.
+    pub seniority: Option<Option<Seniority>>,
+    /// Account.
+    pub account_id: Option<Option<Uuid>>,
+    /// Company name as captured (when no account is linked).
+    pub company_name: Option<Option<String>>,
+    /// ISO country code.
+    pub country: Option<Option<String>>,
+    /// Source channel.
+    pub source: Option<Channel>,
+    /// First-touch campaign.
+    pub source_campaign_id: Option<Option<Uuid>>,
+    /// Owning sales rep.
+    pub owner_id: Option<Option<Uuid>>,
+}
+
+async fn validate(
+    db: &impl ConnectionTrait,
+    f: LeadFields,
+    creating: bool,
+) -> AppResult<LeadFields> {
+    let mut e = Errors::new();
+    let mut out = LeadFields {
+        seniority: f.seniority,
+        source: f.source,
+        account_id: f.account_id,
+        source_campaign_id: f.source_campaign_id,
+        owner_id: f.owner_id,
+        ..Default::default()
+    };
+    match f.email.as_deref() {
+        Some(email) => out.email = Some(e.email("email", email)),
+        None if creating => e.add("email", UserErrorCode::Required, "`email` is required"),
+        None => {}
+    }
+    if creating && f.source.is_none() {
+        e.add("source", UserErrorCode::Required, "`source` is required");
+    }
+    out.first_name = f
+        .first_name
+        .map(|v| e.optional_text("firstName", v.as_deref(), 200));
+    out.last_name = f
+        .last_name
+        .map(|v| e.optional_text("lastName", v.as_deref(), 200));
+    out.job_title = f
+        .job_title
+        .map(|v| e.optional_text("jobTitle", v.as_deref(), 200));
+    out.company_name = f
+        .company_name
+        .map(|v| e.optional_text("companyName", v.as_deref(), 300));
+    out.country = f.country.map(|v| e.country("country", v.as_deref()));
+    if let Some(Some(id)) = out.account_id
+        && records::find::<account::Entity>(db, id).await?.is_none()
+    {
+        e.add(
+            "accountId",
+            UserErrorCode::NotFound,
+            "`accountId` names no account",
+        );
+    }
+    if let Some(Some(id)) = out.source_campaign_id
+        && records::find::<campaign::Entity>(db, id).await?.is_none()
+    {
+        e.add(
+            "sourceCampaignId",
+            UserErrorCode::NotFound,
+            "`sourceCampaignId` names no campaign",
+        );
+    }
+    if let Some(Some(id)) = out.owner_id
+        && records::find::<user::Entity>(db, id).await?.is_none()
+    {
+        e.add(
+            "ownerId",
+            UserErrorCode::NotFound,
+            "`ownerId` names no user",
+        );
+    }
+    e.finish()?;
+    Ok(out)
+}
+
+fn apply(am: &mut lead::ActiveModel, f: LeadFields) {
+    if let Some(v) = f.email {
+        am.email.set_if_not_equals(v);
+    }
+    if let Some(v) = f.first_name {
+        am.first_name.set_if_not_equals(v);
+    }
+    if let Some(v) = f.last_name {
+        am.last_name.set_if_not_equals(v);
+    }
+    if let Some(v) = f.job_title {
+        am.job_title.set_if_not_equals(v);
+    }
+    if let Some(v) = f.seniority {
+        am.seniority.set_if_not_equals(v);
+    }
+    if let Some(v) = f.account_id {
+        am.account_id.set_if_not_equals(v);
+    }
+    if let Some(v) = f.company_name {
+        am.company_name.set_if_not_equals(v);
+    }
+    if let Some(v) = f.country {
+        am.country.set_if_not_equals(v);
+    }
+    if let Some(v) = f.source {
+        am.source.set_if_not_equals(v);
+    }
+    if let Some(v) = f.source_campaign_id {
+        am.source_campaign_id.set_if_not_equals(v);
+    }
+    if let Some(v) = f.owner_id {
+        am.owner_id.set_if_not_equals(v);
+    }
+}
+
+/// Creates a lead in stage NEW and records that stage change.
+pub async fn create(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    fields: LeadFields,
+) -> AppResult<lead::Model> {
+    viewer.require(Action::CreateLead)?;
+    let txn = begin_write(db).await?;
+    let fields = validate(&txn, fields, true).await?;
+    let at = records::now();
+    let mut am = lead::ActiveModel {
+        stage: Set(LeadStage::New),
+        stage_entered_at: Set(at),
+        fit_score: Set(0),
+        engagement_score: Set(0),
+        recycle_count: Set(0),
+        deleted_at: Set(None),
+        ..Default::default()
+    };
+    apply(&mut am, fields);
+    let model = records::insert::<lead::Entity>(&txn, viewer, am).await?;
+    record_stage_change(
+        &txn,
+        StageSubject::Lead,
+        model.id,
+        None,
+        LeadStage::New.as_str(),
+        Some(viewer.user_id),
+        model.created_at,
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(model)
+}
+
+/// Edits a lead's data (not its stage). SALES may edit only leads it owns.
+pub async fn update(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    id: Uuid,
+    expected_version: Option<i32>,
+    fields: LeadFields,
+) -> AppResult<lead::Model> {
+    viewer.require(Action::UpdateLead)?;
+    let txn = begin_write(db).await?;
+    let current = records::lock::<lead::Entity>(&txn, id).await?;
+    viewer.require_on(Action::UpdateLead, current.owner_id)?;
+    records::check_version("lead", current.version, expected_version)?;
+    let fields = validate(&txn, fields, false).await?;
+    let (model, _) = records::update::<lead::Entity>(&txn, Some(viewer.user_id), current, |am| {
+        apply(am, fields)
+    })
+    .await?;
+    txn.commit().await?;
+    Ok(model)
+}
+
+/// Soft-deletes a lead.
+pub async fn delete(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    id: Uuid,
+    expected_version: Option<i32>,
+) -> AppResult<Uuid> {
+    viewer.require(Action::DeleteLead)?;
+    let txn = begin_write(db).await?;
+    let current = records::lock::<lead::Entity>(&txn, id).await?;
+    records::check_version("lead", current.version, expected_version)?;
+    records::soft_delete::<lead::Entity>(&txn, Some(viewer.user_id), current).await?;
+    txn.commit().await?;
+    Ok(id)
+}

@@ -1,0 +1,394 @@
+//! Opportunities: the deals sales works, with their stage history.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use entity::{
+    account,
+    enums::{OpportunityStage, OpportunityType, SourcedBy, StageSubject},
+    lead, opportunity, stage_change, user,
+};
+use rust_decimal::Decimal;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
+    QueryFilter, Select,
+};
+use uuid::Uuid;
+
+use super::{
+    filters::{TimeRange, in_range, text_search},
+    pagination::{KeyOf, Page, PageRequest, SortKey, SortValue, paginate},
+    records::{self, Record},
+};
+use crate::{
+    auth::{Action, Viewer, policy},
+    db::begin_write,
+    domain::validate::Errors,
+    error::{AppResult, UserErrorCode},
+};
+
+/// Which opportunities to list.
+#[derive(Debug, Clone, Default)]
+pub struct OpportunityFilter {
+    /// Case-insensitive match on name.
+    pub search: Option<String>,
+    /// Of this account.
+    pub account_id: Option<Uuid>,
+    /// Converted from this lead.
+    pub primary_lead_id: Option<Uuid>,
+    /// Owned by one of these users.
+    pub owner_ids: Option<Vec<Uuid>>,
+    /// In one of these stages.
+    pub stages: Option<Vec<OpportunityStage>>,
+    /// Of one of these types.
+    pub types: Option<Vec<OpportunityType>>,
+    /// Sourced by one of these teams.
+    pub sourced_by: Option<Vec<SourcedBy>>,
+    /// Created in this range.
+    pub created_at: Option<TimeRange>,
+    /// Last updated in this range.
+    pub updated_at: Option<TimeRange>,
+    /// Closed in this range.
+    pub closed_at: Option<TimeRange>,
+}
+
+/// How to order opportunities.
+#[derive(Debug, Clone, Copy, Default)]
+pub enum OpportunitySort {
+    /// By creation time.
+    #[default]
+    CreatedAt,
+    /// By last update.
+    UpdatedAt,
+    /// By name.
+    Name,
+    /// By amount (regardless of currency).
+    Amount,
+}
+
+fn sort_key(sort: OpportunitySort, descending: bool) -> SortKey<opportunity::Entity> {
+    use opportunity::Column as C;
+    let (name, column, key_of): (_, _, KeyOf<opportunity::Entity>) = match sort {
+        OpportunitySort::CreatedAt => ("CREATED_AT", C::CreatedAt, |m| {
+            (SortValue::Time(m.created_at), m.id)
+        }),
+        OpportunitySort::UpdatedAt => ("UPDATED_AT", C::UpdatedAt, |m| {
+            (SortValue::Time(m.updated_at), m.id)
+        }),
+        OpportunitySort::Name => ("NAME", C::Name, |m| (SortValue::Text(m.name.clone()), m.id)),
+        OpportunitySort::Amount => ("AMOUNT", C::Amount, |m| {
+            (SortValue::Decimal(m.amount), m.id)
+        }),
+    };
+    SortKey {
+        name,
+        column,
+        id_column: C::Id,
+        descending,
+        key_of,
+    }
+}
+
+/// The opportunities matching a filter, unpaged (for `totalCount`).
+pub fn select(filter: &OpportunityFilter) -> Select<opportunity::Entity> {
+    use opportunity::Column as C;
+    let mut cond = Condition::all();
+    if let Some(search) = filter
+        .search
+        .as_deref()
+        .and_then(|s| text_search(s, &[C::Name]))
+    {
+        cond = cond.add(search);
+    }
+    if let Some(id) = filter.account_id {
+        cond = cond.add(C::AccountId.eq(id));
+    }
+    if let Some(id) = filter.primary_lead_id {
+        cond = cond.add(C::PrimaryLeadId.eq(id));
+    }
+    if let Some(ids) = &filter.owner_ids {
+        cond = cond.add(C::OwnerId.is_in(ids.clone()));
+    }
+    if let Some(stages) = &filter.stages {
+        cond = cond.add(C::Stage.is_in(stages.clone()));
+    }
+    if let Some(types) = &filter.types {
+        cond = cond.add(C::OpportunityType.is_in(types.clone()));
+    }
+    if let Some(sourced_by) = &filter.sourced_by {
+        cond = cond.add(C::SourcedBy.is_in(sourced_by.clone()));
+    }
+    cond = in_range(cond, C::CreatedAt, filter.created_at.as_ref());
+    cond = in_range(cond, C::UpdatedAt, filter.updated_at.as_ref());
+    cond = in_range(cond, C::ClosedAt, filter.closed_at.as_ref());
+    opportunity::Entity::live().filter(cond)
+}
+
+/// One page of opportunities.
+pub async fn list(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    filter: &OpportunityFilter,
+    sort: OpportunitySort,
+    descending: bool,
+    page: &PageRequest,
+) -> AppResult<Page<opportunity::Model>> {
+    viewer.require(Action::ReadRecords)?;
+    paginate(db, select(filter), &sort_key(sort, descending), page).await
+}
+
+/// The fields of an opportunity a caller may set.
+#[derive(Debug, Clone, Default)]
+pub struct OpportunityFields {
+    /// Opportunity name.
+    pub name: Option<String>,
+    /// The account; `Some(None)` clears it.
+    pub account_id: Option<Option<Uuid>>,
+    /// The lead it was converted from.
+    pub primary_lead_id: Option<Option<Uuid>>,
+    /// Owning user.
+    pub owner_id: Option<Option<Uuid>>,
+    /// Pipeline stage (DISCOVERY when created without one).
+    pub stage: Option<OpportunityStage>,
+    /// Amount and its currency.
+    pub amount: Option<(Decimal, String)>,
+    /// Type of business (NEW_BUSINESS when created without one).
+    pub opportunity_type: Option<OpportunityType>,
+    /// Team that sourced it (SALES when created without one).
+    pub sourced_by: Option<SourcedBy>,
+    /// Expected close date.
+    pub expected_close_on: Option<Option<NaiveDate>>,
+}
+
+/// Validates and normalises the fields, checking references.
+async fn validate(
+    db: &impl ConnectionTrait,
+    fields: OpportunityFields,
+    creating: bool,
+) -> AppResult<OpportunityFields> {
+    let mut e = Errors::new();
+    let mut out = OpportunityFields::default();
+    match fields.name.as_deref() {
+        Some(name) => out.name = Some(e.required_text("name", name, 300)),
+        None if creating => e.add("name", UserErrorCode::Required, "`name` is required"),
+        None => {}
+    }
+    match fields.amount {
+        Some((amount, currency)) => {
+            out.amount = Some((
+                e.amount("amount.amount", amount),
+                e.currency("amount.currency", &currency),
+            ));
+        }
+        None if creating => e.add("amount", UserErrorCode::Required, "`amount` is required"),
+        None => {}
+    }
+    out.stage = fields.stage;
+    out.opportunity_type = fields.opportunity_type;
+    out.sourced_by = fields.sourced_by;
+    out.expected_close_on = fields.expected_close_on;
+    out.account_id = fields.account_id;
+    out.primary_lead_id = fields.primary_lead_id;
+    out.owner_id = fields.owner_id;
+    if let Some(Some(id)) = out.account_id
+        && records::find::<account::Entity>(db, id).await?.is_none()
+    {
+        e.add(
+            "accountId",
+            UserErrorCode::NotFound,
+            "`accountId` names no account",
+        );
+    }
+    if let Some(Some(id)) = out.primary_lead_id
+        && records::find::<lead::Entity>(db, id).await?.is_none()
+    {
+        e.add(
+            "primaryLeadId",
+            UserErrorCode::NotFound,
+            "`primaryLeadId` names no lead",
+        );
+    }
+    if let Some(Some(id)) = out.owner_id
+        && records::find::<user::Entity>(db, id).await?.is_none()
+    {
+        e.add(
+            "ownerId",
+            UserErrorCode::NotFound,
+            "`ownerId` names no user",
+        );
+    }
+    e.finish()?;
+    Ok(out)
+}
+
+fn apply(am: &mut opportunity::ActiveModel, f: OpportunityFields) {
+    if let Some(v) = f.name {
+        am.name.set_if_not_equals(v);
+    }
+    if let Some(v) = f.account_id {
+        am.account_id.set_if_not_equals(v);
+    }
+    if let Some(v) = f.primary_lead_id {
+        am.primary_lead_id.set_if_not_equals(v);
+    }
+    if let Some(v) = f.owner_id {
+        am.owner_id.set_if_not_equals(v);
+    }
+    if let Some(v) = f.stage {
+        am.stage.set_if_not_equals(v);
+    }
+    if let Some((amount, currency)) = f.amount {
+        am.amount.set_if_not_equals(amount);
+        am.currency.set_if_not_equals(currency);
+    }
+    if let Some(v) = f.opportunity_type {
+        am.opportunity_type.set_if_not_equals(v);
+    }
+    if let Some(v) = f.sourced_by {
+        am.sourced_by.set_if_not_equals(v);
+    }
+    if let Some(v) = f.expected_close_on {
+        am.expected_close_on.set_if_not_equals(v);
+    }
+}
+
+/// Appends one stage transition of a lead or an opportunity (`from` is
+/// `None` on creation), in the caller's transaction.
+pub async fn record_stage_change(
+    txn: &impl ConnectionTrait,
+    subject: StageSubject,
+    subject_id: Uuid,
+    from: Option<&str>,
+    to: &str,
+    actor: Option<Uuid>,
+    at: DateTime<Utc>,
+) -> AppResult<()> {
+    let row = stage_change::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        created_at: Set(at),
+        updated_at: Set(at),
+        subject_type: Set(subject),
+        subject_id: Set(subject_id),
+        from_stage: Set(from.map(str::to_owned)),
+        to_stage: Set(to.to_owned()),
+        at: Set(at),
+        actor_id: Set(actor),
+        reason: Set(None),
+    };
+    stage_change::Entity::insert(row)
+        .exec_without_returning(txn)
+        .await?;
+    Ok(())
+}
+
+/// Creates an opportunity in its stage (DISCOVERY by default) and records
+/// that stage. A SALES viewer's opportunity is owned by the viewer; naming
+/// another owner is FORBIDDEN.
+pub async fn create(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    mut fields: OpportunityFields,
+) -> AppResult<opportunity::Model> {
+    viewer.require(Action::WriteOpportunity)?;
+    if policy::owner_only(viewer.role, Action::WriteOpportunity)
+        && fields.owner_id.flatten().is_none()
+    {
+        fields.owner_id = Some(Some(viewer.user_id));
+    }
+    viewer.require_on(Action::WriteOpportunity, fields.owner_id.flatten())?;
+    let txn = begin_write(db).await?;
+    let fields = validate(&txn, fields, true).await?;
+    let stage = fields.stage.unwrap_or(OpportunityStage::Discovery);
+    let at = records::now();
+    let mut am = opportunity::ActiveModel {
+        stage: Set(stage),
+        stage_entered_at: Set(at),
+        opportunity_type: Set(OpportunityType::NewBusiness),
+        sourced_by: Set(SourcedBy::Sales),
+        closed_at: Set(stage.is_closed().then_some(at)),
+        deleted_at: Set(None),
+        ..Default::default()
+    };
+    apply(&mut am, fields);
+    let model = records::insert::<opportunity::Entity>(&txn, viewer, am).await?;
+    record_stage_change(
+        &txn,
+        StageSubject::Opportunity,
+        model.id,
+        None,
+        stage.as_str(),
+        Some(viewer.user_id),
+        at,
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(model)
+}
+
+/// Edits an opportunity (SALES only one it owns, and may not hand it to
+/// another owner). A stage change stamps `stageEnteredAt`, sets or clears
+/// `closedAt` and is recorded. A stale `expected_version` is a CONFLICT and
+/// writes nothing.
+pub async fn update(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    id: Uuid,
+    expected_version: Option<i32>,
+    fields: OpportunityFields,
+) -> AppResult<opportunity::Model> {
+    viewer.require(Action::WriteOpportunity)?;
+    let txn = begin_write(db).await?;
+    let current = records::lock::<opportunity::Entity>(&txn, id).await?;
+    viewer.require_on(Action::WriteOpportunity, current.owner_id)?;
+    if let Some(owner) = fields.owner_id {
+        viewer.require_on(Action::WriteOpportunity, owner)?;
+    }
+    records::check_version("opportunity", current.version, expected_version)?;
+    let fields = validate(&txn, fields, false).await?;
+    let from = current.stage;
+    let to = fields.stage.filter(|stage| *stage != from);
+    let at = records::now();
+    let (model, _) =
+        records::update::<opportunity::Entity>(&txn, Some(viewer.user_id), current, |am| {
+            apply(am, fields);
+            if let Some(to) = to {
+                am.stage_entered_at = Set(at);
+                if !to.is_closed() {
+                    am.closed_at.set_if_not_equals(None);
+                } else if !from.is_closed() {
+                    am.closed_at = Set(Some(at));
+                }
+            }
+        })
+        .await?;
+    if let Some(to) = to {
+        record_stage_change(
+            &txn,
+            StageSubject::Opportunity,
+            id,
+            Some(from.as_str()),
+            to.as_str(),
+            Some(viewer.user_id),
+            at,
+        )
+        .await?;
+    }
+    txn.commit().await?;
+    Ok(model)
+}
+
+/// Soft-deletes an opportunity (SALES only one it owns). Its stage history
+/// stays.
+pub async fn delete(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    id: Uuid,
+    expected_version: Option<i32>,
+) -> AppResult<Uuid> {
+    viewer.require(Action::WriteOpportunity)?;
+    let txn = begin_write(db).await?;
+    let current = records::lock::<opportunity::Entity>(&txn, id).await?;
+    viewer.require_on(Action::WriteOpportunity, current.owner_id)?;
+    records::check_version("opportunity", current.version, expected_version)?;
+    records::soft_delete::<opportunity::Entity>(&txn, Some(viewer.user_id), current).await?;
+    txn.commit().await?;
+    Ok(id)
+}

@@ -1,0 +1,341 @@
+//! Users: the people and machine clients tokens are issued to.
+
+use entity::{
+    enums::{Role, Team},
+    user,
+};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
+    QueryFilter, Select,
+};
+use uuid::Uuid;
+
+use super::{
+    filters::{TimeRange, in_range, text_search},
+    pagination::{KeyOf, Page, PageRequest, SortKey, SortValue, paginate},
+    records::{self, Record},
+};
+use crate::{
+    auth::{Action, Viewer, jwt::Claims},
+    db::begin_write,
+    domain::validate::Errors,
+    error::{AppError, AppResult, UserErrorCode},
+};
+
+/// Maps validated token claims to a [`Viewer`]: the `sub` must name an
+/// active user whose role is the token's role, so demoting or deactivating
+/// a user revokes their tokens at once.
+pub async fn viewer_for_claims(db: &DatabaseConnection, claims: &Claims) -> AppResult<Viewer> {
+    let unknown = || AppError::Unauthenticated("the token's subject is not an active user".into());
+    let id = Uuid::parse_str(&claims.sub).map_err(|_| unknown())?;
+    let user = user::Entity::live()
+        .filter(user::Column::Id.eq(id))
+        .filter(user::Column::Active.eq(true))
+        .one(db)
+        .await?
+        .ok_or_else(unknown)?;
+    if user.role.as_str() != claims.role {
+        return Err(AppError::Unauthenticated(format!(
+            "the token's role {} is not the user's role; mint a new token",
+            claims.role
+        )));
+    }
+    Ok(Viewer {
+        user_id: user.id,
+        role: user.role,
+        team: user.team,
+    })
+}
+
+/// Finds an active user with this role (the CLI mints tokens for them).
+pub async fn first_with_role(
+    db: &DatabaseConnection,
+    role: Role,
+) -> AppResult<Option<user::Model>> {
+    Ok(user::Entity::live()
+        .filter(user::Column::Role.eq(role))
+        .filter(user::Column::Active.eq(true))
+        .one(db)
+        .await?)
+}
+
+/// Finds a live user by email address, compared in lower case (the CLI
+/// mints tokens for them).
+pub async fn find_by_email(db: &DatabaseConnection, email: &str) -> AppResult<Option<user::Model>> {
+    Ok(user::Entity::live()
+        .filter(user::Column::Email.eq(email.trim().to_lowercase()))
+        .one(db)
+        .await?)
+}
+
+/// Which users to list.
+#[derive(Debug, Clone, Default)]
+pub struct UserFilter {
+    /// Case-insensitive match on name or email; needs
+    /// [`Action::ReadPersonalData`].
+    pub search: Option<String>,
+    /// With one of these roles.
+    pub roles: Option<Vec<Role>>,
+    /// In one of these teams.
+    pub teams: Option<Vec<Team>>,
+    /// Active users only, or inactive only.
+    pub active: Option<bool>,
+    /// Created in this range.
+    pub created_at: Option<TimeRange>,
+    /// Last updated in this range.
+    pub updated_at: Option<TimeRange>,
+}
+
+/// How to order users.
+#[derive(Debug, Clone, Copy, Default)]
+pub enum UserSort {
+    /// By creation time.
+    #[default]
+    CreatedAt,
+    /// By last update.
+    UpdatedAt,
+    /// By name; needs [`Action::ReadPersonalData`] (cursors carry the name).
+    Name,
+}
+
+fn sort_key(sort: UserSort, descending: bool) -> SortKey<user::Entity> {
+    use user::Column as C;
+    let (name, column, key_of): (_, _, KeyOf<user::Entity>) = match sort {
+        UserSort::CreatedAt => ("CREATED_AT", C::CreatedAt, |m| {
+            (SortValue::Time(m.created_at), m.id)
+        }),
+        UserSort::UpdatedAt => ("UPDATED_AT", C::UpdatedAt, |m| {
+            (SortValue::Time(m.updated_at), m.id)
+        }),
+        UserSort::Name => ("NAME", C::Name, |m| (SortValue::Text(m.name.clone()), m.id)),
+    };
+    SortKey {
+        name,
+        column,
+        id_column: C::Id,
+        descending,
+        key_of,
+    }
+}
+
+/// The users matching a filter, unpaged (for `totalCount`).
+pub fn select(filter: &UserFilter) -> Select<user::Entity> {
+    use user::Column as C;
+    let mut cond = Condition::all();
+    if let Some(search) = filter
+        .search
+        .as_deref()
+        .and_then(|s| text_search(s, &[C::Name, C::Email]))
+    {
+        cond = cond.add(search);
+    }
+    if let Some(roles) = &filter.roles {
+        cond = cond.add(C::Role.is_in(roles.iter().copied()));
+    }
+    if let Some(teams) = &filter.teams {
+        cond = cond.add(C::Team.is_in(teams.iter().copied()));
+    }
+    if let Some(active) = filter.active {
+        cond = cond.add(C::Active.eq(active));
+    }
+    cond = in_range(cond, C::CreatedAt, filter.created_at.as_ref());
+    cond = in_range(cond, C::UpdatedAt, filter.updated_at.as_ref());
+    user::Entity::live().filter(cond)
+}
+
+/// One page of users. Searching by name or email and ordering by name need
+/// [`Action::ReadPersonalData`], or REPORTING could probe personal data
+/// through the filter or the order.
+pub async fn list(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    filter: &UserFilter,
+    sort: UserSort,
+    descending: bool,
+    page: &PageRequest,
+) -> AppResult<Page<user::Model>> {
+    viewer.require(Action::ReadRecords)?;
+    if filter.search.is_some() || matches!(sort, UserSort::Name) {
+        viewer.require(Action::ReadPersonalData)?;
+    }
+    paginate(db, select(filter), &sort_key(sort, descending), page).await
+}
+
+/// The viewer's own user, or NOT_FOUND when it was deleted meanwhile.
+pub async fn current(db: &DatabaseConnection, viewer: &Viewer) -> AppResult<user::Model> {
+    viewer.require(Action::ReadRecords)?;
+    records::find::<user::Entity>(db, viewer.user_id)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("no user with id {}", viewer.user_id)))
+}
+
+/// The fields of a user a caller may set.
+#[derive(Debug, Clone, Default)]
+pub struct UserFields {
+    /// Display name.
+    pub name: Option<String>,
+    /// Email address, unique among users.
+    pub email: Option<String>,
+    /// What the user may do.
+    pub role: Option<Role>,
+    /// Team the user belongs to.
+    pub team: Option<Team>,
+    /// Whether the user may sign in.
+    pub active: Option<bool>,
+}
+
+/// Validates and normalises the fields, checking uniqueness. `current` is
+/// the user being edited (`None` when creating); the viewer may not
+/// deactivate themself or change their own role, so that the last admin
+/// cannot lock the deployment out.
+async fn validate(
+    db: &impl ConnectionTrait,
+    viewer: &Viewer,
+    fields: UserFields,
+    current: Option<&user::Model>,
+) -> AppResult<UserFields> {
+    let creating = current.is_none();
+    let mut e = Errors::new();
+    let mut out = UserFields::default();
+    match fields.name.as_deref() {
+        Some(name) => out.name = Some(e.required_text("name", name, 200)),
+        None if creating => e.add("name", UserErrorCode::Required, "`name` is required"),
+        None => {}
+    }
+    match fields.email.as_deref() {
+        Some(email) => out.email = Some(e.email("email", email)),
+        None if creating => e.add("email", UserErrorCode::Required, "`email` is required"),
+        None => {}
+    }
+    out.role = fields.role;
+    if creating && out.role.is_none() {
+        e.add("role", UserErrorCode::Required, "`role` is required");
+    }
+    out.team = fields.team;
+    if creating && out.team.is_none() {
+        e.add("team", UserErrorCode::Required, "`team` is required");
+    }
+    out.active = fields.active;
+    if let Some(current) = current.filter(|c| c.id == viewer.user_id) {
+        if out.active == Some(false) {
+            e.add(
+                "active",
+                UserErrorCode::Invalid,
+                "you cannot deactivate yourself",
+            );
+        }
+        if out.role.is_some_and(|role| role != current.role) {
+            e.add(
+                "role",
+                UserErrorCode::Invalid,
+                "you cannot change your own role",
+            );
+        }
+    }
+    if let Some(email) = &out.email {
+        // Deleted users keep their address: the unique index covers them too.
+        let mut taken = user::Entity::find().filter(user::Column::Email.eq(email.clone()));
+        if let Some(current) = current {
+            taken = taken.filter(user::Column::Id.ne(current.id));
+        }
+        if taken.one(db).await?.is_some() {
+            e.add(
+                "email",
+                UserErrorCode::Taken,
+                "another user already has this email",
+            );
+        }
+    }
+    e.finish()?;
+    Ok(out)
+}
+
+fn apply(am: &mut user::ActiveModel, f: UserFields) {
+    if let Some(v) = f.name {
+        am.name.set_if_not_equals(v);
+    }
+    if let Some(v) = f.email {
+        am.email.set_if_not_equals(v);
+    }
+    if let Some(v) = f.role {
+        am.role.set_if_not_equals(v);
+    }
+    if let Some(v) = f.team {
+        am.team.set_if_not_equals(v);
+    }
+    if let Some(v) = f.active {
+        am.active.set_if_not_equals(v);
+    }
+}
+
+/// Creates a user (active unless told otherwise).
+pub async fn create(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    fields: UserFields,
+) -> AppResult<user::Model> {
+    viewer.require(Action::ManageUsers)?;
+    let txn = begin_write(db).await?;
+    let fields = validate(&txn, viewer, fields, None).await?;
+    let mut am = user::ActiveModel {
+        active: Set(true),
+        deleted_at: Set(None),
+        ..Default::default()
+    };
+    apply(&mut am, fields);
+    let model = records::insert::<user::Entity>(&txn, viewer, am).await?;
+    txn.commit().await?;
+    Ok(model)
+}
+
+/// Edits a user. A stale `expected_version` is a CONFLICT and writes
+/// nothing; a changed role or deactivation revokes the user's tokens.
+pub async fn update(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    id: Uuid,
+    expected_version: Option<i32>,
+    fields: UserFields,
+) -> AppResult<user::Model> {
+    viewer.require(Action::ManageUsers)?;
+    let txn = begin_write(db).await?;
+    let current = records::lock::<user::Entity>(&txn, id).await?;
+    records::check_version("user", current.version, expected_version)?;
+    let fields = validate(&txn, viewer, fields, Some(&current)).await?;
+    let (model, _) = records::update::<user::Entity>(&txn, Some(viewer.user_id), current, |am| {
+        apply(am, fields)
+    })
+    .await?;
+    txn.commit().await?;
+    Ok(model)
+}
+
+/// Deactivates and soft-deletes a user, revoking their tokens. The records
+/// they own keep pointing at them. The viewer cannot delete themself.
+pub async fn delete(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    id: Uuid,
+    expected_version: Option<i32>,
+) -> AppResult<Uuid> {
+    viewer.require(Action::ManageUsers)?;
+    let txn = begin_write(db).await?;
+    let current = records::lock::<user::Entity>(&txn, id).await?;
+    records::check_version("user", current.version, expected_version)?;
+    if id == viewer.user_id {
+        return Err(AppError::invalid(
+            "id",
+            UserErrorCode::Invalid,
+            "you cannot delete yourself",
+        ));
+    }
+    // `soft_delete` writes only the bookkeeping columns, so `active` is
+    // cleared by an update first, in the same transaction.
+    let (current, _) = records::update::<user::Entity>(&txn, Some(viewer.user_id), current, |am| {
+        am.active.set_if_not_equals(false)
+    })
+    .await?;
+    records::soft_delete::<user::Entity>(&txn, Some(viewer.user_id), current).await?;
+    txn.commit().await?;
+    Ok(id)
+}

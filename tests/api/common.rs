@@ -1,0 +1,294 @@
+//! The test harness: a real server on a random port over its own database.
+//!
+//! Every test runs once on SQLite (a fresh file) and, when
+//! `TEST_DATABASE_URL` names a PostgreSQL database, once more there in a
+//! fresh schema. Tests drive the server over HTTP with GraphQL documents, as
+//! a client would.
+
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
+
+use entity::{
+    enums::{Role, Team},
+    user,
+};
+use handoff::{Application, config::Config, db};
+use sea_orm::{ActiveValue::Set, ConnectionTrait, DatabaseConnection, EntityTrait};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+/// Every role, in the order of the policy table.
+pub const ROLES: [Role; 6] = [
+    Role::Admin,
+    Role::Marketing,
+    Role::Sales,
+    Role::Leadership,
+    Role::Integration,
+    Role::Reporting,
+];
+
+/// A secret only tests use.
+pub const TEST_SECRET: &[u8] = b"test-secret-that-is-at-least-32-bytes-long";
+
+/// Where a test's database lives.
+#[derive(Clone, Debug)]
+pub enum Backend {
+    /// A fresh SQLite file.
+    Sqlite,
+    /// A fresh schema in this PostgreSQL database.
+    Postgres(String),
+}
+
+/// SQLite always; PostgreSQL too when `TEST_DATABASE_URL` is set.
+pub fn backends() -> Vec<Backend> {
+    let mut b = vec![Backend::Sqlite];
+    if let Ok(url) = std::env::var("TEST_DATABASE_URL")
+        && !url.trim().is_empty()
+    {
+        b.push(Backend::Postgres(url));
+    }
+    b
+}
+
+/// Runs a test body once per backend with a fresh [`TestApp`].
+#[macro_export]
+macro_rules! db_test {
+    ($(#[$meta:meta])* async fn $name:ident($app:ident) $body:block) => {
+        $(#[$meta])*
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $name() {
+            for backend in $crate::common::backends() {
+                let $app = $crate::common::TestApp::spawn(backend).await;
+                $body
+            }
+        }
+    };
+}
+
+/// A running server and what a test needs to talk to it.
+pub struct TestApp {
+    /// `http://127.0.0.1:port`.
+    pub base: String,
+    /// HTTP client.
+    pub client: reqwest::Client,
+    /// The server's database (shares the query counter).
+    pub db: DatabaseConnection,
+    /// Configuration the server runs with.
+    pub config: Config,
+    queries: Arc<AtomicUsize>,
+    users: HashMap<&'static str, Uuid>,
+    _dir: Option<tempfile::TempDir>,
+    _shutdown: tokio::sync::oneshot::Sender<()>,
+}
+
+impl TestApp {
+    /// Spawns a server on a fresh database with one active user per role.
+    pub async fn spawn(backend: Backend) -> Self {
+        Self::spawn_with(backend, |_| {}).await
+    }
+
+    /// Like [`spawn`](Self::spawn), adjusting the configuration first.
+    pub async fn spawn_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> Self {
+        let (url, schema, dir) = match &backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display());
+                (url, None, Some(dir))
+            }
+            Backend::Postgres(url) => {
+                let schema = format!("t_{}", Uuid::new_v4().simple());
+                let admin = sea_orm::Database::connect(url.as_str())
+                    .await
+                    .expect("connect to TEST_DATABASE_URL");
+                admin
+                    .execute_unprepared(&format!("CREATE SCHEMA {schema}"))
+                    .await
+                    .expect("create schema");
+                admin.close().await.ok();
+                (url.clone(), Some(schema), None)
+            }
+        };
+        let mut config = Config::for_database(url, TEST_SECRET).expect("config");
+        config.db_max_connections = 5;
+        adjust(&mut config);
+        let queries = Arc::new(AtomicUsize::new(0));
+        let counter = queries.clone();
+        let mut db = db::connect_with(&config, |opt| {
+            if let Some(schema) = &schema {
+                opt.set_schema_search_path(schema.clone());
+            }
+        })
+        .await
+        .expect("connect");
+        db::migrate(&db).await.expect("migrate");
+        db.set_metric_callback(move |_| {
+            counter.fetch_add(1, Ordering::SeqCst);
+        });
+
+        let mut users = HashMap::new();
+        for role in ROLES {
+            let id = Uuid::now_v7();
+            let now = chrono::Utc::now();
+            let team = match role {
+                Role::Marketing => Team::Marketing,
+                Role::Sales => Team::Sales,
+                Role::Leadership => Team::Leadership,
+                _ => Team::Revops,
+            };
+            user::Entity::insert(user::ActiveModel {
+                id: Set(id),
+                created_at: Set(now),
+                updated_at: Set(now),
+                name: Set(format!("{} User", role.as_str())),
+                email: Set(format!("{}@example.com", role.as_str().to_lowercase())),
+                role: Set(role),
+                team: Set(team),
+                active: Set(true),
+                version: Set(1),
+                deleted_at: Set(None),
+            })
+            .exec_without_returning(&db)
+            .await
+            .expect("seed user");
+            users.insert(role.as_str(), id);
+        }
+
+        let app = Application::build(&config, db.clone())
+            .await
+            .expect("build app");
+        let base = format!("http://{}", app.local_addr().expect("addr"));
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(app.run_until(async {
+            rx.await.ok();
+        }));
+        Self {
+            base,
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .expect("client"),
+            db,
+            config,
+            queries,
+            users,
+            _dir: dir,
+            _shutdown: tx,
+        }
+    }
+
+    /// The seeded user of a role.
+    pub fn user_id(&self, role: Role) -> Uuid {
+        self.users[role.as_str()]
+    }
+
+    /// A valid token for the seeded user of a role.
+    pub fn token(&self, role: Role) -> String {
+        self.config
+            .jwt
+            .mint(self.user_id(role), role, Duration::from_secs(600))
+            .expect("mint")
+    }
+
+    /// `POST /graphql` as a role; returns the HTTP status and JSON body.
+    pub async fn post(&self, role: Role, query: &str, variables: Value) -> (u16, Value) {
+        self.post_with_token(Some(&self.token(role)), query, variables)
+            .await
+    }
+
+    /// `POST /graphql` with any (or no) token.
+    pub async fn post_with_token(
+        &self,
+        token: Option<&str>,
+        query: &str,
+        variables: Value,
+    ) -> (u16, Value) {
+        let mut req = self
+            .client
+            .post(format!("{}/graphql", self.base))
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status().as_u16();
+        let body = resp.json::<Value>().await.unwrap_or(Value::Null);
+        (status, body)
+    }
+
+    /// Runs a GraphQL document as a role and returns `data`, failing the
+    /// test on any error.
+    pub async fn gql(&self, role: Role, query: &str, variables: Value) -> Value {
+        let (status, body) = self.post(role, query, variables).await;
+        assert_eq!(status, 200, "HTTP {status}: {body}");
+        assert!(body.get("errors").is_none(), "errors from {query}: {body}");
+        body["data"].clone()
+    }
+
+    /// Runs a document and returns the first error's `extensions.code`
+    /// (None when it succeeded).
+    pub async fn error_code(&self, role: Role, query: &str, variables: Value) -> Option<String> {
+        let (_, body) = self.post(role, query, variables).await;
+        body["errors"][0]["extensions"]["code"]
+            .as_str()
+            .map(str::to_owned)
+    }
+
+    /// Resets the SQL statement counter.
+    pub fn reset_queries(&self) {
+        self.queries.store(0, Ordering::SeqCst);
+    }
+
+    /// SQL statements run since the last reset.
+    pub fn queries(&self) -> usize {
+        self.queries.load(Ordering::SeqCst)
+    }
+
+    /// Creates an account as ADMIN and returns its global id.
+    pub async fn create_account(&self, name: &str, domain: Option<&str>) -> String {
+        let data = self
+            .gql(
+                Role::Admin,
+                "mutation($i: CreateAccountInput!) { createAccount(input: $i) { account { id } userErrors { message } } }",
+                json!({ "i": { "name": name, "domain": domain } }),
+            )
+            .await;
+        data["createAccount"]["account"]["id"]
+            .as_str()
+            .expect("account id")
+            .to_owned()
+    }
+
+    /// Creates a lead as MARKETING and returns its global id.
+    pub async fn create_lead(&self, email: &str, extra: Value) -> String {
+        let mut input = json!({ "email": email, "source": "ORGANIC_SEARCH" });
+        if let (Some(i), Some(e)) = (input.as_object_mut(), extra.as_object()) {
+            for (k, v) in e {
+                i.insert(k.clone(), v.clone());
+            }
+        }
+        let data = self
+            .gql(
+                Role::Marketing,
+                "mutation($i: CreateLeadInput!) { createLead(input: $i) { lead { id } userErrors { field message } } }",
+                json!({ "i": input }),
+            )
+            .await;
+        data["createLead"]["lead"]["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no lead created: {data}"))
+            .to_owned()
+    }
+
+    /// The global id of a seeded user.
+    pub fn user_gid(&self, role: Role) -> String {
+        use base64::Engine;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(format!("User:{}", self.user_id(role)))
+    }
+}

@@ -1,0 +1,16 @@
+//! Integration tests: the real HTTP server, real GraphQL documents, one
+//! fresh database per test, on SQLite and (with `TEST_DATABASE_URL`) PostgreSQL.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+mod accounts;
+mod auth;
+mod concurrency;
+mod leads;
+mod pagination;
+mod query_count;
+mod roles;
+mod schema;
+mod transport;

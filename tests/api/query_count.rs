@@ -1,0 +1,50 @@
+//! Relations go through per-request DataLoaders: a page of leads with their
+//! account, owner and campaign costs the same number of SQL statements
+//! whether it holds 10 leads or 100.
+
+use entity::enums::Role;
+use serde_json::json;
+
+use crate::{common::TestApp, db_test};
+
+const PAGE: &str = "query($n: Int!) { leads(first: $n) { nodes { id email account { name } owner { name } sourceCampaign { name } } } }";
+
+async fn statements_for(app: &TestApp, n: usize) -> usize {
+    app.reset_queries();
+    let data = app.gql(Role::Admin, PAGE, json!({ "n": n })).await;
+    let nodes = data["leads"]["nodes"].as_array().unwrap();
+    assert_eq!(nodes.len(), n);
+    assert!(nodes.iter().all(|l| l["account"]["name"].is_string()
+        && l["owner"]["name"].is_string()
+        && l["sourceCampaign"]["name"].is_string()));
+    app.queries()
+}
+
+db_test! {
+    async fn a_page_of_a_hundred_leads_with_relations_costs_a_constant_number_of_queries(app) {
+        let campaign = app
+            .gql(Role::Admin, "mutation { createCampaign(input: {name: \"Q\", channel: EMAIL, objective: AWARENESS, startsOn: \"2026-01-01\"}) { campaign { id } } }", json!({}))
+            .await["createCampaign"]["campaign"]["id"].clone();
+        let owner = app.user_gid(Role::Sales);
+        for i in 0..100 {
+            let account = app.create_account(&format!("Acme {i}"), Some(&format!("acme{i}.example"))).await;
+            app.gql(
+                Role::Admin,
+                "mutation($i: UpdateAccountInput!) { updateAccount(input: $i) { account { id } } }",
+                json!({ "i": { "id": account, "ownerId": owner } }),
+            )
+            .await;
+            app.create_lead(
+                &format!("lead{i}@acme{i}.example"),
+                json!({ "accountId": account, "ownerId": owner, "sourceCampaignId": campaign }),
+            )
+            .await;
+        }
+        let ten = statements_for(&app, 10).await;
+        let hundred = statements_for(&app, 100).await;
+        assert_eq!(ten, hundred, "10 leads cost {ten} statements, 100 cost {hundred}");
+        // viewer lookup + page + accounts + users + campaigns: a handful,
+        // never one per lead.
+        assert!(hundred <= 6, "{hundred} statements");
+    }
+}

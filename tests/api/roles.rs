@@ -1,0 +1,279 @@
+//! The role matrix: for every role and every query field and mutation,
+//! allowed or FORBIDDEN as DESIGN.md section 5 says. The expected table is
+//! written out here, independently of the policy code it checks.
+
+use entity::enums::Role::{self, *};
+use serde_json::{Value, json};
+
+use crate::{
+    common::{ROLES, TestApp},
+    db_test,
+};
+
+/// Records every operation can refer to, created by ADMIN (and owned by the
+/// SALES user where ownership matters).
+struct Fixture {
+    account: String,
+    lead: String,
+    campaign: String,
+    opportunity: String,
+    competitor: String,
+    user: String,
+}
+
+async fn fixture(app: &TestApp) -> Fixture {
+    let sales = app.user_gid(Sales);
+    let account = app
+        .create_account("Matrix Corp", Some("matrix.example"))
+        .await;
+    let lead = app
+        .create_lead("neo@matrix.example", json!({ "ownerId": sales, "accountId": account, "firstName": "Thomas", "lastName": "Anderson" }))
+        .await;
+    let campaign = app
+        .gql(Admin, "mutation { createCampaign(input: {name: \"Spring\", channel: WEBINAR, objective: CONVERSION, startsOn: \"2026-01-01\"}) { campaign { id } userErrors { message } } }", json!({}))
+        .await["createCampaign"]["campaign"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let opportunity = app
+        .gql(
+            Admin,
+            "mutation($i: CreateOpportunityInput!) { createOpportunity(input: $i) { opportunity { id } userErrors { message } } }",
+            json!({ "i": { "name": "Matrix deal", "accountId": account, "primaryLeadId": lead, "ownerId": sales, "amount": { "amount": "1000.00", "currency": "USD" } } }),
+        )
+        .await["createOpportunity"]["opportunity"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let competitor = app
+        .gql(Admin, "mutation { createCompetitor(input: {name: \"Agent Smith Inc\"}) { competitor { id } userErrors { message } } }", json!({}))
+        .await["createCompetitor"]["competitor"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let user = app
+        .gql(Admin, "mutation { createUser(input: {name: \"Trinity\", email: \"trinity@example.com\", role: SALES, team: SALES}) { user { id } userErrors { message } } }", json!({}))
+        .await["createUser"]["user"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    Fixture {
+        account,
+        lead,
+        campaign,
+        opportunity,
+        competitor,
+        user,
+    }
+}
+
+const ALL: &[Role] = &[Admin, Marketing, Sales, Leadership, Integration, Reporting];
+
+/// (operation, document, roles allowed). `$id` stands for the fixture id the
+/// operation needs; each role gets a fresh value where the operation
+/// creates something unique.
+fn matrix(f: &Fixture) -> Vec<(&'static str, String, &'static [Role])> {
+    vec![
+        ("viewer", "{ viewer { id role } }".into(), ALL),
+        ("node", format!("{{ node(id: \"{}\") {{ id }} }}", f.account), ALL),
+        ("nodes", format!("{{ nodes(ids: [\"{}\"]) {{ id }} }}", f.account), ALL),
+        ("accounts", "{ accounts { totalCount } }".into(), ALL),
+        ("leads", "{ leads { totalCount nodes { stage source } } }".into(), ALL),
+        ("campaigns", "{ campaigns { totalCount } }".into(), ALL),
+        ("opportunities", "{ opportunities { totalCount } }".into(), ALL),
+        ("competitors", "{ competitors { totalCount } }".into(), ALL),
+        ("users", "{ users { totalCount nodes { role team } } }".into(), ALL),
+        (
+            "createAccount",
+            "mutation { createAccount(input: {name: \"New Co ROLE\"}) { account { id } } }".into(),
+            &[Admin, Marketing, Sales, Integration],
+        ),
+        (
+            "updateAccount",
+            format!("mutation {{ updateAccount(input: {{id: \"{}\", industry: \"Software\"}}) {{ account {{ id }} }} }}", f.account),
+            &[Admin, Marketing, Sales, Integration],
+        ),
+        (
+            "createLead",
+            "mutation { createLead(input: {email: \"ROLE@new.example\", source: EMAIL}) { lead { id } } }".into(),
+            &[Admin, Marketing, Integration],
+        ),
+        (
+            "updateLead",
+            format!("mutation {{ updateLead(input: {{id: \"{}\", jobTitle: \"The One\"}}) {{ lead {{ id }} }} }}", f.lead),
+            &[Admin, Marketing, Sales, Integration],
+        ),
+        (
+            "createCampaign",
+            "mutation { createCampaign(input: {name: \"C ROLE\", channel: EMAIL, objective: AWARENESS, startsOn: \"2026-02-01\"}) { campaign { id } } }".into(),
+            &[Admin, Marketing, Integration],
+        ),
+        (
+            "updateCampaign",
+            format!("mutation {{ updateCampaign(input: {{id: \"{}\", name: \"Spring ROLE\"}}) {{ campaign {{ id }} }} }}", f.campaign),
+            &[Admin, Marketing, Integration],
+        ),
+        (
+            "createOpportunity",
+            "mutation { createOpportunity(input: {name: \"D ROLE\", amount: {amount: \"5.00\", currency: \"USD\"}}) { opportunity { id } } }".into(),
+            &[Admin, Sales, Integration],
+        ),
+        (
+            "updateOpportunity",
+            format!("mutation {{ updateOpportunity(input: {{id: \"{}\", name: \"Deal ROLE\"}}) {{ opportunity {{ id }} }} }}", f.opportunity),
+            &[Admin, Sales, Integration],
+        ),
+        (
+            "createCompetitor",
+            "mutation { createCompetitor(input: {name: \"Rival ROLE\"}) { competitor { id } } }".into(),
+            &[Admin, Marketing, Sales],
+        ),
+        (
+            "updateCompetitor",
+            format!("mutation {{ updateCompetitor(input: {{id: \"{}\", name: \"Smith ROLE\"}}) {{ competitor {{ id }} }} }}", f.competitor),
+            &[Admin, Marketing, Sales],
+        ),
+        (
+            "createUser",
+            "mutation { createUser(input: {name: \"U\", email: \"ROLE@users.example\", role: SALES, team: SALES}) { user { id } } }".into(),
+            &[Admin],
+        ),
+        (
+            "updateUser",
+            format!("mutation {{ updateUser(input: {{id: \"{}\", name: \"Trinity ROLE\"}}) {{ user {{ id }} }} }}", f.user),
+            &[Admin],
+        ),
+        // Deletes come last; a role that deleted first leaves NOT_FOUND (not
+        // FORBIDDEN) for the next, which is still "allowed".
+        (
+            "deleteCompetitor",
+            format!("mutation {{ deleteCompetitor(input: {{id: \"{}\"}}) {{ deletedCompetitorId }} }}", f.competitor),
+            &[Admin, Marketing, Sales],
+        ),
+        (
+            "deleteOpportunity",
+            format!("mutation {{ deleteOpportunity(input: {{id: \"{}\"}}) {{ deletedOpportunityId }} }}", f.opportunity),
+            &[Admin, Sales, Integration],
+        ),
+        (
+            "deleteLead",
+            format!("mutation {{ deleteLead(input: {{id: \"{}\"}}) {{ deletedLeadId }} }}", f.lead),
+            &[Admin, Marketing, Integration],
+        ),
+        (
+            "deleteCampaign",
+            format!("mutation {{ deleteCampaign(input: {{id: \"{}\"}}) {{ deletedCampaignId }} }}", f.campaign),
+            &[Admin, Marketing, Integration],
+        ),
+        (
+            "deleteAccount",
+            format!("mutation {{ deleteAccount(input: {{id: \"{}\"}}) {{ deletedAccountId }} }}", f.account),
+            &[Admin, Integration],
+        ),
+        (
+            "deleteUser",
+            format!("mutation {{ deleteUser(input: {{id: \"{}\"}}) {{ deletedUserId }} }}", f.user),
+            &[Admin],
+        ),
+    ]
+}
+
+fn codes(body: &Value) -> Vec<String> {
+    body["errors"]
+        .as_array()
+        .map(|errors| {
+            errors
+                .iter()
+                .filter_map(|e| e["extensions"]["code"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+db_test! {
+    async fn every_role_gets_exactly_the_operations_the_policy_grants(app) {
+        let f = fixture(&app).await;
+        let mut wrong = vec![];
+        for (operation, document, allowed) in matrix(&f) {
+            // Denied roles first, so a delete by an allowed role comes after.
+            let mut order: Vec<Role> = ROLES.iter().copied().filter(|r| !allowed.contains(r)).collect();
+            order.extend(ROLES.iter().copied().filter(|r| allowed.contains(r)));
+            for role in order {
+                let document = document.replace("ROLE", &role.as_str().to_lowercase());
+                let (status, body) = app.post(role, &document, json!({})).await;
+                let forbidden = codes(&body).iter().any(|c| c == "FORBIDDEN");
+                let expected_forbidden = !allowed.contains(&role);
+                if status != 200 || forbidden != expected_forbidden {
+                    wrong.push(format!("{} {operation}: expected {}, got HTTP {status} {body}", role.as_str(), if expected_forbidden { "FORBIDDEN" } else { "allowed" }));
+                }
+                if expected_forbidden {
+                    // Nothing of the data: the denied field is null.
+                    let field = body["data"].as_object().and_then(|d| d.values().next().cloned());
+                    assert!(field.is_none_or(|v| v.is_null()), "{} {operation} leaked data: {body}", role.as_str());
+                } else if !forbidden {
+                    assert!(codes(&body).iter().all(|c| c != "INTERNAL"), "{} {operation}: {body}", role.as_str());
+                }
+            }
+        }
+        assert!(wrong.is_empty(), "role matrix mismatches:\n{}", wrong.join("\n"));
+    }
+}
+
+db_test! {
+    async fn sales_may_edit_only_the_leads_and_opportunities_it_owns(app) {
+        let theirs = app.create_lead("someone@else.example", json!({ "ownerId": app.user_gid(Marketing) })).await;
+        let code = app
+            .error_code(Sales, "mutation($id: ID!) { updateLead(input: {id: $id, jobTitle: \"x\"}) { lead { id } } }", json!({ "id": theirs }))
+            .await;
+        assert_eq!(code.as_deref(), Some("FORBIDDEN"));
+        let code = app
+            .error_code(Sales, "mutation($o: ID!) { createOpportunity(input: {name: \"x\", ownerId: $o, amount: {amount: \"1\", currency: \"USD\"}}) { opportunity { id } } }", json!({ "o": app.user_gid(Marketing) }))
+            .await;
+        assert_eq!(code.as_deref(), Some("FORBIDDEN"));
+    }
+}
+
+const EMAIL: &str = "neo@matrix.example";
+
+fn assert_no_personal_data(body: &Value, path: &str) {
+    let text = body.to_string();
+    assert!(!text.contains(EMAIL), "{path}: email leaked: {text}");
+    assert!(
+        !text.contains("Anderson"),
+        "{path}: last name leaked: {text}"
+    );
+    assert!(
+        !text.contains("Thomas"),
+        "{path}: first name leaked: {text}"
+    );
+}
+
+db_test! {
+    async fn reporting_cannot_read_a_leads_name_or_email_by_any_path(app) {
+        let f = fixture(&app).await;
+        let paths = [
+            ("leads", "{ leads { nodes { id email firstName lastName jobTitle } } }".to_owned()),
+            ("node", format!("{{ node(id: \"{}\") {{ id ... on Lead {{ email firstName lastName }} }} }}", f.lead)),
+            ("nodes", format!("{{ nodes(ids: [\"{}\"]) {{ ... on Lead {{ email lastName }} }} }}", f.lead)),
+            ("opportunity.primaryLead", "{ opportunities { nodes { name primaryLead { email firstName } } } }".to_owned()),
+            ("account.leads", "{ accounts { nodes { leads { nodes { email lastName } } } } }".to_owned()),
+            ("fragment", "query { leads { nodes { ...L } } } fragment L on Lead { email }".to_owned()),
+            ("search", "{ leads(filter: {search: \"neo\"}) { totalCount nodes { id } } }".to_owned()),
+            ("orderBy email", "{ leads(orderBy: {field: EMAIL}) { nodes { id } } }".to_owned()),
+            ("users", "{ users { nodes { name email } } }".to_owned()),
+            ("viewer", "{ viewer { name email } }".to_owned()),
+        ];
+        for (path, document) in paths {
+            let (status, body) = app.post(Reporting, &document, json!({})).await;
+            assert_eq!(status, 200, "{path}");
+            assert!(codes(&body).iter().any(|c| c == "FORBIDDEN"), "{path}: expected FORBIDDEN, got {body}");
+            assert_no_personal_data(&body, path);
+        }
+        // The same documents give MARKETING the data.
+        let data = app.gql(Marketing, &format!("{{ node(id: \"{}\") {{ ... on Lead {{ email }} }} }}", f.lead), json!({})).await;
+        assert_eq!(data["node"]["email"], EMAIL);
+        // REPORTING still reads non-personal lead data for aggregates.
+        let data = app.gql(Reporting, "{ leads { totalCount nodes { stage source fitScore } } }", json!({})).await;
+        assert_eq!(data["leads"]["totalCount"], 1);
+    }
+}

@@ -1,0 +1,260 @@
+//! DESIGN.md "Transport and limits": methods, content types, sizes, batching,
+//! query shape limits, GraphiQL, health and request ids.
+
+use entity::enums::Role;
+use serde_json::{Value, json};
+
+use crate::db_test;
+
+db_test! {
+    async fn a_query_over_get_runs(app) {
+        let resp = app
+            .client
+            .get(format!("{}/graphql", app.base))
+            .query(&[("query", "{ viewer { role } }")])
+            .bearer_auth(app.token(Role::Sales))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(body["data"]["viewer"]["role"], "SALES");
+    }
+}
+
+db_test! {
+    async fn a_mutation_over_get_is_405_with_allow_post(app) {
+        let resp = app
+            .client
+            .get(format!("{}/graphql", app.base))
+            .query(&[("query", "mutation { deleteLead(input: {id: \"x\"}) { deletedLeadId } }")])
+            .bearer_auth(app.token(Role::Admin))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 405);
+        assert_eq!(resp.headers()["allow"], "POST");
+    }
+}
+
+db_test! {
+    async fn a_body_that_is_not_json_is_415(app) {
+        for content_type in ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"] {
+            let resp = app
+                .client
+                .post(format!("{}/graphql", app.base))
+                .header("content-type", content_type)
+                .bearer_auth(app.token(Role::Admin))
+                .body(r#"{"query":"{ viewer { role } }"}"#)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status(), 415, "{content_type}");
+        }
+    }
+}
+
+db_test! {
+    async fn a_body_over_one_mebibyte_is_413(app) {
+        let padding = "x".repeat(1024 * 1024 + 10);
+        let resp = app
+            .client
+            .post(format!("{}/graphql", app.base))
+            .bearer_auth(app.token(Role::Admin))
+            .json(&json!({ "query": "{ viewer { role } }", "variables": { "pad": padding } }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 413);
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+    }
+}
+
+db_test! {
+    async fn a_batch_array_is_400_and_runs_nothing(app) {
+        app.reset_queries();
+        let resp = app
+            .client
+            .post(format!("{}/graphql", app.base))
+            .bearer_auth(app.token(Role::Admin))
+            .json(&json!([{ "query": "{ viewer { role } }" }, { "query": "{ viewer { role } }" }]))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 400);
+        assert_eq!(app.queries(), 0);
+    }
+}
+
+db_test! {
+    async fn malformed_json_is_400(app) {
+        let resp = app
+            .client
+            .post(format!("{}/graphql", app.base))
+            .header("content-type", "application/json")
+            .bearer_auth(app.token(Role::Admin))
+            .body("{\"query\": ")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 400);
+    }
+}
+
+/// A query `levels` selections deep through account -> leads -> account ...
+fn deep_query(levels: usize) -> String {
+    let mut q = String::from("id");
+    for i in 0..levels {
+        q = if i % 2 == 0 {
+            format!("account {{ {q} }}")
+        } else {
+            format!("leads(first: 1) {{ nodes {{ {q} }} }}")
+        };
+    }
+    format!("{{ leads(first: 1) {{ nodes {{ {q} }} }} }}")
+}
+
+db_test! {
+    async fn an_over_deep_query_is_refused_before_it_touches_the_data(app) {
+        // Baseline: what authentication alone costs.
+        app.reset_queries();
+        app.gql(Role::Admin, "{ __typename }", json!({})).await;
+        let auth_only = app.queries();
+
+        app.reset_queries();
+        let (status, body) = app.post(Role::Admin, &deep_query(12), json!({})).await;
+        assert_eq!(status, 200);
+        assert_eq!(body["errors"][0]["extensions"]["code"], "QUERY_TOO_COMPLEX", "{body}");
+        assert!(body["errors"][0]["message"].as_str().unwrap().contains("deep"));
+        assert_eq!(app.queries(), auth_only, "the refused query ran SQL");
+    }
+}
+
+db_test! {
+    async fn an_over_complex_query_is_refused_and_says_which_limit(app) {
+        app.reset_queries();
+        app.gql(Role::Admin, "{ __typename }", json!({})).await;
+        let auth_only = app.queries();
+        app.reset_queries();
+        let q = "{ leads(first: 100) { nodes { id email account { leads(first: 100) { nodes { id } } } } } }";
+        let (_, body) = app.post(Role::Admin, q, json!({})).await;
+        assert_eq!(body["errors"][0]["extensions"]["code"], "QUERY_TOO_COMPLEX", "{body}");
+        assert!(body["errors"][0]["message"].as_str().unwrap().contains("complex"));
+        assert_eq!(app.queries(), auth_only);
+    }
+}
+
+db_test! {
+    async fn a_query_within_the_limits_runs(app) {
+        // 12 levels deep is allowed; 20 x (a few fields) is far under 1,000.
+        let data = app.gql(Role::Admin, "{ leads(first: 20) { nodes { id email account { name } } } }", json!({})).await;
+        assert!(data["leads"]["nodes"].is_array());
+    }
+}
+
+db_test! {
+    async fn more_than_five_directives_on_a_field_are_refused(app) {
+        let q = "{ viewer { role @include(if: true) @include(if: true) @include(if: true) @include(if: true) @include(if: true) @include(if: true) } }";
+        let (_, body) = app.post(Role::Admin, q, json!({})).await;
+        assert_eq!(body["errors"][0]["extensions"]["code"], "QUERY_TOO_COMPLEX", "{body}");
+    }
+}
+
+const INTROSPECTION: &str = r#"
+query IntrospectionQuery {
+  __schema {
+    queryType { name } mutationType { name } subscriptionType { name }
+    types { ...FullType }
+    directives { name description locations args { ...InputValue } }
+  }
+}
+fragment FullType on __Type {
+  kind name description
+  fields(includeDeprecated: true) { name description args { ...InputValue } type { ...TypeRef } isDeprecated deprecationReason }
+  inputFields { ...InputValue }
+  interfaces { ...TypeRef }
+  enumValues(includeDeprecated: true) { name description isDeprecated deprecationReason }
+  possibleTypes { ...TypeRef }
+}
+fragment InputValue on __InputValue { name description type { ...TypeRef } defaultValue }
+fragment TypeRef on __Type {
+  kind name
+  ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name } } } } } } }
+}
+"#;
+
+db_test! {
+    async fn the_standard_introspection_query_answers_for_code_generators(app) {
+        let data = app.gql(Role::Reporting, INTROSPECTION, json!({})).await;
+        let types = data["__schema"]["types"].as_array().unwrap();
+        assert!(types.iter().any(|t| t["name"] == "Lead"));
+        assert_eq!(data["__schema"]["queryType"]["name"], "QueryRoot");
+    }
+}
+
+#[tokio::test]
+async fn introspection_can_be_switched_off() {
+    let app = crate::common::TestApp::spawn_with(crate::common::Backend::Sqlite, |c| {
+        c.introspection = false
+    })
+    .await;
+    let (_, body) = app
+        .post(Role::Admin, "{ __schema { types { name } } }", json!({}))
+        .await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "FORBIDDEN",
+        "{body}"
+    );
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("introspection is disabled")
+    );
+    // Ordinary queries still run.
+    app.gql(Role::Admin, "{ viewer { role } }", json!({})).await;
+}
+
+db_test! {
+    async fn graphiql_is_served_to_browsers(app) {
+        for path in ["/graphiql", "/graphql"] {
+            let resp = app
+                .client
+                .get(format!("{}{path}", app.base))
+                .header("accept", "text/html")
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status(), 200, "{path}");
+            assert!(resp.text().await.unwrap().contains("graphiql"), "{path}");
+        }
+    }
+}
+
+db_test! {
+    async fn health_and_readiness_answer(app) {
+        for path in ["/healthz", "/readyz"] {
+            let resp = app.client.get(format!("{}{path}", app.base)).send().await.unwrap();
+            assert_eq!(resp.status(), 200, "{path}");
+        }
+    }
+}
+
+db_test! {
+    async fn every_response_carries_a_request_id_and_errors_quote_it(app) {
+        let resp = app
+            .client
+            .post(format!("{}/graphql", app.base))
+            .bearer_auth(app.token(Role::Admin))
+            .json(&json!({ "query": "{ nosuchfield }" }))
+            .send()
+            .await
+            .unwrap();
+        let header = resp.headers()["x-request-id"].to_str().unwrap().to_owned();
+        assert!(!header.is_empty());
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(body["extensions"]["requestId"], header.as_str());
+        assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+    }
+}
