@@ -267,10 +267,5 @@ pub async fn delete(
     expected_version: Option<i32>,
 ) -> AppResult<Uuid> {
     viewer.require(Action::DeleteAccount)?;
-    let txn = begin_write(db).await?;
-    let current = records::lock::<account::Entity>(&txn, id).await?;
-    records::check_version("account", current.version, expected_version)?;
-    records::soft_delete::<account::Entity>(&txn, Some(viewer.user_id), current).await?;
-    txn.commit().await?;
-    Ok(id)
+    records::delete_by_id::<account::Entity>(db, viewer, id, expected_version, |_| Ok(())).await
 }

@@ -308,10 +308,5 @@ pub async fn delete(
     expected_version: Option<i32>,
 ) -> AppResult<Uuid> {
     viewer.require(Action::WriteCampaign)?;
-    let txn = begin_write(db).await?;
-    let current = records::lock::<campaign::Entity>(&txn, id).await?;
-    records::check_version("campaign", current.version, expected_version)?;
-    records::soft_delete::<campaign::Entity>(&txn, Some(viewer.user_id), current).await?;
-    txn.commit().await?;
-    Ok(id)
+    records::delete_by_id::<campaign::Entity>(db, viewer, id, expected_version, |_| Ok(())).await
 }

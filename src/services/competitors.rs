@@ -206,10 +206,5 @@ pub async fn delete(
     expected_version: Option<i32>,
 ) -> AppResult<Uuid> {
     viewer.require(Action::WriteCompetitor)?;
-    let txn = begin_write(db).await?;
-    let current = records::lock::<competitor::Entity>(&txn, id).await?;
-    records::check_version("competitor", current.version, expected_version)?;
-    records::soft_delete::<competitor::Entity>(&txn, Some(viewer.user_id), current).await?;
-    txn.commit().await?;
-    Ok(id)
+    records::delete_by_id::<competitor::Entity>(db, viewer, id, expected_version, |_| Ok(())).await
 }

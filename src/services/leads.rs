@@ -363,10 +363,5 @@ pub async fn delete(
     expected_version: Option<i32>,
 ) -> AppResult<Uuid> {
     viewer.require(Action::DeleteLead)?;
-    let txn = begin_write(db).await?;
-    let current = records::lock::<lead::Entity>(&txn, id).await?;
-    records::check_version("lead", current.version, expected_version)?;
-    records::soft_delete::<lead::Entity>(&txn, Some(viewer.user_id), current).await?;
-    txn.commit().await?;
-    Ok(id)
+    records::delete_by_id::<lead::Entity>(db, viewer, id, expected_version, |_| Ok(())).await
 }

@@ -384,11 +384,8 @@ pub async fn delete(
     expected_version: Option<i32>,
 ) -> AppResult<Uuid> {
     viewer.require(Action::WriteOpportunity)?;
-    let txn = begin_write(db).await?;
-    let current = records::lock::<opportunity::Entity>(&txn, id).await?;
-    viewer.require_on(Action::WriteOpportunity, current.owner_id)?;
-    records::check_version("opportunity", current.version, expected_version)?;
-    records::soft_delete::<opportunity::Entity>(&txn, Some(viewer.user_id), current).await?;
-    txn.commit().await?;
-    Ok(id)
+    records::delete_by_id::<opportunity::Entity>(db, viewer, id, expected_version, |current| {
+        viewer.require_on(Action::WriteOpportunity, current.owner_id)
+    })
+    .await
 }

@@ -327,6 +327,25 @@ where
         .await?)
 }
 
+/// Deletes one live record by id in its own transaction: locks it, lets
+/// `authorize` check the viewer against it (ownership rules), checks the
+/// expected version, soft-deletes and logs it.
+pub async fn delete_by_id<E: Record>(
+    db: &sea_orm::DatabaseConnection,
+    viewer: &Viewer,
+    id: Uuid,
+    expected_version: Option<i32>,
+    authorize: impl FnOnce(&E::Model) -> AppResult<()>,
+) -> AppResult<Uuid> {
+    let txn = crate::db::begin_write(db).await?;
+    let current = lock::<E>(&txn, id).await?;
+    authorize(&current)?;
+    check_version(E::NAME, E::version_of(&current), expected_version)?;
+    soft_delete::<E>(&txn, Some(viewer.user_id), current).await?;
+    txn.commit().await?;
+    Ok(id)
+}
+
 #[cfg(test)]
 mod tests {
     use super::camel_case;
