@@ -98,6 +98,24 @@ impl AppError {
         Self::Invalid(vec![FieldError::new(name, code, message)])
     }
 
+    /// Turns a unique-key violation into a TAKEN user error on `field`.
+    /// Services check uniqueness before writing, but on PostgreSQL two racing
+    /// writes can both pass the check; the index then decides, and the loser
+    /// must hear TAKEN, not INTERNAL.
+    pub fn on_unique(self, field: &str, message: impl Into<String>) -> Self {
+        match &self {
+            Self::Db(e)
+                if matches!(
+                    e.sql_err(),
+                    Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+                ) =>
+            {
+                Self::invalid(field, UserErrorCode::Taken, message)
+            }
+            _ => self,
+        }
+    }
+
     /// What the client may see.
     pub fn public_message(&self) -> String {
         match self {

@@ -20,6 +20,10 @@ pub struct Model {
     /// Website address.
     #[sea_orm(column_type = "String(StringLen::N(500))")]
     pub website: Option<String>,
+    /// The name lower-cased by the application (Unicode-aware), unique:
+    /// names are unique regardless of case.
+    #[sea_orm(column_type = "String(StringLen::N(200))", unique)]
+    pub name_key: Option<String>,
     /// Optimistic-concurrency version, starting at 1.
     pub version: i32,
     /// When the row was soft-deleted; `None` while live.

@@ -69,6 +69,12 @@ fn describe(action: Action) -> &'static str {
         Action::WriteOpportunity => "write opportunities",
         Action::WriteCompetitor => "write competitors",
         Action::ManageUsers => "manage users",
+        Action::DraftDefinition => "draft lead definitions",
+        Action::SignDefinition => "sign lead definitions",
+        Action::WorkLead => "accept, reject or qualify leads",
+        Action::RecycleLead => "recycle leads",
+        Action::ForceMql => "force leads to MQL",
+        Action::RecordActivity => "record activities",
     }
 }
 

@@ -33,11 +33,25 @@ pub enum Action {
     WriteCompetitor,
     /// Create, edit and deactivate users.
     ManageUsers,
+    /// Draft and edit lead definitions.
+    DraftDefinition,
+    /// Sign lead definitions for one's team.
+    SignDefinition,
+    /// Accept, reject, qualify, disqualify and claim leads (SALES: its own
+    /// and unowned MQLs).
+    WorkLead,
+    /// Send a nurtured lead back to NEW.
+    RecycleLead,
+    /// Move a NEW lead to MQL by hand.
+    ForceMql,
+    /// Record activities (MARKETING: marketing activities; SALES: sales
+    /// touches on its own or unowned leads).
+    RecordActivity,
 }
 
 impl Action {
     /// Every action, for table-driven tests and documentation.
-    pub const ALL: [Action; 11] = [
+    pub const ALL: [Action; 17] = [
         Action::ReadRecords,
         Action::ReadPersonalData,
         Action::CreateLead,
@@ -49,6 +63,12 @@ impl Action {
         Action::WriteOpportunity,
         Action::WriteCompetitor,
         Action::ManageUsers,
+        Action::DraftDefinition,
+        Action::SignDefinition,
+        Action::WorkLead,
+        Action::RecycleLead,
+        Action::ForceMql,
+        Action::RecordActivity,
     ];
 }
 
@@ -74,6 +94,15 @@ const POLICY: &[(Action, &[Role])] = &[
     (Action::WriteOpportunity, &[Admin, Sales, Integration]),
     (Action::WriteCompetitor, &[Admin, Marketing, Sales]),
     (Action::ManageUsers, &[Admin]),
+    (Action::DraftDefinition, &[Admin, Marketing]),
+    (Action::SignDefinition, &[Admin, Marketing, Sales]),
+    (Action::WorkLead, &[Admin, Sales]),
+    (Action::RecycleLead, &[Admin, Marketing]),
+    (Action::ForceMql, &[Admin]),
+    (
+        Action::RecordActivity,
+        &[Admin, Marketing, Sales, Integration],
+    ),
 ];
 
 /// Whether `role` may perform `action`.

@@ -208,3 +208,43 @@ pub enum SourcedBy {
     /// A partner.
     Partner,
 }
+
+/// Something a lead did, or sales did to a lead.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(remote = "entity::enums::ActivityKind")]
+pub enum ActivityKind {
+    /// Submitted a form.
+    FormSubmit,
+    /// Downloaded content.
+    ContentDownload,
+    /// Registered for a webinar.
+    WebinarRegistered,
+    /// Attended a webinar.
+    WebinarAttended,
+    /// Viewed the pricing page.
+    PricingPageView,
+    /// Asked for a demo.
+    DemoRequest,
+    /// Clicked a marketing email.
+    EmailClick,
+    /// Visited an event booth.
+    EventVisit,
+    /// Sales touch: a call.
+    Call,
+    /// Sales touch: an email from sales.
+    EmailSent,
+    /// Sales touch: a meeting.
+    Meeting,
+}
+
+/// Where a lead definition is in its life.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(remote = "entity::enums::DefinitionStatus")]
+pub enum DefinitionStatus {
+    /// Being written; not in force.
+    Draft,
+    /// Signed by both teams; in force.
+    Approved,
+    /// Replaced by a newer approved version.
+    Superseded,
+}

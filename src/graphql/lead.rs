@@ -13,6 +13,8 @@ use super::{
         decode_opt_id, global_id, loaders, page_request, payload, personal, viewer,
     },
     enums::{Channel, LeadStage, RejectionReason, Seniority, SlaStatus},
+    lead_definition::LeadDefinition,
+    lifecycle::{LeadScores, StageChange},
     opportunity::{OpportunityConnection, OpportunityFilter, OpportunityOrder},
     user::User,
 };
@@ -152,6 +154,50 @@ impl Lead {
         let mut filter = filter.unwrap_or_default();
         filter.primary_lead_id = Some(global_id(ObjectType::Lead, self.0.id));
         super::opportunity::list(ctx, first, after, last, before, Some(filter), order_by).await
+    }
+    /// The lead definition version under which the lead became MQL.
+    async fn qualified_under(&self, ctx: &Context<'_>) -> Result<Option<LeadDefinition>> {
+        let Some(id) = self.0.qualified_under_id else {
+            return Ok(None);
+        };
+        Ok(crate::services::lead_definitions::by_id(db(ctx)?, id)
+            .await?
+            .map(LeadDefinition))
+    }
+    /// Every stage transition, oldest first, with who, when and why.
+    async fn stage_history(&self, ctx: &Context<'_>) -> Result<Vec<StageChange>> {
+        Ok(crate::services::stage_changes::history(
+            db(ctx)?,
+            entity::enums::StageSubject::Lead,
+            self.0.id,
+        )
+        .await?
+        .into_iter()
+        .map(StageChange)
+        .collect())
+    }
+    /// Fit and engagement computed now under the approved definition, with
+    /// the criteria and activities behind them; null before any definition
+    /// is approved. (`fitScore` and `engagementScore` are the stored values
+    /// as of the last rescoring.)
+    async fn scores(&self, ctx: &Context<'_>) -> Result<Option<LeadScores>> {
+        let db = db(ctx)?;
+        let Some(definition) = crate::services::scoring::approved(db).await? else {
+            return Ok(None);
+        };
+        let now = crate::services::records::now();
+        let s = crate::services::scoring::score_one(db, &definition, &self.0, now).await?;
+        Ok(Some(LeadScores {
+            definition_version: definition.model.version,
+            qualifies: crate::domain::scoring::qualifies(
+                s.fit.value,
+                s.engagement.value,
+                definition.model.mql_fit_min,
+                definition.model.mql_engagement_min,
+            ),
+            fit: s.fit.into(),
+            engagement: s.engagement.into(),
+        }))
     }
     /// Version, +1 on every write; pass it as `expectedVersion` to update safely.
     async fn version(&self) -> i32 {

@@ -9,6 +9,8 @@ pub mod competitor;
 pub mod cost;
 pub mod enums;
 pub mod lead;
+pub mod lead_definition;
+pub mod lifecycle;
 pub mod loaders;
 pub mod node;
 pub mod opportunity;
@@ -32,6 +34,8 @@ pub struct QueryRoot(
     user::UserQuery,
     account::AccountQuery,
     lead::LeadQuery,
+    lead_definition::LeadDefinitionQuery,
+    lifecycle::LifecycleQuery,
     campaign::CampaignQuery,
     opportunity::OpportunityQuery,
     competitor::CompetitorQuery,
@@ -43,6 +47,8 @@ pub struct MutationRoot(
     user::UserMutation,
     account::AccountMutation,
     lead::LeadMutation,
+    lead_definition::LeadDefinitionMutation,
+    lifecycle::LifecycleMutation,
     campaign::CampaignMutation,
     opportunity::OpportunityMutation,
     competitor::CompetitorMutation,

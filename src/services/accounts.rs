@@ -231,7 +231,9 @@ pub async fn create(
         ..Default::default()
     };
     apply(&mut am, fields);
-    let model = records::insert::<account::Entity>(&txn, viewer, am).await?;
+    let model = records::insert::<account::Entity>(&txn, viewer, am)
+        .await
+        .map_err(|e| e.on_unique("domain", "another account already has this domain"))?;
     txn.commit().await?;
     Ok(model)
 }
@@ -254,7 +256,8 @@ pub async fn update(
         records::update::<account::Entity>(&txn, Some(viewer.user_id), current, |am| {
             apply(am, fields)
         })
-        .await?;
+        .await
+        .map_err(|e| e.on_unique("domain", "another account already has this domain"))?;
     txn.commit().await?;
     Ok(model)
 }

@@ -2,10 +2,8 @@
 
 use entity::competitor;
 use sea_orm::{
-    ActiveValue::Set,
-    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, ExprTrait,
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
     QueryFilter, Select,
-    sea_query::{Expr, Func},
 };
 use uuid::Uuid;
 
@@ -62,7 +60,7 @@ pub fn select(filter: &CompetitorFilter) -> Select<competitor::Entity> {
     if let Some(search) = filter
         .search
         .as_deref()
-        .and_then(|s| text_search(s, &[C::Name]))
+        .and_then(|s| text_search(s, &[C::NameKey]))
     {
         cond = cond.add(search);
     }
@@ -128,9 +126,8 @@ async fn validate(
         .map(|w| website(&mut e, "website", w.as_deref()));
     if let Some(name) = out.name.as_deref().filter(|n| !n.is_empty()) {
         // Deleted competitors keep their name: the unique index covers them too.
-        let lowered = Func::lower(Expr::col(competitor::Column::Name));
         let mut taken =
-            competitor::Entity::find().filter(Expr::expr(lowered).eq(name.to_lowercase()));
+            competitor::Entity::find().filter(competitor::Column::NameKey.eq(name.to_lowercase()));
         if let Some(id) = self_id {
             taken = taken.filter(competitor::Column::Id.ne(id));
         }
@@ -148,6 +145,7 @@ async fn validate(
 
 fn apply(am: &mut competitor::ActiveModel, f: CompetitorFields) {
     if let Some(v) = f.name {
+        am.name_key.set_if_not_equals(Some(v.to_lowercase()));
         am.name.set_if_not_equals(v);
     }
     if let Some(v) = f.website {
@@ -170,7 +168,9 @@ pub async fn create(
         ..Default::default()
     };
     apply(&mut am, fields);
-    let model = records::insert::<competitor::Entity>(&txn, viewer, am).await?;
+    let model = records::insert::<competitor::Entity>(&txn, viewer, am)
+        .await
+        .map_err(|e| e.on_unique("name", "another competitor already has this name"))?;
     txn.commit().await?;
     Ok(model)
 }
@@ -193,7 +193,8 @@ pub async fn update(
         records::update::<competitor::Entity>(&txn, Some(viewer.user_id), current, |am| {
             apply(am, fields)
         })
-        .await?;
+        .await
+        .map_err(|e| e.on_unique("name", "another competitor already has this name"))?;
     txn.commit().await?;
     Ok(model)
 }

@@ -18,7 +18,7 @@ use uuid::Uuid;
 
 use super::{
     filters::{TimeRange, in_range, text_search},
-    opportunities::record_stage_change,
+    opportunities::{StageMove, record_stage_change},
     pagination::{KeyOf, Page, PageRequest, SortKey, SortValue, paginate},
     records::{self, Record},
 };
@@ -321,12 +321,15 @@ pub async fn create(
     let model = records::insert::<lead::Entity>(&txn, viewer, am).await?;
     record_stage_change(
         &txn,
-        StageSubject::Lead,
-        model.id,
-        None,
-        LeadStage::New.as_str(),
-        Some(viewer.user_id),
-        model.created_at,
+        StageMove {
+            subject: StageSubject::Lead,
+            subject_id: model.id,
+            from: None,
+            to: LeadStage::New.as_str(),
+            actor: Some(viewer.user_id),
+            at: model.created_at,
+            reason: None,
+        },
     )
     .await?;
     txn.commit().await?;

@@ -4,11 +4,16 @@
 //! row and appends to the change log in the same transaction.
 
 pub mod accounts;
+pub mod activities;
 pub mod campaigns;
 pub mod competitors;
 pub mod filters;
+pub mod lead_definitions;
 pub mod leads;
+pub mod lifecycle;
 pub mod opportunities;
 pub mod pagination;
 pub mod records;
+pub mod scoring;
+pub mod stage_changes;
 pub mod users;

@@ -250,17 +250,36 @@ fn apply(am: &mut opportunity::ActiveModel, f: OpportunityFields) {
     }
 }
 
+/// One stage transition of a lead or an opportunity.
+pub struct StageMove<'a> {
+    /// Lead or opportunity.
+    pub subject: StageSubject,
+    /// Its id.
+    pub subject_id: Uuid,
+    /// The stage left (None when the record was created).
+    pub from: Option<&'a str>,
+    /// The stage entered.
+    pub to: &'a str,
+    /// Who moved it.
+    pub actor: Option<Uuid>,
+    /// When (a sync's source time for imported history).
+    pub at: DateTime<Utc>,
+    /// Why (a rejection reason, a note).
+    pub reason: Option<&'a str>,
+}
+
 /// Appends one stage transition of a lead or an opportunity (`from` is
 /// `None` on creation), in the caller's transaction.
-pub async fn record_stage_change(
-    txn: &impl ConnectionTrait,
-    subject: StageSubject,
-    subject_id: Uuid,
-    from: Option<&str>,
-    to: &str,
-    actor: Option<Uuid>,
-    at: DateTime<Utc>,
-) -> AppResult<()> {
+pub async fn record_stage_change(txn: &impl ConnectionTrait, m: StageMove<'_>) -> AppResult<()> {
+    let StageMove {
+        subject,
+        subject_id,
+        from,
+        to,
+        actor,
+        at,
+        reason,
+    } = m;
     let row = stage_change::ActiveModel {
         id: Set(Uuid::now_v7()),
         created_at: Set(at),
@@ -271,7 +290,7 @@ pub async fn record_stage_change(
         to_stage: Set(to.to_owned()),
         at: Set(at),
         actor_id: Set(actor),
-        reason: Set(None),
+        reason: Set(reason.map(str::to_owned)),
     };
     stage_change::Entity::insert(row)
         .exec_without_returning(txn)
@@ -311,12 +330,15 @@ pub async fn create(
     let model = records::insert::<opportunity::Entity>(&txn, viewer, am).await?;
     record_stage_change(
         &txn,
-        StageSubject::Opportunity,
-        model.id,
-        None,
-        stage.as_str(),
-        Some(viewer.user_id),
-        at,
+        StageMove {
+            subject: StageSubject::Opportunity,
+            subject_id: model.id,
+            from: None,
+            to: stage.as_str(),
+            actor: Some(viewer.user_id),
+            at,
+            reason: None,
+        },
     )
     .await?;
     txn.commit().await?;
@@ -362,12 +384,15 @@ pub async fn update(
     if let Some(to) = to {
         record_stage_change(
             &txn,
-            StageSubject::Opportunity,
-            id,
-            Some(from.as_str()),
-            to.as_str(),
-            Some(viewer.user_id),
-            at,
+            StageMove {
+                subject: StageSubject::Opportunity,
+                subject_id: id,
+                from: Some(from.as_str()),
+                to: to.as_str(),
+                actor: Some(viewer.user_id),
+                at,
+                reason: None,
+            },
         )
         .await?;
     }

@@ -283,7 +283,9 @@ pub async fn create(
         ..Default::default()
     };
     apply(&mut am, fields);
-    let model = records::insert::<user::Entity>(&txn, viewer, am).await?;
+    let model = records::insert::<user::Entity>(&txn, viewer, am)
+        .await
+        .map_err(|e| e.on_unique("email", "another user already has this email"))?;
     txn.commit().await?;
     Ok(model)
 }
@@ -305,7 +307,8 @@ pub async fn update(
     let (model, _) = records::update::<user::Entity>(&txn, Some(viewer.user_id), current, |am| {
         apply(am, fields)
     })
-    .await?;
+    .await
+    .map_err(|e| e.on_unique("email", "another user already has this email"))?;
     txn.commit().await?;
     Ok(model)
 }

@@ -7,10 +7,15 @@ mod common;
 
 mod accounts;
 mod auth;
+mod campaigns;
+mod competitors;
 mod concurrency;
 mod leads;
+mod lifecycle;
+mod opportunities;
 mod pagination;
 mod query_count;
 mod roles;
 mod schema;
 mod transport;
+mod users;

@@ -1,0 +1,276 @@
+//! Moving leads through the lifecycle of DESIGN.md section 3.
+//!
+//! Every move checks the state machine ([`crate::domain::lifecycle`]),
+//! the role and ownership rules, and the expected version; then, in one
+//! transaction, it updates the lead, records a stage change (with the
+//! reason) and appends to the change log.
+//!
+//! Ownership: SALES works leads it owns, or unowned MQLs; accepting or
+//! claiming an unowned MQL makes the viewer its owner. Accepting or
+//! rejecting also counts as the first sales touch if none was recorded.
+
+use chrono::{DateTime, Utc};
+use entity::{
+    enums::{LeadStage, RejectionReason, Role, SlaStatus, StageSubject},
+    lead,
+};
+use sea_orm::{ActiveValue::Set, DatabaseConnection};
+use uuid::Uuid;
+
+use super::{
+    opportunities::{StageMove, record_stage_change},
+    records::{self, now},
+    scoring,
+};
+use crate::{
+    auth::{Action, Viewer},
+    db::begin_write,
+    domain::{
+        lifecycle::{LeadAction, next_stage},
+        sla::SlaClock,
+    },
+    error::{AppError, AppResult, UserErrorCode},
+};
+
+/// A move and what it needs.
+#[derive(Debug, Clone)]
+pub enum Move {
+    /// MQL -> SAL.
+    Accept,
+    /// MQL or SAL -> NURTURE, with a reason (a note is required for OTHER).
+    Reject {
+        /// Why.
+        reason: Option<RejectionReason>,
+        /// Free text.
+        note: Option<String>,
+    },
+    /// SAL -> SQL.
+    Qualify,
+    /// SQL -> NURTURE, with a reason.
+    Disqualify {
+        /// Why.
+        reason: Option<RejectionReason>,
+        /// Free text.
+        note: Option<String>,
+    },
+    /// NURTURE -> NEW, back to marketing's funnel.
+    Recycle,
+    /// NEW -> MQL by hand (ADMIN), starting the SLA under the approved definition.
+    ForceMql,
+    /// Take ownership of an unowned MQL (no stage change).
+    Claim,
+}
+
+impl Move {
+    fn action(&self) -> Option<LeadAction> {
+        match self {
+            Move::Accept => Some(LeadAction::Accept),
+            Move::Reject { .. } => Some(LeadAction::Reject),
+            Move::Qualify => Some(LeadAction::Qualify),
+            Move::Disqualify { .. } => Some(LeadAction::Disqualify),
+            Move::Recycle => Some(LeadAction::Recycle),
+            Move::ForceMql => Some(LeadAction::BecomeMql),
+            Move::Claim => None,
+        }
+    }
+
+    fn policy(&self) -> Action {
+        match self {
+            Move::Recycle => Action::RecycleLead,
+            Move::ForceMql => Action::ForceMql,
+            _ => Action::WorkLead,
+        }
+    }
+}
+
+/// Applies a move to a lead.
+pub async fn apply(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    id: Uuid,
+    expected_version: Option<i32>,
+    change: Move,
+) -> AppResult<lead::Model> {
+    viewer.require(change.policy())?;
+    let (reason, note) = match &change {
+        Move::Reject { reason, note } | Move::Disqualify { reason, note } => {
+            let note = note
+                .as_deref()
+                .map(str::trim)
+                .filter(|n| !n.is_empty())
+                .map(str::to_owned);
+            let Some(reason) = *reason else {
+                return Err(AppError::invalid(
+                    "reason",
+                    UserErrorCode::Required,
+                    "a reason is required: sales' reasons are how marketing fixes targeting",
+                ));
+            };
+            if reason == RejectionReason::Other && note.is_none() {
+                return Err(AppError::invalid(
+                    "note",
+                    UserErrorCode::Required,
+                    "reason OTHER needs a note saying what the reason is",
+                ));
+            }
+            (Some(reason), note)
+        }
+        _ => (None, None),
+    };
+
+    let txn = begin_write(db).await?;
+    let current = records::lock::<lead::Entity>(&txn, id).await?;
+    records::check_version("lead", current.version, expected_version)?;
+    authorize(viewer, &current)?;
+
+    let at = now();
+    let from = current.stage;
+    let to = match change.action() {
+        Some(action) => {
+            next_stage(from, action).map_err(|e| AppError::BadUserInput(e.to_string()))?
+        }
+        None => {
+            if from != LeadStage::Mql || current.owner_id.is_some() {
+                return Err(AppError::BadUserInput(format!(
+                    "only an unowned MQL can be claimed; this lead is {} and {}",
+                    from.as_str(),
+                    if current.owner_id.is_some() {
+                        "owned"
+                    } else {
+                        "unowned"
+                    }
+                )));
+            }
+            from
+        }
+    };
+
+    let definition = match change {
+        Move::ForceMql => Some(scoring::approved(&txn).await?.ok_or_else(|| {
+            AppError::BadUserInput(
+                "no lead definition is approved yet, so there is no SLA to start".into(),
+            )
+        })?),
+        _ => None,
+    };
+
+    let viewer_id = viewer.user_id;
+    let (model, _) =
+        records::update::<lead::Entity>(&txn, Some(viewer_id), current.clone(), |am| {
+            if to != from {
+                am.stage = Set(to);
+                am.stage_entered_at = Set(at);
+            }
+            let takes_ownership = matches!(change, Move::Accept | Move::Claim)
+                && current.owner_id.is_none()
+                && viewer.role == Role::Sales;
+            if takes_ownership {
+                am.owner_id = Set(Some(viewer_id));
+            }
+            match &change {
+                Move::Accept | Move::Reject { .. } if from == LeadStage::Mql => {
+                    am.dispositioned_at = Set(Some(at));
+                    let contacted = current.first_contacted_at.unwrap_or(at);
+                    am.first_contacted_at = Set(Some(contacted));
+                    am.sla_status = Set(sla_after(&current, Some(contacted), Some(at), at));
+                }
+                Move::Recycle => {
+                    am.recycle_count = Set(current.recycle_count + 1);
+                    for col in [
+                        &mut am.mql_at,
+                        &mut am.sla_first_contact_due_at,
+                        &mut am.first_contacted_at,
+                        &mut am.sla_disposition_due_at,
+                        &mut am.dispositioned_at,
+                    ] {
+                        *col = Set(None);
+                    }
+                    am.sla_status = Set(None);
+                    am.rejection_reason = Set(None);
+                    am.rejection_note = Set(None);
+                }
+                Move::ForceMql => {
+                    if let Some(def) = &definition {
+                        let clock = SlaClock::start(
+                            at,
+                            def.model.first_contact_hours,
+                            def.model.disposition_hours,
+                        );
+                        am.mql_at = Set(Some(at));
+                        am.qualified_under_id = Set(Some(def.model.id));
+                        am.sla_first_contact_due_at = Set(Some(clock.first_contact_due_at));
+                        am.sla_disposition_due_at = Set(Some(clock.disposition_due_at));
+                        am.first_contacted_at = Set(None);
+                        am.dispositioned_at = Set(None);
+                        am.sla_status = Set(Some(SlaStatus::OnTrack));
+                    }
+                }
+                _ => {}
+            }
+            if let Some(reason) = reason {
+                am.rejection_reason = Set(Some(reason));
+                am.rejection_note = Set(note.clone());
+            }
+        })
+        .await?;
+
+    if to != from {
+        let why = match (&reason, &change) {
+            (Some(r), _) => Some(r.as_str().to_owned()),
+            (None, Move::ForceMql) => Some("forced to MQL by an admin".to_owned()),
+            _ => None,
+        };
+        record_stage_change(
+            &txn,
+            StageMove {
+                subject: StageSubject::Lead,
+                subject_id: id,
+                from: Some(from.as_str()),
+                to: to.as_str(),
+                actor: Some(viewer_id),
+                at,
+                reason: why.as_deref(),
+            },
+        )
+        .await?;
+    }
+    txn.commit().await?;
+    Ok(model)
+}
+
+fn authorize(viewer: &Viewer, lead: &lead::Model) -> AppResult<()> {
+    if viewer.role != Role::Sales {
+        return Ok(());
+    }
+    let unowned_mql = lead.owner_id.is_none() && lead.stage == LeadStage::Mql;
+    if lead.owner_id == Some(viewer.user_id) || unowned_mql {
+        return Ok(());
+    }
+    Err(AppError::Forbidden(
+        "SALES works the leads it owns and unowned MQLs; this lead belongs to someone else".into(),
+    ))
+}
+
+/// The SLA status once the lead has been contacted and dispositioned.
+fn sla_after(
+    lead: &lead::Model,
+    contacted: Option<DateTime<Utc>>,
+    dispositioned: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Option<SlaStatus> {
+    let (Some(mql_at), Some(first_due), Some(disposition_due)) = (
+        lead.mql_at,
+        lead.sla_first_contact_due_at,
+        lead.sla_disposition_due_at,
+    ) else {
+        return lead.sla_status;
+    };
+    let clock = SlaClock {
+        mql_at,
+        first_contact_due_at: first_due,
+        first_contacted_at: contacted,
+        disposition_due_at: disposition_due,
+        dispositioned_at: dispositioned,
+    };
+    Some(clock.status(now))
+}

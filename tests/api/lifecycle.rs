@@ -1,0 +1,306 @@
+//! The shared lead definition, scoring and the lead lifecycle, end to end.
+
+use entity::enums::Role::{self, *};
+use serde_json::{Value, json};
+
+use crate::{common::TestApp, db_test};
+
+const CREATE_DEF: &str = "mutation($i: LeadDefinitionInput!) { createLeadDefinition(input: $i) { leadDefinition { id version status } userErrors { field message code } } }";
+const SIGN: &str = "mutation($i: SignLeadDefinitionInput!) { signLeadDefinition(input: $i) { leadDefinition { version status approvedAt signatures { team user { id } } } approved rescoredLeads newMqls userErrors { field message code } } }";
+const LEAD: &str = "query($id: ID!) { node(id: $id) { ... on Lead { stage fitScore engagementScore mqlAt slaStatus slaFirstContactDueAt slaDispositionDueAt firstContactedAt dispositionedAt owner { id } rejectionReason rejectionNote recycleCount version qualifiedUnder { version } stageHistory { from to reason actor { id } } scores { definitionVersion qualifies fit { value capped lines { criterion detail points } } engagement { value lines { criterion points } } } } } }";
+
+/// Fit: Software 30 + 50..5000 employees 20 + VP 20 + US 10 = 80 for the
+/// ideal lead; engagement: a DEMO_REQUEST today = 40.
+fn definition(mql_fit_min: i32, mql_engagement_min: i32) -> Value {
+    json!({
+        "description": "Software companies of 50-5000 people, VP and up",
+        "fitCriteria": {
+            "industries": [{ "value": "Software", "points": 30 }],
+            "employeeRange": { "min": 50, "max": 5000, "points": 20 },
+            "seniorities": [{ "seniority": "VP", "points": 20 }],
+            "countries": [{ "value": "US", "points": 10 }]
+        },
+        "engagementRules": [{ "kind": "DEMO_REQUEST", "points": 40 }, { "kind": "EMAIL_CLICK", "points": 5 }],
+        "halfLifeDays": 30,
+        "mqlFitMin": mql_fit_min,
+        "mqlEngagementMin": mql_engagement_min,
+        "reviewBy": "2027-03-31"
+    })
+}
+
+async fn approve(app: &TestApp, def: Value) -> (String, Value) {
+    let data = app.gql(Marketing, CREATE_DEF, json!({ "i": def })).await;
+    let id = data["createLeadDefinition"]["leadDefinition"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.gql(Sales, SIGN, json!({ "i": { "id": id } })).await;
+    let signed = app.gql(Marketing, SIGN, json!({ "i": { "id": id } })).await;
+    (id, signed["signLeadDefinition"].clone())
+}
+
+/// An account that fits and a VP there who asked for a demo.
+async fn ideal_lead(app: &TestApp, email: &str) -> String {
+    let account = app
+        .gql(Admin, "mutation { createAccount(input: {name: \"Fitco\", industry: \"software\", employeeCount: 250, country: \"US\"}) { account { id } } }", json!({}))
+        .await["createAccount"]["account"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let lead = app
+        .create_lead(
+            email,
+            json!({ "accountId": account, "seniority": "VP", "jobTitle": "VP Engineering" }),
+        )
+        .await;
+    activity(app, Marketing, &lead, "DEMO_REQUEST").await;
+    lead
+}
+
+async fn activity(app: &TestApp, role: Role, lead: &str, kind: &str) -> Value {
+    app.gql(
+        role,
+        "mutation($i: RecordActivityInput!) { recordActivity(input: $i) { activity { kind } lead { stage fitScore engagementScore firstContactedAt slaStatus } userErrors { field code } } }",
+        json!({ "i": { "leadId": lead, "kind": kind } }),
+    )
+    .await["recordActivity"]
+        .clone()
+}
+
+async fn lead(app: &TestApp, id: &str) -> Value {
+    app.gql(Admin, LEAD, json!({ "id": id })).await["node"].clone()
+}
+
+async fn mv(app: &TestApp, role: Role, mutation: &str, input: Value) -> Value {
+    let (_, body) = app
+        .post(role, &format!("mutation($i: {}) {{ {mutation}(input: $i) {{ lead {{ stage owner {{ id }} version }} userErrors {{ field code message }} }} }}", input_type(mutation)), json!({ "i": input }))
+        .await;
+    body
+}
+
+fn input_type(mutation: &str) -> &'static str {
+    match mutation {
+        "rejectLead" | "disqualifyLead" => "RejectLeadInput!",
+        _ => "LeadMoveInput!",
+    }
+}
+
+db_test! {
+    async fn a_definition_needs_both_teams_and_its_approval_rescores_open_leads(app) {
+        let ideal = ideal_lead(&app, "vp@fitco.example").await;
+        let other = app.create_lead("someone@elsewhere.example", json!({})).await;
+        // Before any definition, nothing is scored.
+        assert_eq!(lead(&app, &ideal).await["stage"], "NEW");
+        assert_eq!(lead(&app, &ideal).await["scores"], Value::Null);
+
+        let data = app.gql(Marketing, CREATE_DEF, json!({ "i": definition(50, 30) })).await;
+        let def = &data["createLeadDefinition"]["leadDefinition"];
+        assert_eq!(def["status"], "DRAFT");
+        assert_eq!(def["version"], 1);
+        let id = def["id"].as_str().unwrap().to_owned();
+
+        let one = app.gql(Sales, SIGN, json!({ "i": { "id": id } })).await;
+        assert_eq!(one["signLeadDefinition"]["approved"], false);
+        assert_eq!(one["signLeadDefinition"]["leadDefinition"]["status"], "DRAFT");
+        // Signing twice for the same team, or for the other team, is refused.
+        let twice = app.gql(Sales, SIGN, json!({ "i": { "id": id } })).await;
+        assert_eq!(twice["signLeadDefinition"]["userErrors"][0]["code"], "TAKEN");
+        let wrong = app.gql(Marketing, SIGN, json!({ "i": { "id": id, "asTeam": "SALES" } })).await;
+        assert_eq!(wrong["signLeadDefinition"]["userErrors"][0]["code"], "INVALID");
+        let admin = app.gql(Admin, SIGN, json!({ "i": { "id": id } })).await;
+        assert_eq!(admin["signLeadDefinition"]["userErrors"][0]["field"], json!(["input", "asTeam"]));
+        assert_eq!(lead(&app, &ideal).await["stage"], "NEW", "one signature approves nothing");
+
+        let two = app.gql(Marketing, SIGN, json!({ "i": { "id": id } })).await["signLeadDefinition"].clone();
+        assert_eq!(two["approved"], true, "{two}");
+        assert_eq!(two["leadDefinition"]["status"], "APPROVED");
+        assert_eq!(two["rescoredLeads"], 2);
+        assert_eq!(two["newMqls"], 1);
+        let teams: Vec<_> = two["leadDefinition"]["signatures"].as_array().unwrap().iter().map(|s| s["team"].clone()).collect();
+        assert_eq!(teams, [json!("SALES"), json!("MARKETING")]);
+
+        let l = lead(&app, &ideal).await;
+        assert_eq!(l["stage"], "MQL");
+        assert_eq!(l["fitScore"], 80);
+        assert_eq!(l["engagementScore"], 40);
+        assert_eq!(l["slaStatus"], "ON_TRACK");
+        assert_eq!(l["qualifiedUnder"]["version"], 1);
+        let mql_at = chrono::DateTime::parse_from_rfc3339(l["mqlAt"].as_str().unwrap()).unwrap();
+        let due = chrono::DateTime::parse_from_rfc3339(l["slaFirstContactDueAt"].as_str().unwrap()).unwrap();
+        let disposition = chrono::DateTime::parse_from_rfc3339(l["slaDispositionDueAt"].as_str().unwrap()).unwrap();
+        assert_eq!((due - mql_at).num_hours(), 24);
+        assert_eq!((disposition - mql_at).num_hours(), 48);
+        let history: Vec<_> = l["stageHistory"].as_array().unwrap().iter().map(|c| (c["from"].clone(), c["to"].clone())).collect();
+        assert_eq!(history, [(Value::Null, json!("NEW")), (json!("NEW"), json!("MQL"))]);
+        assert!(l["stageHistory"][1]["reason"].as_str().unwrap().contains("v1"));
+        // The breakdown explains the 80 and the 40.
+        let fit: Vec<_> = l["scores"]["fit"]["lines"].as_array().unwrap().iter().map(|x| (x["criterion"].as_str().unwrap().to_owned(), x["points"].as_f64().unwrap())).collect();
+        assert_eq!(fit.iter().map(|(_, p)| p).sum::<f64>(), 80.0, "{fit:?}");
+        assert_eq!(l["scores"]["engagement"]["lines"][0]["criterion"], "DEMO_REQUEST");
+        assert_eq!(l["scores"]["qualifies"], true);
+
+        let o = lead(&app, &other).await;
+        assert_eq!(o["stage"], "NEW");
+        assert_eq!(o["fitScore"], 0);
+
+        let current = app.gql(Reporting, "{ leadDefinition { version status } leadDefinitions { totalCount } }", json!({})).await;
+        assert_eq!(current["leadDefinition"]["version"], 1);
+        assert_eq!(current["leadDefinitions"]["totalCount"], 1);
+    }
+}
+
+db_test! {
+    async fn contradictory_definitions_are_refused_with_the_field_named(app) {
+        let mut bad = definition(150, 30);
+        bad["fitCriteria"]["employeeRange"] = json!({ "min": 5000, "max": 50, "points": 20 });
+        bad["fitCriteria"]["industries"] = json!([{ "value": "Software", "points": -5 }]);
+        bad["halfLifeDays"] = json!(0);
+        let data = app.gql(Marketing, CREATE_DEF, json!({ "i": bad })).await;
+        assert_eq!(data["createLeadDefinition"]["leadDefinition"], Value::Null);
+        let fields: Vec<String> = data["createLeadDefinition"]["userErrors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["field"].as_array().unwrap().iter().map(|p| p.as_str().unwrap()).collect::<Vec<_>>().join("."))
+            .collect();
+        for expected in ["input.fitCriteria.employeeRange", "input.fitCriteria.industries.Software", "input.halfLifeDays", "input.mqlFitMin"] {
+            assert!(fields.iter().any(|f| f.starts_with(expected)), "{expected} not in {fields:?}");
+        }
+        let count = app.gql(Admin, "{ leadDefinitions { totalCount } }", json!({})).await;
+        assert_eq!(count["leadDefinitions"]["totalCount"], 0);
+        // SALES may sign but not draft; REPORTING may do neither.
+        assert_eq!(app.error_code(Sales, CREATE_DEF, json!({ "i": definition(50, 30) })).await.as_deref(), Some("FORBIDDEN"));
+        assert_eq!(app.error_code(Reporting, SIGN, json!({ "i": { "id": "x" } })).await.as_deref(), Some("FORBIDDEN"));
+    }
+}
+
+db_test! {
+    async fn a_new_version_supersedes_the_old_and_leads_cross_the_threshold_both_ways(app) {
+        let ideal = ideal_lead(&app, "vp@fitco.example").await;
+        // A lead with fit 0 and a demo request: engagement 40 but no fit.
+        let unfit = app.create_lead("intern@nowhere.example", json!({})).await;
+        activity(&app, Marketing, &unfit, "DEMO_REQUEST").await;
+        approve(&app, definition(50, 30)).await;
+        assert_eq!(lead(&app, &ideal).await["stage"], "MQL");
+        assert_eq!(lead(&app, &unfit).await["stage"], "NEW");
+
+        // v2 asks for more fit than the ideal lead has, and none at all.
+        let (_, signed) = approve(&app, definition(90, 0)).await;
+        assert_eq!(signed["leadDefinition"]["version"], 2);
+        let versions = app.gql(Admin, "{ leadDefinitions { nodes { version status supersededAt } } }", json!({})).await;
+        assert_eq!(versions["leadDefinitions"]["nodes"][0]["status"], "APPROVED");
+        assert_eq!(versions["leadDefinitions"]["nodes"][1]["status"], "SUPERSEDED");
+        assert!(versions["leadDefinitions"]["nodes"][1]["supersededAt"].is_string());
+        // The MQL no longer qualifies; it stays MQL (sales may be working it)
+        // and its scores show it.
+        let l = lead(&app, &ideal).await;
+        assert_eq!(l["stage"], "MQL");
+        assert_eq!(l["qualifiedUnder"]["version"], 1);
+        assert_eq!(l["scores"]["qualifies"], false);
+        assert_eq!(l["scores"]["definitionVersion"], 2);
+
+        // v3 asks for no fit: the unfit lead with a demo request now qualifies.
+        let (_, signed) = approve(&app, definition(0, 30)).await;
+        assert_eq!(signed["newMqls"], 1);
+        assert_eq!(lead(&app, &unfit).await["stage"], "MQL");
+
+        let diff = app.gql(Admin, "{ compareLeadDefinitions(fromVersion: 1, toVersion: 2) { field before after } }", json!({})).await;
+        assert_eq!(diff["compareLeadDefinitions"], json!([
+            { "field": "mqlEngagementMin", "before": "30", "after": "0" },
+            { "field": "mqlFitMin", "before": "50", "after": "90" },
+        ]));
+    }
+}
+
+db_test! {
+    async fn sales_works_a_lead_through_the_lifecycle_with_every_move_recorded(app) {
+        let id = ideal_lead(&app, "vp@fitco.example").await;
+        approve(&app, definition(50, 30)).await;
+        let sales = app.user_gid(Sales);
+
+        // Illegal moves name the allowed ones.
+        let body = mv(&app, Sales, "qualifyLead", json!({ "id": id })).await;
+        assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+        let message = body["errors"][0]["message"].as_str().unwrap();
+        assert!(message.contains("MQL") && message.contains("accept") && message.contains("reject"), "{message}");
+
+        // A sales touch is the first contact and keeps the SLA on track.
+        let touched = activity(&app, Sales, &id, "CALL").await;
+        assert!(touched["lead"]["firstContactedAt"].is_string(), "{touched}");
+        assert_eq!(touched["lead"]["slaStatus"], "ON_TRACK");
+
+        // Accepting an unowned MQL makes it the caller's; the SLA is met.
+        let body = mv(&app, Sales, "acceptLead", json!({ "id": id })).await;
+        assert_eq!(body["data"]["acceptLead"]["lead"]["stage"], "SAL", "{body}");
+        assert_eq!(body["data"]["acceptLead"]["lead"]["owner"]["id"], sales);
+        assert_eq!(lead(&app, &id).await["slaStatus"], "MET");
+
+        let body = mv(&app, Sales, "qualifyLead", json!({ "id": id })).await;
+        assert_eq!(body["data"]["qualifyLead"]["lead"]["stage"], "SQL", "{body}");
+
+        // Disqualifying needs a reason; OTHER needs a note.
+        let body = mv(&app, Sales, "disqualifyLead", json!({ "id": id })).await;
+        assert_eq!(body["data"]["disqualifyLead"]["userErrors"][0]["field"], json!(["input", "reason"]));
+        let body = mv(&app, Sales, "disqualifyLead", json!({ "id": id, "reason": "OTHER" })).await;
+        assert_eq!(body["data"]["disqualifyLead"]["userErrors"][0]["field"], json!(["input", "note"]));
+        assert_eq!(lead(&app, &id).await["stage"], "SQL", "a refused move writes nothing");
+        let body = mv(&app, Sales, "disqualifyLead", json!({ "id": id, "reason": "NO_BUDGET", "note": "next fiscal year" })).await;
+        assert_eq!(body["data"]["disqualifyLead"]["lead"]["stage"], "NURTURE", "{body}");
+
+        // Back with marketing: only MARKETING or ADMIN recycles.
+        assert_eq!(mv(&app, Sales, "recycleLead", json!({ "id": id })).await["errors"][0]["extensions"]["code"], "FORBIDDEN");
+        let body = mv(&app, Marketing, "recycleLead", json!({ "id": id })).await;
+        assert_eq!(body["data"]["recycleLead"]["lead"]["stage"], "NEW", "{body}");
+
+        let l = lead(&app, &id).await;
+        assert_eq!(l["recycleCount"], 1);
+        assert_eq!(l["slaStatus"], Value::Null);
+        let moves: Vec<String> = l["stageHistory"].as_array().unwrap().iter().map(|c| format!("{}>{}", c["from"].as_str().unwrap_or("-"), c["to"].as_str().unwrap())).collect();
+        assert_eq!(moves, ["->NEW", "NEW>MQL", "MQL>SAL", "SAL>SQL", "SQL>NURTURE", "NURTURE>NEW"]);
+        assert_eq!(l["stageHistory"][4]["reason"], "NO_BUDGET");
+        assert_eq!(l["stageHistory"][2]["actor"]["id"], sales);
+
+        let changes = app
+            .gql(Reporting, "query($id: ID!) { leadsStageChanges(filter: {leadIds: [$id], toStages: [NURTURE]}) { totalCount nodes { from to reason } } }", json!({ "id": id }))
+            .await;
+        assert_eq!(changes["leadsStageChanges"]["totalCount"], 1);
+        assert_eq!(changes["leadsStageChanges"]["nodes"][0]["from"], "SQL");
+    }
+}
+
+db_test! {
+    async fn a_rejected_mql_goes_to_nurture_with_its_reason_and_sales_cannot_touch_others_leads(app) {
+        let id = ideal_lead(&app, "vp@fitco.example").await;
+        approve(&app, definition(50, 30)).await;
+        // MARKETING owns the lead now: SALES may not reject it.
+        app.gql(Admin, "mutation($i: UpdateLeadInput!) { updateLead(input: $i) { lead { id } } }", json!({ "i": { "id": id, "ownerId": app.user_gid(Marketing) } })).await;
+        let body = mv(&app, Sales, "rejectLead", json!({ "id": id, "reason": "WRONG_PERSONA" })).await;
+        assert_eq!(body["errors"][0]["extensions"]["code"], "FORBIDDEN", "{body}");
+        let body = mv(&app, Admin, "rejectLead", json!({ "id": id, "reason": "WRONG_PERSONA", "note": "an engineer, not a buyer" })).await;
+        assert_eq!(body["data"]["rejectLead"]["lead"]["stage"], "NURTURE", "{body}");
+        let l = lead(&app, &id).await;
+        assert_eq!(l["rejectionReason"], "WRONG_PERSONA");
+        assert_eq!(l["rejectionNote"], "an engineer, not a buyer");
+        assert!(l["dispositionedAt"].is_string());
+        // REPORTING sees the reason (for aggregates) but not the free-text note.
+        let (_, body) = app.post(Reporting, "query($id: ID!) { node(id: $id) { ... on Lead { rejectionReason rejectionNote } } }", json!({ "id": id })).await;
+        assert_eq!(body["data"]["node"]["rejectionReason"], "WRONG_PERSONA");
+        assert_eq!(body["errors"][0]["extensions"]["code"], "FORBIDDEN");
+    }
+}
+
+db_test! {
+    async fn activities_are_checked_and_stay_with_their_team(app) {
+        let id = app.create_lead("a@b.example", json!({})).await;
+        // Marketing does not log calls; sales does not log webinars.
+        let (_, body) = app.post(Marketing, "mutation($l: ID!) { recordActivity(input: {leadId: $l, kind: CALL}) { activity { kind } } }", json!({ "l": id })).await;
+        assert_eq!(body["errors"][0]["extensions"]["code"], "FORBIDDEN");
+        let (_, body) = app.post(Sales, "mutation($l: ID!) { recordActivity(input: {leadId: $l, kind: WEBINAR_ATTENDED}) { activity { kind } } }", json!({ "l": id })).await;
+        assert_eq!(body["errors"][0]["extensions"]["code"], "FORBIDDEN");
+        let data = app
+            .gql(Marketing, "mutation($l: ID!) { recordActivity(input: {leadId: $l, kind: EMAIL_CLICK, occurredAt: \"2999-01-01T00:00:00Z\"}) { activity { kind } userErrors { field code } } }", json!({ "l": id }))
+            .await;
+        assert_eq!(data["recordActivity"]["userErrors"], json!([{ "field": ["input", "occurredAt"], "code": "OUT_OF_RANGE" }]));
+        assert_eq!(data["recordActivity"]["activity"], Value::Null);
+    }
+}
