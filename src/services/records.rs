@@ -215,10 +215,25 @@ pub async fn soft_delete<E>(
 where
     E: Record,
 {
+    soft_delete_with::<E>(txn, actor, current, |_| {}).await
+}
+
+/// Soft-deletes a record and changes other columns in the same write (one
+/// version, one tombstone), e.g. a user is also deactivated.
+pub async fn soft_delete_with<E>(
+    txn: &impl ConnectionTrait,
+    actor: Option<Uuid>,
+    current: E::Model,
+    patch: impl FnOnce(&mut E::ActiveModel),
+) -> AppResult<()>
+where
+    E: Record,
+{
     let id = E::id_of(&current);
     let version = E::version_of(&current);
     let at = now();
     let mut am = current.into_active_model();
+    patch(&mut am);
     am.set(E::deleted_at_column(), Some(at).into());
     am.set(E::version_column(), (version + 1).into());
     am.set(E::updated_at_column(), at.into());

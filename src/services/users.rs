@@ -332,13 +332,10 @@ pub async fn delete(
             "you cannot delete yourself",
         ));
     }
-    // `soft_delete` writes only the bookkeeping columns, so `active` is
-    // cleared by an update first, in the same transaction.
-    let (current, _) = records::update::<user::Entity>(&txn, Some(viewer.user_id), current, |am| {
-        am.active.set_if_not_equals(false)
+    records::soft_delete_with::<user::Entity>(&txn, Some(viewer.user_id), current, |am| {
+        am.active = Set(false);
     })
     .await?;
-    records::soft_delete::<user::Entity>(&txn, Some(viewer.user_id), current).await?;
     txn.commit().await?;
     Ok(id)
 }

@@ -19,6 +19,7 @@ struct Fixture {
     opportunity: String,
     competitor: String,
     user: String,
+    definition: String,
 }
 
 async fn fixture(app: &TestApp) -> Fixture {
@@ -57,6 +58,12 @@ async fn fixture(app: &TestApp) -> Fixture {
         .as_str()
         .unwrap()
         .to_owned();
+    let definition = app
+        .gql(Admin, "mutation { createLeadDefinition(input: {fitCriteria: {}, engagementRules: [], halfLifeDays: 30, mqlFitMin: 50, mqlEngagementMin: 30, reviewBy: \"2027-01-01\"}) { leadDefinition { id } userErrors { message } } }", json!({}))
+        .await["createLeadDefinition"]["leadDefinition"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     Fixture {
         account,
         lead,
@@ -64,6 +71,7 @@ async fn fixture(app: &TestApp) -> Fixture {
         opportunity,
         competitor,
         user,
+        definition,
     }
 }
 
@@ -83,6 +91,70 @@ fn matrix(f: &Fixture) -> Vec<(&'static str, String, &'static [Role])> {
         ("opportunities", "{ opportunities { totalCount } }".into(), ALL),
         ("competitors", "{ competitors { totalCount } }".into(), ALL),
         ("users", "{ users { totalCount nodes { role team } } }".into(), ALL),
+        ("leadDefinition", "{ leadDefinition { version } }".into(), ALL),
+        ("leadDefinitions", "{ leadDefinitions { totalCount } }".into(), ALL),
+        ("compareLeadDefinitions", "{ compareLeadDefinitions(fromVersion: 1, toVersion: 1) { field } }".into(), ALL),
+        ("leadsStageChanges", "{ leadsStageChanges { totalCount nodes { from to at } } }".into(), ALL),
+        (
+            "createLeadDefinition",
+            "mutation { createLeadDefinition(input: {fitCriteria: {}, engagementRules: [], halfLifeDays: 30, mqlFitMin: 50, mqlEngagementMin: 30, reviewBy: \"2027-01-01\"}) { leadDefinition { id } } }".into(),
+            &[Admin, Marketing],
+        ),
+        (
+            "updateLeadDefinition",
+            format!("mutation {{ updateLeadDefinition(input: {{id: \"{}\", definition: {{fitCriteria: {{}}, engagementRules: [], halfLifeDays: 30, mqlFitMin: 50, mqlEngagementMin: 30, reviewBy: \"2027-01-01\"}}}}) {{ leadDefinition {{ id }} }} }}", f.definition),
+            &[Admin, Marketing],
+        ),
+        (
+            "signLeadDefinition",
+            format!("mutation {{ signLeadDefinition(input: {{id: \"{}\", asTeam: SALES}}) {{ approved }} }}", f.definition),
+            &[Admin, Marketing, Sales],
+        ),
+        (
+            "recordActivity (sales touch)",
+            format!("mutation {{ recordActivity(input: {{leadId: \"{}\", kind: CALL}}) {{ activity {{ kind }} }} }}", f.lead),
+            &[Admin, Sales, Integration],
+        ),
+        (
+            "recordActivity (marketing activity)",
+            format!("mutation {{ recordActivity(input: {{leadId: \"{}\", kind: EMAIL_CLICK}}) {{ activity {{ kind }} }} }}", f.lead),
+            &[Admin, Marketing, Integration],
+        ),
+        (
+            "acceptLead",
+            format!("mutation {{ acceptLead(input: {{id: \"{}\"}}) {{ lead {{ id }} }} }}", f.lead),
+            &[Admin, Sales],
+        ),
+        (
+            "rejectLead",
+            format!("mutation {{ rejectLead(input: {{id: \"{}\", reason: SPAM}}) {{ lead {{ id }} }} }}", f.lead),
+            &[Admin, Sales],
+        ),
+        (
+            "qualifyLead",
+            format!("mutation {{ qualifyLead(input: {{id: \"{}\"}}) {{ lead {{ id }} }} }}", f.lead),
+            &[Admin, Sales],
+        ),
+        (
+            "disqualifyLead",
+            format!("mutation {{ disqualifyLead(input: {{id: \"{}\", reason: SPAM}}) {{ lead {{ id }} }} }}", f.lead),
+            &[Admin, Sales],
+        ),
+        (
+            "claimLead",
+            format!("mutation {{ claimLead(input: {{id: \"{}\"}}) {{ lead {{ id }} }} }}", f.lead),
+            &[Admin, Sales],
+        ),
+        (
+            "recycleLead",
+            format!("mutation {{ recycleLead(input: {{id: \"{}\"}}) {{ lead {{ id }} }} }}", f.lead),
+            &[Admin, Marketing],
+        ),
+        (
+            "forceLeadMql",
+            format!("mutation {{ forceLeadMql(input: {{id: \"{}\"}}) {{ lead {{ id }} }} }}", f.lead),
+            &[Admin],
+        ),
         (
             "createAccount",
             "mutation { createAccount(input: {name: \"New Co ROLE\"}) { account { id } } }".into(),
