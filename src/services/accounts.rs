@@ -12,6 +12,7 @@ use super::{
     filters::{TimeRange, in_range, text_search},
     pagination::{KeyOf, Page, PageRequest, SortKey, SortValue, paginate},
     records::{self, Record},
+    scoring::{self, Scope},
 };
 use crate::{
     auth::{Action, Viewer},
@@ -252,12 +253,16 @@ pub async fn update(
     let current = records::lock::<account::Entity>(&txn, id).await?;
     records::check_version("account", current.version, expected_version)?;
     let fields = validate(&txn, fields, false, Some(id)).await?;
-    let (model, _) =
+    let (model, changed) =
         records::update::<account::Entity>(&txn, Some(viewer.user_id), current, |am| {
             apply(am, fields)
         })
         .await
         .map_err(|e| e.on_unique("domain", "another account already has this domain"))?;
+    if changed {
+        // Industry, head count, country and target status feed its leads' fit.
+        scoring::rescore_if_approved(&txn, Scope::Account(id), Some(viewer.user_id)).await?;
+    }
     txn.commit().await?;
     Ok(model)
 }

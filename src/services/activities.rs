@@ -117,16 +117,12 @@ pub async fn record(
     let lead = if sales_touch {
         first_contact(&txn, viewer, current, occurred_at, at).await?
     } else {
-        if let Some(definition) = scoring::approved(&txn).await? {
-            scoring::rescore(
-                &txn,
-                &definition,
-                Scope::Leads(vec![input.lead_id]),
-                Some(viewer.user_id),
-                at,
-            )
-            .await?;
-        }
+        scoring::rescore_if_approved(
+            &txn,
+            Scope::Leads(vec![input.lead_id]),
+            Some(viewer.user_id),
+        )
+        .await?;
         records::lock::<lead::Entity>(&txn, input.lead_id).await?
     };
     let activity = records::find::<activity::Entity>(&txn, activity_id)

@@ -21,6 +21,7 @@ use super::{
     opportunities::{StageMove, record_stage_change},
     pagination::{KeyOf, Page, PageRequest, SortKey, SortValue, paginate},
     records::{self, Record},
+    scoring::{self, Scope},
 };
 use crate::{
     auth::{Action, Viewer},
@@ -332,8 +333,15 @@ pub async fn create(
         },
     )
     .await?;
+    let model = rescored(&txn, model.id, viewer).await?;
     txn.commit().await?;
     Ok(model)
+}
+
+/// Rescores a lead whose data changed and returns it as it now is.
+async fn rescored(txn: &impl ConnectionTrait, id: Uuid, viewer: &Viewer) -> AppResult<lead::Model> {
+    scoring::rescore_if_approved(txn, Scope::Leads(vec![id]), Some(viewer.user_id)).await?;
+    records::lock::<lead::Entity>(txn, id).await
 }
 
 /// Edits a lead's data (not its stage). SALES may edit only leads it owns.
@@ -350,10 +358,16 @@ pub async fn update(
     viewer.require_on(Action::UpdateLead, current.owner_id)?;
     records::check_version("lead", current.version, expected_version)?;
     let fields = validate(&txn, fields, false).await?;
-    let (model, _) = records::update::<lead::Entity>(&txn, Some(viewer.user_id), current, |am| {
-        apply(am, fields)
-    })
-    .await?;
+    let (model, changed) =
+        records::update::<lead::Entity>(&txn, Some(viewer.user_id), current, |am| {
+            apply(am, fields)
+        })
+        .await?;
+    let model = if changed {
+        rescored(&txn, model.id, viewer).await?
+    } else {
+        model
+    };
     txn.commit().await?;
     Ok(model)
 }

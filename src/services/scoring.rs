@@ -89,6 +89,8 @@ pub enum Scope {
     AllOpen,
     /// These leads (after an activity or a data change).
     Leads(Vec<Uuid>),
+    /// The leads of this account (after the account's data changed).
+    Account(Uuid),
 }
 
 /// What a rescoring did.
@@ -190,6 +192,20 @@ async fn marketing_activities(
     Ok(by_lead)
 }
 
+/// Rescores leads under the approved definition, if there is one (after
+/// their data, their account's data or their activities changed). Runs
+/// inside the caller's transaction.
+pub async fn rescore_if_approved(
+    txn: &impl ConnectionTrait,
+    scope: Scope,
+    actor: Option<Uuid>,
+) -> AppResult<Rescored> {
+    match approved(txn).await? {
+        Some(definition) => rescore(txn, &definition, scope, actor, super::records::now()).await,
+        None => Ok(Rescored::default()),
+    }
+}
+
 /// Rescores leads under `definition` and moves NEW leads that qualify to
 /// MQL. Runs inside the caller's transaction.
 pub async fn rescore(
@@ -216,8 +232,10 @@ pub async fn rescore(
             .filter(lead::Column::Stage.is_in(open.clone()))
             .order_by_asc(lead::Column::Id)
             .limit(BATCH);
-        if let Scope::Leads(ids) = &scope {
-            query = query.filter(lead::Column::Id.is_in(ids.iter().copied()));
+        match &scope {
+            Scope::AllOpen => {}
+            Scope::Leads(ids) => query = query.filter(lead::Column::Id.is_in(ids.iter().copied())),
+            Scope::Account(id) => query = query.filter(lead::Column::AccountId.eq(*id)),
         }
         if let Some(after) = after {
             query = query.filter(lead::Column::Id.gt(after));

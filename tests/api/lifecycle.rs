@@ -304,3 +304,38 @@ db_test! {
         assert_eq!(data["recordActivity"]["activity"], Value::Null);
     }
 }
+
+db_test! {
+    async fn scores_follow_changes_to_the_lead_and_its_account(app) {
+        approve(&app, definition(50, 30)).await;
+        let account = app
+            .gql(Admin, "mutation { createAccount(input: {name: \"Fitco\", industry: \"Software\", employeeCount: 250, country: \"US\"}) { account { id } } }", json!({}))
+            .await["createAccount"]["account"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        // Scored on creation: Software 30 + 250 people 20 + US 10 = 60.
+        let id = app.create_lead("new@fitco.example", json!({ "accountId": account })).await;
+        assert_eq!(lead(&app, &id).await["fitScore"], 60);
+        // The lead's own data: VP adds 20.
+        let data = app
+            .gql(Marketing, "mutation($i: UpdateLeadInput!) { updateLead(input: $i) { lead { fitScore version } } }", json!({ "i": { "id": id, "seniority": "VP" } }))
+            .await;
+        assert_eq!(data["updateLead"]["lead"]["fitScore"], 80);
+        // The account's data: no longer Software, 30 fewer.
+        app.gql(Admin, "mutation($i: UpdateAccountInput!) { updateAccount(input: $i) { account { id } } }", json!({ "i": { "id": account, "industry": "Retail" } }))
+            .await;
+        assert_eq!(lead(&app, &id).await["fitScore"], 50);
+        // Engagement decays: a demo request 30 days ago is worth half (20).
+        let thirty_days_ago = (chrono::Utc::now() - chrono::Duration::days(30)).to_rfc3339();
+        let data = app
+            .gql(Marketing, "mutation($i: RecordActivityInput!) { recordActivity(input: $i) { lead { engagementScore stage } } }", json!({ "i": { "leadId": id, "kind": "DEMO_REQUEST", "occurredAt": thirty_days_ago } }))
+            .await;
+        assert_eq!(data["recordActivity"]["lead"]["engagementScore"], 20);
+        assert_eq!(data["recordActivity"]["lead"]["stage"], "NEW", "20 is under the 30 needed");
+        // A fresh one (40) on top: 60, and both thresholds are met.
+        let data = activity(&app, Marketing, &id, "DEMO_REQUEST").await;
+        assert_eq!(data["lead"]["engagementScore"], 60);
+        assert_eq!(data["lead"]["stage"], "MQL");
+    }
+}
