@@ -45,18 +45,18 @@ impl LeadAction {
         Self::Recycle,
     ];
 
-    /// The action's name as the API calls it: `becomeMql`, `accept`,
-    /// `reject`, `qualify`, `disqualify`, `convert`, `win`, `recycle`.
+    /// What a client calls to make the move, so that an error naming the
+    /// allowed moves says what to do next.
     pub fn name(self) -> &'static str {
         match self {
-            Self::BecomeMql => "becomeMql",
-            Self::Accept => "accept",
-            Self::Reject => "reject",
-            Self::Qualify => "qualify",
-            Self::Disqualify => "disqualify",
-            Self::Convert => "convert",
-            Self::Win => "win",
-            Self::Recycle => "recycle",
+            Self::BecomeMql => "forceLeadMql",
+            Self::Accept => "acceptLead",
+            Self::Reject => "rejectLead",
+            Self::Qualify => "qualifyLead",
+            Self::Disqualify => "disqualifyLead",
+            Self::Convert => "convertLead",
+            Self::Win => "updateOpportunity(stage: CLOSED_WON)",
+            Self::Recycle => "recycleLead",
         }
     }
 
@@ -92,7 +92,7 @@ fn target(from: LeadStage, action: LeadAction) -> Option<LeadStage> {
 /// An illegal transition, naming the actions that are legal from its stage.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "cannot {action} a lead in stage {from}; from {from} the allowed actions are: {}",
+    "{action} is not allowed for a lead in stage {from}; from {from} the allowed moves are: {}",
     list(.allowed)
 )]
 pub struct TransitionError {
@@ -205,38 +205,40 @@ mod tests {
         let e = next_stage(S::Nurture, A::Accept).unwrap_err();
         assert_eq!(
             e.to_string(),
-            "cannot accept a lead in stage NURTURE; from NURTURE the allowed actions are: recycle"
+            "acceptLead is not allowed for a lead in stage NURTURE; from NURTURE the allowed \
+             moves are: recycleLead"
         );
         let e = next_stage(S::Customer, A::Recycle).unwrap_err();
         assert_eq!(
             e.to_string(),
-            "cannot recycle a lead in stage CUSTOMER; from CUSTOMER the allowed actions are: none"
+            "recycleLead is not allowed for a lead in stage CUSTOMER; from CUSTOMER the allowed \
+             moves are: none"
         );
         let e = next_stage(S::Sql, A::BecomeMql).unwrap_err();
         assert_eq!(
             e.to_string(),
-            "cannot becomeMql a lead in stage SQL; from SQL the allowed actions are: disqualify, \
-             convert"
+            "forceLeadMql is not allowed for a lead in stage SQL; from SQL the allowed moves are: \
+             disqualifyLead, convertLead"
         );
     }
 
     #[test]
-    fn names_are_the_api_names() {
+    fn names_are_the_mutations_a_client_calls() {
         let names: Vec<_> = LeadAction::ALL.iter().map(|a| a.name()).collect();
         assert_eq!(
             names,
             [
-                "becomeMql",
-                "accept",
-                "reject",
-                "qualify",
-                "disqualify",
-                "convert",
-                "win",
-                "recycle"
+                "forceLeadMql",
+                "acceptLead",
+                "rejectLead",
+                "qualifyLead",
+                "disqualifyLead",
+                "convertLead",
+                "updateOpportunity(stage: CLOSED_WON)",
+                "recycleLead",
             ]
         );
-        assert_eq!(A::Accept.to_string(), "accept");
+        assert_eq!(A::Accept.to_string(), "acceptLead");
         let needing: Vec<_> = LeadAction::ALL
             .into_iter()
             .filter(|a| a.needs_reason())

@@ -2,17 +2,18 @@
 //! score breakdowns.
 
 use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use entity::{activity, enums::ObjectType, stage_change};
 
 use super::{
     campaign::Campaign,
     common::{
-        DateTimeRange, UserError, connection, db, decode_arg_id, decode_id, decode_opt_id,
-        global_id, loaders, page_request, payload, personal, viewer,
+        DateTimeRange, MoneyInput, UserError, connection, db, decode_arg_id, decode_id,
+        decode_opt_id, global_id, loaders, page_request, payload, personal, viewer,
     },
-    enums::{ActivityKind, LeadStage, RejectionReason},
+    enums::{ActivityKind, LeadStage, OpportunityType, RejectionReason, SourcedBy},
     lead::{Lead, LeadPayload},
+    opportunity::Opportunity,
     user::User,
 };
 use crate::{
@@ -20,7 +21,8 @@ use crate::{
     domain::scoring::Score,
     services::{
         activities::{self, NewActivity},
-        lifecycle::{self, Move},
+        lifecycle::{self, Conversion, Move},
+        opportunities::OpportunityFields,
         stage_changes::{self, StageChangeFilter},
     },
 };
@@ -301,6 +303,50 @@ async fn do_move(
     Ok(LeadPayload { lead, user_errors })
 }
 
+/// The opportunity `convertLead` creates.
+#[derive(InputObject)]
+pub struct ConvertOpportunityInput {
+    /// Opportunity name.
+    pub name: String,
+    /// Expected amount.
+    pub amount: MoneyInput,
+    /// Kind of deal (default NEW_BUSINESS).
+    #[graphql(name = "type")]
+    pub opportunity_type: Option<OpportunityType>,
+    /// Who sourced it (default: from the lead's source: PARTNER for
+    /// partners, SALES for outbound, MARKETING otherwise).
+    pub sourced_by: Option<SourcedBy>,
+    /// Expected close date.
+    pub expected_close_on: Option<NaiveDate>,
+    /// Owner (default: the lead's owner, else the caller).
+    pub owner_id: Option<ID>,
+}
+
+/// Input of `convertLead`.
+#[derive(InputObject)]
+pub struct ConvertLeadInput {
+    /// The SQL lead to convert.
+    pub id: ID,
+    /// Refuse with CONFLICT unless the lead is at this version.
+    pub expected_version: Option<i32>,
+    /// Link this account (default: the lead's account, else a new account
+    /// named after the lead's company).
+    pub account_id: Option<ID>,
+    /// The opportunity to create.
+    pub opportunity: ConvertOpportunityInput,
+}
+
+/// Result of `convertLead`.
+#[derive(SimpleObject)]
+pub struct ConvertLeadPayload {
+    /// The lead, now in OPPORTUNITY; null when nothing was written.
+    pub lead: Option<Lead>,
+    /// The opportunity created, with the lead as its primary lead.
+    pub opportunity: Option<Opportunity>,
+    /// Validation failures; empty on success.
+    pub user_errors: Vec<UserError>,
+}
+
 /// Lifecycle mutations. An illegal move is refused with BAD_USER_INPUT
 /// naming the moves allowed from the lead's stage.
 #[derive(Default)]
@@ -365,6 +411,61 @@ impl LifecycleMutation {
     #[graphql(guard = "PolicyGuard(Action::ForceMql)")]
     async fn force_lead_mql(&self, ctx: &Context<'_>, input: LeadMoveInput) -> Result<LeadPayload> {
         do_move(ctx, &input.id, input.expected_version, Move::ForceMql).await
+    }
+
+    /// SQL -> OPPORTUNITY: links or creates the account, creates the
+    /// opportunity with this lead as its primary lead (its campaign touches
+    /// stay with the lead for attribution). Roles: ADMIN, SALES (own leads).
+    #[graphql(guard = "PolicyGuard(Action::WorkLead)")]
+    async fn convert_lead(
+        &self,
+        ctx: &Context<'_>,
+        input: ConvertLeadInput,
+    ) -> Result<ConvertLeadPayload> {
+        let id = decode_arg_id(&input.id, ObjectType::Lead, "input.id")?;
+        let result = async {
+            let o = input.opportunity;
+            let conversion = Conversion {
+                account_id: decode_opt_id(
+                    input.account_id.as_ref(),
+                    ObjectType::Account,
+                    "accountId",
+                )?,
+                opportunity: OpportunityFields {
+                    name: Some(o.name),
+                    amount: Some((o.amount.amount, o.amount.currency)),
+                    opportunity_type: o.opportunity_type.map(Into::into),
+                    sourced_by: o.sourced_by.map(Into::into),
+                    expected_close_on: Some(o.expected_close_on),
+                    owner_id: decode_opt_id(
+                        o.owner_id.as_ref(),
+                        ObjectType::User,
+                        "opportunity.ownerId",
+                    )?
+                    .map(Some),
+                    ..Default::default()
+                },
+            };
+            lifecycle::convert(
+                db(ctx)?,
+                viewer(ctx)?,
+                id,
+                input.expected_version,
+                conversion,
+            )
+            .await
+        }
+        .await;
+        let (pair, user_errors) = payload(result, |p| p)?;
+        let (lead, opportunity) = match pair {
+            Some((l, o)) => (Some(Lead(l)), Some(Opportunity(o))),
+            None => (None, None),
+        };
+        Ok(ConvertLeadPayload {
+            lead,
+            opportunity,
+            user_errors,
+        })
     }
 
     /// Records an activity. Marketing activities rescore the lead (it may

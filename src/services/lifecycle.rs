@@ -11,14 +11,15 @@
 
 use chrono::{DateTime, Utc};
 use entity::{
-    enums::{LeadStage, RejectionReason, Role, SlaStatus, StageSubject},
-    lead,
+    account,
+    enums::{Channel, LeadStage, RejectionReason, Role, SlaStatus, SourcedBy, StageSubject},
+    lead, opportunity,
 };
-use sea_orm::{ActiveValue::Set, DatabaseConnection};
+use sea_orm::{ActiveValue::Set, ConnectionTrait, DatabaseConnection};
 use uuid::Uuid;
 
 use super::{
-    opportunities::{StageMove, record_stage_change},
+    opportunities::{OpportunityFields, StageMove, insert_in, record_stage_change},
     records::{self, now},
     scoring,
 };
@@ -273,4 +274,161 @@ fn sla_after(
         dispositioned_at: dispositioned,
     };
     Some(clock.status(now))
+}
+
+/// OPPORTUNITY -> CUSTOMER for the primary lead of an opportunity that was
+/// just won (inside the caller's transaction). Leads in other stages are
+/// left alone: a lead is a customer through the deal it was converted into.
+pub(crate) async fn win_primary_lead(
+    txn: &impl ConnectionTrait,
+    viewer: &Viewer,
+    deal: &opportunity::Model,
+    at: DateTime<Utc>,
+) -> AppResult<()> {
+    let Some(lead_id) = deal.primary_lead_id else {
+        return Ok(());
+    };
+    let Some(lead) = records::find::<lead::Entity>(txn, lead_id).await? else {
+        return Ok(());
+    };
+    let Ok(to) = next_stage(lead.stage, LeadAction::Win) else {
+        return Ok(());
+    };
+    let from = lead.stage;
+    records::update::<lead::Entity>(txn, Some(viewer.user_id), lead, |am| {
+        am.stage = Set(to);
+        am.stage_entered_at = Set(at);
+    })
+    .await?;
+    let reason = format!("opportunity {} won", deal.name);
+    record_stage_change(
+        txn,
+        StageMove {
+            subject: StageSubject::Lead,
+            subject_id: lead_id,
+            from: Some(from.as_str()),
+            to: to.as_str(),
+            actor: Some(viewer.user_id),
+            at,
+            reason: Some(&reason),
+        },
+    )
+    .await
+}
+
+/// What converting a lead creates.
+#[derive(Debug, Clone)]
+pub struct Conversion {
+    /// Link this account; default: the lead's account, else a new account
+    /// named after the lead's company.
+    pub account_id: Option<Uuid>,
+    /// The opportunity (its primary lead, account and default owner are set
+    /// here).
+    pub opportunity: OpportunityFields,
+}
+
+/// SQL -> OPPORTUNITY: links or creates the account, creates the
+/// opportunity with the lead as its primary lead, and moves the lead, in
+/// one transaction. The lead's activities (its campaign touches) stay with
+/// it for attribution.
+pub async fn convert(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    id: Uuid,
+    expected_version: Option<i32>,
+    conversion: Conversion,
+) -> AppResult<(lead::Model, opportunity::Model)> {
+    viewer.require(Action::WorkLead)?;
+    viewer.require(Action::WriteOpportunity)?;
+    let txn = begin_write(db).await?;
+    let current = records::lock::<lead::Entity>(&txn, id).await?;
+    records::check_version("lead", current.version, expected_version)?;
+    authorize(viewer, &current)?;
+    let to = next_stage(current.stage, LeadAction::Convert)
+        .map_err(|e| AppError::BadUserInput(e.to_string()))?;
+
+    let account_id = match (
+        conversion.account_id,
+        current.account_id,
+        current.company_name.as_deref(),
+    ) {
+        (Some(id), _, _) => {
+            if records::find::<account::Entity>(&txn, id).await?.is_none() {
+                return Err(AppError::invalid(
+                    "accountId",
+                    UserErrorCode::NotFound,
+                    "`accountId` names no account",
+                ));
+            }
+            id
+        }
+        (None, Some(id), _) => id,
+        (None, None, Some(company)) => {
+            let am = account::ActiveModel {
+                name: Set(company.to_owned()),
+                is_target_account: Set(false),
+                fit_score: Set(0),
+                owner_id: Set(current.owner_id),
+                country: Set(current.country.clone()),
+                deleted_at: Set(None),
+                ..Default::default()
+            };
+            records::insert::<account::Entity>(&txn, viewer, am)
+                .await?
+                .id
+        }
+        (None, None, None) => {
+            return Err(AppError::invalid(
+                "accountId",
+                UserErrorCode::Required,
+                "the lead has no account and no company name: pass `accountId`",
+            ));
+        }
+    };
+
+    let mut fields = conversion.opportunity;
+    fields.account_id = Some(Some(account_id));
+    fields.primary_lead_id = Some(Some(id));
+    if fields.owner_id.flatten().is_none() {
+        fields.owner_id = Some(Some(current.owner_id.unwrap_or(viewer.user_id)));
+    }
+    if fields.sourced_by.is_none() {
+        fields.sourced_by = Some(sourced_by(current.source));
+    }
+    let deal = insert_in(&txn, viewer, fields).await?;
+
+    let at = now();
+    let from = current.stage;
+    let (lead, _) = records::update::<lead::Entity>(&txn, Some(viewer.user_id), current, |am| {
+        am.stage = Set(to);
+        am.stage_entered_at = Set(at);
+        am.account_id.set_if_not_equals(Some(account_id));
+    })
+    .await?;
+    let reason = format!("converted into opportunity {}", deal.name);
+    record_stage_change(
+        &txn,
+        StageMove {
+            subject: StageSubject::Lead,
+            subject_id: id,
+            from: Some(from.as_str()),
+            to: to.as_str(),
+            actor: Some(viewer.user_id),
+            at,
+            reason: Some(&reason),
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok((lead, deal))
+}
+
+/// Who sourced a deal, from where its lead came: partners are PARTNER,
+/// sales' own prospecting is SALES, every marketing channel is MARKETING.
+fn sourced_by(source: Channel) -> SourcedBy {
+    match source {
+        Channel::Partner => SourcedBy::Partner,
+        Channel::Outbound => SourcedBy::Sales,
+        _ => SourcedBy::Marketing,
+    }
 }

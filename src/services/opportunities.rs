@@ -314,7 +314,19 @@ pub async fn create(
     }
     viewer.require_on(Action::WriteOpportunity, fields.owner_id.flatten())?;
     let txn = begin_write(db).await?;
-    let fields = validate(&txn, fields, true).await?;
+    let model = insert_in(&txn, viewer, fields).await?;
+    txn.commit().await?;
+    Ok(model)
+}
+
+/// Validates and inserts an opportunity with its first stage change inside
+/// the caller's transaction (creating it, or converting a lead).
+pub(crate) async fn insert_in(
+    txn: &impl ConnectionTrait,
+    viewer: &Viewer,
+    fields: OpportunityFields,
+) -> AppResult<opportunity::Model> {
+    let fields = validate(txn, fields, true).await?;
     let stage = fields.stage.unwrap_or(OpportunityStage::Discovery);
     let at = records::now();
     let mut am = opportunity::ActiveModel {
@@ -327,9 +339,9 @@ pub async fn create(
         ..Default::default()
     };
     apply(&mut am, fields);
-    let model = records::insert::<opportunity::Entity>(&txn, viewer, am).await?;
+    let model = records::insert::<opportunity::Entity>(txn, viewer, am).await?;
     record_stage_change(
-        &txn,
+        txn,
         StageMove {
             subject: StageSubject::Opportunity,
             subject_id: model.id,
@@ -341,7 +353,9 @@ pub async fn create(
         },
     )
     .await?;
-    txn.commit().await?;
+    if stage == OpportunityStage::ClosedWon {
+        super::lifecycle::win_primary_lead(txn, viewer, &model, at).await?;
+    }
     Ok(model)
 }
 
@@ -395,6 +409,9 @@ pub async fn update(
             },
         )
         .await?;
+        if to == OpportunityStage::ClosedWon {
+            super::lifecycle::win_primary_lead(&txn, viewer, &model, at).await?;
+        }
     }
     txn.commit().await?;
     Ok(model)

@@ -339,3 +339,60 @@ db_test! {
         assert_eq!(data["lead"]["stage"], "MQL");
     }
 }
+
+const CONVERT: &str = "mutation($i: ConvertLeadInput!) { convertLead(input: $i) { lead { stage account { name } } opportunity { id name stage sourcedBy amount { amount currency } owner { id } account { name } primaryLead { email } } userErrors { field code message } } }";
+
+db_test! {
+    async fn converting_an_sql_creates_the_opportunity_and_winning_it_makes_a_customer(app) {
+        let id = ideal_lead(&app, "vp@fitco.example").await;
+        approve(&app, definition(50, 30)).await;
+        let deal = json!({ "name": "Fitco - Platform", "amount": { "amount": "48000", "currency": "USD" } });
+        // Only an SQL converts; the error names what is allowed instead.
+        let (_, body) = app.post(Sales, CONVERT, json!({ "i": { "id": id, "opportunity": deal } })).await;
+        assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+        assert!(body["errors"][0]["message"].as_str().unwrap().contains("accept"), "{body}");
+        assert_eq!(app.gql(Admin, "{ opportunities { totalCount } }", json!({})).await["opportunities"]["totalCount"], 0);
+
+        mv(&app, Sales, "acceptLead", json!({ "id": id })).await;
+        mv(&app, Sales, "qualifyLead", json!({ "id": id })).await;
+        let data = app.gql(Sales, CONVERT, json!({ "i": { "id": id, "opportunity": deal } })).await["convertLead"].clone();
+        assert_eq!(data["userErrors"], json!([]), "{data}");
+        assert_eq!(data["lead"]["stage"], "OPPORTUNITY");
+        let o = &data["opportunity"];
+        assert_eq!(o["stage"], "DISCOVERY");
+        assert_eq!(o["sourcedBy"], "MARKETING", "an organic-search lead is marketing-sourced");
+        assert_eq!(o["amount"], json!({ "amount": "48000.00", "currency": "USD" }));
+        assert_eq!(o["account"]["name"], "Fitco");
+        assert_eq!(o["primaryLead"]["email"], "vp@fitco.example");
+        assert_eq!(o["owner"]["id"], app.user_gid(Sales));
+
+        let won = app
+            .gql(Sales, "mutation($i: UpdateOpportunityInput!) { updateOpportunity(input: $i) { opportunity { stage closedAt } } }", json!({ "i": { "id": o["id"], "stage": "CLOSED_WON" } }))
+            .await;
+        assert!(won["updateOpportunity"]["opportunity"]["closedAt"].is_string());
+        let l = lead(&app, &id).await;
+        assert_eq!(l["stage"], "CUSTOMER");
+        let last = l["stageHistory"].as_array().unwrap().last().unwrap().clone();
+        assert_eq!((last["from"].clone(), last["to"].clone()), (json!("OPPORTUNITY"), json!("CUSTOMER")));
+        assert!(last["reason"].as_str().unwrap().contains("won"));
+    }
+}
+
+db_test! {
+    async fn a_lead_without_an_account_gets_one_named_after_its_company(app) {
+        // Thresholds nobody reaches: the lead is made MQL by hand.
+        approve(&app, definition(100, 100)).await;
+        let id = app.create_lead("cfo@initech.example", json!({ "companyName": "Initech", "source": "PARTNER" })).await;
+        app.gql(Admin, "mutation($id: ID!) { forceLeadMql(input: {id: $id}) { lead { stage } } }", json!({ "id": id })).await;
+        let body = mv(&app, Admin, "acceptLead", json!({ "id": id })).await;
+        assert_eq!(body["data"]["acceptLead"]["lead"]["stage"], "SAL", "{body}");
+        mv(&app, Admin, "qualifyLead", json!({ "id": id })).await;
+        let data = app
+            .gql(Admin, CONVERT, json!({ "i": { "id": id, "opportunity": { "name": "Initech deal", "amount": { "amount": "1000.00", "currency": "EUR" } } } }))
+            .await["convertLead"]
+            .clone();
+        assert_eq!(data["opportunity"]["account"]["name"], "Initech", "{data}");
+        assert_eq!(data["lead"]["account"]["name"], "Initech");
+        assert_eq!(data["opportunity"]["sourcedBy"], "PARTNER");
+    }
+}
