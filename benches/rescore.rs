@@ -43,7 +43,10 @@ async fn main() -> anyhow::Result<()> {
             (url, Some(schema))
         }
         _ => (
-            format!("sqlite://{}?mode=rwc", dir.path().join("bench.db").display()),
+            format!(
+                "sqlite://{}?mode=rwc",
+                dir.path().join("bench.db").display()
+            ),
             None,
         ),
     };
@@ -56,7 +59,14 @@ async fn main() -> anyhow::Result<()> {
     .await?;
     db::migrate(&conn).await?;
 
-    eprintln!("loading {leads} demo leads into {}...", if schema.is_some() { "PostgreSQL" } else { "SQLite" });
+    eprintln!(
+        "loading {leads} demo leads into {}...",
+        if schema.is_some() {
+            "PostgreSQL"
+        } else {
+            "SQLite"
+        }
+    );
     let started = Instant::now();
     let options = demo::DemoOptions {
         leads,
@@ -83,7 +93,11 @@ async fn main() -> anyhow::Result<()> {
     let fields = lead_definitions::DefinitionFields {
         description: Some("benchmark".into()),
         fit_criteria: FitCriteria {
-            industries: [("Software".to_owned(), 25), ("Financial Services".to_owned(), 20)].into(),
+            industries: [
+                ("Software".to_owned(), 25),
+                ("Financial Services".to_owned(), 20),
+            ]
+            .into(),
             employee_range: Some(EmployeeRange {
                 min: Some(100),
                 max: Some(10_000),
@@ -93,7 +107,11 @@ async fn main() -> anyhow::Result<()> {
             countries: [("US".to_owned(), 10)].into(),
             ..Default::default()
         },
-        engagement_rules: [("DEMO_REQUEST".to_owned(), 35), ("PRICING_PAGE_VIEW".to_owned(), 15)].into(),
+        engagement_rules: [
+            ("DEMO_REQUEST".to_owned(), 35),
+            ("PRICING_PAGE_VIEW".to_owned(), 15),
+        ]
+        .into(),
         half_life_days: 21.0,
         mql_fit_min: 45,
         mql_engagement_min: 25,

@@ -28,6 +28,9 @@ pub struct Config {
     pub db_max_connections: u32,
     /// `HANDOFF_STATEMENT_TIMEOUT_SECS`: PostgreSQL `statement_timeout` (default 10).
     pub statement_timeout: Duration,
+    /// `HANDOFF_SLA_SWEEP_SECS`: how often the background SLA sweep moves
+    /// leads to AT_RISK and BREACHED (default 60; 0 disables it).
+    pub sla_sweep_interval: Duration,
 }
 
 /// Where the embedded default keeps its files when nothing else is said.
@@ -128,6 +131,7 @@ impl Config {
                 "HANDOFF_STATEMENT_TIMEOUT_SECS",
                 10u64,
             )?),
+            sla_sweep_interval: Duration::from_secs(parse_var("HANDOFF_SLA_SWEEP_SECS", 60u64)?),
         })
     }
 
@@ -144,6 +148,7 @@ impl Config {
             request_timeout: Duration::from_secs(10),
             db_max_connections: 10,
             statement_timeout: Duration::from_secs(10),
+            sla_sweep_interval: Duration::from_secs(60),
         })
     }
 }

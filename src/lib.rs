@@ -16,11 +16,11 @@ pub mod graphql;
 pub mod http;
 pub mod services;
 
-use std::net::SocketAddr;
+use std::{net::SocketAddr, time::Duration};
 
 use anyhow::Context;
 use sea_orm::DatabaseConnection;
-use tokio::net::TcpListener;
+use tokio::{net::TcpListener, sync::oneshot};
 
 use crate::{
     config::Config,
@@ -32,6 +32,7 @@ use crate::{
 pub struct Application {
     listener: TcpListener,
     state: AppState,
+    sla_sweep_interval: Duration,
 }
 
 impl Application {
@@ -53,7 +54,11 @@ impl Application {
         let listener = TcpListener::bind(config.bind)
             .await
             .with_context(|| format!("binding {}", config.bind))?;
-        Ok(Self { listener, state })
+        Ok(Self {
+            listener,
+            state,
+            sla_sweep_interval: config.sla_sweep_interval,
+        })
     }
 
     /// The address the server listens on.
@@ -62,13 +67,68 @@ impl Application {
     }
 
     /// Serves until `shutdown` resolves, then finishes in-flight requests.
+    /// Meanwhile, unless its interval is 0, the SLA sweep runs in the
+    /// background; it stops with the server (finishing a sweep in progress).
     pub async fn run_until(
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        axum::serve(self.listener, http::router(self.state))
-            .with_graceful_shutdown(shutdown)
+        // Dropping `stop` (when `shutdown` resolves, or when serving ends
+        // for any other reason) stops the sweeper.
+        let (stop, stopped) = oneshot::channel::<()>();
+        let sweeper = (!self.sla_sweep_interval.is_zero()).then(|| {
+            tokio::spawn(sweep_sla(
+                self.state.db.clone(),
+                self.sla_sweep_interval,
+                stopped,
+            ))
+        });
+        let served = axum::serve(self.listener, http::router(self.state))
+            .with_graceful_shutdown(async move {
+                shutdown.await;
+                drop(stop);
+            })
             .await
-            .context("serving HTTP")
+            .context("serving HTTP");
+        if let Some(sweeper) = sweeper
+            && let Err(e) = sweeper.await
+        {
+            tracing::warn!(error = %e, "the SLA sweeper ended abnormally");
+        }
+        served
+    }
+}
+
+/// Runs [`services::sla::sweep`] every `every` (the first one `every` after
+/// start) until `stop` resolves or is dropped. A failed or panicking sweep
+/// is logged and the next one runs on schedule; replicas may sweep at the
+/// same moment, each lead still changes once.
+async fn sweep_sla(db: DatabaseConnection, every: Duration, mut stop: oneshot::Receiver<()>) {
+    let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            biased;
+            _ = &mut stop => break,
+            _ = ticker.tick() => {}
+        }
+        let db = db.clone();
+        // Its own task, so that even a panic only costs this one sweep.
+        let sweep =
+            tokio::spawn(async move { services::sla::sweep(&db, services::records::now()).await });
+        match sweep.await {
+            Ok(Ok(report)) if !report.is_empty() => tracing::info!(
+                sla.at_risk = report.at_risk.len(),
+                sla.breached = report.breached.len(),
+                "SLA sweep moved leads"
+            ),
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "SLA sweep failed; retrying at the next interval")
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "SLA sweep panicked; retrying at the next interval")
+            }
+        }
     }
 }

@@ -17,6 +17,8 @@ pub mod change_log;
 pub mod competitor;
 /// String-backed enumerations used by the entities' columns.
 pub mod enums;
+/// The `events` table: the durable event stream.
+pub mod event;
 /// The `external_ids` table.
 pub mod external_id;
 /// The `kpi_targets` table.

@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261123_000001_create_tables;
 mod m20261123_000002_add_competitor_name_key;
+mod m20261123_000003_create_events;
 
 /// All migrations, in the order they run.
 pub struct Migrator;
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261123_000001_create_tables::Migration),
             Box::new(m20261123_000002_add_competitor_name_key::Migration),
+            Box::new(m20261123_000003_create_events::Migration),
         ]
     }
 }

@@ -7,7 +7,7 @@
 use chrono::{DateTime, Utc};
 use entity::{
     activity, campaign,
-    enums::{ActivityKind, Role},
+    enums::{ActivityKind, Role, SlaStatus},
     lead,
 };
 use sea_orm::{ActiveValue::Set, DatabaseConnection};
@@ -158,7 +158,12 @@ async fn first_contact(
         disposition_due_at: disposition_due,
         dispositioned_at: lead.dispositioned_at,
     };
-    let status = clock.status(now);
+    // A breach stays a breach for that MQL cycle (its event has been sent),
+    // even when a touch that happened in time is recorded late.
+    let status = match lead.sla_status {
+        Some(SlaStatus::Breached) => SlaStatus::Breached,
+        _ => clock.status(now),
+    };
     let (model, _) = records::update::<lead::Entity>(txn, Some(viewer.user_id), lead, |am| {
         am.first_contacted_at = Set(Some(touched_at));
         am.sla_status.set_if_not_equals(Some(status));

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use chrono::NaiveDate;
 use entity::{
     enums::{ChangeOperation, DefinitionStatus, ObjectType, Role, Team},
+    event::EventKind,
     lead_definition, lead_definition_signature,
 };
 use sea_orm::{
@@ -19,6 +20,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::{
+    events::{self, NewEvent},
     pagination::{KeyOf, Page, PageRequest, SortKey, SortValue, paginate},
     records::{self, now},
     scoring::{self, Definition, Rescored, Scope},
@@ -300,6 +302,21 @@ pub async fn sign(
     let definition = Definition::parse(approved.clone())?;
     let rescored =
         scoring::rescore(&txn, &definition, Scope::AllOpen, Some(viewer.user_id), at).await?;
+    events::emit(
+        &txn,
+        vec![NewEvent {
+            kind: EventKind::DefinitionApproved,
+            subject_id: approved.id,
+            owner_id: None,
+            at,
+            data: Some(serde_json::json!({
+                "version": approved.version,
+                "rescoredLeads": rescored.scored,
+                "newMqls": rescored.became_mql,
+            })),
+        }],
+    )
+    .await?;
     txn.commit().await?;
     tracing::info!(
         definition.version = approved.version,

@@ -13,12 +13,14 @@ use chrono::{DateTime, Utc};
 use entity::{
     account,
     enums::{Channel, LeadStage, RejectionReason, Role, SlaStatus, SourcedBy, StageSubject},
+    event::EventKind,
     lead, opportunity,
 };
 use sea_orm::{ActiveValue::Set, ConnectionTrait, DatabaseConnection};
 use uuid::Uuid;
 
 use super::{
+    events::{self, NewEvent},
     opportunities::{OpportunityFields, StageMove, insert_in, record_stage_change},
     records::{self, now},
     scoring,
@@ -235,6 +237,29 @@ pub async fn apply(
         )
         .await?;
     }
+    let kind = match change {
+        Move::Accept => Some(EventKind::LeadAccepted),
+        Move::Reject { .. } | Move::Disqualify { .. } => Some(EventKind::LeadRejected),
+        Move::ForceMql => Some(EventKind::LeadBecameMql),
+        _ => None,
+    };
+    if let Some(kind) = kind {
+        events::emit(
+            &txn,
+            vec![NewEvent {
+                kind,
+                subject_id: id,
+                owner_id: model.owner_id,
+                at,
+                data: Some(serde_json::json!({
+                    "from": from.as_str(),
+                    "to": to.as_str(),
+                    "reason": reason.map(|r| r.as_str()),
+                })),
+            }],
+        )
+        .await?;
+    }
     txn.commit().await?;
     Ok(model)
 }
@@ -252,7 +277,8 @@ fn authorize(viewer: &Viewer, lead: &lead::Model) -> AppResult<()> {
     ))
 }
 
-/// The SLA status once the lead has been contacted and dispositioned.
+/// The SLA status once the lead has been contacted and dispositioned. A
+/// breach stays a breach for that MQL cycle: its event has been sent.
 fn sla_after(
     lead: &lead::Model,
     contacted: Option<DateTime<Utc>>,
@@ -273,6 +299,9 @@ fn sla_after(
         disposition_due_at: disposition_due,
         dispositioned_at: dispositioned,
     };
+    if lead.sla_status == Some(SlaStatus::Breached) {
+        return Some(SlaStatus::Breached);
+    }
     Some(clock.status(now))
 }
 

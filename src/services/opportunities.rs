@@ -319,6 +319,35 @@ pub async fn create(
     Ok(model)
 }
 
+/// What closing a deal sets off: an OPPORTUNITY_CLOSED event and, when won,
+/// its primary lead becomes a customer.
+async fn closed(
+    txn: &impl ConnectionTrait,
+    viewer: &Viewer,
+    deal: &opportunity::Model,
+    at: DateTime<Utc>,
+) -> AppResult<()> {
+    super::events::emit(
+        txn,
+        vec![super::events::NewEvent {
+            kind: entity::event::EventKind::OpportunityClosed,
+            subject_id: deal.id,
+            owner_id: deal.owner_id,
+            at,
+            data: Some(serde_json::json!({
+                "stage": deal.stage.as_str(),
+                "amount": deal.amount.round_dp(2).to_string(),
+                "currency": deal.currency,
+            })),
+        }],
+    )
+    .await?;
+    if deal.stage == OpportunityStage::ClosedWon {
+        super::lifecycle::win_primary_lead(txn, viewer, deal, at).await?;
+    }
+    Ok(())
+}
+
 /// Validates and inserts an opportunity with its first stage change inside
 /// the caller's transaction (creating it, or converting a lead).
 pub(crate) async fn insert_in(
@@ -353,8 +382,8 @@ pub(crate) async fn insert_in(
         },
     )
     .await?;
-    if stage == OpportunityStage::ClosedWon {
-        super::lifecycle::win_primary_lead(txn, viewer, &model, at).await?;
+    if stage.is_closed() {
+        closed(txn, viewer, &model, at).await?;
     }
     Ok(model)
 }
@@ -409,8 +438,8 @@ pub async fn update(
             },
         )
         .await?;
-        if to == OpportunityStage::ClosedWon {
-            super::lifecycle::win_primary_lead(&txn, viewer, &model, at).await?;
+        if to.is_closed() {
+            closed(&txn, viewer, &model, at).await?;
         }
     }
     txn.commit().await?;

@@ -18,6 +18,7 @@ use entity::{
         ActivityKind, ChangeOperation, DefinitionStatus, LeadStage, ObjectType, SlaStatus,
         StageSubject,
     },
+    event::EventKind,
     lead, lead_definition, stage_change,
 };
 use sea_orm::{
@@ -28,7 +29,10 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::records::Record;
+use super::{
+    events::{self, NewEvent},
+    records::Record,
+};
 use crate::{
     domain::{
         lifecycle,
@@ -298,7 +302,7 @@ async fn rescore_batch(
         }
     }
     write_scores(txn, &changed, now).await?;
-    become_mql(txn, definition, &qualifying, actor, now).await?;
+    let qualifying = become_mql(txn, definition, &qualifying, actor, now).await?;
 
     let mut log: Vec<change_log::ActiveModel> = changed
         .iter()
@@ -390,23 +394,25 @@ async fn write_scores(
     Ok(())
 }
 
-/// Moves NEW leads to MQL under `definition`, starting their SLA clocks.
+/// Moves NEW leads to MQL under `definition`, starting their SLA clocks,
+/// and returns the leads it moved: the update only takes leads still NEW
+/// (`RETURNING` tells which), and only those get a stage change and an event.
 async fn become_mql(
     txn: &impl ConnectionTrait,
     definition: &Definition,
     ids: &[Uuid],
     actor: Option<Uuid>,
     now: DateTime<Utc>,
-) -> AppResult<()> {
+) -> AppResult<Vec<Uuid>> {
     if ids.is_empty() {
-        return Ok(());
+        return Ok(vec![]);
     }
     let clock = SlaClock::start(
         now,
         definition.model.first_contact_hours,
         definition.model.disposition_hours,
     );
-    lead::Entity::update_many()
+    let moved = lead::Entity::update_many()
         .col_expr(lead::Column::Stage, LeadStage::Mql.as_str().into())
         .col_expr(lead::Column::StageEnteredAt, now.into())
         .col_expr(lead::Column::MqlAt, Some(now).into())
@@ -441,25 +447,46 @@ async fn become_mql(
         )
         .filter(lead::Column::Id.is_in(ids.iter().copied()))
         .filter(lead::Column::Stage.eq(LeadStage::New))
-        .exec(txn)
+        .exec_with_returning(txn)
         .await?;
-    let changes = ids.iter().map(|id| stage_change::ActiveModel {
+    let reason = format!(
+        "scores reached the thresholds of lead definition v{}",
+        definition.model.version
+    );
+    let changes = moved.iter().map(|l| stage_change::ActiveModel {
         id: Set(Uuid::now_v7()),
         created_at: Set(now),
         updated_at: Set(now),
         subject_type: Set(StageSubject::Lead),
-        subject_id: Set(*id),
+        subject_id: Set(l.id),
         from_stage: Set(Some(LeadStage::New.as_str().to_owned())),
         to_stage: Set(LeadStage::Mql.as_str().to_owned()),
         at: Set(now),
         actor_id: Set(actor),
-        reason: Set(Some(format!(
-            "scores reached the thresholds of lead definition v{}",
-            definition.model.version
-        ))),
+        reason: Set(Some(reason.clone())),
     });
-    stage_change::Entity::insert_many(changes)
-        .exec_without_returning(txn)
-        .await?;
-    Ok(())
+    if !moved.is_empty() {
+        stage_change::Entity::insert_many(changes)
+            .exec_without_returning(txn)
+            .await?;
+    }
+    events::emit(
+        txn,
+        moved
+            .iter()
+            .map(|l| NewEvent {
+                kind: EventKind::LeadBecameMql,
+                subject_id: l.id,
+                owner_id: l.owner_id,
+                at: now,
+                data: Some(serde_json::json!({
+                    "definitionVersion": definition.model.version,
+                    "fitScore": l.fit_score,
+                    "engagementScore": l.engagement_score,
+                })),
+            })
+            .collect(),
+    )
+    .await?;
+    Ok(moved.into_iter().map(|l| l.id).collect())
 }

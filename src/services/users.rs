@@ -6,7 +6,7 @@ use entity::{
 };
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
-    QueryFilter, Select,
+    QueryFilter, QueryOrder, Select,
 };
 use uuid::Uuid;
 
@@ -55,6 +55,8 @@ pub async fn first_with_role(
     Ok(user::Entity::live()
         .filter(user::Column::Role.eq(role))
         .filter(user::Column::Active.eq(true))
+        .order_by_asc(user::Column::CreatedAt)
+        .order_by_asc(user::Column::Id)
         .one(db)
         .await?)
 }

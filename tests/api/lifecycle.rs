@@ -396,3 +396,53 @@ db_test! {
         assert_eq!(data["opportunity"]["sourcedBy"], "PARTNER");
     }
 }
+
+async fn event_kinds(app: &TestApp) -> Vec<String> {
+    use sea_orm::{EntityTrait, QueryOrder};
+    entity::event::Entity::find()
+        .order_by_asc(entity::event::Column::Seq)
+        .all(&app.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind.as_str().to_owned())
+        .collect()
+}
+
+db_test! {
+    async fn every_lifecycle_milestone_lands_once_in_the_event_stream(app) {
+        let id = ideal_lead(&app, "vp@fitco.example").await;
+        approve(&app, definition(50, 30)).await;
+        mv(&app, Sales, "acceptLead", json!({ "id": id })).await;
+        mv(&app, Sales, "qualifyLead", json!({ "id": id })).await;
+        let deal = app
+            .gql(Sales, CONVERT, json!({ "i": { "id": id, "opportunity": { "name": "Deal", "amount": { "amount": "10", "currency": "USD" } } } }))
+            .await["convertLead"]["opportunity"]["id"]
+            .clone();
+        app.gql(Sales, "mutation($i: UpdateOpportunityInput!) { updateOpportunity(input: $i) { opportunity { stage } } }", json!({ "i": { "id": deal, "stage": "CLOSED_LOST" } }))
+            .await;
+        assert_eq!(
+            event_kinds(&app).await,
+            ["LEAD_BECAME_MQL", "DEFINITION_APPROVED", "LEAD_ACCEPTED", "OPPORTUNITY_CLOSED"]
+        );
+    }
+}
+
+db_test! {
+    async fn a_breach_stays_a_breach_when_an_in_time_touch_is_logged_late(app) {
+        let id = ideal_lead(&app, "vp@fitco.example").await;
+        approve(&app, definition(50, 30)).await;
+        let mql_at = chrono::DateTime::parse_from_rfc3339(lead(&app, &id).await["mqlAt"].as_str().unwrap())
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        let report = handoff::services::sla::sweep(&app.db, mql_at + chrono::Duration::hours(25)).await.unwrap();
+        assert_eq!(report.breached.len(), 1);
+        // The call really happened at MQL time, but is logged after the breach.
+        let in_time = mql_at.to_rfc3339();
+        app.gql(Sales, "mutation($i: RecordActivityInput!) { recordActivity(input: $i) { lead { slaStatus } } }", json!({ "i": { "leadId": id, "kind": "CALL", "occurredAt": in_time } }))
+            .await;
+        let l = lead(&app, &id).await;
+        assert!(l["firstContactedAt"].is_string());
+        assert_eq!(l["slaStatus"], "BREACHED");
+    }
+}

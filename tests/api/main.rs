@@ -17,5 +17,6 @@ mod pagination;
 mod query_count;
 mod roles;
 mod schema;
+mod sla;
 mod transport;
 mod users;
