@@ -65,10 +65,7 @@ impl Account {
     }
     /// The account owner.
     async fn owner(&self, ctx: &Context<'_>) -> Result<Option<User>> {
-        let Some(id) = self.0.owner_id else {
-            return Ok(None);
-        };
-        Ok(loaders(ctx)?.user(id).await?.map(User))
+        Ok(loaders(ctx)?.user(self.0.owner_id).await?.map(User))
     }
     /// The account's leads.
     #[allow(clippy::too_many_arguments)]

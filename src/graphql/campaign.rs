@@ -60,10 +60,7 @@ impl Campaign {
     }
     /// The campaign owner.
     async fn owner(&self, ctx: &Context<'_>) -> Result<Option<User>> {
-        let Some(id) = self.0.owner_id else {
-            return Ok(None);
-        };
-        Ok(loaders(ctx)?.user(id).await?.map(User))
+        Ok(loaders(ctx)?.user(self.0.owner_id).await?.map(User))
     }
     /// The leads this campaign sourced (their first touch).
     #[allow(clippy::too_many_arguments)]

@@ -56,10 +56,7 @@ impl Lead {
     }
     /// The lead's account, when linked.
     async fn account(&self, ctx: &Context<'_>) -> Result<Option<Account>> {
-        let Some(id) = self.0.account_id else {
-            return Ok(None);
-        };
-        Ok(loaders(ctx)?.account(id).await?.map(Account))
+        Ok(loaders(ctx)?.account(self.0.account_id).await?.map(Account))
     }
     /// Company name as captured, for leads without an account.
     async fn company_name(&self) -> Option<&str> {
@@ -75,10 +72,10 @@ impl Lead {
     }
     /// The campaign of the first touch.
     async fn source_campaign(&self, ctx: &Context<'_>) -> Result<Option<Campaign>> {
-        let Some(id) = self.0.source_campaign_id else {
-            return Ok(None);
-        };
-        Ok(loaders(ctx)?.campaign(id).await?.map(Campaign))
+        Ok(loaders(ctx)?
+            .campaign(self.0.source_campaign_id)
+            .await?
+            .map(Campaign))
     }
     /// Lifecycle stage.
     async fn stage(&self) -> LeadStage {
@@ -90,10 +87,7 @@ impl Lead {
     }
     /// The sales rep who owns the lead.
     async fn owner(&self, ctx: &Context<'_>) -> Result<Option<User>> {
-        let Some(id) = self.0.owner_id else {
-            return Ok(None);
-        };
-        Ok(loaders(ctx)?.user(id).await?.map(User))
+        Ok(loaders(ctx)?.user(self.0.owner_id).await?.map(User))
     }
     /// Fit score (ICP match) under the approved lead definition.
     async fn fit_score(&self) -> i32 {

@@ -258,10 +258,7 @@ impl LeadDefinition {
     }
     /// Who drafted it.
     async fn created_by(&self, ctx: &Context<'_>) -> Result<Option<User>> {
-        let Some(id) = self.0.created_by_id else {
-            return Ok(None);
-        };
-        Ok(loaders(ctx)?.user(id).await?.map(User))
+        Ok(loaders(ctx)?.user(self.0.created_by_id).await?.map(User))
     }
     /// Who signed, for which team, when.
     async fn signatures(&self, ctx: &Context<'_>) -> Result<Vec<DefinitionSignature>> {

@@ -66,10 +66,7 @@ impl StageChange {
     }
     /// Who moved it; null for automatic moves and imports.
     async fn actor(&self, ctx: &Context<'_>) -> Result<Option<User>> {
-        let Some(id) = self.0.actor_id else {
-            return Ok(None);
-        };
-        Ok(loaders(ctx)?.user(id).await?.map(User))
+        Ok(loaders(ctx)?.user(self.0.actor_id).await?.map(User))
     }
     /// Why: a rejection reason, or what triggered an automatic move.
     async fn reason(&self) -> Option<&str> {
@@ -182,17 +179,14 @@ impl Activity {
     }
     /// The campaign, when this is a campaign touch.
     async fn campaign(&self, ctx: &Context<'_>) -> Result<Option<Campaign>> {
-        let Some(id) = self.0.campaign_id else {
-            return Ok(None);
-        };
-        Ok(loaders(ctx)?.campaign(id).await?.map(Campaign))
+        Ok(loaders(ctx)?
+            .campaign(self.0.campaign_id)
+            .await?
+            .map(Campaign))
     }
     /// Who recorded it.
     async fn actor(&self, ctx: &Context<'_>) -> Result<Option<User>> {
-        let Some(id) = self.0.actor_id else {
-            return Ok(None);
-        };
-        Ok(loaders(ctx)?.user(id).await?.map(User))
+        Ok(loaders(ctx)?.user(self.0.actor_id).await?.map(User))
     }
     /// Free text. Personal data.
     async fn note(&self, ctx: &Context<'_>) -> Result<Option<&str>> {

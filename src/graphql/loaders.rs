@@ -67,9 +67,15 @@ macro_rules! loaders {
             }
 
             $(
-                #[doc = concat!("Loads one live `", stringify!($module), "` by id.")]
-                pub async fn $module(&self, id: Uuid) -> async_graphql::Result<Option<$module::Model>> {
-                    self.$field.load_one(id).await
+                #[doc = concat!("Loads one live `", stringify!($module), "` by id (none for no id).")]
+                pub async fn $module(
+                    &self,
+                    id: impl Into<Option<Uuid>>,
+                ) -> async_graphql::Result<Option<$module::Model>> {
+                    match id.into() {
+                        Some(id) => self.$field.load_one(id).await,
+                        None => Ok(None),
+                    }
                 }
 
                 #[doc = concat!("Loads many `", stringify!($module), "` rows into the cache in one query.")]

@@ -39,24 +39,15 @@ impl Opportunity {
     }
     /// The account the deal is sold to.
     async fn account(&self, ctx: &Context<'_>) -> Result<Option<Account>> {
-        let Some(id) = self.0.account_id else {
-            return Ok(None);
-        };
-        Ok(loaders(ctx)?.account(id).await?.map(Account))
+        Ok(loaders(ctx)?.account(self.0.account_id).await?.map(Account))
     }
     /// The lead the opportunity was converted from.
     async fn primary_lead(&self, ctx: &Context<'_>) -> Result<Option<Lead>> {
-        let Some(id) = self.0.primary_lead_id else {
-            return Ok(None);
-        };
-        Ok(loaders(ctx)?.lead(id).await?.map(Lead))
+        Ok(loaders(ctx)?.lead(self.0.primary_lead_id).await?.map(Lead))
     }
     /// The opportunity owner (a sales rep).
     async fn owner(&self, ctx: &Context<'_>) -> Result<Option<User>> {
-        let Some(id) = self.0.owner_id else {
-            return Ok(None);
-        };
-        Ok(loaders(ctx)?.user(id).await?.map(User))
+        Ok(loaders(ctx)?.user(self.0.owner_id).await?.map(User))
     }
     /// Pipeline stage.
     async fn stage(&self) -> OpportunityStage {
