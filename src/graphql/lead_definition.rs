@@ -184,7 +184,7 @@ impl LeadDefinition {
         )
     }
 
-    /// Nothing to prefetch: signatures are loaded per definition.
+    /// Nothing to prefetch: signatures batch through their own loader.
     pub(crate) async fn prefetch(
         _ctx: &Context<'_>,
         _selection: &async_graphql::Lookahead<'_>,
@@ -262,7 +262,8 @@ impl LeadDefinition {
     }
     /// Who signed, for which team, when.
     async fn signatures(&self, ctx: &Context<'_>) -> Result<Vec<DefinitionSignature>> {
-        Ok(svc::signatures(db(ctx)?, &[self.0.id])
+        Ok(loaders(ctx)?
+            .signatures(self.0.id)
             .await?
             .into_iter()
             .map(|s| DefinitionSignature {

@@ -6,7 +6,7 @@
 use std::{collections::HashMap, marker::PhantomData};
 
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
-use entity::{account, campaign, competitor, lead, opportunity, user};
+use entity::{account, campaign, competitor, lead, lead_definition_signature, opportunity, user};
 use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
@@ -53,17 +53,52 @@ where
     .max_batch_size(MAX_BATCH)
 }
 
+/// Loads the signatures of lead definitions, by definition id.
+pub struct SignaturesByDefinition {
+    db: DatabaseConnection,
+}
+
+impl Loader<Uuid> for SignaturesByDefinition {
+    type Value = Vec<lead_definition_signature::Model>;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
+        let mut by_definition: HashMap<Uuid, Self::Value> = HashMap::new();
+        for s in crate::services::lead_definitions::signatures(&self.db, keys).await? {
+            by_definition.entry(s.definition_id).or_default().push(s);
+        }
+        Ok(by_definition)
+    }
+}
+
 macro_rules! loaders {
     ($($field:ident: $module:ident => $prefetch:ident),* $(,)?) => {
         /// The DataLoaders of one request.
         pub struct Loaders {
             $($field: DataLoader<ById<$module::Entity>, HashMapCache>,)*
+            signatures: DataLoader<SignaturesByDefinition, HashMapCache>,
         }
 
         impl Loaders {
             /// Fresh loaders with empty caches.
             pub fn new(db: DatabaseConnection) -> Self {
-                Self { $($field: loader(&db),)* }
+                Self {
+                    $($field: loader(&db),)*
+                    signatures: DataLoader::with_cache(
+                        SignaturesByDefinition { db: db.clone() },
+                        tokio::spawn,
+                        HashMapCache::default(),
+                    )
+                    .max_batch_size(MAX_BATCH),
+                }
+            }
+
+            /// The signatures of one lead definition, oldest first.
+            pub async fn signatures(
+                &self,
+                definition_id: Uuid,
+            ) -> async_graphql::Result<Vec<lead_definition_signature::Model>> {
+                Ok(self.signatures.load_one(definition_id).await?.unwrap_or_default())
             }
 
             $(

@@ -23,8 +23,8 @@ use entity::{
 };
 use sea_orm::{
     ActiveValue::Set,
-    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    Statement, Value,
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, Iterable, QueryFilter, QueryOrder,
+    QuerySelect, Statement, Value,
     sea_query::{Expr, ExprTrait},
 };
 use uuid::Uuid;
@@ -220,16 +220,9 @@ pub async fn rescore(
     now: DateTime<Utc>,
 ) -> AppResult<Rescored> {
     let mut total = Rescored::default();
-    let open: Vec<LeadStage> = [
-        LeadStage::New,
-        LeadStage::Mql,
-        LeadStage::Sal,
-        LeadStage::Sql,
-        LeadStage::Nurture,
-    ]
-    .into_iter()
-    .filter(|s| lifecycle::is_open(*s))
-    .collect();
+    let open: Vec<LeadStage> = LeadStage::iter()
+        .filter(|s| lifecycle::is_open(*s))
+        .collect();
     let mut after: Option<Uuid> = None;
     loop {
         let mut query = lead::Entity::live()

@@ -446,3 +446,22 @@ db_test! {
         assert_eq!(l["slaStatus"], "BREACHED");
     }
 }
+
+db_test! {
+    async fn a_page_of_definitions_loads_all_their_signatures_in_one_batch(app) {
+        const Q: &str = "{ leadDefinitions { nodes { version signatures { team user { id } } } } }";
+        approve(&app, definition(50, 30)).await;
+        app.reset_queries();
+        let one = app.gql(Admin, Q, json!({})).await;
+        let for_one = app.queries();
+        approve(&app, definition(60, 30)).await;
+        approve(&app, definition(70, 30)).await;
+        app.reset_queries();
+        let three = app.gql(Admin, Q, json!({})).await;
+        assert_eq!(app.queries(), for_one, "statements grew with the number of definitions");
+        assert_eq!(one["leadDefinitions"]["nodes"][0]["signatures"].as_array().unwrap().len(), 2);
+        let nodes = three["leadDefinitions"]["nodes"].as_array().unwrap();
+        assert_eq!(nodes.len(), 3);
+        assert!(nodes.iter().all(|n| n["signatures"].as_array().unwrap().len() == 2));
+    }
+}
