@@ -216,7 +216,7 @@ async fn serve(config: Config, db: DatabaseConnection, print_tokens: bool) -> an
     let addr = app.local_addr()?;
     let base = format!("http://{addr}");
     let mut banner = format!(
-        "\nHandoff is running.\n  GraphQL:  {base}/graphql  (POST application/json, Authorization: Bearer <token>)\n  GraphiQL: {base}/graphiql  (paste a token into the Headers tab as {{\"Authorization\": \"Bearer <token>\"}})\n  Health:   {base}/healthz, {base}/readyz\n"
+        "\nHandoff is running.\n  GraphQL:  {base}/graphql  (POST application/json, Authorization: Bearer <token>)\n  GraphiQL: {base}/graphiql  (paste a token into the Headers tab as {{\"Authorization\": \"Bearer <token>\"}})\n  Live:     ws://{addr}/graphql/ws  (subscriptions, graphql-transport-ws; send {{\"token\": \"<token>\"}} in connection_init)\n  Health:   {base}/healthz, {base}/readyz\n"
     );
     if print_tokens {
         banner.push_str("\nTokens (valid 12 h; mint more with `handoff token --role ROLE`):\n");

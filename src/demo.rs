@@ -909,6 +909,7 @@ fn log_entry(object_type: ObjectType, id: Uuid, at: DateTime<Utc>) -> change_log
         actor_id: ActiveValue::Set(None),
         changed_fields: ActiveValue::Set(None),
         at: ActiveValue::Set(at),
+        txid: ActiveValue::NotSet,
     }
 }
 
@@ -1338,6 +1339,8 @@ impl Generator {
             created_by_id: Some(self.admin),
             approved_at: Some(ts(approved)),
             superseded_at: None,
+            revision: 1,
+            deleted_at: None,
         };
         let mut signatures = Vec::with_capacity(2);
         for (user_id, team, at) in [
@@ -1504,6 +1507,7 @@ impl Generator {
                 currency: "USD".to_owned(),
                 note: None,
                 version: 1,
+                deleted_at: None,
             });
         }
         if status == CampaignStatus::Completed {
@@ -2278,6 +2282,8 @@ impl Generator {
             notes,
             author_id: Some(deal.owner),
             version: 1,
+            last_edited_by_id: None,
+            deleted_at: None,
         });
     }
 

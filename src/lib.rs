@@ -12,6 +12,7 @@ pub mod db;
 pub mod demo;
 pub mod domain;
 pub mod error;
+pub mod event_hub;
 pub mod graphql;
 pub mod http;
 pub mod services;
@@ -46,6 +47,7 @@ impl Application {
         let state = AppState {
             schema: build_schema(Some(db.clone()), options, MAX_DEPTH),
             introspection_schema: build_schema(Some(db.clone()), options, MAX_INTROSPECTION_DEPTH),
+            events: event_hub::EventHub::new(db.clone()),
             db,
             jwt: config.jwt.clone(),
             request_timeout: config.request_timeout,

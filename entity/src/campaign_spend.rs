@@ -29,6 +29,8 @@ pub struct Model {
     pub note: Option<String>,
     /// Optimistic-concurrency version, starting at 1.
     pub version: i32,
+    /// When the entry was soft-deleted; `None` while live.
+    pub deleted_at: Option<DateTimeUtc>,
 }
 
 /// Foreign keys of `campaign_spend`.

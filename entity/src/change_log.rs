@@ -24,6 +24,10 @@ pub struct Model {
     pub changed_fields: Option<Json>,
     /// When the change happened.
     pub at: DateTimeUtc,
+    /// The writing transaction's id on PostgreSQL (0 on SQLite). Readers
+    /// follow rows in `(txid, seq)` order and hold back rows of transactions
+    /// that may still be in flight; see migration `m20261123_000004`.
+    pub txid: i64,
 }
 
 /// Foreign keys of `change_log`.

@@ -90,6 +90,10 @@ pub struct Model {
     pub at: DateTimeUtc,
     /// Details of the event, as JSON with API (camelCase) field names.
     pub data: Option<Json>,
+    /// The writing transaction's id on PostgreSQL (0 on SQLite). Readers
+    /// follow rows in `(txid, seq)` order and hold back rows of transactions
+    /// that may still be in flight; see migration `m20261123_000004`.
+    pub txid: i64,
 }
 
 /// Foreign keys of `events`: none; the subject may be any of several

@@ -46,6 +46,12 @@ pub struct Model {
     pub approved_at: Option<DateTimeUtc>,
     /// When a newer version replaced it.
     pub superseded_at: Option<DateTimeUtc>,
+    /// Optimistic-concurrency counter, +1 on every write to the row (an
+    /// edit, a signature, approval, supersession, discarding). Not `version`,
+    /// which is the definition's number in the history.
+    pub revision: i32,
+    /// When the draft was discarded (soft delete); None while live.
+    pub deleted_at: Option<DateTimeUtc>,
 }
 
 /// Foreign keys of `lead_definitions`.

@@ -38,6 +38,10 @@ pub struct Model {
     pub author_id: Option<Uuid>,
     /// Optimistic-concurrency version, starting at 1.
     pub version: i32,
+    /// User who last changed it (the author stays who first wrote it).
+    pub last_edited_by_id: Option<Uuid>,
+    /// When the row was soft-deleted; `None` while live.
+    pub deleted_at: Option<DateTimeUtc>,
 }
 
 /// Foreign keys of `win_loss_feedback`.

@@ -6,6 +6,9 @@ pub use sea_orm_migration::prelude::*;
 mod m20261123_000001_create_tables;
 mod m20261123_000002_add_competitor_name_key;
 mod m20261123_000003_create_events;
+mod m20261123_000004_add_commit_order;
+mod m20261123_000005_track_spend_deletes_and_feedback_editors;
+mod m20261123_000006_add_lead_definition_revision_and_deleted_at;
 
 /// All migrations, in the order they run.
 pub struct Migrator;
@@ -17,6 +20,9 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000001_create_tables::Migration),
             Box::new(m20261123_000002_add_competitor_name_key::Migration),
             Box::new(m20261123_000003_create_events::Migration),
+            Box::new(m20261123_000004_add_commit_order::Migration),
+            Box::new(m20261123_000005_track_spend_deletes_and_feedback_editors::Migration),
+            Box::new(m20261123_000006_add_lead_definition_revision_and_deleted_at::Migration),
         ]
     }
 }

@@ -67,6 +67,7 @@ fn describe(action: Action) -> &'static str {
         Action::DeleteAccount => "delete accounts",
         Action::WriteCampaign => "write campaigns",
         Action::WriteOpportunity => "write opportunities",
+        Action::WriteFeedback => "write win/loss feedback",
         Action::WriteCompetitor => "write competitors",
         Action::ManageUsers => "manage users",
         Action::DraftDefinition => "draft lead definitions",

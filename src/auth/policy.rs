@@ -29,6 +29,9 @@ pub enum Action {
     WriteCampaign,
     /// Create, edit and delete opportunities (SALES only those it owns).
     WriteOpportunity,
+    /// Write win/loss feedback on closed opportunities (SALES only on the
+    /// opportunities it owns). MARKETING reads it but does not write it.
+    WriteFeedback,
     /// Create, edit and delete competitors.
     WriteCompetitor,
     /// Create, edit and deactivate users.
@@ -51,7 +54,7 @@ pub enum Action {
 
 impl Action {
     /// Every action, for table-driven tests and documentation.
-    pub const ALL: [Action; 17] = [
+    pub const ALL: [Action; 18] = [
         Action::ReadRecords,
         Action::ReadPersonalData,
         Action::CreateLead,
@@ -61,6 +64,7 @@ impl Action {
         Action::DeleteAccount,
         Action::WriteCampaign,
         Action::WriteOpportunity,
+        Action::WriteFeedback,
         Action::WriteCompetitor,
         Action::ManageUsers,
         Action::DraftDefinition,
@@ -92,6 +96,7 @@ const POLICY: &[(Action, &[Role])] = &[
     (Action::DeleteAccount, &[Admin, Integration]),
     (Action::WriteCampaign, &[Admin, Marketing, Integration]),
     (Action::WriteOpportunity, &[Admin, Sales, Integration]),
+    (Action::WriteFeedback, &[Admin, Sales, Integration]),
     (Action::WriteCompetitor, &[Admin, Marketing, Sales]),
     (Action::ManageUsers, &[Admin]),
     (Action::DraftDefinition, &[Admin, Marketing]),
@@ -114,7 +119,11 @@ pub fn allows(role: Role, action: Action) -> bool {
 
 /// Roles that act only on records they own for this action.
 pub fn owner_only(role: Role, action: Action) -> bool {
-    role == Sales && matches!(action, Action::UpdateLead | Action::WriteOpportunity)
+    role == Sales
+        && matches!(
+            action,
+            Action::UpdateLead | Action::WriteOpportunity | Action::WriteFeedback
+        )
 }
 
 #[cfg(test)]
@@ -140,6 +149,18 @@ mod tests {
         {
             assert!(!allows(Reporting, action), "REPORTING may {action:?}");
         }
+    }
+
+    #[test]
+    fn marketing_reads_feedback_but_only_admin_sales_and_integration_write_it() {
+        for role in [Admin, Sales, Integration] {
+            assert!(allows(role, Action::WriteFeedback), "{role:?}");
+        }
+        for role in [Marketing, Leadership, Reporting] {
+            assert!(!allows(role, Action::WriteFeedback), "{role:?}");
+        }
+        assert!(owner_only(Sales, Action::WriteFeedback));
+        assert!(!owner_only(Admin, Action::WriteFeedback));
     }
 
     #[test]

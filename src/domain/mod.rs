@@ -1,5 +1,8 @@
 //! Pure logic with no I/O, unit-tested with hand-computed expectations.
 
+pub mod attribution;
+pub mod deal_stages;
+pub mod feedback;
 pub mod lifecycle;
 pub mod scoring;
 pub mod sla;

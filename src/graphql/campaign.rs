@@ -11,11 +11,15 @@ use super::{
     },
     enums::{CampaignObjective, CampaignStatus, Channel},
     lead::{LeadConnection, LeadFilter, LeadOrder},
+    spend::CampaignSpendConnection,
     user::User,
 };
 use crate::{
     auth::{Action, PolicyGuard},
-    services::campaigns::{self as svc, CampaignFields, CampaignFilter as SvcFilter, CampaignSort},
+    services::{
+        campaigns::{self as svc, CampaignFields, CampaignFilter as SvcFilter, CampaignSort},
+        spend::{self, DayRange},
+    },
 };
 
 /// A marketing campaign: a channel, an objective, dates and a budget.
@@ -77,6 +81,37 @@ impl Campaign {
         let mut filter = filter.unwrap_or_default();
         filter.source_campaign_id = Some(global_id(ObjectType::Campaign, self.0.id));
         super::lead::list(ctx, first, after, last, before, Some(filter), order_by).await
+    }
+    /// The money spent on the campaign, day by day (oldest first), in
+    /// `from..=to` when given (both inclusive days).
+    #[allow(clippy::too_many_arguments)]
+    async fn spend(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        from: Option<NaiveDate>,
+        to: Option<NaiveDate>,
+    ) -> Result<CampaignSpendConnection> {
+        let days = DayRange { from, to };
+        let page = page_request(first, after, last, before);
+        Ok(CampaignSpendConnection {
+            page: spend::list(db(ctx)?, viewer(ctx)?, self.0.id, days, &page).await?,
+            total: spend::select(self.0.id, days),
+        })
+    }
+    /// The sum of the spend in `from..=to` (both inclusive days; all of it
+    /// when neither is given), in the campaign's currency; zero when none.
+    async fn total_spend(
+        &self,
+        ctx: &Context<'_>,
+        from: Option<NaiveDate>,
+        to: Option<NaiveDate>,
+    ) -> Result<Money> {
+        let total = spend::total(db(ctx)?, viewer(ctx)?, self.0.id, DayRange { from, to }).await?;
+        Ok(Money::new(total, self.0.currency.clone()))
     }
     /// Version, +1 on every write; pass it as `expectedVersion` to update safely.
     async fn version(&self) -> i32 {

@@ -30,7 +30,8 @@ pub fn db<'a>(ctx: &Context<'a>) -> AppResult<&'a DatabaseConnection> {
 
 /// This request's DataLoaders.
 pub fn loaders<'a>(ctx: &Context<'a>) -> AppResult<&'a Loaders> {
-    ctx.data_opt::<Loaders>()
+    ctx.data_opt::<std::sync::Arc<Loaders>>()
+        .map(AsRef::as_ref)
         .ok_or_else(|| AppError::Internal("no loaders in the request".into()))
 }
 

@@ -248,3 +248,42 @@ pub enum DefinitionStatus {
     /// Replaced by a newer approved version.
     Superseded,
 }
+
+/// How a closed deal ended.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(remote = "entity::enums::Outcome")]
+pub enum Outcome {
+    /// Won: the opportunity is CLOSED_WON.
+    Won,
+    /// Lost: the opportunity is CLOSED_LOST.
+    Lost,
+}
+
+/// Why a deal was won or lost: the shared reason taxonomy of win/loss
+/// feedback.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(remote = "entity::enums::FeedbackReason")]
+pub enum FeedbackReason {
+    /// The price.
+    Price,
+    /// The buyer's budget.
+    Budget,
+    /// How well the product fits the need.
+    ProductFit,
+    /// A feature the buyer needed (and did not find).
+    MissingFeature,
+    /// A competitor.
+    Competitor,
+    /// Timing.
+    Timing,
+    /// The buyer made no decision.
+    NoDecision,
+    /// The buyer's champion left.
+    ChampionLeft,
+    /// The relationship with the buyer.
+    Relationship,
+    /// The risk of implementing it.
+    ImplementationRisk,
+    /// Any other reason (say which in the notes).
+    Other,
+}

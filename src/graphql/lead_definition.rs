@@ -203,9 +203,15 @@ impl LeadDefinition {
     pub async fn id(&self) -> ID {
         global_id(ObjectType::LeadDefinition, self.0.id)
     }
-    /// Version number, 1, 2, ...
+    /// Version number, 1, 2, ... (its place in the history; never changes,
+    /// never reused, not even after a draft is discarded).
     async fn version(&self) -> i32 {
         self.0.version
+    }
+    /// +1 on every write to this version (an edit, a signature, approval,
+    /// supersession); pass it as `expectedRevision` to discard safely.
+    async fn revision(&self) -> i32 {
+        self.0.revision
     }
     /// DRAFT, APPROVED or SUPERSEDED.
     async fn status(&self) -> DefinitionStatus {
@@ -460,6 +466,25 @@ pub struct SignLeadDefinitionInput {
     pub as_team: Option<Team>,
 }
 
+/// Input of `discardLeadDefinitionDraft`.
+#[derive(InputObject)]
+pub struct DiscardLeadDefinitionDraftInput {
+    /// The draft to discard.
+    pub id: ID,
+    /// Refuse with CONFLICT unless the draft is at this `revision` (an edit
+    /// or a signature since it was read makes it stale).
+    pub expected_revision: Option<i32>,
+}
+
+/// Result of `discardLeadDefinitionDraft`.
+#[derive(SimpleObject)]
+pub struct DiscardLeadDefinitionDraftPayload {
+    /// Id of the discarded draft; null when nothing was discarded.
+    pub discarded_lead_definition_id: Option<ID>,
+    /// Validation failures; empty on success.
+    pub user_errors: Vec<UserError>,
+}
+
 /// Result of the lead definition mutations.
 #[derive(SimpleObject)]
 pub struct LeadDefinitionPayload {
@@ -541,5 +566,26 @@ impl LeadDefinitionMutation {
         let id = decode_arg_id(&input.id, ObjectType::LeadDefinition, "input.id")?;
         let result = svc::sign(db(ctx)?, viewer(ctx)?, id, input.as_team.map(Into::into)).await;
         definition_payload(result)
+    }
+
+    /// Discards a draft, signed or not (its signatures go with it): it no
+    /// longer appears in `leadDefinition`, `leadDefinitions` or
+    /// `compareLeadDefinitions`, sync jobs see a tombstone, and its version
+    /// number is not reused. Approved and superseded versions are history and
+    /// cannot be discarded. Roles: ADMIN, MARKETING.
+    #[graphql(guard = "PolicyGuard(Action::DraftDefinition)")]
+    async fn discard_lead_definition_draft(
+        &self,
+        ctx: &Context<'_>,
+        input: DiscardLeadDefinitionDraftInput,
+    ) -> Result<DiscardLeadDefinitionDraftPayload> {
+        let id = decode_arg_id(&input.id, ObjectType::LeadDefinition, "input.id")?;
+        let result = svc::discard_draft(db(ctx)?, viewer(ctx)?, id, input.expected_revision).await;
+        let (discarded, user_errors) =
+            payload(result, |id| global_id(ObjectType::LeadDefinition, id))?;
+        Ok(DiscardLeadDefinitionDraftPayload {
+            discarded_lead_definition_id: discarded,
+            user_errors,
+        })
     }
 }

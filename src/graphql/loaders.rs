@@ -6,7 +6,10 @@
 use std::{collections::HashMap, marker::PhantomData};
 
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
-use entity::{account, campaign, competitor, lead, lead_definition_signature, opportunity, user};
+use entity::{
+    account, campaign, campaign_spend, competitor, lead, lead_definition_signature, opportunity,
+    user, win_loss_feedback,
+};
 use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
@@ -71,12 +74,31 @@ impl Loader<Uuid> for SignaturesByDefinition {
     }
 }
 
+/// Loads the live win/loss feedback of opportunities, by opportunity id.
+pub struct FeedbackByOpportunity {
+    db: DatabaseConnection,
+}
+
+impl Loader<Uuid> for FeedbackByOpportunity {
+    type Value = win_loss_feedback::Model;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
+        Ok(crate::services::feedback::by_opportunities(&self.db, keys)
+            .await?
+            .into_iter()
+            .map(|f| (f.opportunity_id, f))
+            .collect())
+    }
+}
+
 macro_rules! loaders {
     ($($field:ident: $module:ident => $prefetch:ident),* $(,)?) => {
         /// The DataLoaders of one request.
         pub struct Loaders {
             $($field: DataLoader<ById<$module::Entity>, HashMapCache>,)*
             signatures: DataLoader<SignaturesByDefinition, HashMapCache>,
+            feedback: DataLoader<FeedbackByOpportunity, HashMapCache>,
         }
 
         impl Loaders {
@@ -90,7 +112,42 @@ macro_rules! loaders {
                         HashMapCache::default(),
                     )
                     .max_batch_size(MAX_BATCH),
+                    feedback: DataLoader::with_cache(
+                        FeedbackByOpportunity { db: db.clone() },
+                        tokio::spawn,
+                        HashMapCache::default(),
+                    )
+                    .max_batch_size(MAX_BATCH),
                 }
+            }
+
+            /// Forgets everything loaded so far. A subscription resolves
+            /// each event with the same request data, long after the last
+            /// one; it clears the caches so every event shows current rows.
+            pub fn clear(&self) {
+                $(self.$field.clear::<Uuid>();)*
+                self.signatures.clear::<Uuid>();
+                self.feedback.clear::<Uuid>();
+            }
+
+            /// The win/loss feedback of one opportunity, if any.
+            pub async fn feedback_of(
+                &self,
+                opportunity_id: Uuid,
+            ) -> async_graphql::Result<Option<win_loss_feedback::Model>> {
+                self.feedback.load_one(opportunity_id).await
+            }
+
+            /// Loads the feedback of many opportunities into the cache in one query.
+            pub async fn prefetch_feedback(
+                &self,
+                ids: impl IntoIterator<Item = Uuid>,
+            ) -> async_graphql::Result<()> {
+                let ids: std::collections::BTreeSet<Uuid> = ids.into_iter().collect();
+                if !ids.is_empty() {
+                    self.feedback.load_many(ids).await?;
+                }
+                Ok(())
             }
 
             /// The signatures of one lead definition, oldest first.
@@ -133,4 +190,6 @@ loaders! {
     leads: lead => prefetch_leads,
     opportunities: opportunity => prefetch_opportunities,
     competitors: competitor => prefetch_competitors,
+    spend: campaign_spend => prefetch_spend,
+    feedback_by_id: win_loss_feedback => prefetch_feedback_by_id,
 }

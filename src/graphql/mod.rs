@@ -8,15 +8,18 @@ pub mod common;
 pub mod competitor;
 pub mod cost;
 pub mod enums;
+pub mod events;
+pub mod feedback;
 pub mod lead;
 pub mod lead_definition;
 pub mod lifecycle;
 pub mod loaders;
 pub mod node;
 pub mod opportunity;
+pub mod spend;
 pub mod user;
 
-use async_graphql::{EmptySubscription, MergedObject, Schema};
+use async_graphql::{MergedObject, Schema};
 use sea_orm::DatabaseConnection;
 
 /// Deepest selection allowed (DESIGN.md: 12).
@@ -38,6 +41,7 @@ pub struct QueryRoot(
     lifecycle::LifecycleQuery,
     campaign::CampaignQuery,
     opportunity::OpportunityQuery,
+    feedback::FeedbackQuery,
     competitor::CompetitorQuery,
 );
 
@@ -50,12 +54,14 @@ pub struct MutationRoot(
     lead_definition::LeadDefinitionMutation,
     lifecycle::LifecycleMutation,
     campaign::CampaignMutation,
+    spend::SpendMutation,
     opportunity::OpportunityMutation,
+    feedback::FeedbackMutation,
     competitor::CompetitorMutation,
 );
 
 /// The schema type.
-pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
+pub type AppSchema = Schema<QueryRoot, MutationRoot, events::SubscriptionRoot>;
 
 /// Schema switches from the configuration.
 #[derive(Clone, Copy, Debug)]
@@ -87,7 +93,7 @@ pub fn build_schema(
     let mut builder = Schema::build(
         QueryRoot::default(),
         MutationRoot::default(),
-        EmptySubscription,
+        events::SubscriptionRoot,
     )
     .limit_depth(depth)
     .limit_directives(MAX_DIRECTIVES);

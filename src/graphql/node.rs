@@ -8,8 +8,10 @@ use super::{
     campaign::Campaign,
     common::{loaders, parse_global_id},
     competitor::Competitor,
+    feedback::WinLossFeedback,
     lead::Lead,
     opportunity::Opportunity,
+    spend::CampaignSpend,
     user::User,
 };
 use crate::{
@@ -33,6 +35,10 @@ pub enum Node {
     User(User),
     /// A competitor.
     Competitor(Competitor),
+    /// A campaign spend entry.
+    CampaignSpend(CampaignSpend),
+    /// Win/loss feedback.
+    WinLossFeedback(WinLossFeedback),
 }
 
 /// Most ids `nodes(ids:)` takes.
@@ -56,6 +62,14 @@ async fn load(ctx: &Context<'_>, id: &ID) -> Result<Option<Node>> {
             .competitor(uuid)
             .await?
             .map(|m| Node::Competitor(Competitor(m))),
+        "CampaignSpend" => l
+            .campaign_spend(uuid)
+            .await?
+            .map(|m| Node::CampaignSpend(CampaignSpend(m))),
+        "WinLossFeedback" => l
+            .win_loss_feedback(uuid)
+            .await?
+            .map(|m| Node::WinLossFeedback(WinLossFeedback(m))),
         _ => None,
     })
 }

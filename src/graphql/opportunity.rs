@@ -12,6 +12,7 @@ use super::{
         decode_id, decode_opt_id, global_id, loaders, page_request, payload, viewer,
     },
     enums::{OpportunityStage, OpportunityType, SourcedBy},
+    feedback::{OpportunityStageChange, WinLossFeedback},
     lead::Lead,
     user::User,
 };
@@ -78,6 +79,35 @@ impl Opportunity {
     async fn closed_at(&self) -> Option<DateTime<Utc>> {
         self.0.closed_at
     }
+    /// Why it was won or lost; null while open or until sales writes it.
+    async fn feedback(&self, ctx: &Context<'_>) -> Result<Option<WinLossFeedback>> {
+        Ok(loaders(ctx)?
+            .feedback_of(self.0.id)
+            .await?
+            .map(WinLossFeedback))
+    }
+    /// Closed without win/loss feedback for its outcome: it is in its
+    /// owner's feedback-missing queue (`opportunities(filter:
+    /// {feedbackMissing: true, ownerIds: [...]})`).
+    async fn feedback_missing(&self, ctx: &Context<'_>) -> Result<bool> {
+        let Some(outcome) = crate::domain::feedback::outcome_of(self.0.stage) else {
+            return Ok(false);
+        };
+        let feedback = loaders(ctx)?.feedback_of(self.0.id).await?;
+        Ok(feedback.is_none_or(|f| f.outcome != outcome))
+    }
+    /// Every stage transition, oldest first, with who, when and why.
+    async fn stage_history(&self, ctx: &Context<'_>) -> Result<Vec<OpportunityStageChange>> {
+        Ok(crate::services::stage_changes::history(
+            db(ctx)?,
+            entity::enums::StageSubject::Opportunity,
+            self.0.id,
+        )
+        .await?
+        .into_iter()
+        .map(OpportunityStageChange)
+        .collect())
+    }
     /// Version, +1 on every write; pass it as `expectedVersion` to update safely.
     async fn version(&self) -> i32 {
         self.0.version
@@ -110,6 +140,9 @@ impl Opportunity {
         }
         if selection.field("owner").exists() {
             l.prefetch_users(models.iter().map(|m| m.owner_id)).await?;
+        }
+        if selection.field("feedback").exists() || selection.field("feedbackMissing").exists() {
+            l.prefetch_feedback(models.iter().map(|m| m.id)).await?;
         }
         Ok(())
     }
@@ -146,6 +179,10 @@ pub struct OpportunityFilter {
     pub updated_at: Option<DateTimeRange>,
     /// Closed in this range.
     pub closed_at: Option<DateTimeRange>,
+    /// true: only closed opportunities without win/loss feedback for their
+    /// outcome (the feedback-missing queue; add `ownerIds` for one rep's);
+    /// false: only the others.
+    pub feedback_missing: Option<bool>,
 }
 
 /// Fields opportunities can be ordered by.
@@ -213,6 +250,7 @@ pub async fn list(
         created_at: f.created_at.map(Into::into),
         updated_at: f.updated_at.map(Into::into),
         closed_at: f.closed_at.map(Into::into),
+        feedback_missing: f.feedback_missing,
     };
     let order = order_by.unwrap_or_default();
     let sort = match order.field {
@@ -303,7 +341,12 @@ pub struct UpdateOpportunityInput {
     /// another owner.
     pub owner_id: MaybeUndefined<ID>,
     /// Pipeline stage; a change is recorded in the stage history, and moving
-    /// into CLOSED_WON or CLOSED_LOST sets `closedAt`.
+    /// into CLOSED_WON or CLOSED_LOST sets `closedAt`. Open stages move
+    /// freely among each other and may close; a closed opportunity is
+    /// reopened only by ADMIN or INTEGRATION, and never switches between
+    /// CLOSED_WON and CLOSED_LOST directly. Closing here needs no feedback
+    /// (the deal then waits in the feedback-missing queue); people close
+    /// with `closeOpportunity`.
     pub stage: Option<OpportunityStage>,
     /// The deal's amount.
     pub amount: Option<MoneyInput>,

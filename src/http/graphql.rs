@@ -252,7 +252,9 @@ async fn execute(
     } else {
         &state.schema
     };
-    let request = request.data(viewer).data(Loaders::new(state.db.clone()));
+    let request = request
+        .data(viewer)
+        .data(std::sync::Arc::new(Loaders::new(state.db.clone())));
 
     let response = match tokio::time::timeout(state.request_timeout, schema.execute(request)).await
     {
@@ -295,7 +297,7 @@ fn cost_extension(requested: usize) -> async_graphql::Value {
 }
 
 /// Gives every error a code and every response with errors the request id.
-fn finish(mut response: Response, request_id: &str) -> Response {
+pub(super) fn finish(mut response: Response, request_id: &str) -> Response {
     for error in &mut response.errors {
         let has_code = error
             .extensions

@@ -1,6 +1,7 @@
 //! The axum application: routes, middleware and shared state.
 
 pub mod graphql;
+pub mod ws;
 
 use std::time::Duration;
 
@@ -17,7 +18,7 @@ use tower_http::{
     trace::TraceLayer,
 };
 
-use crate::{auth::jwt::JwtSettings, graphql::AppSchema};
+use crate::{auth::jwt::JwtSettings, event_hub::EventHub, graphql::AppSchema};
 
 /// What every handler shares. Cheap to clone.
 #[derive(Clone)]
@@ -29,6 +30,8 @@ pub struct AppState {
     /// The same schema with a depth limit that fits the standard
     /// introspection query; used only for introspection-only operations.
     pub introspection_schema: AppSchema,
+    /// Live events for subscriptions.
+    pub events: EventHub,
     /// Token validation.
     pub jwt: JwtSettings,
     /// Longest a request may run.
@@ -41,6 +44,7 @@ pub struct AppState {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
+        .route("/graphql/ws", get(ws::upgrade))
         .route("/graphiql", get(graphql::graphiql))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))

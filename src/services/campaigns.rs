@@ -209,6 +209,44 @@ async fn validate(
         })
     });
     out.owner_id = fields.owner_id;
+    if let (Some(current), Some(starts_on)) = (current, starts_on) {
+        // Spend already recorded must stay inside the dates and in the
+        // campaign's currency (see `services::spend`).
+        let currency = match &out.budget {
+            Some(Some((_, currency))) => currency.as_str(),
+            _ => current.currency.as_str(),
+        };
+        let changes_dates = starts_on != current.starts_on || ends_on != current.ends_on;
+        let changes_currency = currency != current.currency;
+        if changes_dates || changes_currency {
+            let (out_of_dates, other_currency) =
+                super::spend::stranded(db, current.id, starts_on, ends_on, currency).await?;
+            if out_of_dates > 0 {
+                let field = if starts_on != current.starts_on {
+                    "startsOn"
+                } else {
+                    "endsOn"
+                };
+                e.add(
+                    field,
+                    UserErrorCode::OutOfRange,
+                    format!(
+                        "{out_of_dates} spend entries would fall outside the campaign's dates; move or delete them first"
+                    ),
+                );
+            }
+            if other_currency > 0 {
+                e.add(
+                    "budget.currency",
+                    UserErrorCode::Invalid,
+                    format!(
+                        "the campaign has spend in {}; its currency cannot change to {currency}",
+                        current.currency
+                    ),
+                );
+            }
+        }
+    }
     if let Some(Some(owner)) = out.owner_id
         && records::find::<user::Entity>(db, owner).await?.is_none()
     {

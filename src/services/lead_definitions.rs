@@ -2,7 +2,8 @@
 //! marketing, signed by one marketing and one sales user (an ADMIN may sign
 //! for either team), approved the moment the second team signs. Approval
 //! supersedes the previous version and rescores every open lead, all in one
-//! transaction.
+//! transaction. A draft nobody wants can be discarded (soft-deleted); approved
+//! and superseded versions are history and stay.
 
 use std::collections::BTreeMap;
 
@@ -101,6 +102,8 @@ pub async fn create_draft(
     viewer.require(Action::DraftDefinition)?;
     check(&fields)?;
     let txn = begin_write(db).await?;
+    // Over every row, discarded drafts included: a version number names one
+    // text for good and is never reused.
     let latest: Option<i32> = lead_definition::Entity::find()
         .select_only()
         .column_as(lead_definition::Column::Version.max(), "v")
@@ -127,6 +130,8 @@ pub async fn create_draft(
         created_by_id: Set(Some(viewer.user_id)),
         approved_at: Set(None),
         superseded_at: Set(None),
+        revision: Set(1),
+        deleted_at: Set(None),
     }
     .insert(&txn)
     .await?;
@@ -163,6 +168,7 @@ pub async fn update_draft(
         .exec(&txn)
         .await?;
     let at = now();
+    let revision = current.revision + 1;
     let mut am = current.into_active_model();
     am.description = Set(fields.description);
     am.fit_criteria = Set(json(&fields.fit_criteria)?);
@@ -173,6 +179,7 @@ pub async fn update_draft(
     am.first_contact_hours = Set(fields.first_contact_hours);
     am.disposition_hours = Set(fields.disposition_hours);
     am.review_by = Set(fields.review_by);
+    am.revision = Set(revision);
     am.updated_at = Set(at);
     let model = am.update(&txn).await?;
     log(&txn, viewer, id, &["content"], at).await?;
@@ -271,9 +278,13 @@ pub async fn sign(
     log(&txn, viewer, id, &["signatures"], at).await?;
 
     if existing.is_empty() {
+        // A signature is a write to the draft: a concurrent discard that read
+        // the unsigned draft must see a newer revision. (The approval below
+        // is that write when this is the second signature.)
+        let definition = bump(&txn, current, at).await?;
         txn.commit().await?;
         return Ok(Signed {
-            definition: current,
+            definition,
             approved: false,
             rescored: Rescored::default(),
         });
@@ -286,16 +297,20 @@ pub async fn sign(
         .await?;
     for p in previous {
         let pid = p.id;
+        let revision = p.revision + 1;
         let mut am = p.into_active_model();
         am.status = Set(DefinitionStatus::Superseded);
         am.superseded_at = Set(Some(at));
+        am.revision = Set(revision);
         am.updated_at = Set(at);
         am.update(&txn).await?;
         log(&txn, viewer, pid, &["status", "supersededAt"], at).await?;
     }
+    let revision = current.revision + 1;
     let mut am = current.into_active_model();
     am.status = Set(DefinitionStatus::Approved);
     am.approved_at = Set(Some(at));
+    am.revision = Set(revision);
     am.updated_at = Set(at);
     let approved = am.update(&txn).await?;
     log(&txn, viewer, id, &["status", "approvedAt"], at).await?;
@@ -332,8 +347,94 @@ pub async fn sign(
     })
 }
 
+/// Discards a draft: it disappears from `leadDefinition(version:)`,
+/// `leadDefinitions` and `compareLeadDefinitions`, and reaches sync jobs as a
+/// tombstone. Its signatures are removed (they were given to a text that no
+/// longer exists); its row stays, soft-deleted, so its version number is not
+/// reused. Approved and superseded versions are history and cannot be
+/// discarded. A stale `expected_revision` is a CONFLICT and writes nothing.
+pub async fn discard_draft(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    id: Uuid,
+    expected_revision: Option<i32>,
+) -> AppResult<Uuid> {
+    viewer.require(Action::DraftDefinition)?;
+    let txn = begin_write(db).await?;
+    let current = find_locked(&txn, id).await?;
+    if let Some(expected) = expected_revision
+        && expected != current.revision
+    {
+        return Err(AppError::Conflict(format!(
+            "the lead definition is at revision {}, not {expected}: reload it and retry",
+            current.revision
+        )));
+    }
+    if current.status != DefinitionStatus::Draft {
+        return Err(AppError::invalid(
+            "id",
+            UserErrorCode::Invalid,
+            format!(
+                "version {} is {}; only drafts can be discarded (approved and superseded \
+                 versions are history)",
+                current.version,
+                current.status.as_str()
+            ),
+        ));
+    }
+    lead_definition_signature::Entity::delete_many()
+        .filter(lead_definition_signature::Column::DefinitionId.eq(id))
+        .exec(&txn)
+        .await?;
+    let at = now();
+    let version = current.version;
+    let revision = current.revision + 1;
+    let mut am = current.into_active_model();
+    am.deleted_at = Set(Some(at));
+    am.revision = Set(revision);
+    am.updated_at = Set(at);
+    am.update(&txn).await?;
+    records::log(
+        &txn,
+        Some(viewer.user_id),
+        ObjectType::LeadDefinition,
+        id,
+        ChangeOperation::Delete,
+        vec![],
+        at,
+    )
+    .await?;
+    txn.commit().await?;
+    tracing::info!(
+        definition.version = version,
+        viewer.role = viewer.role.as_str(),
+        "lead definition draft discarded"
+    );
+    Ok(id)
+}
+
+/// Bumps a definition's revision and `updated_at` (a write that changes no
+/// column of its own, e.g. a signature).
+async fn bump(
+    txn: &impl ConnectionTrait,
+    current: lead_definition::Model,
+    at: chrono::DateTime<chrono::Utc>,
+) -> AppResult<lead_definition::Model> {
+    let revision = current.revision + 1;
+    let mut am = current.into_active_model();
+    am.revision = Set(revision);
+    am.updated_at = Set(at);
+    Ok(am.update(txn).await?)
+}
+
+/// Definitions that have not been discarded.
+fn live() -> Select<lead_definition::Entity> {
+    lead_definition::Entity::find().filter(lead_definition::Column::DeletedAt.is_null())
+}
+
 async fn find_locked(txn: &impl ConnectionTrait, id: Uuid) -> AppResult<lead_definition::Model> {
-    lead_definition::Entity::find_by_id(id)
+    live()
+        .filter(lead_definition::Column::Id.eq(id))
         .lock_exclusive()
         .one(txn)
         .await?
@@ -366,7 +467,7 @@ pub async fn find(
     version: Option<i32>,
 ) -> AppResult<Option<lead_definition::Model>> {
     viewer.require(Action::ReadRecords)?;
-    let query = lead_definition::Entity::find();
+    let query = live();
     let query = match version {
         Some(v) => query.filter(lead_definition::Column::Version.eq(v)),
         None => query.filter(lead_definition::Column::Status.eq(DefinitionStatus::Approved)),
@@ -379,12 +480,15 @@ pub async fn by_id(
     db: &impl ConnectionTrait,
     id: Uuid,
 ) -> AppResult<Option<lead_definition::Model>> {
-    Ok(lead_definition::Entity::find_by_id(id).one(db).await?)
+    Ok(live()
+        .filter(lead_definition::Column::Id.eq(id))
+        .one(db)
+        .await?)
 }
 
-/// Every definition, newest version first.
+/// Every definition but discarded drafts (the list's total count).
 pub fn select() -> Select<lead_definition::Entity> {
-    lead_definition::Entity::find()
+    live()
 }
 
 /// One page of definitions, newest first.

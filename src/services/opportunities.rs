@@ -3,8 +3,8 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use entity::{
     account,
-    enums::{OpportunityStage, OpportunityType, SourcedBy, StageSubject},
-    lead, opportunity, stage_change, user,
+    enums::{OpportunityStage, OpportunityType, Outcome, SourcedBy, StageSubject},
+    lead, opportunity, stage_change, user, win_loss_feedback,
 };
 use rust_decimal::Decimal;
 use sea_orm::{
@@ -14,6 +14,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::{
+    feedback::FeedbackFields,
     filters::{TimeRange, in_range, text_search},
     pagination::{KeyOf, Page, PageRequest, SortKey, SortValue, paginate},
     records::{self, Record},
@@ -21,8 +22,8 @@ use super::{
 use crate::{
     auth::{Action, Viewer, policy},
     db::begin_write,
-    domain::validate::Errors,
-    error::{AppResult, UserErrorCode},
+    domain::{deal_stages, feedback as feedback_rules, validate::Errors},
+    error::{AppError, AppResult, UserErrorCode},
 };
 
 /// Which opportunities to list.
@@ -48,6 +49,9 @@ pub struct OpportunityFilter {
     pub updated_at: Option<TimeRange>,
     /// Closed in this range.
     pub closed_at: Option<TimeRange>,
+    /// Closed without win/loss feedback matching the outcome (true), or
+    /// not (false): the feedback-missing queue.
+    pub feedback_missing: Option<bool>,
 }
 
 /// How to order opportunities.
@@ -119,6 +123,11 @@ pub fn select(filter: &OpportunityFilter) -> Select<opportunity::Entity> {
     cond = in_range(cond, C::CreatedAt, filter.created_at.as_ref());
     cond = in_range(cond, C::UpdatedAt, filter.updated_at.as_ref());
     cond = in_range(cond, C::ClosedAt, filter.closed_at.as_ref());
+    match filter.feedback_missing {
+        Some(true) => cond = cond.add(super::feedback::feedback_missing()),
+        Some(false) => cond = cond.add(super::feedback::feedback_missing().not()),
+        None => {}
+    }
     opportunity::Entity::live().filter(cond)
 }
 
@@ -389,9 +398,11 @@ pub(crate) async fn insert_in(
 }
 
 /// Edits an opportunity (SALES only one it owns, and may not hand it to
-/// another owner). A stage change stamps `stageEnteredAt`, sets or clears
-/// `closedAt` and is recorded. A stale `expected_version` is a CONFLICT and
-/// writes nothing.
+/// another owner). A stage change must follow the pipeline rules
+/// ([`deal_stages`]), stamps `stageEnteredAt`, sets or clears `closedAt` and
+/// is recorded. A stale `expected_version` is a CONFLICT and writes nothing.
+/// Closing here needs no feedback (sync jobs close deals too); such a deal
+/// waits in the feedback-missing queue.
 pub async fn update(
     db: &DatabaseConnection,
     viewer: &Viewer,
@@ -407,12 +418,32 @@ pub async fn update(
         viewer.require_on(Action::WriteOpportunity, owner)?;
     }
     records::check_version("opportunity", current.version, expected_version)?;
+    if let Some(to) = fields.stage {
+        deal_stages::check(current.stage, to, viewer.role)
+            .map_err(|message| AppError::invalid("stage", UserErrorCode::Invalid, message))?;
+    }
     let fields = validate(&txn, fields, false).await?;
+    let model = write_move(&txn, viewer, current, fields, None).await?;
+    txn.commit().await?;
+    Ok(model)
+}
+
+/// Writes validated fields to an opportunity; a stage change stamps
+/// `stageEnteredAt`, sets or clears `closedAt`, is recorded with `reason`,
+/// and closing sets off [`closed`].
+async fn write_move(
+    txn: &impl ConnectionTrait,
+    viewer: &Viewer,
+    current: opportunity::Model,
+    fields: OpportunityFields,
+    reason: Option<&str>,
+) -> AppResult<opportunity::Model> {
+    let id = current.id;
     let from = current.stage;
     let to = fields.stage.filter(|stage| *stage != from);
     let at = records::now();
     let (model, _) =
-        records::update::<opportunity::Entity>(&txn, Some(viewer.user_id), current, |am| {
+        records::update::<opportunity::Entity>(txn, Some(viewer.user_id), current, |am| {
             apply(am, fields);
             if let Some(to) = to {
                 am.stage_entered_at = Set(at);
@@ -426,7 +457,7 @@ pub async fn update(
         .await?;
     if let Some(to) = to {
         record_stage_change(
-            &txn,
+            txn,
             StageMove {
                 subject: StageSubject::Opportunity,
                 subject_id: id,
@@ -434,16 +465,73 @@ pub async fn update(
                 to: to.as_str(),
                 actor: Some(viewer.user_id),
                 at,
-                reason: None,
+                reason,
             },
         )
         .await?;
         if to.is_closed() {
-            closed(&txn, viewer, &model, at).await?;
+            closed(txn, viewer, &model, at).await?;
         }
     }
-    txn.commit().await?;
     Ok(model)
+}
+
+/// Closes an open opportunity as won or lost and writes its win/loss
+/// feedback, in one transaction: when the amount or the feedback is invalid
+/// nothing is written (every failure is reported, the feedback's under
+/// `feedback.`). Needs both opportunity and feedback rights (SALES: its own
+/// deals). The stage change carries the primary reason.
+pub async fn close(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    id: Uuid,
+    expected_version: Option<i32>,
+    outcome: Outcome,
+    amount: Option<(Decimal, String)>,
+    mut feedback: FeedbackFields,
+) -> AppResult<(opportunity::Model, win_loss_feedback::Model)> {
+    viewer.require(Action::WriteOpportunity)?;
+    viewer.require(Action::WriteFeedback)?;
+    let txn = begin_write(db).await?;
+    let current = records::lock::<opportunity::Entity>(&txn, id).await?;
+    viewer.require_on(Action::WriteOpportunity, current.owner_id)?;
+    viewer.require_on(Action::WriteFeedback, current.owner_id)?;
+    records::check_version("opportunity", current.version, expected_version)?;
+    let to = feedback_rules::stage_of(outcome);
+    if current.stage.is_closed() {
+        return Err(AppError::invalid(
+            "outcome",
+            UserErrorCode::Invalid,
+            format!(
+                "the opportunity is already {}: reopen it first, or write its feedback with submitWinLossFeedback / updateWinLossFeedback",
+                current.stage
+            ),
+        ));
+    }
+    deal_stages::check(current.stage, to, viewer.role)
+        .map_err(|message| AppError::invalid("outcome", UserErrorCode::Invalid, message))?;
+    feedback.outcome = Some(outcome);
+    let fields = OpportunityFields {
+        stage: Some(to),
+        amount,
+        ..Default::default()
+    };
+    // Validate both halves before writing either, and report both.
+    let deal = validate(&txn, fields, false).await;
+    let fb = super::feedback::validate(&txn, feedback, None, to, "feedback.").await;
+    let (fields, fb) = match (deal, fb) {
+        (Ok(d), Ok(f)) => (d, f),
+        (Err(AppError::Invalid(mut a)), Err(AppError::Invalid(b))) => {
+            a.extend(b);
+            return Err(AppError::Invalid(a));
+        }
+        (Err(e), _) | (_, Err(e)) => return Err(e),
+    };
+    let reason = fb.primary_reason_name();
+    let model = write_move(&txn, viewer, current, fields, reason).await?;
+    let written = super::feedback::write_on_close(&txn, viewer, &model, fb).await?;
+    txn.commit().await?;
+    Ok((model, written))
 }
 
 /// Soft-deletes an opportunity (SALES only one it owns). Its stage history

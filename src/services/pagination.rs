@@ -7,7 +7,7 @@
 //! index on `(col, id)` serves without an OFFSET scan.
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, Order, PaginatorTrait, QueryFilter,
@@ -47,6 +47,8 @@ pub enum SortValue {
     Text(String),
     /// Decimal columns, carried as a string to stay exact.
     Decimal(Decimal),
+    /// Date columns.
+    Date(NaiveDate),
 }
 
 impl From<SortValue> for Value {
@@ -56,6 +58,7 @@ impl From<SortValue> for Value {
             SortValue::Time(t) => Value::ChronoDateTimeUtc(Some(t)),
             SortValue::Text(s) => Value::String(Some(s)),
             SortValue::Decimal(d) => Value::Decimal(Some(d)),
+            SortValue::Date(d) => Value::ChronoDate(Some(d)),
         }
     }
 }

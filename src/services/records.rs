@@ -83,6 +83,8 @@ impl_record! {
     opportunity => Opportunity, "opportunity";
     competitor => Competitor, "competitor";
     activity => Activity, "activity";
+    campaign_spend => CampaignSpend, "campaign spend entry";
+    win_loss_feedback => WinLossFeedback, "win/loss feedback";
 }
 
 /// Loads a live record by id.

@@ -296,6 +296,7 @@ async fn transition(
     event::Entity::insert_many(events)
         .exec_without_returning(txn)
         .await?;
+    super::events::notify(txn).await?;
     for id in &changed {
         records::log(
             txn,

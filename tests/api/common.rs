@@ -81,6 +81,8 @@ pub struct TestApp {
     pub db: DatabaseConnection,
     /// Configuration the server runs with.
     pub config: Config,
+    /// The PostgreSQL schema of this test (None on SQLite).
+    schema: Option<String>,
     queries: Arc<AtomicUsize>,
     users: HashMap<&'static str, Uuid>,
     _dir: Option<tempfile::TempDir>,
@@ -119,13 +121,7 @@ impl TestApp {
         adjust(&mut config);
         let queries = Arc::new(AtomicUsize::new(0));
         let counter = queries.clone();
-        let mut db = db::connect_with(&config, |opt| {
-            if let Some(schema) = &schema {
-                opt.set_schema_search_path(schema.clone());
-            }
-        })
-        .await
-        .expect("connect");
+        let mut db = connect(&config, schema.as_deref()).await;
         db::migrate(&db).await.expect("migrate");
         db.set_metric_callback(move |_| {
             counter.fetch_add(1, Ordering::SeqCst);
@@ -175,11 +171,53 @@ impl TestApp {
                 .expect("client"),
             db,
             config,
+            schema,
             queries,
             users,
             _dir: dir,
             _shutdown: tx,
         }
+    }
+
+    /// Starts `n` more servers over this test's database (the same SQLite
+    /// file or PostgreSQL schema), as replicas behind a load balancer would
+    /// run: each with its own connection pool and background sweeper, and
+    /// this app's configuration adjusted by `adjust`. They are built first
+    /// and started together, so sweepers with the same interval tick at the
+    /// same moments. They stop when the returned [`Instance`]s are dropped.
+    pub async fn spawn_instances(&self, n: usize, adjust: impl Fn(&mut Config)) -> Vec<Instance> {
+        let mut built = Vec::with_capacity(n);
+        for _ in 0..n {
+            let mut config = self.config.clone();
+            adjust(&mut config);
+            let mut db = connect(&config, self.schema.as_deref()).await;
+            let sweeps = Arc::new(AtomicUsize::new(0));
+            let counter = sweeps.clone();
+            db.set_metric_callback(move |info| {
+                if is_sweep_read(&info.statement.sql) {
+                    counter.fetch_add(1, Ordering::SeqCst);
+                }
+            });
+            let app = Application::build(&config, db)
+                .await
+                .expect("build instance");
+            let base = format!("http://{}", app.local_addr().expect("addr"));
+            built.push((app, base, sweeps));
+        }
+        built
+            .into_iter()
+            .map(|(app, base, sweeps)| {
+                let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+                tokio::spawn(app.run_until(async {
+                    rx.await.ok();
+                }));
+                Instance {
+                    base,
+                    sweeps,
+                    _shutdown: tx,
+                }
+            })
+            .collect()
     }
 
     /// The seeded user of a role.
@@ -208,9 +246,36 @@ impl TestApp {
         query: &str,
         variables: Value,
     ) -> (u16, Value) {
+        self.send(&self.base, token, query, variables).await
+    }
+
+    /// Like [`gql`](Self::gql), sent to another server over the same
+    /// database (see [`spawn_instances`](Self::spawn_instances)).
+    pub async fn gql_at(
+        &self,
+        instance: &Instance,
+        role: Role,
+        query: &str,
+        variables: Value,
+    ) -> Value {
+        let (status, body) = self
+            .send(&instance.base, Some(&self.token(role)), query, variables)
+            .await;
+        assert_eq!(status, 200, "HTTP {status}: {body}");
+        assert!(body.get("errors").is_none(), "errors from {query}: {body}");
+        body["data"].clone()
+    }
+
+    async fn send(
+        &self,
+        base: &str,
+        token: Option<&str>,
+        query: &str,
+        variables: Value,
+    ) -> (u16, Value) {
         let mut req = self
             .client
-            .post(format!("{}/graphql", self.base))
+            .post(format!("{base}/graphql"))
             .json(&json!({ "query": query, "variables": variables }));
         if let Some(token) = token {
             req = req.bearer_auth(token);
@@ -291,4 +356,41 @@ impl TestApp {
         base64::engine::general_purpose::URL_SAFE_NO_PAD
             .encode(format!("User:{}", self.user_id(role)))
     }
+}
+
+/// Opens a pool on a test's database, in its PostgreSQL schema if it has one.
+async fn connect(config: &Config, schema: Option<&str>) -> DatabaseConnection {
+    db::connect_with(config, |opt| {
+        if let Some(schema) = schema {
+            opt.set_schema_search_path(schema.to_owned());
+        }
+    })
+    .await
+    .expect("connect")
+}
+
+/// Another server over a [`TestApp`]'s database, started by
+/// [`TestApp::spawn_instances`].
+pub struct Instance {
+    /// `http://127.0.0.1:port`.
+    pub base: String,
+    sweeps: Arc<AtomicUsize>,
+    _shutdown: tokio::sync::oneshot::Sender<()>,
+}
+
+impl Instance {
+    /// How many SLA sweeps this server has started: the candidate reads of
+    /// `services::sla::sweep` seen on its own pool (one per sweep while
+    /// fewer than a batch of leads is open, as in tests).
+    pub fn sweeps(&self) -> usize {
+        self.sweeps.load(Ordering::SeqCst)
+    }
+}
+
+/// Whether a statement is the SLA sweep's read of its candidates: the only
+/// query that selects leads by a list of SLA statuses.
+fn is_sweep_read(sql: &str) -> bool {
+    sql.starts_with("SELECT")
+        && sql.contains(r#"FROM "leads""#)
+        && sql.contains(r#""sla_status" IN ("#)
 }

@@ -212,6 +212,159 @@ db_test! {
     }
 }
 
+const DISCARD: &str = "mutation($i: DiscardLeadDefinitionDraftInput!) { discardLeadDefinitionDraft(input: $i) { discardedLeadDefinitionId userErrors { field message code } } }";
+const DEFINITIONS: &str = "{ leadDefinition { version } leadDefinitions { totalCount nodes { id version status revision } } }";
+
+/// Drafts a definition as MARKETING; returns its id.
+async fn draft(app: &TestApp, def: Value) -> String {
+    let data = app.gql(Marketing, CREATE_DEF, json!({ "i": def })).await;
+    data["createLeadDefinition"]["leadDefinition"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no draft: {data}"))
+        .to_owned()
+}
+
+/// A definition's `revision` as the list shows it (None when not listed).
+async fn revision(app: &TestApp, id: &str) -> Option<i64> {
+    let data = app.gql(Admin, DEFINITIONS, json!({})).await;
+    data["leadDefinitions"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["id"] == id)
+        .map(|n| n["revision"].as_i64().unwrap())
+}
+
+/// The uuid inside a global id.
+fn uuid_of(gid: &str) -> uuid::Uuid {
+    use base64::Engine;
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(gid)
+        .unwrap();
+    let raw = String::from_utf8(raw).unwrap();
+    uuid::Uuid::parse_str(raw.split_once(':').unwrap().1).unwrap()
+}
+
+/// The change-log entries about one object, oldest first.
+async fn log_of(app: &TestApp, gid: &str) -> Vec<entity::change_log::Model> {
+    use entity::change_log;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+    change_log::Entity::find()
+        .filter(change_log::Column::ObjectId.eq(uuid_of(gid)))
+        .order_by_asc(change_log::Column::Seq)
+        .all(&app.db)
+        .await
+        .unwrap()
+}
+
+db_test! {
+    async fn a_signed_draft_can_be_discarded_and_disappears_with_its_signature(app) {
+        approve(&app, definition(50, 30)).await;
+        let id = draft(&app, definition(60, 30)).await;
+        let signed = app.gql(Sales, SIGN, json!({ "i": { "id": id } })).await;
+        assert_eq!(signed["signLeadDefinition"]["approved"], false, "{signed}");
+        // Drafted at revision 1, the signature made it 2.
+        assert_eq!(revision(&app, &id).await, Some(2));
+
+        let data = app.gql(Marketing, DISCARD, json!({ "i": { "id": id, "expectedRevision": 2 } })).await;
+        assert_eq!(data["discardLeadDefinitionDraft"]["discardedLeadDefinitionId"], id.as_str(), "{data}");
+        assert_eq!(data["discardLeadDefinitionDraft"]["userErrors"], json!([]));
+
+        // Gone from the list and every lookup; the approved version stays in force.
+        let data = app.gql(Reporting, DEFINITIONS, json!({})).await;
+        assert_eq!(data["leadDefinition"]["version"], 1);
+        assert_eq!(data["leadDefinitions"]["totalCount"], 1);
+        assert_eq!(data["leadDefinitions"]["nodes"][0]["version"], 1);
+        let data = app.gql(Admin, "{ leadDefinition(version: 2) { id } }", json!({})).await;
+        assert_eq!(data["leadDefinition"], Value::Null);
+        let compare = "{ compareLeadDefinitions(fromVersion: 1, toVersion: 2) { field } }";
+        assert_eq!(app.error_code(Admin, compare, json!({})).await.as_deref(), Some("NOT_FOUND"));
+        // It can be neither signed, edited nor discarded again.
+        assert_eq!(app.error_code(Marketing, SIGN, json!({ "i": { "id": id } })).await.as_deref(), Some("NOT_FOUND"));
+        let update = "mutation($i: UpdateLeadDefinitionInput!) { updateLeadDefinition(input: $i) { leadDefinition { id } } }";
+        assert_eq!(app.error_code(Marketing, update, json!({ "i": { "id": id, "definition": definition(70, 30) } })).await.as_deref(), Some("NOT_FOUND"));
+        assert_eq!(app.error_code(Admin, DISCARD, json!({ "i": { "id": id } })).await.as_deref(), Some("NOT_FOUND"));
+
+        // Its signature went with it.
+        {
+            use entity::lead_definition_signature as sig;
+            use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+            let left = sig::Entity::find().filter(sig::Column::DefinitionId.eq(uuid_of(&id))).count(&app.db).await.unwrap();
+            assert_eq!(left, 0);
+        }
+        // Sync jobs see a tombstone by the MARKETING user.
+        let last = log_of(&app, &id).await.pop().unwrap();
+        assert_eq!(last.operation, entity::enums::ChangeOperation::Delete);
+        assert_eq!(last.actor_id, Some(app.user_id(Marketing)));
+
+        // Its version number is not reused.
+        let data = app.gql(Marketing, CREATE_DEF, json!({ "i": definition(60, 30) })).await;
+        assert_eq!(data["createLeadDefinition"]["leadDefinition"]["version"], 3);
+    }
+}
+
+db_test! {
+    async fn approved_and_superseded_versions_cannot_be_discarded(app) {
+        let (v1, _) = approve(&app, definition(50, 30)).await;
+        let (v2, _) = approve(&app, definition(60, 30)).await;
+        for (id, status) in [(&v1, "SUPERSEDED"), (&v2, "APPROVED")] {
+            let before_revision = revision(&app, id).await;
+            let before_log = log_of(&app, id).await.len();
+            let data = app.gql(Admin, DISCARD, json!({ "i": { "id": id } })).await;
+            let payload = &data["discardLeadDefinitionDraft"];
+            assert_eq!(payload["discardedLeadDefinitionId"], Value::Null, "{data}");
+            assert_eq!(payload["userErrors"][0]["field"], json!(["input", "id"]), "{data}");
+            assert_eq!(payload["userErrors"][0]["code"], "INVALID");
+            let message = payload["userErrors"][0]["message"].as_str().unwrap();
+            assert!(message.contains(status) && message.contains("only drafts"), "{message}");
+            // Nothing written.
+            assert_eq!(revision(&app, id).await, before_revision);
+            assert_eq!(log_of(&app, id).await.len(), before_log);
+        }
+        let data = app.gql(Admin, DEFINITIONS, json!({})).await;
+        assert_eq!(data["leadDefinition"]["version"], 2);
+        assert_eq!(data["leadDefinitions"]["totalCount"], 2);
+    }
+}
+
+db_test! {
+    async fn a_stale_expected_revision_is_a_conflict_and_discards_nothing(app) {
+        let id = draft(&app, definition(50, 30)).await;
+        // Read at revision 1; meanwhile SALES signs it (revision 2).
+        app.gql(Sales, SIGN, json!({ "i": { "id": id } })).await;
+        let before_log = log_of(&app, &id).await.len();
+        let (status, body) = app.post(Marketing, DISCARD, json!({ "i": { "id": id, "expectedRevision": 1 } })).await;
+        assert_eq!(status, 200);
+        assert_eq!(body["errors"][0]["extensions"]["code"], "CONFLICT", "{body}");
+        assert_eq!(revision(&app, &id).await, Some(2));
+        assert_eq!(log_of(&app, &id).await.len(), before_log);
+        let data = app.gql(Admin, "{ leadDefinition(version: 1) { signatures { team } } }", json!({})).await;
+        assert_eq!(data["leadDefinition"]["signatures"], json!([{ "team": "SALES" }]));
+
+        // An edit is a write too (and removes the signature): revision 3.
+        let update = "mutation($i: UpdateLeadDefinitionInput!) { updateLeadDefinition(input: $i) { leadDefinition { revision signatures { team } } userErrors { message } } }";
+        let data = app.gql(Marketing, update, json!({ "i": { "id": id, "definition": definition(55, 30) } })).await;
+        assert_eq!(data["updateLeadDefinition"]["leadDefinition"], json!({ "revision": 3, "signatures": [] }));
+        assert_eq!(app.error_code(Admin, DISCARD, json!({ "i": { "id": id, "expectedRevision": 2 } })).await.as_deref(), Some("CONFLICT"));
+        let data = app.gql(Admin, DISCARD, json!({ "i": { "id": id, "expectedRevision": 3 } })).await;
+        assert_eq!(data["discardLeadDefinitionDraft"]["discardedLeadDefinitionId"], id.as_str());
+    }
+}
+
+db_test! {
+    async fn only_marketing_and_admin_may_discard_a_draft(app) {
+        let id = draft(&app, definition(50, 30)).await;
+        for role in [Sales, Leadership, Reporting, Integration] {
+            let (_, body) = app.post(role, DISCARD, json!({ "i": { "id": id } })).await;
+            assert_eq!(body["errors"][0]["extensions"]["code"], "FORBIDDEN", "{}: {body}", role.as_str());
+            assert_eq!(body["data"], Value::Null, "{}: {body}", role.as_str());
+        }
+        assert_eq!(revision(&app, &id).await, Some(1), "nothing written");
+        let data = app.gql(Marketing, DISCARD, json!({ "i": { "id": id } })).await;
+        assert_eq!(data["discardLeadDefinitionDraft"]["discardedLeadDefinitionId"], id.as_str());
+    }
+}
+
 db_test! {
     async fn sales_works_a_lead_through_the_lifecycle_with_every_move_recorded(app) {
         let id = ideal_lead(&app, "vp@fitco.example").await;

@@ -20,6 +20,13 @@ struct Fixture {
     competitor: String,
     user: String,
     definition: String,
+    /// A second draft, for discarding (the first is approved by the
+    /// signatures in the matrix).
+    draft: String,
+    spend: String,
+    open_deal: String,
+    closed_deal: String,
+    feedback: String,
 }
 
 async fn fixture(app: &TestApp) -> Fixture {
@@ -58,13 +65,51 @@ async fn fixture(app: &TestApp) -> Fixture {
         .as_str()
         .unwrap()
         .to_owned();
-    let definition = app
-        .gql(Admin, "mutation { createLeadDefinition(input: {fitCriteria: {}, engagementRules: [], halfLifeDays: 30, mqlFitMin: 50, mqlEngagementMin: 30, reviewBy: \"2027-01-01\"}) { leadDefinition { id } userErrors { message } } }", json!({}))
-        .await["createLeadDefinition"]["leadDefinition"]["id"]
+    let create_definition = "mutation { createLeadDefinition(input: {fitCriteria: {}, engagementRules: [], halfLifeDays: 30, mqlFitMin: 50, mqlEngagementMin: 30, reviewBy: \"2027-01-01\"}) { leadDefinition { id } userErrors { message } } }";
+    let definition = app.gql(Admin, create_definition, json!({})).await["createLeadDefinition"]
+        ["leadDefinition"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let draft = app.gql(Admin, create_definition, json!({})).await["createLeadDefinition"]
+        ["leadDefinition"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let spend = app
+        .gql(Admin, &format!("mutation {{ createCampaignSpend(input: {{campaignId: \"{campaign}\", spentOn: \"2026-01-05\", amount: {{amount: \"10\", currency: \"USD\"}}}}) {{ campaignSpend {{ id }} userErrors {{ message }} }} }}"), json!({}))
+        .await["createCampaignSpend"]["campaignSpend"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let deal = |name: &'static str, stage: &'static str| {
+        let sales = sales.clone();
+        async move {
+            app.gql(
+                Admin,
+                "mutation($i: CreateOpportunityInput!) { createOpportunity(input: $i) { opportunity { id } userErrors { message } } }",
+                json!({ "i": { "name": name, "ownerId": sales, "stage": stage, "amount": { "amount": "10.00", "currency": "USD" } } }),
+            )
+            .await["createOpportunity"]["opportunity"]["id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    let open_deal = deal("Open deal", "PROPOSAL").await;
+    let closed_deal = deal("Closed deal", "CLOSED_LOST").await;
+    let with_feedback = deal("Deal with feedback", "CLOSED_WON").await;
+    let feedback = app
+        .gql(Admin, &format!("mutation {{ submitWinLossFeedback(input: {{opportunityId: \"{with_feedback}\", outcome: WON, primaryReason: PRODUCT_FIT}}) {{ winLossFeedback {{ id }} userErrors {{ message }} }} }}"), json!({}))
+        .await["submitWinLossFeedback"]["winLossFeedback"]["id"]
         .as_str()
         .unwrap()
         .to_owned();
     Fixture {
+        spend,
+        open_deal,
+        closed_deal,
+        feedback,
         account,
         lead,
         campaign,
@@ -72,6 +117,7 @@ async fn fixture(app: &TestApp) -> Fixture {
         competitor,
         user,
         definition,
+        draft,
     }
 }
 
@@ -95,6 +141,9 @@ fn matrix(f: &Fixture) -> Vec<(&'static str, String, &'static [Role])> {
         ("leadDefinitions", "{ leadDefinitions { totalCount } }".into(), ALL),
         ("compareLeadDefinitions", "{ compareLeadDefinitions(fromVersion: 1, toVersion: 1) { field } }".into(), ALL),
         ("leadsStageChanges", "{ leadsStageChanges { totalCount nodes { from to at } } }".into(), ALL),
+        ("winLossFeedback", "{ winLossFeedback { totalCount nodes { outcome primaryReason secondaryReasons objections leadFitRating } } }".into(), ALL),
+        ("opportunities (feedback-missing queue)", "{ opportunities(filter: {feedbackMissing: true}) { totalCount nodes { feedbackMissing stageHistory { from to } } } }".into(), ALL),
+        ("campaign.spend / totalSpend", format!("{{ node(id: \"{}\") {{ ... on Campaign {{ spend {{ totalCount nodes {{ spentOn amount {{ amount }} }} }} totalSpend {{ amount }} }} }} }}", f.campaign), ALL),
         (
             "createLeadDefinition",
             "mutation { createLeadDefinition(input: {fitCriteria: {}, engagementRules: [], halfLifeDays: 30, mqlFitMin: 50, mqlEngagementMin: 30, reviewBy: \"2027-01-01\"}) { leadDefinition { id } } }".into(),
@@ -196,6 +245,31 @@ fn matrix(f: &Fixture) -> Vec<(&'static str, String, &'static [Role])> {
             &[Admin, Sales, Integration],
         ),
         (
+            "createCampaignSpend",
+            format!("mutation {{ createCampaignSpend(input: {{campaignId: \"{}\", spentOn: \"2026-01-06\", amount: {{amount: \"5\", currency: \"USD\"}}}}) {{ campaignSpend {{ id }} }} }}", f.campaign),
+            &[Admin, Marketing, Integration],
+        ),
+        (
+            "updateCampaignSpend",
+            format!("mutation {{ updateCampaignSpend(input: {{id: \"{}\", note: \"ROLE\"}}) {{ campaignSpend {{ id }} }} }}", f.spend),
+            &[Admin, Marketing, Integration],
+        ),
+        (
+            "submitWinLossFeedback",
+            format!("mutation {{ submitWinLossFeedback(input: {{opportunityId: \"{}\", outcome: LOST, primaryReason: PRICE}}) {{ winLossFeedback {{ id }} }} }}", f.closed_deal),
+            &[Admin, Sales, Integration],
+        ),
+        (
+            "updateWinLossFeedback",
+            format!("mutation {{ updateWinLossFeedback(input: {{id: \"{}\", notes: \"ROLE\"}}) {{ winLossFeedback {{ id }} }} }}", f.feedback),
+            &[Admin, Sales, Integration],
+        ),
+        (
+            "closeOpportunity",
+            format!("mutation {{ closeOpportunity(input: {{id: \"{}\", outcome: WON, feedback: {{primaryReason: PRODUCT_FIT}}}}) {{ opportunity {{ id }} }} }}", f.open_deal),
+            &[Admin, Sales, Integration],
+        ),
+        (
             "createCompetitor",
             "mutation { createCompetitor(input: {name: \"Rival ROLE\"}) { competitor { id } } }".into(),
             &[Admin, Marketing, Sales],
@@ -223,6 +297,11 @@ fn matrix(f: &Fixture) -> Vec<(&'static str, String, &'static [Role])> {
             &[Admin, Marketing, Sales],
         ),
         (
+            "deleteCampaignSpend",
+            format!("mutation {{ deleteCampaignSpend(input: {{id: \"{}\"}}) {{ deletedCampaignSpendId }} }}", f.spend),
+            &[Admin, Marketing, Integration],
+        ),
+        (
             "deleteOpportunity",
             format!("mutation {{ deleteOpportunity(input: {{id: \"{}\"}}) {{ deletedOpportunityId }} }}", f.opportunity),
             &[Admin, Sales, Integration],
@@ -241,6 +320,11 @@ fn matrix(f: &Fixture) -> Vec<(&'static str, String, &'static [Role])> {
             "deleteAccount",
             format!("mutation {{ deleteAccount(input: {{id: \"{}\"}}) {{ deletedAccountId }} }}", f.account),
             &[Admin, Integration],
+        ),
+        (
+            "discardLeadDefinitionDraft",
+            format!("mutation {{ discardLeadDefinitionDraft(input: {{id: \"{}\"}}) {{ discardedLeadDefinitionId }} }}", f.draft),
+            &[Admin, Marketing],
         ),
         (
             "deleteUser",

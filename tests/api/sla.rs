@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::{
-    common::{TestApp, backends},
+    common::{Instance, TestApp, backends},
     db_test,
 };
 
@@ -364,5 +364,174 @@ async fn the_server_sweeps_in_the_background_unless_disabled() {
                 assert!(kinds.is_empty());
             }
         }
+    }
+}
+
+/// Reads the SLA status of every lead of `ids` from the database.
+async fn statuses(app: &TestApp, ids: &[Uuid]) -> Vec<Option<entity::enums::SlaStatus>> {
+    lead::Entity::find()
+        .filter(lead::Column::Id.is_in(ids.iter().copied()))
+        .all(&app.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|l| l.sla_status)
+        .collect()
+}
+
+/// Polls until every lead of `ids` is in `status`, or fails at the deadline.
+async fn until_all(app: &TestApp, ids: &[Uuid], status: entity::enums::SlaStatus, what: &str) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let now = statuses(app, ids).await;
+        if now.len() == ids.len() && now.iter().all(|s| *s == Some(status)) {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what}: still {now:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// Polls until every instance has started `more` sweeps since `since`.
+async fn until_swept(instances: &[Instance], since: &[usize], more: usize, what: &str) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let now: Vec<usize> = instances.iter().map(Instance::sweeps).collect();
+        if now.iter().zip(since).all(|(n, s)| *n >= s + more) {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what}: sweeps {since:?} -> {now:?}, wanted {more} more each"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// Each lead's SLA event kinds in stream order, and each lead's count of
+/// change-log entries written by the sweep (no actor, `slaStatus` only).
+async fn sla_history(app: &TestApp, ids: &[Uuid]) -> HashMap<Uuid, (Vec<EventKind>, usize)> {
+    let mut out: HashMap<Uuid, (Vec<EventKind>, usize)> =
+        ids.iter().map(|id| (*id, (vec![], 0))).collect();
+    for e in events_of(app, ids).await {
+        out.entry(e.subject_id).or_default().0.push(e.kind);
+    }
+    let logs = change_log::Entity::find()
+        .filter(change_log::Column::ObjectId.is_in(ids.iter().copied()))
+        .filter(change_log::Column::ActorId.is_null())
+        .all(&app.db)
+        .await
+        .unwrap();
+    for l in logs {
+        if l.changed_fields == Some(json!(["slaStatus"])) {
+            out.entry(l.object_id).or_default().1 += 1;
+        }
+    }
+    out
+}
+
+fn assert_history(
+    history: &HashMap<Uuid, (Vec<EventKind>, usize)>,
+    ids: &[Uuid],
+    expected: &[EventKind],
+    what: &str,
+) {
+    for id in ids {
+        let (kinds, logs) = &history[id];
+        assert_eq!(kinds, expected, "{what}: lead {id}");
+        assert_eq!(
+            *logs,
+            expected.len(),
+            "{what}: lead {id}: one change-log entry per event"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_servers_sweeping_one_database_move_each_lead_once() {
+    const LEADS: usize = 12;
+    for backend in backends() {
+        // The test's own server does not sweep; the two instances under test
+        // sweep every 50 ms, ticking together so that they race.
+        let app =
+            TestApp::spawn_with(backend.clone(), |c| c.sla_sweep_interval = Duration::ZERO).await;
+        approve(&app).await;
+        let account = fitting_account(&app).await;
+        let mut leads = Vec::new();
+        for i in 0..2 * LEADS {
+            leads.push(uuid_of(
+                &ideal_lead(&app, &account, &format!("l{i}@fitco.example")).await,
+            ));
+        }
+        // Half go to AT_RISK first, then to BREACHED; half straight to BREACHED.
+        let (stepwise, direct) = leads.split_at(LEADS);
+        until_all(&app, &leads, entity::enums::SlaStatus::OnTrack, "setup").await;
+
+        let instances = app
+            .spawn_instances(2, |c| c.sla_sweep_interval = Duration::from_millis(50))
+            .await;
+        // Both serve the API over the same data.
+        for instance in &instances {
+            let data = app
+                .gql_at(instance, Admin, LEAD, json!({ "id": lead_gid(leads[0]) }))
+                .await;
+            assert_eq!(data["node"]["stage"], "MQL", "{backend:?}");
+        }
+        let start = vec![0; instances.len()];
+        until_swept(&instances, &start, 3, "warm-up").await;
+        assert!(
+            events_of(&app, &leads).await.is_empty(),
+            "{backend:?}: nothing was due yet"
+        );
+
+        for id in stepwise {
+            backdate(&app, *id, hours(19)).await;
+        }
+        for id in direct {
+            backdate(&app, *id, hours(30)).await;
+        }
+        until_all(&app, stepwise, entity::enums::SlaStatus::AtRisk, "19 h in").await;
+        until_all(&app, direct, entity::enums::SlaStatus::Breached, "30 h in").await;
+        let seen: Vec<usize> = instances.iter().map(Instance::sweeps).collect();
+        until_swept(&instances, &seen, 3, "after the first moves").await;
+        let history = sla_history(&app, &leads).await;
+        assert_history(&history, stepwise, &[EventKind::LeadSlaAtRisk], "at risk");
+        assert_history(
+            &history,
+            direct,
+            &[EventKind::LeadSlaBreached],
+            "breached at once",
+        );
+
+        for id in stepwise {
+            backdate(&app, *id, hours(10)).await;
+        }
+        until_all(
+            &app,
+            stepwise,
+            entity::enums::SlaStatus::Breached,
+            "29 h in",
+        )
+        .await;
+        let seen: Vec<usize> = instances.iter().map(Instance::sweeps).collect();
+        until_swept(&instances, &seen, 3, "after the breaches").await;
+        let history = sla_history(&app, &leads).await;
+        assert_history(
+            &history,
+            stepwise,
+            &[EventKind::LeadSlaAtRisk, EventKind::LeadSlaBreached],
+            "at risk, then breached",
+        );
+        assert_history(
+            &history,
+            direct,
+            &[EventKind::LeadSlaBreached],
+            "breached at once",
+        );
+        let swept: Vec<usize> = instances.iter().map(Instance::sweeps).collect();
+        println!("{backend:?}: the two servers swept {swept:?} times");
     }
 }

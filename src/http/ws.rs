@@ -1,0 +1,468 @@
+//! GraphQL subscriptions over WebSocket at `/graphql/ws`, speaking the
+//! `graphql-transport-ws` protocol (the `graphql-ws` library's protocol):
+//! <https://github.com/enisdenjo/graphql-ws/blob/master/PROTOCOL.md>.
+//!
+//! We implement the protocol here rather than use async-graphql's
+//! `GraphQLWebSocket`, which closes with 1002/1011 where the protocol says
+//! 4400/4401/4403, silently replaces a subscription whose id is reused
+//! (protocol: 4409), has no initialisation timeout (4408) and never notices
+//! a token expiring after `connection_init`.
+//!
+//! - The client opens the socket with subprotocol `graphql-transport-ws` and
+//!   sends `connection_init` with its token in the payload
+//!   (`{"token": "<jwt>"}` or `{"Authorization": "Bearer <jwt>"}`) within
+//!   [`INIT_TIMEOUT`]. A missing or bad token closes with 4403.
+//! - Only subscription operations run here (queries and mutations go to
+//!   `POST /graphql`); the depth and cost limits are those of HTTP.
+//! - When the token expires the socket closes with 4403; reconnect with a
+//!   new token and resume with `after:`.
+
+use std::{collections::HashMap, time::Duration};
+
+use async_graphql::{
+    Request, Response, ServerError,
+    parser::types::{DocumentOperations, OperationType},
+};
+use axum::{
+    extract::{
+        State, WebSocketUpgrade,
+        ws::{CloseFrame, Message, WebSocket},
+    },
+    http::{HeaderMap, StatusCode, header},
+    response::Response as HttpResponse,
+};
+use futures_util::StreamExt;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::{sync::mpsc, task::AbortHandle, time::Instant};
+use uuid::Uuid;
+
+use super::{AppState, graphql};
+use crate::{
+    auth::Viewer, event_hub::Reserved, graphql::cost, graphql::loaders::Loaders, services,
+};
+
+/// The subprotocol spoken.
+pub const PROTOCOL: &str = "graphql-transport-ws";
+/// How long a client has to send `connection_init`.
+pub const INIT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Most subscriptions running at once on one connection.
+pub const MAX_SUBSCRIPTIONS: usize = 100;
+
+/// Close codes of the protocol.
+mod close {
+    pub const BAD_REQUEST: u16 = 4400;
+    pub const UNAUTHORIZED: u16 = 4401;
+    pub const FORBIDDEN: u16 = 4403;
+    pub const INIT_TIMEOUT: u16 = 4408;
+    pub const DUPLICATE_ID: u16 = 4409;
+    pub const TOO_MANY_INITS: u16 = 4429;
+}
+
+/// `GET /graphql/ws`: upgrades to a `graphql-transport-ws` socket.
+pub async fn upgrade(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> HttpResponse {
+    let offered = headers
+        .get_all(header::SEC_WEBSOCKET_PROTOCOL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|p| p.trim() == PROTOCOL);
+    if !offered {
+        return graphql::error_response(
+            StatusCode::BAD_REQUEST,
+            "BAD_USER_INPUT",
+            "open the WebSocket with subprotocol `graphql-transport-ws`",
+            &graphql::request_id(&headers),
+        );
+    }
+    ws.protocols([PROTOCOL])
+        .on_upgrade(move |socket| Connection::new(state, socket).run())
+}
+
+/// A message from the client.
+#[derive(Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum ClientMessage {
+    ConnectionInit {
+        #[serde(default)]
+        payload: Option<Value>,
+    },
+    Ping {
+        #[serde(default)]
+        payload: Option<Value>,
+    },
+    Pong {},
+    Subscribe {
+        id: String,
+        payload: Box<Request>,
+    },
+    Complete {
+        id: String,
+    },
+}
+
+/// What a subscription task hands back to the connection.
+enum Outgoing {
+    Next(Response),
+    Error(Vec<ServerError>),
+    Complete,
+}
+
+/// Why the server closes the socket.
+struct Close(u16, String);
+
+struct Connection {
+    state: AppState,
+    socket: WebSocket,
+    /// For log lines and error responses.
+    id: String,
+    /// Set by `connection_init`: who, and until when the token is valid.
+    session: Option<(Viewer, String, Instant)>,
+    /// Running subscriptions by client id, with a generation number so a
+    /// late message of a finished one is not mistaken for its successor.
+    running: HashMap<String, (u64, AbortHandle)>,
+    generation: u64,
+    outgoing_tx: mpsc::Sender<(String, u64, Outgoing)>,
+    outgoing_rx: mpsc::Receiver<(String, u64, Outgoing)>,
+}
+
+impl Connection {
+    fn new(state: AppState, socket: WebSocket) -> Self {
+        let (outgoing_tx, outgoing_rx) = mpsc::channel(64);
+        Self {
+            state,
+            socket,
+            id: Uuid::new_v4().to_string(),
+            session: None,
+            running: HashMap::new(),
+            generation: 0,
+            outgoing_tx,
+            outgoing_rx,
+        }
+    }
+
+    async fn run(mut self) {
+        let init_deadline = Instant::now() + INIT_TIMEOUT;
+        let closed = loop {
+            let expiry = self.session.as_ref().map(|(_, _, until)| *until);
+            tokio::select! {
+                _ = tokio::time::sleep_until(init_deadline), if self.session.is_none() => {
+                    break Some(Close(close::INIT_TIMEOUT, "Connection initialisation timeout".into()));
+                }
+                _ = tokio::time::sleep_until(expiry.unwrap_or(init_deadline)), if expiry.is_some() => {
+                    break Some(Close(close::FORBIDDEN, "Forbidden: the token expired; reconnect with a new one".into()));
+                }
+                incoming = self.socket.recv() => match incoming {
+                    Some(Ok(Message::Text(text))) => {
+                        if let Err(close) = self.on_text(text.as_str()).await {
+                            break Some(close);
+                        }
+                    }
+                    Some(Ok(Message::Binary(_))) => {
+                        break Some(Close(close::BAD_REQUEST, "binary messages are not part of the protocol".into()));
+                    }
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                    Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break None,
+                },
+                Some((id, generation, message)) = self.outgoing_rx.recv() => {
+                    if let Err(e) = self.on_outgoing(id, generation, message).await {
+                        tracing::debug!(ws.connection = %self.id, error = %e, "socket write failed");
+                        break None;
+                    }
+                }
+            }
+        };
+        for (_, (_, task)) in self.running.drain() {
+            task.abort();
+        }
+        if let Some(Close(code, reason)) = closed {
+            tracing::debug!(ws.connection = %self.id, ws.close = code, %reason, "closing");
+            let _ = self
+                .socket
+                .send(Message::Close(Some(CloseFrame {
+                    code,
+                    reason: reason.into(),
+                })))
+                .await;
+        }
+    }
+
+    async fn send(&mut self, message: Value) -> Result<(), axum::Error> {
+        self.socket
+            .send(Message::Text(message.to_string().into()))
+            .await
+    }
+
+    async fn on_text(&mut self, text: &str) -> Result<(), Close> {
+        let message: ClientMessage = serde_json::from_str(text).map_err(|e| {
+            Close(
+                close::BAD_REQUEST,
+                format!("invalid message: {}", truncate(&e.to_string())),
+            )
+        })?;
+        let sent = match message {
+            ClientMessage::ConnectionInit { payload } => {
+                if self.session.is_some() {
+                    return Err(Close(
+                        close::TOO_MANY_INITS,
+                        "Too many initialisation requests".into(),
+                    ));
+                }
+                let token = token_of(payload.as_ref()).ok_or_else(|| {
+                    Close(
+                        close::FORBIDDEN,
+                        "Forbidden: send the token in the connection_init payload as {\"token\": \"<jwt>\"}"
+                            .into(),
+                    )
+                })?;
+                let (viewer, until) = authenticate(&self.state, &token).await?;
+                self.session = Some((viewer, token, until));
+                self.send(json!({ "type": "connection_ack" })).await
+            }
+            ClientMessage::Ping { payload } => {
+                let mut pong = json!({ "type": "pong" });
+                if let Some(payload) = payload {
+                    pong["payload"] = payload;
+                }
+                self.send(pong).await
+            }
+            ClientMessage::Pong {} => Ok(()),
+            ClientMessage::Subscribe { id, payload } => return self.subscribe(id, *payload).await,
+            ClientMessage::Complete { id } => {
+                if let Some((_, task)) = self.running.remove(&id) {
+                    task.abort();
+                }
+                Ok(())
+            }
+        };
+        sent.map_err(|_| Close(1011, "socket write failed".into()))
+    }
+
+    async fn subscribe(&mut self, id: String, mut request: Request) -> Result<(), Close> {
+        let Some((_, token, _)) = self.session.as_ref() else {
+            return Err(Close(close::UNAUTHORIZED, "Unauthorized".into()));
+        };
+        if self.running.contains_key(&id) {
+            return Err(Close(
+                close::DUPLICATE_ID,
+                truncate(&format!("Subscriber for {id} already exists")),
+            ));
+        }
+        // The user may have been deactivated or demoted since init.
+        let token = token.clone();
+        let (viewer, _) = authenticate(&self.state, &token).await?;
+        if self.running.len() >= MAX_SUBSCRIPTIONS {
+            return self
+                .refuse(
+                    &id,
+                    &format!("at most {MAX_SUBSCRIPTIONS} subscriptions may run on one connection"),
+                    "BAD_USER_INPUT",
+                )
+                .await;
+        }
+        if let Some(problem) = self.check_operation(&mut request) {
+            return self.refuse(&id, &problem.0, problem.1).await;
+        }
+
+        // Fix where the subscription starts now, before the next message
+        // is read, so a `pong` to a later `ping` means it has started.
+        let reserved = match self.state.events.subscribe().await {
+            Ok(subscription) => Reserved::new(subscription),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot start an event subscription");
+                return self
+                    .refuse(&id, "the event stream is unavailable; retry", "INTERNAL")
+                    .await;
+            }
+        };
+        let request = request
+            .data(viewer)
+            .data(std::sync::Arc::new(Loaders::new(self.state.db.clone())))
+            .data(self.state.events.clone())
+            .data(reserved);
+        let mut stream = self.state.schema.execute_stream(request);
+        self.generation += 1;
+        let generation = self.generation;
+        let tx = self.outgoing_tx.clone();
+        let subscription = id.clone();
+        let task = tokio::spawn(async move {
+            let mut first = true;
+            while let Some(response) = stream.next().await {
+                // A request that fails before it starts (validation,
+                // arguments, permissions) gets `error`, not `next`.
+                let message = if first && response.is_err() && response.data == Default::default() {
+                    Outgoing::Error(response.errors)
+                } else {
+                    Outgoing::Next(response)
+                };
+                let stop = matches!(message, Outgoing::Error(_));
+                first = false;
+                if tx
+                    .send((subscription.clone(), generation, message))
+                    .await
+                    .is_err()
+                    || stop
+                {
+                    return;
+                }
+            }
+            let _ = tx
+                .send((subscription, generation, Outgoing::Complete))
+                .await;
+        });
+        self.running.insert(id, (generation, task.abort_handle()));
+        Ok(())
+    }
+
+    /// Sends an `error` for a subscription that does not start.
+    async fn refuse(&mut self, id: &str, message: &str, code: &str) -> Result<(), Close> {
+        let mut error = ServerError::new(message, None);
+        error
+            .extensions
+            .get_or_insert_with(Default::default)
+            .set("code", code);
+        self.send(json!({ "type": "error", "id": id, "payload": [error] }))
+            .await
+            .map_err(|_| Close(1011, "socket write failed".into()))
+    }
+
+    /// Refuses what this endpoint does not run, with the HTTP limits.
+    fn check_operation(&self, request: &mut Request) -> Option<(String, &'static str)> {
+        let operation_name = request.operation_name.clone();
+        let variables = request.variables.clone();
+        // Parse errors are reported by execution itself.
+        let doc = request.parsed_query().ok()?;
+        let op = match (&doc.operations, operation_name.as_deref()) {
+            (DocumentOperations::Single(op), _) => Some(op),
+            (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name),
+            (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops.values().next(),
+            _ => None,
+        }?;
+        if op.node.ty != OperationType::Subscription {
+            return Some((
+                "only subscriptions run over WebSocket; send queries and mutations to POST /graphql"
+                    .into(),
+                "BAD_USER_INPUT",
+            ));
+        }
+        let requested = cost::cost(doc, &op.node.selection_set.node, &variables);
+        (requested > cost::MAX_COST).then(|| {
+            (
+                format!(
+                    "Query is too complex: each event would cost {requested} points and the limit is {}",
+                    cost::MAX_COST
+                ),
+                "QUERY_TOO_COMPLEX",
+            )
+        })
+    }
+
+    async fn on_outgoing(
+        &mut self,
+        id: String,
+        generation: u64,
+        message: Outgoing,
+    ) -> Result<(), axum::Error> {
+        // Only for the subscription that is still running under this id.
+        if self.running.get(&id).map(|(g, _)| *g) != Some(generation) {
+            return Ok(());
+        }
+        match message {
+            Outgoing::Next(response) => {
+                let response = graphql::finish(response, &self.id);
+                self.send(json!({ "type": "next", "id": id, "payload": response }))
+                    .await
+            }
+            Outgoing::Error(errors) => {
+                self.running.remove(&id);
+                let response = graphql::finish(Response::from_errors(errors), &self.id);
+                self.send(json!({ "type": "error", "id": id, "payload": response.errors }))
+                    .await
+            }
+            Outgoing::Complete => {
+                self.running.remove(&id);
+                self.send(json!({ "type": "complete", "id": id })).await
+            }
+        }
+    }
+}
+
+/// Checks the token and its user; the token's expiry as an instant.
+async fn authenticate(state: &AppState, token: &str) -> Result<(Viewer, Instant), Close> {
+    let forbidden = |why: String| Close(close::FORBIDDEN, truncate(&format!("Forbidden: {why}")));
+    let claims = state
+        .jwt
+        .decode(token)
+        .map_err(|e| forbidden(e.to_string()))?;
+    let viewer = services::users::viewer_for_claims(&state.db, &claims)
+        .await
+        .map_err(|e| forbidden(e.to_string()))?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
+    let left = Duration::from_secs(claims.exp.saturating_sub(now));
+    Ok((viewer, Instant::now() + left))
+}
+
+/// The token in a `connection_init` payload: `token`, or an
+/// `Authorization`/`authorization` value with or without `Bearer `.
+fn token_of(payload: Option<&Value>) -> Option<String> {
+    let payload = payload?;
+    let raw = ["token", "Authorization", "authorization"]
+        .iter()
+        .find_map(|key| payload.get(*key)?.as_str())?;
+    let token = raw
+        .strip_prefix("Bearer ")
+        .or_else(|| raw.strip_prefix("bearer "))
+        .unwrap_or(raw)
+        .trim();
+    (!token.is_empty()).then(|| token.to_owned())
+}
+
+/// Close reasons must fit in 123 bytes.
+fn truncate(reason: &str) -> String {
+    if reason.len() <= 123 {
+        return reason.to_owned();
+    }
+    let mut end = 120;
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", &reason[..end])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_token_is_read_from_the_usual_payload_shapes() {
+        assert_eq!(
+            token_of(Some(&json!({"token": "abc"}))).as_deref(),
+            Some("abc")
+        );
+        assert_eq!(
+            token_of(Some(&json!({"Authorization": "Bearer abc"}))).as_deref(),
+            Some("abc")
+        );
+        assert_eq!(
+            token_of(Some(&json!({"authorization": "abc"}))).as_deref(),
+            Some("abc")
+        );
+        assert_eq!(token_of(Some(&json!({"token": ""}))), None);
+        assert_eq!(token_of(Some(&json!({"other": "abc"}))), None);
+        assert_eq!(token_of(None), None);
+    }
+
+    #[test]
+    fn close_reasons_fit_the_frame() {
+        let long = "é".repeat(100);
+        assert!(truncate(&long).len() <= 123);
+        assert_eq!(truncate("short"), "short");
+    }
+}
