@@ -5,6 +5,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use entity::{campaign, enums::ObjectType};
 
 use super::{
+    analytics::{AttributionModel, CampaignPerformance},
     common::{
         DateTimeRange, Money, MoneyInput, OrderDirection, UserError, connection, db, decode_arg_id,
         decode_id, decode_opt_id, global_id, loaders, page_request, payload, viewer,
@@ -112,6 +113,27 @@ impl Campaign {
     ) -> Result<Money> {
         let total = spend::total(db(ctx)?, viewer(ctx)?, self.0.id, DayRange { from, to }).await?;
         Ok(Money::new(total, self.0.currency.clone()))
+    }
+    /// What the campaign did in `from <= t < to`: touches, leads sourced and
+    /// influenced, MQLs, accepted, rejected (by reason), SQLs,
+    /// opportunities, won and lost (with top loss reasons and competitors),
+    /// spend, cost per lead / MQL / opportunity / customer, and the
+    /// pipeline and revenue attributed to it under `attributionModel`.
+    /// Aggregates only (no personal data): every reading role, REPORTING
+    /// included. Costs 25 extra query-cost points.
+    async fn performance(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Start of the period (inclusive).")] from: DateTime<Utc>,
+        #[graphql(desc = "End of the period (exclusive).")] to: DateTime<Utc>,
+        #[graphql(
+            desc = "The model for `attributedPipeline` and `attributedRevenue` (LINEAR when omitted or null).",
+            default_with = "Some(AttributionModel::Linear)"
+        )]
+        attribution_model: Option<AttributionModel>,
+    ) -> Result<CampaignPerformance> {
+        let model = attribution_model.unwrap_or(AttributionModel::Linear);
+        super::analytics::performance(ctx, self.0.id, from, to, model).await
     }
     /// Version, +1 on every write; pass it as `expectedVersion` to update safely.
     async fn version(&self) -> i32 {

@@ -329,3 +329,27 @@ macro_rules! connection {
     };
 }
 pub(crate) use connection;
+
+/// A ratio with its parts, so a dashboard can show "42 % (126 / 300)" and
+/// add groups up honestly.
+#[derive(SimpleObject, Clone, Copy, Debug, Default)]
+pub struct Ratio {
+    /// `numerator / denominator` (0.0-1.0 for shares); null when the
+    /// denominator is 0.
+    pub value: Option<f64>,
+    /// The part counted.
+    pub numerator: i64,
+    /// The whole it is a part of.
+    pub denominator: i64,
+}
+
+impl Ratio {
+    /// The ratio of two counts.
+    pub fn of(numerator: i64, denominator: i64) -> Self {
+        Self {
+            value: (denominator != 0).then(|| numerator as f64 / denominator as f64),
+            numerator,
+            denominator,
+        }
+    }
+}

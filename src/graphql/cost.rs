@@ -11,6 +11,9 @@
 //!   `last`, else 20, clamped to 1..=100) times its selection;
 //! - `nodes(ids:)` costs 1 plus the number of ids times its selection;
 //! - introspection (`__schema`, `__type`) costs 0;
+//! - an aggregate (see [`SURCHARGES`]) costs its surcharge on top, times
+//!   the list it sits in, because it runs aggregate SQL rather than one
+//!   batched read;
 //! - fragments count where they are spread; inline fragments for different
 //!   types all count (an upper bound).
 
@@ -25,6 +28,17 @@ use crate::services::pagination::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 
 /// Highest cost a single request may have.
 pub const MAX_COST: usize = 1000;
+
+/// Extra points for fields that run aggregates: `Campaign.performance` (a
+/// few aggregate statements and attribution), the root `winLossAnalysis`
+/// and `leadRejectionAnalysis`, and `Opportunity.attribution` (batched, but
+/// it shares out every opportunity's amount). Matched by field name.
+pub const SURCHARGES: &[(&str, usize)] = &[
+    ("performance", 25),
+    ("winLossAnalysis", 25),
+    ("leadRejectionAnalysis", 25),
+    ("attribution", 2),
+];
 
 /// Fragment spreads nested deeper than this stop counting (cycles are
 /// refused by validation anyway).
@@ -86,7 +100,13 @@ fn field_cost(
     } else {
         1
     };
-    multiplier.saturating_mul(children).saturating_add(1)
+    let surcharge = SURCHARGES
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map_or(0, |(_, s)| *s);
+    multiplier
+        .saturating_mul(children.saturating_add(surcharge))
+        .saturating_add(1)
 }
 
 fn argument<'a>(field: &'a Field, name: &str) -> Option<&'a Value> {
@@ -211,6 +231,33 @@ mod tests {
                 serde_json::json!({})
             ),
             10_301
+        );
+    }
+
+    #[test]
+    fn aggregates_cost_their_surcharge_times_the_list_they_are_in() {
+        // 1 + 25 + topCompetitors 1 + (competitor 1)
+        assert_eq!(
+            cost_of(
+                "{ node(id: \"x\") { ... on Campaign { performance(from: \"2026-01-01T00:00:00Z\", to: \"2026-02-01T00:00:00Z\") { touches topCompetitors { competitor { name } } } } } }",
+                serde_json::json!({})
+            ),
+            1 + (1 + 25 + 2)
+        );
+        // campaigns(first: 50): 1 + 50 x (nodes 1 + performance (1 + 25 + spend 1)) = 1401: refused.
+        assert_eq!(
+            cost_of(
+                "{ campaigns(first: 50) { nodes { performance(from: \"2026-01-01T00:00:00Z\", to: \"2026-02-01T00:00:00Z\") { touches spend { amount } } } } }",
+                serde_json::json!({})
+            ),
+            1 + 50 * (1 + (1 + 25 + 1))
+        );
+        assert_eq!(
+            cost_of(
+                "{ winLossAnalysis(from: \"2026-01-01T00:00:00Z\", to: \"2026-02-01T00:00:00Z\") { won } }",
+                serde_json::json!({})
+            ),
+            26
         );
     }
 

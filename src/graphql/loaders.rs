@@ -92,6 +92,27 @@ impl Loader<Uuid> for FeedbackByOpportunity {
     }
 }
 
+/// Loads the campaign touches each opportunity is attributed over, by
+/// opportunity id.
+pub struct TouchesByOpportunity {
+    db: DatabaseConnection,
+}
+
+impl Loader<Uuid> for TouchesByOpportunity {
+    type Value = crate::services::analytics::OpportunityTouches;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
+        let mut found = crate::services::analytics::touches_of(&self.db, keys).await?;
+        // An entry for every key, so that an opportunity without touches is
+        // cached too and not asked for again.
+        for key in keys {
+            found.entry(*key).or_default();
+        }
+        Ok(found)
+    }
+}
+
 macro_rules! loaders {
     ($($field:ident: $module:ident => $prefetch:ident),* $(,)?) => {
         /// The DataLoaders of one request.
@@ -99,6 +120,7 @@ macro_rules! loaders {
             $($field: DataLoader<ById<$module::Entity>, HashMapCache>,)*
             signatures: DataLoader<SignaturesByDefinition, HashMapCache>,
             feedback: DataLoader<FeedbackByOpportunity, HashMapCache>,
+            touches: DataLoader<TouchesByOpportunity, HashMapCache>,
         }
 
         impl Loaders {
@@ -118,6 +140,12 @@ macro_rules! loaders {
                         HashMapCache::default(),
                     )
                     .max_batch_size(MAX_BATCH),
+                    touches: DataLoader::with_cache(
+                        TouchesByOpportunity { db: db.clone() },
+                        tokio::spawn,
+                        HashMapCache::default(),
+                    )
+                    .max_batch_size(MAX_BATCH),
                 }
             }
 
@@ -128,6 +156,28 @@ macro_rules! loaders {
                 $(self.$field.clear::<Uuid>();)*
                 self.signatures.clear::<Uuid>();
                 self.feedback.clear::<Uuid>();
+                self.touches.clear::<Uuid>();
+            }
+
+            /// The campaign touches an opportunity is attributed over (none
+            /// when it has no touch).
+            pub async fn touches_of(
+                &self,
+                opportunity_id: Uuid,
+            ) -> async_graphql::Result<Option<crate::services::analytics::OpportunityTouches>> {
+                self.touches.load_one(opportunity_id).await
+            }
+
+            /// Loads the touches of many opportunities into the cache in one query.
+            pub async fn prefetch_touches(
+                &self,
+                ids: impl IntoIterator<Item = Uuid>,
+            ) -> async_graphql::Result<()> {
+                let ids: std::collections::BTreeSet<Uuid> = ids.into_iter().collect();
+                if !ids.is_empty() {
+                    self.touches.load_many(ids).await?;
+                }
+                Ok(())
             }
 
             /// The win/loss feedback of one opportunity, if any.

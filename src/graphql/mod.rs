@@ -3,6 +3,7 @@
 //! call a service and convert the result; no SQL here.
 
 pub mod account;
+pub mod analytics;
 pub mod campaign;
 pub mod common;
 pub mod competitor;
@@ -43,6 +44,7 @@ pub struct QueryRoot(
     opportunity::OpportunityQuery,
     feedback::FeedbackQuery,
     competitor::CompetitorQuery,
+    analytics::AnalyticsQuery,
 );
 
 /// Every mutation.

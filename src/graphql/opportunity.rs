@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use super::{
     account::Account,
+    analytics::{AttributionModel, OpportunityAttribution},
     common::{
         DateTimeRange, Money, MoneyInput, OrderDirection, UserError, connection, db, decode_arg_id,
         decode_id, decode_opt_id, global_id, loaders, page_request, payload, viewer,
@@ -108,6 +109,16 @@ impl Opportunity {
         .map(OpportunityStageChange)
         .collect())
     }
+    /// The amount credited to the campaign touches of the primary lead made
+    /// at or before the opportunity's creation, under `model`: per touch
+    /// and per campaign, summing to exactly the amount (in cents).
+    async fn attribution(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "How the amount is shared among the touches.")] model: AttributionModel,
+    ) -> Result<OpportunityAttribution> {
+        super::analytics::attribution_of(ctx, &self.0, model).await
+    }
     /// Version, +1 on every write; pass it as `expectedVersion` to update safely.
     async fn version(&self) -> i32 {
         self.0.version
@@ -143,6 +154,9 @@ impl Opportunity {
         }
         if selection.field("feedback").exists() || selection.field("feedbackMissing").exists() {
             l.prefetch_feedback(models.iter().map(|m| m.id)).await?;
+        }
+        if selection.field("attribution").exists() {
+            l.prefetch_touches(models.iter().map(|m| m.id)).await?;
         }
         Ok(())
     }

@@ -5,6 +5,7 @@
 
 pub mod accounts;
 pub mod activities;
+pub mod analytics;
 pub mod campaigns;
 pub mod competitors;
 pub mod events;
