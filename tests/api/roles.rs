@@ -143,6 +143,10 @@ fn matrix(f: &Fixture) -> Vec<(&'static str, String, &'static [Role])> {
         ("leadsStageChanges", "{ leadsStageChanges { totalCount nodes { from to at } } }".into(), ALL),
         ("winLossFeedback", "{ winLossFeedback { totalCount nodes { outcome primaryReason secondaryReasons objections leadFitRating } } }".into(), ALL),
         ("opportunities (feedback-missing queue)", "{ opportunities(filter: {feedbackMissing: true}) { totalCount nodes { feedbackMissing stageHistory { from to } } } }".into(), ALL),
+        ("campaign.performance", format!("{{ node(id: \"{}\") {{ ... on Campaign {{ performance(from: \"2026-01-01T00:00:00Z\", to: \"2027-01-01T00:00:00Z\", attributionModel: U_SHAPED) {{ touches leadsSourced mqls rejected rejectionReasons {{ reason count }} won lost winRate {{ value }} topLossReasons {{ reason }} topCompetitors {{ competitor {{ name }} lost }} spend {{ amount }} costPerLead {{ amount }} attributedPipeline {{ amount }} attributedRevenue {{ amount }} }} }} }}", f.campaign), ALL),
+        ("opportunity.attribution", format!("{{ node(id: \"{}\") {{ ... on Opportunity {{ attribution(model: W_SHAPED) {{ amount {{ amount }} touches {{ kind credit {{ amount }} share campaign {{ name }} }} campaigns {{ credit {{ amount }} touches }} }} }} }}", f.closed_deal), ALL),
+        ("winLossAnalysis", "{ winLossAnalysis(from: \"2026-01-01T00:00:00Z\", to: \"2030-01-01T00:00:00Z\", groupBy: SOURCE) { key won lost winRate { value } lossReasons { reason count } competitors { competitor { name } won lost } averageLeadFitRating } }".into(), ALL),
+        ("leadRejectionAnalysis", "{ leadRejectionAnalysis(from: \"2026-01-01T00:00:00Z\", to: \"2030-01-01T00:00:00Z\", groupBy: CAMPAIGN) { key rejected reasons { reason count } mqlsDispositioned rejectionRate { value } } }".into(), ALL),
         ("campaign.spend / totalSpend", format!("{{ node(id: \"{}\") {{ ... on Campaign {{ spend {{ totalCount nodes {{ spentOn amount {{ amount }} }} }} totalSpend {{ amount }} }} }} }}", f.campaign), ALL),
         (
             "createLeadDefinition",
