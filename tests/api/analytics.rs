@@ -88,6 +88,8 @@ struct Fixture {
     t3: Uuid,
     o1: Uuid,
     o2: Uuid,
+    /// Open (PROPOSAL).
+    o5: Uuid,
 }
 
 async fn insert_campaign(app: &TestApp, name: &str, channel: Channel) -> Uuid {
@@ -499,7 +501,7 @@ async fn fixture(app: &TestApp) -> Fixture {
         Some(t(4, 5, 0)),
     )
     .await;
-    insert_opportunity(app, l2, None, t(3, 15, 12), "1000.00", Proposal, None).await;
+    let o5 = insert_opportunity(app, l2, None, t(3, 15, 12), "1000.00", Proposal, None).await;
     insert_feedback(app, o1, Outcome::Won, FeedbackReason::ProductFit, c1, 5).await;
     insert_feedback(app, o2, Outcome::Lost, FeedbackReason::Price, c1, 2).await;
     insert_feedback(app, o3, Outcome::Lost, FeedbackReason::Competitor, c2, 3).await;
@@ -514,6 +516,7 @@ async fn fixture(app: &TestApp) -> Fixture {
         t3,
         o1,
         o2,
+        o5,
     }
 }
 
@@ -936,5 +939,46 @@ db_test! {
         let doc = doc.replace("first: 40", "first: 10");
         let data = app.gql(Role::Marketing, &doc, json!({})).await;
         assert_eq!(data["campaigns"]["nodes"].as_array().unwrap().len(), 2);
+    }
+}
+
+db_test! {
+    async fn marketing_reads_the_loop_but_cannot_write_feedback_or_move_deals(app) {
+        let f = fixture(&app).await;
+        let o5 = gid("Opportunity", f.o5);
+        let attempts = [
+            ("mutation($id: ID!) { updateOpportunity(input: {id: $id, stage: NEGOTIATION}) { opportunity { stage } } }", json!({ "id": o5 })),
+            ("mutation($id: ID!) { closeOpportunity(input: {id: $id, outcome: LOST, feedback: {primaryReason: PRICE}}) { opportunity { stage } } }", json!({ "id": o5 })),
+            ("mutation($id: ID!) { submitWinLossFeedback(input: {opportunityId: $id, outcome: WON, primaryReason: PRICE}) { winLossFeedback { id } } }", json!({ "id": gid("Opportunity", f.o1) })),
+        ];
+        for (doc, vars) in attempts {
+            assert_eq!(app.error_code(Role::Marketing, doc, vars).await.as_deref(), Some("FORBIDDEN"), "{doc}");
+        }
+        let data = app
+            .gql(Role::Marketing, "query($id: ID!) { node(id: $id) { ... on Opportunity { stage feedback { id } } } }", json!({ "id": o5 }))
+            .await;
+        assert_eq!(data["node"], json!({ "stage": "PROPOSAL", "feedback": null }));
+        // ...while it reads the feedback of the closed deals in the aggregates.
+        let p = performance(&app, Role::Marketing, f.a, MARCH, None).await;
+        assert_eq!(p["topLossReasons"], json!([{ "reason": "PRICE", "count": 1 }]));
+    }
+}
+
+db_test! {
+    async fn sales_cannot_change_campaign_budgets_or_spend(app) {
+        let f = fixture(&app).await;
+        let a = gid("Campaign", f.a);
+        let attempts = [
+            "mutation($id: ID!) { updateCampaign(input: {id: $id, budget: {amount: \"1.00\", currency: \"USD\"}}) { campaign { id } } }",
+            "mutation($id: ID!) { createCampaignSpend(input: {campaignId: $id, spentOn: \"2026-03-10\", amount: {amount: \"5.00\", currency: \"USD\"}}) { campaignSpend { id } } }",
+        ];
+        for doc in attempts {
+            assert_eq!(app.error_code(Role::Sales, doc, json!({ "id": a })).await.as_deref(), Some("FORBIDDEN"), "{doc}");
+        }
+        // Budget and March spend are as they were.
+        let data = app
+            .gql(Role::Sales, "query($id: ID!) { node(id: $id) { ... on Campaign { budget { amount } totalSpend(from: \"2026-03-01\", to: \"2026-03-31\") { amount } } } }", json!({ "id": a }))
+            .await;
+        assert_eq!(data["node"], json!({ "budget": { "amount": "10000.00" }, "totalSpend": { "amount": "1500.02" } }));
     }
 }
