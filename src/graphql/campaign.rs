@@ -120,7 +120,7 @@ impl Campaign {
     /// spend, cost per lead / MQL / opportunity / customer, and the
     /// pipeline and revenue attributed to it under `attributionModel`.
     /// Aggregates only (no personal data): every reading role, REPORTING
-    /// included. Costs 25 extra query-cost points.
+    /// included. Costs 100 extra query-cost points.
     async fn performance(
         &self,
         ctx: &Context<'_>,

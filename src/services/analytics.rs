@@ -350,6 +350,18 @@ fn member(campaign: &str, at: &str) -> String {
     )
 }
 
+/// The ids of every lead that can belong to the campaign: those it sourced
+/// and those with any live touch of it (a superset of [`member`] at any
+/// moment). It lets the database start from the campaign's leads rather
+/// than from every stage change or deal of the period.
+fn candidates(campaign: &str) -> String {
+    format!(
+        "SELECT cl.id FROM leads cl WHERE cl.source_campaign_id = {campaign} \
+         UNION SELECT ct.lead_id FROM activities ct \
+         WHERE ct.campaign_id = {campaign} AND ct.deleted_at IS NULL"
+    )
+}
+
 /// A stored reason with its name, for sorting.
 trait Named: Copy {
     fn name(self) -> &'static str;
@@ -705,7 +717,8 @@ pub async fn campaign_performance(
           AND l.created_at >= {from} AND l.created_at < {to}) AS sourced, \
          (SELECT COUNT(*) FROM opportunities o JOIN leads l ON l.id = o.primary_lead_id \
           WHERE o.deleted_at IS NULL AND o.created_at >= {from} AND o.created_at < {to} \
-          AND {}) AS opportunities",
+          AND o.primary_lead_id IN ({}) AND {}) AS opportunities",
+        candidates(&c),
         member(&c, "o.created_at")
     );
     if let Some(row) = db.query_one_raw(sql.statement(text)).await? {
@@ -718,7 +731,7 @@ pub async fn campaign_performance(
     // Stage changes of its leads.
     let mut sql = Sql::new(db);
     let c = sql.bind(campaign_id);
-    let extra = member(&c, "s.at");
+    let extra = format!("l.id IN ({}) AND {}", candidates(&c), member(&c, "s.at"));
     perf.transitions = transitions(db, sql, period, None, Some(extra))
         .await?
         .into_iter()
@@ -729,7 +742,11 @@ pub async fn campaign_performance(
     // Deals of its leads closed in the period, with their feedback.
     let mut sql = Sql::new(db);
     let c = sql.bind(campaign_id);
-    let extra = member(&c, "o.created_at");
+    let extra = format!(
+        "o.primary_lead_id IN ({}) AND {}",
+        candidates(&c),
+        member(&c, "o.created_at")
+    );
     perf.win_loss = closed_deals(db, sql, period, None, Some(extra))
         .await?
         .into_iter()

@@ -931,12 +931,12 @@ db_test! {
 db_test! {
     async fn aggregates_count_against_the_query_cost_limit(app) {
         let _f = fixture(&app).await;
-        // 1 + 40 x (nodes 1 + performance (1 + 25)) = 1081 > 1000.
-        let doc = "{ campaigns(first: 40) { nodes { performance(from: \"2026-03-01T00:00:00Z\", to: \"2026-04-01T00:00:00Z\") { touches } } } }";
+        // 1 + 10 x (nodes 1 + performance (1 + 100)) = 1021 > 1000.
+        let doc = "{ campaigns(first: 10) { nodes { performance(from: \"2026-03-01T00:00:00Z\", to: \"2026-04-01T00:00:00Z\") { touches } } } }";
         let code = app.error_code(Role::Marketing, doc, json!({})).await;
         assert_eq!(code.as_deref(), Some("QUERY_TOO_COMPLEX"));
-        // Ten campaigns fit: 1 + 10 x 27 = 271.
-        let doc = doc.replace("first: 40", "first: 10");
+        // Nine fit: 1 + 9 x 102 = 919.
+        let doc = doc.replace("first: 10", "first: 9");
         let data = app.gql(Role::Marketing, &doc, json!({})).await;
         assert_eq!(data["campaigns"]["nodes"].as_array().unwrap().len(), 2);
     }
