@@ -1,6 +1,9 @@
 //! The shared lead definition, scoring and the lead lifecycle, end to end.
 
-use entity::enums::Role::{self, *};
+use entity::enums::{
+    ChangeOperation,
+    Role::{self, *},
+};
 use serde_json::{Value, json};
 
 use crate::{common::TestApp, db_test};
@@ -146,6 +149,48 @@ db_test! {
         let current = app.gql(Reporting, "{ leadDefinition { version status } leadDefinitions { totalCount } }", json!({})).await;
         assert_eq!(current["leadDefinition"]["version"], 1);
         assert_eq!(current["leadDefinitions"]["totalCount"], 1);
+    }
+}
+
+db_test! {
+    async fn a_rescoring_logs_score_changes_and_bumps_versions_but_moves_updated_at_only_for_new_mqls(app) {
+        const READ: &str = "query($id: ID!) { node(id: $id) { ... on Lead { stage fitScore version updatedAt } } }";
+        let read = |id: String| {
+            let app = &app;
+            async move { app.gql(Admin, READ, json!({ "id": id })).await["node"].clone() }
+        };
+        let ideal = ideal_lead(&app, "vp@fitco.example").await;
+        // A VP without an account: fit 20, no engagement, does not qualify.
+        let partial = app.create_lead("vp@nowhere.example", json!({ "seniority": "VP" })).await;
+        // Nothing that scores: stays at 0.
+        let nobody = app.create_lead("someone@elsewhere.example", json!({})).await;
+        let before: Vec<Value> = vec![read(ideal.clone()).await, read(partial.clone()).await, read(nobody.clone()).await];
+        let logged_before = [log_of(&app, &ideal).await.len(), log_of(&app, &partial).await.len(), log_of(&app, &nobody).await.len()];
+
+        approve(&app, definition(50, 30)).await;
+        let [ideal_after, partial_after, nobody_after] = [read(ideal.clone()).await, read(partial.clone()).await, read(nobody.clone()).await];
+        let version = |v: &Value| v["version"].as_i64().unwrap();
+
+        // Scores only: a new version and a change-log entry, same updatedAt.
+        assert_eq!(partial_after["fitScore"], 20);
+        assert_eq!(version(&partial_after), version(&before[1]) + 1);
+        assert_eq!(partial_after["updatedAt"], before[1]["updatedAt"]);
+        // Becoming MQL changes the stage and the SLA: updatedAt moves.
+        assert_eq!(ideal_after["stage"], "MQL");
+        assert_eq!(version(&ideal_after), version(&before[0]) + 2);
+        assert_ne!(ideal_after["updatedAt"], before[0]["updatedAt"]);
+        // Unchanged scores write nothing.
+        assert_eq!(nobody_after, before[2]);
+
+        let mut entries = vec![];
+        for (gid, before) in [&ideal, &partial, &nobody].into_iter().zip(logged_before) {
+            entries.push(log_of(&app, gid).await.split_off(before));
+        }
+        let fields = |i: usize| -> Vec<Value> { entries[i].iter().map(|e| e.changed_fields.clone().unwrap()).collect() };
+        assert_eq!(fields(0), [json!(["fitScore", "engagementScore", "stage", "mqlAt", "slaStatus"])]);
+        assert_eq!(fields(1), [json!(["fitScore", "engagementScore"])]);
+        assert_eq!(fields(2), Vec::<Value>::new());
+        assert!(entries.iter().flatten().all(|e| e.actor_id == Some(app.user_id(Marketing)) && e.operation == ChangeOperation::Upsert));
     }
 }
 
