@@ -20,7 +20,7 @@
 //! since" mean "everything". Not touching the indexed `updated_at` also lets
 //! PostgreSQL update the row in place (a heap-only tuple update, with no new
 //! entry in any of `leads`' indexes; the table keeps room for it, see
-//! migration `m20261202_000001`). A lead that becomes MQL does move
+//! migration `m20261202_000008`). A lead that becomes MQL does move
 //! `updated_at`: its stage and SLA fields changed.
 
 use std::collections::HashMap;

@@ -195,6 +195,34 @@ db_test! {
 }
 
 db_test! {
+    async fn leads_stay_rescorable_in_place_on_postgresql(app) {
+        use sea_orm::{ConnectionTrait, DbBackend, Statement};
+        // Rescoring writes fit_score, engagement_score and version and relies
+        // on PostgreSQL updating those in place (HOT): that needs room on
+        // the page (fillfactor) and no index on any of the three.
+        if app.db.get_database_backend() != DbBackend::Postgres {
+            return;
+        }
+        let one = |sql: &str| Statement::from_string(DbBackend::Postgres, sql.to_owned());
+        let options = app.db.query_one_raw(one("SELECT array_to_string(reloptions, ',') AS o FROM pg_class WHERE oid = 'leads'::regclass")).await.unwrap().unwrap();
+        assert_eq!(options.try_get::<Option<String>>("", "o").unwrap().as_deref(), Some("fillfactor=50"));
+        let indexed = app
+            .db
+            .query_all_raw(one(
+                "SELECT c.relname AS index, a.attname AS col FROM pg_index i \
+                 JOIN pg_class c ON c.oid = i.indexrelid \
+                 JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) \
+                 WHERE i.indrelid = 'leads'::regclass \
+                 AND a.attname IN ('fit_score', 'engagement_score', 'version')",
+            ))
+            .await
+            .unwrap();
+        let indexed: Vec<(String, String)> = indexed.iter().map(|r| (r.try_get("", "index").unwrap(), r.try_get("", "col").unwrap())).collect();
+        assert_eq!(indexed, Vec::<(String, String)>::new(), "an index on a column rescoring writes ends in-place rescoring");
+    }
+}
+
+db_test! {
     async fn contradictory_definitions_are_refused_with_the_field_named(app) {
         let mut bad = definition(150, 30);
         bad["fitCriteria"]["employeeRange"] = json!({ "min": 5000, "max": 50, "points": 20 });

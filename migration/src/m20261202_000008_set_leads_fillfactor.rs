@@ -7,11 +7,13 @@
 //! the same page. An approval rewrites nearly every open lead in one
 //! transaction, while every old version is still visible, so a page needs
 //! room for a second copy of each row it holds: half of it. With full pages
-//! every row moves to another page and gets a new entry in each of `leads`'
-//! eleven indexes; measured on 96,000 open leads, 0.4 s with room against
-//! 5-7 s without. The space is not extra in the long run: a rescoring that
-//! moves rows leaves the same free space behind it in the heap (and bloats
-//! every index too).
+//! every row moves to another page and gets a new entry in every index of
+//! `leads` (eleven when this was written); measured on 96,000 open leads,
+//! 0.4 s with room against 5-7 s without. The space is not extra in the long
+//! run: a rescoring that moves rows leaves the same free space behind it in
+//! the heap (and bloats every index too). An index on a column rescoring
+//! writes would end HOT for it; a test in `tests/api/lifecycle.rs` guards
+//! that.
 //!
 //! Only pages written from now on keep the room: on an existing database the
 //! next full rescoring moves the rows once (into pages filled to half), and
@@ -23,7 +25,7 @@ pub struct Migration;
 
 impl MigrationName for Migration {
     fn name(&self) -> &str {
-        "m20261202_000001_set_leads_fillfactor"
+        "m20261202_000008_set_leads_fillfactor"
     }
 }
 
