@@ -134,21 +134,39 @@ fn normalize(s: &str) -> String {
 /// adds its points once.
 pub fn fit_score(criteria: &FitCriteria, input: &FitInput) -> Score {
     let mut lines = Vec::new();
-    let mut line = |criterion: &str, detail: String, points: i32| {
+    fit_points(criteria, input, |criterion, detail, points| {
         lines.push(ScoreLine {
             criterion: criterion.to_owned(),
-            detail,
+            detail: detail(),
             points: f64::from(points),
         });
-    };
+    });
+    let sum: f64 = lines.iter().map(|l| l.points).sum();
+    capped_score(sum, lines)
+}
 
+/// [`fit_score`]'s value alone, without the breakdown (rescoring many leads
+/// needs only the numbers).
+pub fn fit_value(criteria: &FitCriteria, input: &FitInput) -> i32 {
+    let mut sum = 0.0;
+    fit_points(criteria, input, |_, _, points| sum += f64::from(points));
+    capped_value(sum)
+}
+
+/// Calls `line(criterion, detail, points)` for every criterion the lead
+/// matches, in breakdown order; `detail` builds the text only when asked.
+fn fit_points(
+    criteria: &FitCriteria,
+    input: &FitInput,
+    mut line: impl FnMut(&str, &dyn Fn() -> String, i32),
+) {
     if let Some(industry) = input.industry.map(normalize).filter(|s| !s.is_empty())
         && let Some((name, &points)) = criteria
             .industries
             .iter()
             .find(|(name, _)| normalize(name) == industry)
     {
-        line("industry", name.trim().to_owned(), points);
+        line("industry", &|| name.trim().to_owned(), points);
     }
 
     if let (Some(range), Some(employees)) = (criteria.employee_range, input.employee_count)
@@ -156,7 +174,7 @@ pub fn fit_score(criteria: &FitCriteria, input: &FitInput) -> Score {
     {
         line(
             "employeeRange",
-            format!("{employees} employees in {}", range.describe()),
+            &|| format!("{employees} employees in {}", range.describe()),
             range.points,
         );
     }
@@ -164,7 +182,7 @@ pub fn fit_score(criteria: &FitCriteria, input: &FitInput) -> Score {
     if let Some(seniority) = input.seniority
         && let Some(&points) = criteria.seniorities.get(seniority.as_str())
     {
-        line("seniority", seniority.as_str().to_owned(), points);
+        line("seniority", &|| seniority.as_str().to_owned(), points);
     }
 
     if let Some(title) = input.job_title.map(str::to_lowercase) {
@@ -172,7 +190,7 @@ pub fn fit_score(criteria: &FitCriteria, input: &FitInput) -> Score {
             let wanted = normalize(keyword);
             // An empty keyword would be "contained" in every title.
             if !wanted.is_empty() && title.contains(&wanted) {
-                line("titleKeyword", keyword.trim().to_owned(), points);
+                line("titleKeyword", &|| keyword.trim().to_owned(), points);
             }
         }
     }
@@ -184,19 +202,16 @@ pub fn fit_score(criteria: &FitCriteria, input: &FitInput) -> Score {
             .find(|(code, _)| normalize(code) == country)
             .map(|(_, points)| points)
     {
-        line("country", country.to_uppercase(), points);
+        line("country", &|| country.to_uppercase(), points);
     }
 
     if input.is_target_account && criteria.target_account_points != 0 {
         line(
             "targetAccount",
-            "target account".to_owned(),
+            &|| "target account".to_owned(),
             criteria.target_account_points,
         );
     }
-
-    let sum: f64 = lines.iter().map(|l| l.points).sum();
-    capped_score(sum, lines)
 }
 
 /// Scores a lead's recent marketing engagement: every marketing activity
@@ -214,6 +229,50 @@ pub fn engagement_score(
     now: DateTime<Utc>,
 ) -> Score {
     let mut lines = Vec::new();
+    engagement_points(
+        rules,
+        half_life_days,
+        activities,
+        now,
+        |kind, occurred_at, age_days, points| {
+            lines.push(ScoreLine {
+                criterion: kind.as_str().to_owned(),
+                detail: format!(
+                    "{} on {}, {age_days:.1} days ago",
+                    kind.as_str(),
+                    occurred_at.format("%Y-%m-%d")
+                ),
+                points,
+            });
+        },
+    );
+    let sum: f64 = lines.iter().map(|l| l.points).sum();
+    capped_score(sum.round(), lines)
+}
+
+/// [`engagement_score`]'s value alone, without the breakdown.
+pub fn engagement_value(
+    rules: &EngagementRules,
+    half_life_days: f64,
+    activities: &[(ActivityKind, DateTime<Utc>)],
+    now: DateTime<Utc>,
+) -> i32 {
+    let mut sum = 0.0;
+    engagement_points(rules, half_life_days, activities, now, |_, _, _, points| {
+        sum += points;
+    });
+    capped_value(sum.round())
+}
+
+/// Calls `line(kind, occurred_at, age_days, decayed_points)` for every
+/// activity that scores, in the order given.
+fn engagement_points(
+    rules: &EngagementRules,
+    half_life_days: f64,
+    activities: &[(ActivityKind, DateTime<Utc>)],
+    now: DateTime<Utc>,
+    mut line: impl FnMut(ActivityKind, DateTime<Utc>, f64, f64),
+) {
     for &(kind, occurred_at) in activities {
         if kind.is_sales_touch() {
             continue;
@@ -230,29 +289,23 @@ pub fn engagement_score(
         } else {
             0.0
         };
-        lines.push(ScoreLine {
-            criterion: kind.as_str().to_owned(),
-            detail: format!(
-                "{} on {}, {age_days:.1} days ago",
-                kind.as_str(),
-                occurred_at.format("%Y-%m-%d")
-            ),
-            points: f64::from(points) * factor,
-        });
+        line(kind, occurred_at, age_days, f64::from(points) * factor);
     }
-    let sum: f64 = lines.iter().map(|l| l.points).sum();
-    capped_score(sum.round(), lines)
 }
 
 /// Clamps a (whole-numbered) sum into `0..=100`.
 fn capped_score(sum: f64, lines: Vec<ScoreLine>) -> Score {
-    let max = f64::from(MAX_SCORE);
     Score {
-        // The clamp keeps the cast in range; NaN, impossible here, would give 0.
-        value: sum.clamp(0.0, max) as i32,
+        value: capped_value(sum),
         lines,
-        capped: sum > max,
+        capped: sum > f64::from(MAX_SCORE),
     }
+}
+
+/// A (whole-numbered) sum clamped into `0..=100`.
+fn capped_value(sum: f64) -> i32 {
+    // The clamp keeps the cast in range; NaN, impossible here, would give 0.
+    sum.clamp(0.0, f64::from(MAX_SCORE)) as i32
 }
 
 /// Whether a lead with these scores is marketing qualified: both scores reach
@@ -809,6 +862,55 @@ mod tests {
             engagement_score(&rules(), f64::INFINITY, &activities, now()).value,
             60
         );
+    }
+
+    #[test]
+    fn values_without_a_breakdown_are_the_scores_values() {
+        let generous = FitCriteria {
+            title_keywords: map(&[("vp", 30), ("marketing", 5)]),
+            target_account_points: 15,
+            ..criteria()
+        };
+        let inputs = [
+            vp_at_software_company(),
+            FitInput {
+                is_target_account: true,
+                ..vp_at_software_company()
+            },
+            FitInput {
+                industry: Some(" software "),
+                country: Some("us"),
+                employee_count: Some(10),
+                ..FitInput::default()
+            },
+            FitInput::default(),
+        ];
+        for c in [criteria(), generous, FitCriteria::default()] {
+            for input in &inputs {
+                assert_eq!(
+                    fit_value(&c, input),
+                    fit_score(&c, input).value,
+                    "{input:?}"
+                );
+            }
+        }
+        let activities = [
+            (ActivityKind::DemoRequest, days_ago(3)),
+            (ActivityKind::EmailClick, now() - TimeDelta::hours(12)),
+            (ActivityKind::Call, now()),
+            (ActivityKind::EmailClick, now() + TimeDelta::days(1)),
+            (ActivityKind::FormSubmit, days_ago(40)),
+        ];
+        for half_life in [0.0, 0.5, 7.0, 30.0] {
+            for n in 0..=activities.len() {
+                let some = &activities[..n];
+                assert_eq!(
+                    engagement_value(&rules(), half_life, some, now()),
+                    engagement_score(&rules(), half_life, some, now()).value,
+                    "{half_life} {some:?}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -201,7 +201,10 @@ impl Lead {
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
-    /// When the lead was last changed.
+    /// When the lead's own data, stage or SLA last changed. A rescoring that
+    /// changes only `fitScore` / `engagementScore` bumps `version` (and is in
+    /// the change log) but leaves `updatedAt`, so approving a definition
+    /// does not make every open lead "recently updated".
     async fn updated_at(&self) -> DateTime<Utc> {
         self.0.updated_at
     }
@@ -256,7 +259,8 @@ pub struct LeadFilter {
     pub sla_statuses: Option<Vec<SlaStatus>>,
     /// Created in this range.
     pub created_at: Option<DateTimeRange>,
-    /// Last updated in this range.
+    /// Last updated in this range (`updatedAt`: a score-only rescoring does
+    /// not count).
     pub updated_at: Option<DateTimeRange>,
 }
 

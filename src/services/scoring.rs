@@ -1,31 +1,45 @@
 //! Scoring leads under the approved lead definition, and the automatic
 //! NEW -> MQL step that follows from it.
 //!
-//! Leads are rescored in batches of [`BATCH`]: three queries load the
-//! batch's leads, accounts and marketing activities, the scores are computed
-//! in Rust ([`crate::domain::scoring`]), and one statement writes every
-//! changed score of the batch. Leads whose scores change get a new version and
-//! a change-log entry; NEW leads that now qualify become MQL with their SLA
-//! clocks started. An MQL that no longer qualifies under a new definition
-//! stays MQL (sales may already be working it); its scores show the change.
+//! Leads are rescored in batches of [`BATCH`] in id order. Per batch: one
+//! query reads the columns scoring needs of the leads and their live
+//! accounts, one reads their marketing activities, the score values are
+//! computed in Rust ([`crate::domain::scoring`]; no breakdown text), one
+//! statement writes every changed score and one appends their change-log
+//! entries. Id lists are bound as one array parameter on PostgreSQL
+//! (`= ANY($1)`, `unnest($1)`), so every statement is prepared once per
+//! connection whatever the batch holds. NEW leads that now qualify become MQL
+//! with their SLA clocks started. An MQL that no longer qualifies under a new
+//! definition stays MQL (sales may already be working it); its scores show
+//! the change.
+//!
+//! A score-only change bumps `version` and is logged (`fitScore`,
+//! `engagementScore`) but does not move `updated_at`: scores are derived from
+//! the lead, its account, its activities and the definition, and every
+//! lead's `updated_at` moving at each approval would make "what changed
+//! since" mean "everything". Not touching the indexed `updated_at` also lets
+//! PostgreSQL update the row in place (a heap-only tuple update, with no new
+//! entry in any of `leads`' indexes; the table keeps room for it, see
+//! migration `m20261202_000008`). A lead that becomes MQL does move
+//! `updated_at`: its stage and SLA fields changed.
 
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use entity::{
-    account, activity, change_log,
+    account, activity,
     enums::{
-        ActivityKind, ChangeOperation, DefinitionStatus, LeadStage, ObjectType, SlaStatus,
-        StageSubject,
+        ActivityKind, ChangeOperation, DefinitionStatus, LeadStage, ObjectType, Seniority,
+        SlaStatus, StageSubject,
     },
     event::EventKind,
     lead, lead_definition, stage_change,
 };
 use sea_orm::{
     ActiveValue::Set,
-    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, Iterable, QueryFilter, QueryOrder,
-    QuerySelect, Statement, Value,
-    sea_query::{Expr, ExprTrait},
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, Iterable, JoinType,
+    QueryFilter, QueryOrder, QuerySelect, RelationTrait, Statement, Value,
+    sea_query::{Expr, ExprTrait, IntoCondition, extension::postgres::PgFunc},
 };
 use uuid::Uuid;
 
@@ -42,8 +56,11 @@ use crate::{
     error::{AppError, AppResult},
 };
 
-/// Leads per batch: three reads and at most three writes each.
-pub const BATCH: u64 = 1000;
+/// Leads per batch: two reads and at most four writes each. The score
+/// update binds about 36 bytes per lead; at 400 leads its message stays
+/// under 16 KB, past which sqlx 0.9 (which does not set `TCP_NODELAY`, sqlx
+/// issue #4335) can wait ~40 ms for the server's delayed ACK.
+pub const BATCH: u64 = 400;
 
 /// The approved definition, with its criteria parsed.
 #[derive(Debug, Clone)]
@@ -132,42 +149,76 @@ pub async fn score_one(
         }
         None => None,
     };
+    let subject = Subject::new(lead, account.as_ref());
     let activities = marketing_activities(db, &[lead.id]).await?;
-    Ok(scores(
-        definition,
-        lead,
-        account.as_ref(),
-        activities.get(&lead.id).map(Vec::as_slice).unwrap_or(&[]),
-        now,
-    ))
-}
-
-fn scores(
-    definition: &Definition,
-    lead: &lead::Model,
-    account: Option<&account::Model>,
-    activities: &[(ActivityKind, DateTime<Utc>)],
-    now: DateTime<Utc>,
-) -> LeadScores {
-    let input = FitInput {
-        industry: account.and_then(|a| a.industry.as_deref()),
-        employee_count: account.and_then(|a| a.employee_count),
-        seniority: lead.seniority,
-        job_title: lead.job_title.as_deref(),
-        country: lead
-            .country
-            .as_deref()
-            .or_else(|| account.and_then(|a| a.country.as_deref())),
-        is_target_account: account.is_some_and(|a| a.is_target_account),
-    };
-    LeadScores {
-        fit: scoring::fit_score(&definition.fit, &input),
+    let activities = activities.get(&lead.id).map(Vec::as_slice).unwrap_or(&[]);
+    let model = &definition.model;
+    Ok(LeadScores {
+        fit: scoring::fit_score(&definition.fit, &subject.fit_input()),
         engagement: scoring::engagement_score(
             &definition.rules,
-            definition.model.half_life_days,
+            model.half_life_days,
             activities,
             now,
         ),
+    })
+}
+
+/// What scoring reads of a lead and of its live account: the columns
+/// rescoring selects, so a batch decodes a few columns instead of whole rows.
+#[derive(Debug, Clone, FromQueryResult)]
+struct Subject {
+    id: Uuid,
+    stage: LeadStage,
+    fit_score: i32,
+    engagement_score: i32,
+    seniority: Option<Seniority>,
+    job_title: Option<String>,
+    country: Option<String>,
+    /// The account's; `None` without a live account, like the three below.
+    industry: Option<String>,
+    employee_count: Option<i32>,
+    account_country: Option<String>,
+    is_target_account: Option<bool>,
+}
+
+impl Subject {
+    fn new(lead: &lead::Model, account: Option<&account::Model>) -> Self {
+        Self {
+            id: lead.id,
+            stage: lead.stage,
+            fit_score: lead.fit_score,
+            engagement_score: lead.engagement_score,
+            seniority: lead.seniority,
+            job_title: lead.job_title.clone(),
+            country: lead.country.clone(),
+            industry: account.and_then(|a| a.industry.clone()),
+            employee_count: account.and_then(|a| a.employee_count),
+            account_country: account.and_then(|a| a.country.clone()),
+            is_target_account: account.map(|a| a.is_target_account),
+        }
+    }
+
+    /// The lead's own country wins over its account's.
+    fn fit_input(&self) -> FitInput<'_> {
+        FitInput {
+            industry: self.industry.as_deref(),
+            employee_count: self.employee_count,
+            seniority: self.seniority,
+            job_title: self.job_title.as_deref(),
+            country: self.country.as_deref().or(self.account_country.as_deref()),
+            is_target_account: self.is_target_account.unwrap_or(false),
+        }
+    }
+}
+
+/// `column IN (ids)`. On PostgreSQL the ids are one array parameter
+/// (`column = ANY($1)`), so the statement text, and the plan prepared for
+/// it, do not change with the number of ids.
+fn one_of(column: impl ColumnTrait, ids: &[Uuid], backend: DbBackend) -> Expr {
+    match backend {
+        DbBackend::Postgres => Expr::col(column).eq(PgFunc::any(Expr::val(ids.to_vec()))),
+        _ => column.is_in(ids.iter().copied()),
     }
 }
 
@@ -180,7 +231,11 @@ async fn marketing_activities(
         .column(activity::Column::LeadId)
         .column(activity::Column::Kind)
         .column(activity::Column::OccurredAt)
-        .filter(activity::Column::LeadId.is_in(lead_ids.iter().copied()))
+        .filter(one_of(
+            activity::Column::LeadId,
+            lead_ids,
+            db.get_database_backend(),
+        ))
         .filter(activity::Column::Kind.is_not_in([
             ActivityKind::Call,
             ActivityKind::EmailSent,
@@ -220,24 +275,9 @@ pub async fn rescore(
     now: DateTime<Utc>,
 ) -> AppResult<Rescored> {
     let mut total = Rescored::default();
-    let open: Vec<LeadStage> = LeadStage::iter()
-        .filter(|s| lifecycle::is_open(*s))
-        .collect();
     let mut after: Option<Uuid> = None;
     loop {
-        let mut query = lead::Entity::live()
-            .filter(lead::Column::Stage.is_in(open.clone()))
-            .order_by_asc(lead::Column::Id)
-            .limit(BATCH);
-        match &scope {
-            Scope::AllOpen => {}
-            Scope::Leads(ids) => query = query.filter(lead::Column::Id.is_in(ids.iter().copied())),
-            Scope::Account(id) => query = query.filter(lead::Column::AccountId.eq(*id)),
-        }
-        if let Some(after) = after {
-            query = query.filter(lead::Column::Id.gt(after));
-        }
-        let leads = query.all(txn).await?;
+        let leads = subjects(txn, &scope, after).await?;
         let Some(last) = leads.last() else { break };
         after = Some(last.id);
         let batch = rescore_batch(txn, definition, &leads, actor, now).await?;
@@ -251,136 +291,205 @@ pub async fn rescore(
     Ok(total)
 }
 
+/// The next [`BATCH`] open leads of `scope` after `after`, by id, with their
+/// live accounts' columns.
+async fn subjects(
+    db: &impl ConnectionTrait,
+    scope: &Scope,
+    after: Option<Uuid>,
+) -> AppResult<Vec<Subject>> {
+    use lead::Column as C;
+    let open: Vec<LeadStage> = LeadStage::iter()
+        .filter(|s| lifecycle::is_open(*s))
+        .collect();
+    let mut query = lead::Entity::find()
+        .select_only()
+        .columns([
+            C::Id,
+            C::Stage,
+            C::FitScore,
+            C::EngagementScore,
+            C::Seniority,
+            C::JobTitle,
+            C::Country,
+        ])
+        .column_as(account::Column::Industry, "industry")
+        .column_as(account::Column::EmployeeCount, "employee_count")
+        .column_as(account::Column::Country, "account_country")
+        .column_as(account::Column::IsTargetAccount, "is_target_account")
+        .join(
+            JoinType::LeftJoin,
+            lead::Relation::Account.def().on_condition(|_, account| {
+                Expr::col((account, account::Column::DeletedAt))
+                    .is_null()
+                    .into_condition()
+            }),
+        )
+        .filter(C::DeletedAt.is_null())
+        .filter(C::Stage.is_in(open))
+        .order_by_asc(C::Id)
+        .limit(BATCH);
+    match scope {
+        Scope::AllOpen => {}
+        Scope::Leads(ids) => query = query.filter(C::Id.is_in(ids.iter().copied())),
+        Scope::Account(id) => query = query.filter(C::AccountId.eq(*id)),
+    }
+    if let Some(after) = after {
+        query = query.filter(C::Id.gt(after));
+    }
+    Ok(query.into_model::<Subject>().all(db).await?)
+}
+
 async fn rescore_batch(
     txn: &impl ConnectionTrait,
     definition: &Definition,
-    leads: &[lead::Model],
+    leads: &[Subject],
     actor: Option<Uuid>,
     now: DateTime<Utc>,
 ) -> AppResult<Rescored> {
-    let account_ids: Vec<Uuid> = leads.iter().filter_map(|l| l.account_id).collect();
-    let accounts: HashMap<Uuid, account::Model> = account::Entity::live()
-        .filter(account::Column::Id.is_in(account_ids))
-        .all(txn)
-        .await?
-        .into_iter()
-        .map(|a| (a.id, a))
-        .collect();
     let lead_ids: Vec<Uuid> = leads.iter().map(|l| l.id).collect();
     let activities = marketing_activities(txn, &lead_ids).await?;
 
+    let model = &definition.model;
     let mut changed: Vec<(Uuid, i32, i32)> = vec![];
     let mut qualifying: Vec<Uuid> = vec![];
     for lead in leads {
-        let s = scores(
-            definition,
-            lead,
-            lead.account_id.and_then(|id| accounts.get(&id)),
+        let fit = scoring::fit_value(&definition.fit, &lead.fit_input());
+        let engagement = scoring::engagement_value(
+            &definition.rules,
+            model.half_life_days,
             activities.get(&lead.id).map(Vec::as_slice).unwrap_or(&[]),
             now,
         );
-        let (fit, engagement) = (s.fit.value, s.engagement.value);
         if (fit, engagement) != (lead.fit_score, lead.engagement_score) {
             changed.push((lead.id, fit, engagement));
         }
         if lead.stage == LeadStage::New
-            && scoring::qualifies(
-                fit,
-                engagement,
-                definition.model.mql_fit_min,
-                definition.model.mql_engagement_min,
-            )
+            && scoring::qualifies(fit, engagement, model.mql_fit_min, model.mql_engagement_min)
         {
             qualifying.push(lead.id);
         }
     }
-    write_scores(txn, &changed, now).await?;
-    let qualifying = become_mql(txn, definition, &qualifying, actor, now).await?;
+    write_scores(txn, &changed).await?;
+    let moved = become_mql(txn, definition, &qualifying, actor, now).await?;
 
-    let mut log: Vec<change_log::ActiveModel> = changed
+    let scores_only: Vec<Uuid> = changed
         .iter()
-        .filter(|(id, _, _)| !qualifying.contains(id))
-        .map(|(id, _, _)| log_entry(*id, actor, &["fitScore", "engagementScore"], now))
+        .map(|(id, _, _)| *id)
+        .filter(|id| !moved.contains(id))
         .collect();
-    log.extend(qualifying.iter().map(|id| {
-        log_entry(
-            *id,
-            actor,
-            &["fitScore", "engagementScore", "stage", "mqlAt", "slaStatus"],
-            now,
-        )
-    }));
-    if !log.is_empty() {
-        change_log::Entity::insert_many(log)
-            .exec_without_returning(txn)
-            .await?;
-    }
+    log_changes(
+        txn,
+        &scores_only,
+        &["fitScore", "engagementScore"],
+        actor,
+        now,
+    )
+    .await?;
+    log_changes(
+        txn,
+        &moved,
+        &["fitScore", "engagementScore", "stage", "mqlAt", "slaStatus"],
+        actor,
+        now,
+    )
+    .await?;
     Ok(Rescored {
         scored: leads.len() as u64,
         changed: changed.len() as u64,
-        became_mql: qualifying.len() as u64,
+        became_mql: moved.len() as u64,
     })
 }
 
-fn log_entry(
-    id: Uuid,
-    actor: Option<Uuid>,
-    fields: &[&str],
-    at: DateTime<Utc>,
-) -> change_log::ActiveModel {
-    change_log::ActiveModel {
-        object_type: Set(ObjectType::Lead),
-        object_id: Set(id),
-        operation: Set(ChangeOperation::Upsert),
-        actor_id: Set(actor),
-        changed_fields: Set(Some(serde_json::Value::from(
-            fields.iter().map(|f| (*f).to_owned()).collect::<Vec<_>>(),
-        ))),
-        at: Set(at),
-        ..Default::default()
+/// Binds a value and returns its placeholder: `$n` on PostgreSQL, `?` on
+/// SQLite (positional there, so values are bound in the order their
+/// placeholders appear in the SQL text).
+fn placeholder(backend: DbBackend, values: &mut Vec<Value>, value: Value) -> String {
+    values.push(value);
+    match backend {
+        DbBackend::Postgres => format!("${}", values.len()),
+        _ => "?".to_owned(),
     }
 }
 
-/// One statement for the whole batch: `WITH v(id, fit, eng) AS (VALUES ...)
-/// UPDATE leads ... FROM v`, which both engines understand.
-async fn write_scores(
-    txn: &impl ConnectionTrait,
-    rows: &[(Uuid, i32, i32)],
-    now: DateTime<Utc>,
-) -> AppResult<()> {
+/// One statement for the whole batch: `WITH v(id, fit, eng) AS (...) UPDATE
+/// leads ... FROM v`. On PostgreSQL `v` unnests three array parameters (one
+/// prepared statement for every batch), and `leads.id = ANY($1)` lets the
+/// planner fetch the rows by primary key instead of joining the table. The
+/// update bumps `version` but leaves `updated_at` (see the module docs).
+async fn write_scores(txn: &impl ConnectionTrait, rows: &[(Uuid, i32, i32)]) -> AppResult<()> {
     if rows.is_empty() {
         return Ok(());
     }
     let backend = txn.get_database_backend();
-    let mut values: Vec<Value> = Vec::with_capacity(rows.len() * 3 + 1);
-    let mut tuples = Vec::with_capacity(rows.len());
-    let placeholder = |values: &mut Vec<Value>, v: Value| {
-        values.push(v);
-        match backend {
-            DbBackend::Postgres => format!("${}", values.len()),
-            _ => "?".to_owned(),
+    let (source, filter, values) = if backend == DbBackend::Postgres {
+        let ids: Vec<Uuid> = rows.iter().map(|r| r.0).collect();
+        let fits: Vec<i32> = rows.iter().map(|r| r.1).collect();
+        let engs: Vec<i32> = rows.iter().map(|r| r.2).collect();
+        (
+            "SELECT * FROM unnest($1::uuid[], $2::integer[], $3::integer[])".to_owned(),
+            " AND leads.id = ANY($1)",
+            vec![ids.into(), fits.into(), engs.into()],
+        )
+    } else {
+        let mut values = Vec::with_capacity(rows.len() * 3);
+        let mut tuples = Vec::with_capacity(rows.len());
+        for (id, fit, eng) in rows {
+            let id = placeholder(backend, &mut values, (*id).into());
+            let fit = placeholder(backend, &mut values, (*fit).into());
+            let eng = placeholder(backend, &mut values, (*eng).into());
+            tuples.push(format!("({id}, {fit}, {eng})"));
         }
+        (format!("VALUES {}", tuples.join(", ")), "", values)
     };
-    // Values are bound in the order their placeholders appear in the SQL
-    // text: SQLite's `?` are positional.
-    for (i, (id, fit, eng)) in rows.iter().enumerate() {
-        let id = placeholder(&mut values, (*id).into());
-        let fit = placeholder(&mut values, (*fit).into());
-        let eng = placeholder(&mut values, (*eng).into());
-        // PostgreSQL types the CTE's columns from its first row.
-        tuples.push(if i == 0 && backend == DbBackend::Postgres {
-            format!("({id}::uuid, {fit}::integer, {eng}::integer)")
-        } else {
-            format!("({id}, {fit}, {eng})")
-        });
-    }
-    let now_param = placeholder(&mut values, now.into());
     let sql = format!(
-        "WITH v(id, fit, eng) AS (VALUES {}) \
+        "WITH v(id, fit, eng) AS ({source}) \
          UPDATE leads SET fit_score = v.fit, engagement_score = v.eng, \
-         version = leads.version + 1, updated_at = {now_param} \
-         FROM v WHERE leads.id = v.id",
-        tuples.join(", ")
+         version = leads.version + 1 \
+         FROM v WHERE leads.id = v.id{filter}"
+    );
+    txn.execute_raw(Statement::from_sql_and_values(backend, sql, values))
+        .await?;
+    Ok(())
+}
+
+/// Appends one change-log entry per lead, all naming `fields`, in one
+/// statement (`INSERT ... SELECT` over the ids: an array parameter on
+/// PostgreSQL, `VALUES` on SQLite).
+async fn log_changes(
+    txn: &impl ConnectionTrait,
+    ids: &[Uuid],
+    fields: &[&str],
+    actor: Option<Uuid>,
+    at: DateTime<Utc>,
+) -> AppResult<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let backend = txn.get_database_backend();
+    let mut values = Vec::with_capacity(ids.len() + 5);
+    // The ids come first in the SQL text, so they are bound first.
+    let source = if backend == DbBackend::Postgres {
+        let ids = placeholder(backend, &mut values, ids.to_vec().into());
+        format!("SELECT * FROM unnest({ids}::uuid[])")
+    } else {
+        let tuples: Vec<String> = ids
+            .iter()
+            .map(|id| format!("({})", placeholder(backend, &mut values, (*id).into())))
+            .collect();
+        format!("VALUES {}", tuples.join(", "))
+    };
+    let fields: Vec<String> = fields.iter().map(|f| (*f).to_owned()).collect();
+    let mut bind = |v: Value| placeholder(backend, &mut values, v);
+    let object_type = bind(ObjectType::Lead.as_str().into());
+    let operation = bind(ChangeOperation::Upsert.as_str().into());
+    let actor = bind(actor.into());
+    let fields = bind(serde_json::Value::from(fields).into());
+    let at = bind(at.into());
+    let sql = format!(
+        "WITH u(id) AS ({source}) \
+         INSERT INTO change_log (object_type, object_id, operation, actor_id, changed_fields, at) \
+         SELECT {object_type}, u.id, {operation}, {actor}, {fields}, {at} FROM u"
     );
     txn.execute_raw(Statement::from_sql_and_values(backend, sql, values))
         .await?;
@@ -438,7 +547,7 @@ async fn become_mql(
             lead::Column::Version,
             Expr::col(lead::Column::Version).add(1),
         )
-        .filter(lead::Column::Id.is_in(ids.iter().copied()))
+        .filter(one_of(lead::Column::Id, ids, txn.get_database_backend()))
         .filter(lead::Column::Stage.eq(LeadStage::New))
         .exec_with_returning(txn)
         .await?;

@@ -1,6 +1,9 @@
 //! The shared lead definition, scoring and the lead lifecycle, end to end.
 
-use entity::enums::Role::{self, *};
+use entity::enums::{
+    ChangeOperation,
+    Role::{self, *},
+};
 use serde_json::{Value, json};
 
 use crate::{common::TestApp, db_test};
@@ -146,6 +149,76 @@ db_test! {
         let current = app.gql(Reporting, "{ leadDefinition { version status } leadDefinitions { totalCount } }", json!({})).await;
         assert_eq!(current["leadDefinition"]["version"], 1);
         assert_eq!(current["leadDefinitions"]["totalCount"], 1);
+    }
+}
+
+db_test! {
+    async fn a_rescoring_logs_score_changes_and_bumps_versions_but_moves_updated_at_only_for_new_mqls(app) {
+        const READ: &str = "query($id: ID!) { node(id: $id) { ... on Lead { stage fitScore version updatedAt } } }";
+        let read = |id: String| {
+            let app = &app;
+            async move { app.gql(Admin, READ, json!({ "id": id })).await["node"].clone() }
+        };
+        let ideal = ideal_lead(&app, "vp@fitco.example").await;
+        // A VP without an account: fit 20, no engagement, does not qualify.
+        let partial = app.create_lead("vp@nowhere.example", json!({ "seniority": "VP" })).await;
+        // Nothing that scores: stays at 0.
+        let nobody = app.create_lead("someone@elsewhere.example", json!({})).await;
+        let before: Vec<Value> = vec![read(ideal.clone()).await, read(partial.clone()).await, read(nobody.clone()).await];
+        let logged_before = [log_of(&app, &ideal).await.len(), log_of(&app, &partial).await.len(), log_of(&app, &nobody).await.len()];
+
+        approve(&app, definition(50, 30)).await;
+        let [ideal_after, partial_after, nobody_after] = [read(ideal.clone()).await, read(partial.clone()).await, read(nobody.clone()).await];
+        let version = |v: &Value| v["version"].as_i64().unwrap();
+
+        // Scores only: a new version and a change-log entry, same updatedAt.
+        assert_eq!(partial_after["fitScore"], 20);
+        assert_eq!(version(&partial_after), version(&before[1]) + 1);
+        assert_eq!(partial_after["updatedAt"], before[1]["updatedAt"]);
+        // Becoming MQL changes the stage and the SLA: updatedAt moves.
+        assert_eq!(ideal_after["stage"], "MQL");
+        assert_eq!(version(&ideal_after), version(&before[0]) + 2);
+        assert_ne!(ideal_after["updatedAt"], before[0]["updatedAt"]);
+        // Unchanged scores write nothing.
+        assert_eq!(nobody_after, before[2]);
+
+        let mut entries = vec![];
+        for (gid, before) in [&ideal, &partial, &nobody].into_iter().zip(logged_before) {
+            entries.push(log_of(&app, gid).await.split_off(before));
+        }
+        let fields = |i: usize| -> Vec<Value> { entries[i].iter().map(|e| e.changed_fields.clone().unwrap()).collect() };
+        assert_eq!(fields(0), [json!(["fitScore", "engagementScore", "stage", "mqlAt", "slaStatus"])]);
+        assert_eq!(fields(1), [json!(["fitScore", "engagementScore"])]);
+        assert_eq!(fields(2), Vec::<Value>::new());
+        assert!(entries.iter().flatten().all(|e| e.actor_id == Some(app.user_id(Marketing)) && e.operation == ChangeOperation::Upsert));
+    }
+}
+
+db_test! {
+    async fn leads_stay_rescorable_in_place_on_postgresql(app) {
+        use sea_orm::{ConnectionTrait, DbBackend, Statement};
+        // Rescoring writes fit_score, engagement_score and version and relies
+        // on PostgreSQL updating those in place (HOT): that needs room on
+        // the page (fillfactor) and no index on any of the three.
+        if app.db.get_database_backend() != DbBackend::Postgres {
+            return;
+        }
+        let one = |sql: &str| Statement::from_string(DbBackend::Postgres, sql.to_owned());
+        let options = app.db.query_one_raw(one("SELECT array_to_string(reloptions, ',') AS o FROM pg_class WHERE oid = 'leads'::regclass")).await.unwrap().unwrap();
+        assert_eq!(options.try_get::<Option<String>>("", "o").unwrap().as_deref(), Some("fillfactor=50"));
+        let indexed = app
+            .db
+            .query_all_raw(one(
+                "SELECT c.relname AS index, a.attname AS col FROM pg_index i \
+                 JOIN pg_class c ON c.oid = i.indexrelid \
+                 JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) \
+                 WHERE i.indrelid = 'leads'::regclass \
+                 AND a.attname IN ('fit_score', 'engagement_score', 'version')",
+            ))
+            .await
+            .unwrap();
+        let indexed: Vec<(String, String)> = indexed.iter().map(|r| (r.try_get("", "index").unwrap(), r.try_get("", "col").unwrap())).collect();
+        assert_eq!(indexed, Vec::<(String, String)>::new(), "an index on a column rescoring writes ends in-place rescoring");
     }
 }
 
