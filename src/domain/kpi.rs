@@ -218,9 +218,19 @@ impl Kpi {
     pub fn definition(self) -> Definition {
         use Dimension::*;
         const LEAD_DIMS: &[Dimension] = &[Source, Campaign, Channel, Owner, Industry];
-        const DEAL_DIMS: &[Dimension] = &[Source, Campaign, Channel, Owner, Industry, OpportunityType];
+        const DEAL_DIMS: &[Dimension] =
+            &[Source, Campaign, Channel, Owner, Industry, OpportunityType];
         const SPEND_DIMS: &[Dimension] = &[Source, Campaign, Channel];
-        let d = |key, name, formula, numerator, denominator, timestamps, unit, base, group_by, cumulative| Definition {
+        let d = |key,
+                 name,
+                 formula,
+                 numerator,
+                 denominator,
+                 timestamps,
+                 unit,
+                 base,
+                 group_by,
+                 cumulative| Definition {
             kpi: self,
             key,
             name,
@@ -275,7 +285,9 @@ impl Kpi {
                 "MQL_WORKED_RATE",
                 "MQL worked rate",
                 "Of the MQL entries in the period, the share sales has touched since (a sales touch, or an accept or reject, which counts as the first touch).",
-                Some("MQL entries in the period whose lead has a first contact at or after the entry"),
+                Some(
+                    "MQL entries in the period whose lead has a first contact at or after the entry",
+                ),
                 Some("MQL entries in the period"),
                 "stage change to MQL: at; lead firstContactedAt",
                 Unit::Ratio,
@@ -300,7 +312,9 @@ impl Kpi {
                 "SLA compliance rate",
                 "Of the MQLs whose first-contact deadline fell in the period (and has passed, or was met), the share contacted by the deadline.",
                 Some("MQLs with firstContactedAt at or before slaFirstContactDueAt"),
-                Some("MQLs with slaFirstContactDueAt in the period, already passed or already contacted"),
+                Some(
+                    "MQLs with slaFirstContactDueAt in the period, already passed or already contacted",
+                ),
                 "lead slaFirstContactDueAt; firstContactedAt",
                 Unit::Ratio,
                 Base::Leads,
@@ -511,7 +525,7 @@ impl Kpi {
     pub fn value(self, numerator: f64, denominator: Option<f64>) -> Option<f64> {
         match denominator {
             None => Some(numerator),
-            Some(d) if d == 0.0 => None,
+            Some(0.0) => None,
             Some(d) => Some(numerator / d),
         }
     }
@@ -736,7 +750,11 @@ mod tests {
         for kpi in Kpi::ALL {
             let d = kpi.definition();
             if d.unit == Unit::Ratio {
-                assert!(d.numerator.is_some() && d.denominator.is_some(), "{}", d.key);
+                assert!(
+                    d.numerator.is_some() && d.denominator.is_some(),
+                    "{}",
+                    d.key
+                );
             }
             for dim in d.group_by {
                 assert!(d.base.dimensions().contains(dim), "{} by {dim:?}", d.key);
@@ -755,7 +773,10 @@ mod tests {
     fn from_after_to_is_refused_naming_from() {
         let e = Period::new(day("2026-02-01"), day("2026-01-31")).err();
         assert_eq!(e.map(|e| e.argument), Some("from"));
-        assert_eq!(Period::new(day("2026-01-01"), day("2026-01-01")).map(Period::days), Ok(1));
+        assert_eq!(
+            Period::new(day("2026-01-01"), day("2026-01-01")).map(Period::days),
+            Ok(1)
+        );
     }
 
     #[test]
@@ -778,7 +799,10 @@ mod tests {
     #[test]
     fn weeks_start_on_monday_and_quarters_on_their_first_month() {
         // 2026-01-01 is a Thursday: the first week runs Thu..Sun.
-        let p = Period { from: day("2026-01-01"), to: day("2026-01-12") };
+        let p = Period {
+            from: day("2026-01-01"),
+            to: day("2026-01-12"),
+        };
         let b = buckets(p, Granularity::Week).unwrap_or_default();
         assert_eq!(
             b,
@@ -788,7 +812,10 @@ mod tests {
                 (day("2026-01-12"), day("2026-01-13")),
             ]
         );
-        let p = Period { from: day("2026-02-10"), to: day("2026-12-31") };
+        let p = Period {
+            from: day("2026-02-10"),
+            to: day("2026-12-31"),
+        };
         let q = buckets(p, Granularity::Quarter).unwrap_or_default();
         assert_eq!(q.len(), 4);
         assert_eq!(q[1], (day("2026-04-01"), day("2026-07-01")));
@@ -796,8 +823,14 @@ mod tests {
 
     #[test]
     fn daily_buckets_over_three_years_are_refused_naming_granularity() {
-        let p = Period { from: day("2024-01-01"), to: day("2026-12-31") };
-        assert_eq!(buckets(p, Granularity::Day).err().map(|e| e.argument), Some("granularity"));
+        let p = Period {
+            from: day("2024-01-01"),
+            to: day("2026-12-31"),
+        };
+        assert_eq!(
+            buckets(p, Granularity::Day).err().map(|e| e.argument),
+            Some("granularity")
+        );
         assert_eq!(buckets(p, Granularity::Week).map(|b| b.len()), Ok(157));
     }
 
@@ -805,10 +838,19 @@ mod tests {
     fn cumulative_targets_are_pro_rated_by_elapsed_time() {
         // 100 leads by the end of a 30-day month; 15 days gone: 50 expected.
         let o = target_outcome(Some(50.0), 100.0, AtLeast, true, 0.5);
-        assert_eq!((o.expected, o.attainment, o.status), (50.0, Some(0.5), OnTrack));
+        assert_eq!(
+            (o.expected, o.attainment, o.status),
+            (50.0, Some(0.5), OnTrack)
+        );
         // 46 is within 10 % of 50 (>= 45): at risk; 44 is off track.
-        assert_eq!(target_outcome(Some(46.0), 100.0, AtLeast, true, 0.5).status, AtRisk);
-        assert_eq!(target_outcome(Some(44.0), 100.0, AtLeast, true, 0.5).status, OffTrack);
+        assert_eq!(
+            target_outcome(Some(46.0), 100.0, AtLeast, true, 0.5).status,
+            AtRisk
+        );
+        assert_eq!(
+            target_outcome(Some(44.0), 100.0, AtLeast, true, 0.5).status,
+            OffTrack
+        );
     }
 
     #[test]
@@ -817,8 +859,14 @@ mod tests {
         let o = target_outcome(Some(0.27), 0.30, AtLeast, false, 0.1);
         assert_eq!(o.expected, 0.30);
         assert_eq!(o.status, AtRisk);
-        assert_eq!(target_outcome(Some(0.31), 0.30, AtLeast, false, 0.1).status, OnTrack);
-        assert_eq!(target_outcome(None, 0.30, AtLeast, false, 0.1).status, OffTrack);
+        assert_eq!(
+            target_outcome(Some(0.31), 0.30, AtLeast, false, 0.1).status,
+            OnTrack
+        );
+        assert_eq!(
+            target_outcome(None, 0.30, AtLeast, false, 0.1).status,
+            OffTrack
+        );
     }
 
     #[test]
@@ -826,12 +874,21 @@ mod tests {
         // Cost per lead 50 against a ceiling of 40: attainment 0.8, 50 > 44: off track.
         let o = target_outcome(Some(50.0), 40.0, AtMost, false, 1.0);
         assert_eq!((o.attainment, o.status), (Some(0.8), OffTrack));
-        assert_eq!(target_outcome(Some(43.0), 40.0, AtMost, false, 1.0).status, AtRisk);
-        assert_eq!(target_outcome(Some(30.0), 40.0, AtMost, false, 1.0).status, OnTrack);
+        assert_eq!(
+            target_outcome(Some(43.0), 40.0, AtMost, false, 1.0).status,
+            AtRisk
+        );
+        assert_eq!(
+            target_outcome(Some(30.0), 40.0, AtMost, false, 1.0).status,
+            OnTrack
+        );
         // Spend budget 10,000 a quarter, a third gone, 3,500 spent: over the 3,333 pace, within 10 %.
         let spend = target_outcome(Some(3500.0), 10_000.0, AtMost, true, 1.0 / 3.0);
         assert_eq!(spend.status, AtRisk);
-        assert_eq!(target_outcome(Some(0.0), 40.0, AtMost, false, 1.0).attainment, None);
+        assert_eq!(
+            target_outcome(Some(0.0), 40.0, AtMost, false, 1.0).attainment,
+            None
+        );
     }
 
     #[test]

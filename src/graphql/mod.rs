@@ -10,6 +10,7 @@ pub mod cost;
 pub mod enums;
 pub mod events;
 pub mod feedback;
+pub mod kpi;
 pub mod lead;
 pub mod lead_definition;
 pub mod lifecycle;
@@ -43,6 +44,7 @@ pub struct QueryRoot(
     opportunity::OpportunityQuery,
     feedback::FeedbackQuery,
     competitor::CompetitorQuery,
+    kpi::KpiQuery,
 );
 
 /// Every mutation.
@@ -58,6 +60,7 @@ pub struct MutationRoot(
     opportunity::OpportunityMutation,
     feedback::FeedbackMutation,
     competitor::CompetitorMutation,
+    kpi::KpiMutation,
 );
 
 /// The schema type.

@@ -11,6 +11,7 @@ mod campaigns;
 mod competitors;
 mod concurrency;
 mod feedback;
+mod kpis;
 mod leads;
 mod lifecycle;
 mod opportunities;
