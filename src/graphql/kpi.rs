@@ -503,6 +503,87 @@ pub async fn compute(
     Ok(figures.into_iter().map(|f| result(f, group_by)).collect())
 }
 
+/// A stage of the cohort funnel.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum FunnelStep {
+    /// Created (the top of the funnel: the cohort).
+    Lead,
+    /// Entered MQL.
+    Mql,
+    /// Accepted by sales.
+    Sal,
+    /// Qualified by sales.
+    Sql,
+    /// Converted to an opportunity.
+    Opportunity,
+    /// Won: the lead became a customer.
+    Won,
+}
+
+const STEPS: [FunnelStep; 6] = [
+    FunnelStep::Lead,
+    FunnelStep::Mql,
+    FunnelStep::Sal,
+    FunnelStep::Sql,
+    FunnelStep::Opportunity,
+    FunnelStep::Won,
+];
+
+/// One stage of the cohort funnel.
+#[derive(SimpleObject)]
+pub struct FunnelStage {
+    /// The stage.
+    pub stage: FunnelStep,
+    /// Leads of the cohort that reached this stage or a later one (a lead
+    /// that skipped a stage still counts in it, so counts never grow down
+    /// the funnel).
+    pub count: i64,
+    /// This stage's count ÷ the previous stage's count; null for the top.
+    pub conversion_from_previous: Option<KpiValue>,
+    /// This stage's count ÷ the cohort (leads created in the period).
+    pub conversion_from_top: KpiValue,
+    /// Median days from entering the previous stage to entering this one,
+    /// over the cohort's leads with both entries (first entries); null for
+    /// the top or when no lead has both.
+    pub median_days_from_previous: Option<f64>,
+}
+
+/// The funnel of a cohort: the leads created in a period (and segment),
+/// and how far they have come since. Rates are true conversion rates of
+/// the same leads.
+#[derive(SimpleObject)]
+pub struct Funnel {
+    /// First day of the cohort's creation period.
+    pub from: NaiveDate,
+    /// Last day of the cohort's creation period.
+    pub to: NaiveDate,
+    /// LEAD, MQL, SAL, SQL, OPPORTUNITY, WON, in order.
+    pub stages: Vec<FunnelStage>,
+}
+
+/// What `funnel` computes.
+#[derive(InputObject)]
+pub struct FunnelInput {
+    /// First day of the period in which the cohort's leads were created.
+    pub from: NaiveDate,
+    /// Last day of that period (inclusive).
+    pub to: NaiveDate,
+    /// Segment filters (on the leads).
+    pub filter: Option<KpiFilter>,
+}
+
+fn ratio_value(num: i64, den: i64) -> KpiValue {
+    // Counts are far below 2^53; the conversion is exact.
+    let (n, d) = (num as f64, den as f64);
+    KpiValue {
+        value: (den != 0).then(|| n / d),
+        numerator: Some(n),
+        denominator: Some(d),
+        mean: None,
+        target: None,
+    }
+}
+
 /// KPI queries.
 #[derive(Default)]
 pub struct KpiQuery;
@@ -529,6 +610,32 @@ impl KpiQuery {
     #[graphql(guard = "PolicyGuard(Action::ReadKpis)")]
     async fn kpis(&self, ctx: &Context<'_>, input: KpisInput) -> Result<Vec<KpiResult>> {
         Ok(compute(db(ctx)?, viewer(ctx)?, input).await?)
+    }
+
+    /// The cohort funnel: of the leads created in the period (and segment),
+    /// how many reached each stage since, the conversion between consecutive
+    /// stages and the median days between them. Roles: ADMIN, MARKETING,
+    /// SALES, LEADERSHIP, REPORTING.
+    #[graphql(guard = "PolicyGuard(Action::ReadKpis)")]
+    async fn funnel(&self, ctx: &Context<'_>, input: FunnelInput) -> Result<Funnel> {
+        let segment = input.filter.unwrap_or_default().segment("input.filter")?;
+        let stages = svc::funnel(db(ctx)?, viewer(ctx)?, input.from, input.to, &segment).await?;
+        let top = stages.first().map(|s| s.count).unwrap_or(0);
+        Ok(Funnel {
+            from: input.from,
+            to: input.to,
+            stages: stages
+                .into_iter()
+                .zip(STEPS)
+                .map(|(s, step)| FunnelStage {
+                    stage: step,
+                    count: s.count,
+                    conversion_from_previous: s.previous.map(|p| ratio_value(s.count, p)),
+                    conversion_from_top: ratio_value(s.count, top),
+                    median_days_from_previous: s.median_days_from_previous,
+                })
+                .collect(),
+        })
     }
 
     /// KPI targets, by KPI (all when omitted) and period start (inclusive

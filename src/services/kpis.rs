@@ -694,6 +694,17 @@ fn measure_sql(m: &Measure, scope: &Scope<'_>) -> Statement {
         let mut values = m.cond_params.iter().map(|p| param_value(*p, scope));
         sql.template(m.cond, &mut values);
     }
+    segment_filters(&mut sql, m.source, seg);
+    match (group, scope.split) {
+        (Some(_), _) => sql.push(" GROUP BY kg"),
+        (None, Split::Series(_)) if m.ts.is_some() => sql.push(" GROUP BY kb"),
+        _ => {}
+    }
+    sql.statement()
+}
+
+/// Appends the segment's conditions (` AND ...`) for rows of `source`.
+fn segment_filters(sql: &mut Sql, source: Source, seg: &Segment) {
     let in_list = |sql: &mut Sql, column: &str, values: Vec<Value>| {
         if values.is_empty() {
             return;
@@ -713,28 +724,28 @@ fn measure_sql(m: &Measure, scope: &Scope<'_>) -> Statement {
             .collect::<Vec<_>>()
     };
     in_list(
-        &mut sql,
-        dimension_sql(m.source, Dimension::Source),
+        sql,
+        dimension_sql(source, Dimension::Source),
         channel_values(&seg.sources),
     );
     in_list(
-        &mut sql,
-        dimension_sql(m.source, Dimension::Campaign),
+        sql,
+        dimension_sql(source, Dimension::Campaign),
         seg.campaign_ids.iter().map(|id| Value::from(*id)).collect(),
     );
     in_list(
-        &mut sql,
-        dimension_sql(m.source, Dimension::Channel),
+        sql,
+        dimension_sql(source, Dimension::Channel),
         channel_values(&seg.channels),
     );
-    if m.source != Source::Spend {
+    if source != Source::Spend {
         in_list(
-            &mut sql,
-            dimension_sql(m.source, Dimension::Owner),
+            sql,
+            dimension_sql(source, Dimension::Owner),
             seg.owner_ids.iter().map(|id| Value::from(*id)).collect(),
         );
         in_list(
-            &mut sql,
+            sql,
             "a.industry",
             seg.industries
                 .iter()
@@ -745,12 +756,6 @@ fn measure_sql(m: &Measure, scope: &Scope<'_>) -> Statement {
             sql.push(" AND a.is_target_account = TRUE");
         }
     }
-    match (group, scope.split) {
-        (Some(_), _) => sql.push(" GROUP BY kg"),
-        (None, Split::Series(_)) if m.ts.is_some() => sql.push(" GROUP BY kb"),
-        _ => {}
-    }
-    sql.statement()
 }
 
 /// The median statement of TIME_TO_FIRST_CONTACT: the middle value (mean
@@ -819,7 +824,7 @@ async fn run(
 }
 
 fn bad(argument: &str, message: impl Into<String>) -> AppError {
-    AppError::BadUserInput(format!("`{argument}`: {}", message.into()))
+    AppError::BadUserInput(format!("`input.{argument}`: {}", message.into()))
 }
 
 /// Checks a request against the catalogue: errors name the argument.
@@ -1390,4 +1395,122 @@ pub async fn list_targets(
         .order_by_asc(kpi_target::Column::Id)
         .all(db)
         .await?)
+}
+
+// ----- funnel --------------------------------------------------------------
+
+/// The funnel's stages, top first.
+pub const FUNNEL_STAGES: [&str; 6] = ["LEAD", "MQL", "SAL", "SQL", "OPPORTUNITY", "CUSTOMER"];
+
+/// One stage of the funnel.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FunnelStage {
+    /// Index in [`FUNNEL_STAGES`].
+    pub index: usize,
+    /// Leads of the cohort that reached this stage (or a later one).
+    pub count: i64,
+    /// Leads of the cohort that reached the previous stage (None for the top).
+    pub previous: Option<i64>,
+    /// Median days from entering the previous stage to entering this one,
+    /// over the leads with both entries.
+    pub median_days_from_previous: Option<f64>,
+}
+
+/// The cohort funnel of the leads created in a period: one statement for
+/// the counts, one for the medians.
+#[tracing::instrument(skip_all, fields(viewer.role = viewer.role.as_str()))]
+pub async fn funnel(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    from: NaiveDate,
+    to: NaiveDate,
+    segment: &Segment,
+) -> AppResult<Vec<FunnelStage>> {
+    viewer.require(Action::ReadKpis)?;
+    let period = Period::new(from, to).map_err(|e| bad(e.argument, e.message))?;
+    let backend = db.get_database_backend();
+    let cohort = |sql: &mut Sql| {
+        let needs_campaign = !segment.channels.is_empty();
+        let needs_account = !segment.industries.is_empty() || segment.target_accounts_only;
+        sql.push(
+            "WITH f AS (SELECT l.id, l.created_at AS t0, \
+             MIN(CASE WHEN r.to_stage = 'MQL' THEN r.at END) AS t1, \
+             MIN(CASE WHEN r.to_stage = 'SAL' THEN r.at END) AS t2, \
+             MIN(CASE WHEN r.to_stage = 'SQL' THEN r.at END) AS t3, \
+             MIN(CASE WHEN r.to_stage = 'OPPORTUNITY' THEN r.at END) AS t4, \
+             MIN(CASE WHEN r.to_stage = 'CUSTOMER' THEN r.at END) AS t5 \
+             FROM leads l",
+        );
+        if needs_campaign {
+            sql.push(" LEFT JOIN campaigns c ON c.id = l.source_campaign_id");
+        }
+        if needs_account {
+            sql.push(" LEFT JOIN accounts a ON a.id = l.account_id");
+        }
+        sql.push(
+            " LEFT JOIN stage_changes r ON r.subject_type = 'LEAD' AND r.subject_id = l.id \
+             WHERE l.deleted_at IS NULL AND l.created_at >= ",
+        );
+        sql.bind(midnight(period.from).into());
+        sql.push(" AND l.created_at < ");
+        sql.bind(midnight(period.end()).into());
+        segment_filters(sql, Source::Leads, segment);
+        sql.push(" GROUP BY l.id, l.created_at) ");
+    };
+    // Reached stage k: an entry into k or any later stage.
+    let reached = |k: usize| -> String {
+        let any: Vec<String> = (k..=5).map(|j| format!("t{j} IS NOT NULL")).collect();
+        format!("SUM(CASE WHEN {} THEN 1 ELSE 0 END)", any.join(" OR "))
+    };
+    let mut counts = Sql::new(backend);
+    cohort(&mut counts);
+    counts.push("SELECT CAST(COUNT(*) AS BIGINT) AS n0");
+    for k in 1..=5 {
+        counts.push(&format!(", CAST({} AS BIGINT) AS n{k}", reached(k)));
+    }
+    counts.push(" FROM f");
+    let row = db.query_one_raw(counts.statement()).await?;
+    let mut n = [0i64; 6];
+    if let Some(row) = row {
+        for (k, slot) in n.iter_mut().enumerate() {
+            *slot = row
+                .try_get::<Option<i64>>("", &format!("n{k}"))?
+                .unwrap_or(0);
+        }
+    }
+
+    let mut medians = Sql::new(backend);
+    cohort(&mut medians);
+    medians.push(", d AS (");
+    for k in 1..=5 {
+        if k > 1 {
+            medians.push(" UNION ALL ");
+        }
+        let prev = k - 1;
+        medians.push(&format!(
+            "SELECT {k} AS k, {} AS x FROM f WHERE t{prev} IS NOT NULL AND t{k} IS NOT NULL AND t{k} >= t{prev}",
+            elapsed(backend, &format!("t{prev}"), &format!("t{k}"), 86400.0, 1.0)
+        ));
+    }
+    medians.push(
+        ") SELECT CAST(k AS BIGINT) AS k, CAST(AVG(x) AS DOUBLE PRECISION) AS m FROM (\
+         SELECT k, x, ROW_NUMBER() OVER (PARTITION BY k ORDER BY x) AS rn, \
+         COUNT(*) OVER (PARTITION BY k) AS cnt FROM d) AS ranked \
+         WHERE rn = (cnt + 1) / 2 OR rn = (cnt + 2) / 2 GROUP BY k",
+    );
+    let mut median = [None; 6];
+    for row in db.query_all_raw(medians.statement()).await? {
+        let k = row.try_get::<i64>("", "k")?;
+        if let Some(slot) = usize::try_from(k).ok().and_then(|k| median.get_mut(k)) {
+            *slot = row.try_get::<Option<f64>>("", "m")?;
+        }
+    }
+    Ok((0..6)
+        .map(|k| FunnelStage {
+            index: k,
+            count: n[k],
+            previous: k.checked_sub(1).map(|p| n[p]),
+            median_days_from_previous: if k == 0 { None } else { median[k] },
+        })
+        .collect())
 }

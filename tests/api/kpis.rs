@@ -674,15 +674,15 @@ db_test! {
 db_test! {
     async fn bad_kpi_input_is_refused_naming_the_argument(app) {
         let cases = [
-            (json!({ "kpis": ["LEADS_CREATED"], "from": "2026-02-01", "to": "2026-01-01" }), "`from`"),
-            (json!({ "kpis": ["LEADS_CREATED"], "from": "2024-01-01", "to": "2026-12-31", "granularity": "DAY" }), "`granularity`"),
-            (json!({ "kpis": ["LEADS_CREATED"], "from": "2026-01-01", "to": "2026-01-31", "groupBy": "OPPORTUNITY_TYPE" }), "`groupBy`"),
-            (json!({ "kpis": ["MARKETING_SPEND"], "from": "2026-01-01", "to": "2026-01-31", "groupBy": "OWNER" }), "`groupBy`"),
-            (json!({ "kpis": ["COST_PER_LEAD"], "from": "2026-01-01", "to": "2026-01-31", "filter": { "ownerIds": [app.user_gid(Sales)] } }), "`filter.ownerIds`"),
-            (json!({ "kpis": ["PIPELINE_VELOCITY"], "from": "2026-01-01", "to": "2026-03-31", "granularity": "MONTH" }), "`granularity`"),
-            (json!({ "kpis": ["REVENUE"], "from": "2026-01-01", "to": "2026-03-31", "granularity": "MONTH", "groupBy": "SOURCE" }), "`groupBy`"),
-            (json!({ "kpis": [], "from": "2026-01-01", "to": "2026-03-31" }), "`kpis`"),
-            (json!({ "kpis": ["REVENUE"], "from": "2026-01-01", "to": "2026-03-31", "currency": "usd" }), "`currency`"),
+            (json!({ "kpis": ["LEADS_CREATED"], "from": "2026-02-01", "to": "2026-01-01" }), "`input.from`"),
+            (json!({ "kpis": ["LEADS_CREATED"], "from": "2024-01-01", "to": "2026-12-31", "granularity": "DAY" }), "`input.granularity`"),
+            (json!({ "kpis": ["LEADS_CREATED"], "from": "2026-01-01", "to": "2026-01-31", "groupBy": "OPPORTUNITY_TYPE" }), "`input.groupBy`"),
+            (json!({ "kpis": ["MARKETING_SPEND"], "from": "2026-01-01", "to": "2026-01-31", "groupBy": "OWNER" }), "`input.groupBy`"),
+            (json!({ "kpis": ["COST_PER_LEAD"], "from": "2026-01-01", "to": "2026-01-31", "filter": { "ownerIds": [app.user_gid(Sales)] } }), "`input.filter.ownerIds`"),
+            (json!({ "kpis": ["PIPELINE_VELOCITY"], "from": "2026-01-01", "to": "2026-03-31", "granularity": "MONTH" }), "`input.granularity`"),
+            (json!({ "kpis": ["REVENUE"], "from": "2026-01-01", "to": "2026-03-31", "granularity": "MONTH", "groupBy": "SOURCE" }), "`input.groupBy`"),
+            (json!({ "kpis": [], "from": "2026-01-01", "to": "2026-03-31" }), "`input.kpis`"),
+            (json!({ "kpis": ["REVENUE"], "from": "2026-01-01", "to": "2026-03-31", "currency": "usd" }), "`input.currency`"),
         ];
         for (input, argument) in cases {
             let body = app.post(Admin, "query($i: KpisInput!) { kpis(input: $i) { kpi } }", json!({ "i": input })).await.1;
@@ -767,5 +767,40 @@ db_test! {
         assert_eq!(del["deleteKpiTarget"]["deletedKpiTargetId"], id);
         let list = app.gql(Sales, "{ kpiTargets(kpis: [LEADS_CREATED]) { id } }", json!({})).await;
         assert_eq!(list["kpiTargets"].as_array().unwrap().len(), 1);
+    }
+}
+
+db_test! {
+    async fn the_funnel_follows_the_q1_cohort(app) {
+        fixture(&app).await;
+        let q = "query($i: FunnelInput!) { funnel(input: $i) { from to stages { stage count conversionFromPrevious { value numerator denominator } conversionFromTop { value } medianDaysFromPrevious } } }";
+        let r = app.gql(Reporting, q, json!({ "i": { "from": "2026-01-01", "to": "2026-03-31" } })).await;
+        let stages = r["funnel"]["stages"].as_array().unwrap();
+        let counts: Vec<(String, i64)> = stages.iter().map(|s| (s["stage"].as_str().unwrap().to_owned(), s["count"].as_i64().unwrap())).collect();
+        // Cohort L1-L4: all reached MQL; L1 and L4 SAL and SQL; L1 opportunity and won.
+        assert_eq!(counts, vec![("LEAD".into(), 4), ("MQL".into(), 4), ("SAL".into(), 2), ("SQL".into(), 2), ("OPPORTUNITY".into(), 1), ("WON".into(), 1)]);
+        assert!(stages[0]["conversionFromPrevious"].is_null());
+        let conv: Vec<f64> = stages[1..].iter().map(|s| s["conversionFromPrevious"]["value"].as_f64().unwrap()).collect();
+        assert_eq!(conv, vec![1.0, 0.5, 1.0, 0.5, 1.0]);
+        assert_eq!(stages[2]["conversionFromPrevious"]["numerator"], 2.0);
+        assert_eq!(stages[2]["conversionFromPrevious"]["denominator"], 4.0);
+        assert!(close(&stages[5]["conversionFromTop"]["value"], 0.25));
+        // Days: created -> MQL 2.4167, 13.333, 1, 1 -> median (1 + 2.4167) / 2;
+        // MQL -> SAL 14 h and 1 d; SAL -> SQL 7 and 3; SQL -> opportunity 12; -> won 28.
+        let medians: Vec<f64> = stages[1..].iter().map(|s| s["medianDaysFromPrevious"].as_f64().unwrap()).collect();
+        let expected = [(1.0 + 2.0 + 10.0 / 24.0) / 2.0, (14.0 / 24.0 + 1.0) / 2.0, 5.0, 12.0, 28.0];
+        for (m, e) in medians.iter().zip(expected) {
+            assert!((m - e).abs() < 1e-6, "{medians:?} vs {expected:?}");
+        }
+        // A segment: WEBINAR leads are L1 and L3.
+        let r = app.gql(Marketing, q, json!({ "i": { "from": "2026-01-01", "to": "2026-03-31", "filter": { "sources": ["WEBINAR"] } } })).await;
+        let counts: Vec<i64> = r["funnel"]["stages"].as_array().unwrap().iter().map(|s| s["count"].as_i64().unwrap()).collect();
+        assert_eq!(counts, vec![2, 2, 1, 1, 1, 1]);
+        // The funnel's rates are the cohort KPIs.
+        let k = kpis(&app, Marketing, json!({ "kpis": ["MQL_TO_SQL_RATE", "LEAD_TO_CUSTOMER_RATE"], "from": "2026-01-01", "to": "2026-03-31" })).await;
+        assert!(close(&k[0]["total"]["value"], 2.0 / 4.0) && close(&k[1]["total"]["value"], 1.0 / 4.0));
+        let body = app.post(Admin, q, json!({ "i": { "from": "2026-04-01", "to": "2026-03-31" } })).await.1;
+        assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+        assert!(body["errors"][0]["message"].as_str().unwrap().contains("`input.from`"), "{body}");
     }
 }

@@ -157,6 +157,7 @@ fn matrix(f: &Fixture) -> Vec<(&'static str, String, &'static [Role])> {
         ("kpiDefinitions", "{ kpiDefinitions { kpi formula } }".into(), KPI_READERS),
         ("kpis", "{ kpis(input: {kpis: [LEADS_CREATED, WIN_RATE], from: \"2026-01-01\", to: \"2026-03-31\", granularity: MONTH}) { kpi total { value } series { value { value } } } }".into(), KPI_READERS),
         ("kpiTargets", "{ kpiTargets { kpi target } }".into(), KPI_READERS),
+        ("funnel", "{ funnel(input: {from: \"2026-01-01\", to: \"2026-03-31\"}) { stages { stage count } } }".into(), KPI_READERS),
         (
             "setKpiTarget",
             "mutation { setKpiTarget(input: {kpi: WIN_RATE, periodKind: QUARTER, periodStart: \"2026-01-01\", target: 0.3, direction: AT_LEAST}) { kpiTarget { id } } }".into(),
