@@ -804,3 +804,55 @@ db_test! {
         assert!(body["errors"][0]["message"].as_str().unwrap().contains("`input.from`"), "{body}");
     }
 }
+
+db_test! {
+    async fn the_csv_report_has_the_same_numbers_behind_the_same_auth(app) {
+        fixture(&app).await;
+        let url = format!("{}/reports/kpis.csv?kpis=LEADS_CREATED,WIN_RATE,REVENUE&from=2026-01-01&to=2026-03-31&granularity=MONTH", app.base);
+        let get = |role: Option<entity::enums::Role>, url: String| {
+            let mut req = app.client.get(url);
+            if let Some(role) = role {
+                req = req.bearer_auth(app.token(role));
+            }
+            async move {
+                let res = req.send().await.unwrap();
+                let status = res.status().as_u16();
+                let ctype = res.headers().get("content-type").map(|v| v.to_str().unwrap().to_owned());
+                (status, ctype, res.text().await.unwrap())
+            }
+        };
+        let (status, ctype, body) = get(Some(Reporting), url.clone()).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(ctype.as_deref(), Some("text/csv; charset=utf-8"));
+        let lines: Vec<&str> = body.lines().collect();
+        assert_eq!(lines[0], "kpi,unit,currency,group,start,end,value,numerator,denominator,mean,target,expected,attainment,status");
+        // Per KPI: a total row and three monthly rows.
+        assert_eq!(lines.len(), 1 + 3 * 4);
+        assert!(lines.contains(&"WIN_RATE,RATIO,,,2026-01-01,2026-03-31,0.75,3,4,,,,,"), "{body}");
+        assert!(lines.contains(&"LEADS_CREATED,COUNT,,,2026-01-01,2026-01-31,2,,,,,,,"), "{body}");
+        assert!(lines.contains(&"REVENUE,MONEY,USD,,2026-03-01,2026-03-31,12000,,,,,,,"), "{body}");
+        // The same numbers as the GraphQL query, row by row.
+        let r = kpis(&app, Reporting, json!({ "kpis": ["LEADS_CREATED", "WIN_RATE", "REVENUE"], "from": "2026-01-01", "to": "2026-03-31", "granularity": "MONTH" })).await;
+        for k in r.as_array().unwrap() {
+            for p in k["series"].as_array().unwrap() {
+                let value = p["value"]["value"].as_f64().map(|v| v.to_string()).unwrap_or_default();
+                let prefix = format!("{},", k["kpi"].as_str().unwrap());
+                let needle = format!(",{},{},{value},", p["start"].as_str().unwrap(), p["end"].as_str().unwrap());
+                assert!(lines.iter().any(|l| l.starts_with(&prefix) && l.contains(&needle)), "{prefix} {needle} in {body}");
+            }
+        }
+        // Grouped, with a filter.
+        let (status, _, body) = get(Some(Marketing), format!("{}/reports/kpis.csv?kpis=REVENUE&from=2026-01-01&to=2026-03-31&groupBy=OPPORTUNITY_TYPE", app.base)).await;
+        assert_eq!(status, 200);
+        assert!(body.contains("REVENUE,MONEY,USD,EXPANSION,2026-01-01,2026-03-31,2000,"), "{body}");
+        // Same auth and policy as /graphql; bad parameters are named.
+        assert_eq!(get(None, url.clone()).await.0, 401);
+        assert_eq!(get(Some(Integration), url.clone()).await.0, 403);
+        let (status, _, body) = get(Some(Admin), format!("{}/reports/kpis.csv?kpis=NOPE&from=2026-01-01&to=2026-03-31", app.base)).await;
+        assert_eq!(status, 400);
+        assert!(body.contains("`kpis`") && body.contains("BAD_USER_INPUT"), "{body}");
+        let (status, _, body) = get(Some(Admin), format!("{}/reports/kpis.csv?kpis=REVENUE&from=2026-04-01&to=2026-03-31", app.base)).await;
+        assert_eq!(status, 400);
+        assert!(body.contains("`input.from`"), "{body}");
+    }
+}
