@@ -20,6 +20,7 @@ use entity::{
     enums::{ChangeOperation, Channel, ObjectType, PeriodKind, SegmentDimension, TargetDirection},
     kpi_target,
 };
+use futures_util::{StreamExt, TryStreamExt};
 use rust_decimal::{Decimal, prelude::ToPrimitive};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
@@ -181,6 +182,9 @@ pub struct KpiFigures {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Source {
     Leads,
+    /// Leads created in the period with one row each, flagged with the
+    /// stages they reached since (from their stage history).
+    Cohort,
     MqlEntries,
     MqlDispositions,
     Opportunities,
@@ -190,7 +194,7 @@ enum Source {
 impl Source {
     fn base(self) -> Base {
         match self {
-            Self::Leads | Self::MqlEntries | Self::MqlDispositions => Base::Leads,
+            Self::Leads | Self::Cohort | Self::MqlEntries | Self::MqlDispositions => Base::Leads,
             Self::Opportunities => Base::Opportunities,
             Self::Spend => Base::Spend,
         }
@@ -224,7 +228,6 @@ struct Measure {
 }
 
 const COUNT: &[&str] = &["COUNT(*)"];
-const WON: &str = "o.stage = 'CLOSED_WON'";
 
 fn measures(kpi: Kpi) -> Vec<Measure> {
     let m = |id, source, ts, cond, aggs| Measure {
@@ -237,7 +240,32 @@ fn measures(kpi: Kpi) -> Vec<Measure> {
         agg_params: &[],
     };
     let leads = m("leads", Source::Leads, "l.created_at", "", COUNT);
-    let mqls = m("mqls", Source::MqlEntries, "sc.at", "", COUNT);
+    // MQL entries, those touched since, and the hours to the touch.
+    let mqls = m(
+        "mql_entries",
+        Source::MqlEntries,
+        "sc.at",
+        "",
+        &[
+            "COUNT(*)",
+            "SUM(CASE WHEN l.first_contacted_at >= sc.at THEN 1 ELSE 0 END)",
+            "SUM(CASE WHEN l.first_contacted_at >= sc.at THEN {hours:sc.at:l.first_contacted_at} ELSE 0 END)",
+        ],
+    );
+    // Closed in the period: won, closed, won amount and count in the
+    // currency, days from lead created to won.
+    let closed = Measure {
+        cond: "o.stage IN ('CLOSED_WON', 'CLOSED_LOST')",
+        aggs: &[
+            "SUM(CASE WHEN o.stage = 'CLOSED_WON' THEN 1 ELSE 0 END)",
+            "COUNT(*)",
+            "SUM(CASE WHEN o.stage = 'CLOSED_WON' AND o.currency = ? THEN o.amount ELSE 0 END)",
+            "SUM(CASE WHEN o.stage = 'CLOSED_WON' AND o.currency = ? THEN 1 ELSE 0 END)",
+            "SUM(CASE WHEN o.stage = 'CLOSED_WON' THEN {days:COALESCE(l.created_at, o.created_at):o.closed_at} ELSE 0 END)",
+        ],
+        agg_params: &[Param::Currency, Param::Currency],
+        ..m("closed", Source::Opportunities, "o.closed_at", "", COUNT)
+    };
     let spend = Measure {
         cond: "s.currency = ?",
         cond_params: &[Param::Currency],
@@ -258,15 +286,23 @@ fn measures(kpi: Kpi) -> Vec<Measure> {
         "o.stage = 'CLOSED_WON' AND o.type = 'NEW_BUSINESS'",
         COUNT,
     );
-    let cohort = |id, aggs| m(id, Source::Leads, "l.created_at", "", aggs);
-    let won_money = |id, aggs| Measure {
-        cond: "o.stage = 'CLOSED_WON' AND o.currency = ?",
-        cond_params: &[Param::Currency],
-        ..m(id, Source::Opportunities, "o.closed_at", "", aggs)
-    };
+    // Leads, reached MQL (or later), SQL (or later), OPPORTUNITY (or later), CUSTOMER.
+    let cohort = m(
+        "cohort",
+        Source::Cohort,
+        "l.created_at",
+        "",
+        &[
+            "COUNT(*)",
+            "SUM(cf.r1)",
+            "SUM(cf.r3)",
+            "SUM(cf.r4)",
+            "SUM(cf.r5)",
+        ],
+    );
     match kpi {
         Kpi::LeadsCreated => vec![leads],
-        Kpi::Mqls => vec![mqls],
+        Kpi::Mqls => vec![mqls.clone()],
         Kpi::MqlAcceptanceRate => vec![m(
             "mql_dispositions",
             Source::MqlDispositions,
@@ -277,23 +313,7 @@ fn measures(kpi: Kpi) -> Vec<Measure> {
                 "COUNT(*)",
             ],
         )],
-        Kpi::MqlWorkedRate => vec![m(
-            "mql_worked",
-            Source::MqlEntries,
-            "sc.at",
-            "",
-            &[
-                "SUM(CASE WHEN l.first_contacted_at >= sc.at THEN 1 ELSE 0 END)",
-                "COUNT(*)",
-            ],
-        )],
-        Kpi::TimeToFirstContact => vec![m(
-            "ttfc",
-            Source::MqlEntries,
-            "sc.at",
-            "l.first_contacted_at >= sc.at",
-            &["SUM({hours:sc.at:l.first_contacted_at})", "COUNT(*)"],
-        )],
+        Kpi::MqlWorkedRate | Kpi::TimeToFirstContact => vec![mqls],
         Kpi::SlaComplianceRate => vec![Measure {
             cond: "(l.first_contacted_at IS NOT NULL OR l.sla_first_contact_due_at <= ?)",
             cond_params: &[Param::Now],
@@ -308,55 +328,13 @@ fn measures(kpi: Kpi) -> Vec<Measure> {
                 ],
             )
         }],
-        Kpi::MqlToSqlRate => vec![cohort(
-            "cohort_mql_sql",
-            &[
-                "SUM(CASE WHEN {reached:'SQL','OPPORTUNITY','CUSTOMER'} THEN 1 ELSE 0 END)",
-                "SUM(CASE WHEN {reached:'MQL','SAL','SQL','OPPORTUNITY','CUSTOMER'} THEN 1 ELSE 0 END)",
-            ],
-        )],
-        Kpi::LeadToOpportunityRate => vec![cohort(
-            "cohort_lead_opp",
-            &[
-                "SUM(CASE WHEN {reached:'OPPORTUNITY','CUSTOMER'} THEN 1 ELSE 0 END)",
-                "COUNT(*)",
-            ],
-        )],
-        Kpi::OpportunityToWinRate => vec![cohort(
-            "cohort_opp_win",
-            &[
-                "SUM(CASE WHEN {reached:'CUSTOMER'} THEN 1 ELSE 0 END)",
-                "SUM(CASE WHEN {reached:'OPPORTUNITY','CUSTOMER'} THEN 1 ELSE 0 END)",
-            ],
-        )],
-        Kpi::LeadToCustomerRate => vec![cohort(
-            "cohort_lead_customer",
-            &[
-                "SUM(CASE WHEN {reached:'CUSTOMER'} THEN 1 ELSE 0 END)",
-                "COUNT(*)",
-            ],
-        )],
-        Kpi::WinRate => vec![m(
-            "win_rate",
-            Source::Opportunities,
-            "o.closed_at",
-            "o.stage IN ('CLOSED_WON', 'CLOSED_LOST')",
-            &[
-                "SUM(CASE WHEN o.stage = 'CLOSED_WON' THEN 1 ELSE 0 END)",
-                "COUNT(*)",
-            ],
-        )],
-        Kpi::AverageDealSize => vec![won_money("deal_size", &["SUM(o.amount)", "COUNT(*)"])],
-        Kpi::SalesCycleDays => vec![m(
-            "cycle",
-            Source::Opportunities,
-            "o.closed_at",
-            WON,
-            &[
-                "SUM({days:COALESCE(l.created_at, o.created_at):o.closed_at})",
-                "COUNT(*)",
-            ],
-        )],
+        Kpi::MqlToSqlRate
+        | Kpi::LeadToOpportunityRate
+        | Kpi::OpportunityToWinRate
+        | Kpi::LeadToCustomerRate => vec![cohort],
+        Kpi::WinRate | Kpi::AverageDealSize | Kpi::SalesCycleDays | Kpi::Revenue => {
+            vec![closed]
+        }
         Kpi::PipelineVelocity => vec![Measure {
             id: "velocity",
             source: Source::Opportunities,
@@ -404,7 +382,6 @@ fn measures(kpi: Kpi) -> Vec<Measure> {
             ..opps_created.clone()
         }
         .with_id("influenced_pipeline")],
-        Kpi::Revenue => vec![won_money("revenue", &["SUM(o.amount)"])],
         Kpi::MarketingSpend => vec![spend],
         Kpi::CostPerLead => vec![spend, leads],
         Kpi::CostPerMql => vec![spend, mqls],
@@ -456,7 +433,7 @@ impl Sql {
     }
 
     /// Appends `template`, replacing each `?` by the next of `values` and
-    /// expanding `{hours:a:b}`, `{days:a:b}` and `{reached:'S',...}`.
+    /// expanding `{hours:a:b}` and `{days:a:b}`.
     fn template(&mut self, template: &str, values: &mut impl Iterator<Item = Value>) {
         let expanded = expand(self.backend, template);
         let mut parts = expanded.split('?').peekable();
@@ -485,12 +462,7 @@ fn expand(backend: DbBackend, template: &str) -> String {
         };
         let inner = &rest[start + 1..start + len];
         rest = &rest[start + len + 1..];
-        if let Some(stages) = inner.strip_prefix("reached:") {
-            out.push_str(&format!(
-                "EXISTS (SELECT 1 FROM stage_changes r WHERE r.subject_type = 'LEAD' \
-                 AND r.subject_id = l.id AND r.to_stage IN ({stages}))"
-            ));
-        } else if let Some(args) = inner
+        if let Some(args) = inner
             .strip_prefix("hours:")
             .map(|a| (a, 3600.0, 24.0))
             .or_else(|| inner.strip_prefix("days:").map(|a| (a, 86400.0, 1.0)))
@@ -634,7 +606,26 @@ fn measure_sql(m: &Measure, scope: &Scope<'_>) -> Statement {
         sql.template(agg, &mut agg_values);
         sql.push(&format!(" AS DOUBLE PRECISION) AS m{i}"));
     }
+    if m.source == Source::Cohort {
+        // One row per lead of the cohort with its furthest stages; stage
+        // changes only happen after creation, so the join stays inside the
+        // cohort. One pass serves all four cohort KPIs.
+        sql.push(
+            " FROM (SELECT l2.id, \
+             MAX(CASE WHEN r.to_stage IN ('MQL', 'SAL', 'SQL', 'OPPORTUNITY', 'CUSTOMER') THEN 1 ELSE 0 END) AS r1, \
+             MAX(CASE WHEN r.to_stage IN ('SQL', 'OPPORTUNITY', 'CUSTOMER') THEN 1 ELSE 0 END) AS r3, \
+             MAX(CASE WHEN r.to_stage IN ('OPPORTUNITY', 'CUSTOMER') THEN 1 ELSE 0 END) AS r4, \
+             MAX(CASE WHEN r.to_stage = 'CUSTOMER' THEN 1 ELSE 0 END) AS r5 \
+             FROM leads l2 LEFT JOIN stage_changes r ON r.subject_type = 'LEAD' AND r.subject_id = l2.id \
+             WHERE l2.deleted_at IS NULL AND l2.created_at >= ",
+        );
+        sql.bind(midnight(scope.period.from).into());
+        sql.push(" AND l2.created_at < ");
+        sql.bind(midnight(scope.period.end()).into());
+        sql.push(" GROUP BY l2.id) cf JOIN leads l ON l.id = cf.id");
+    }
     sql.push(match m.source {
+        Source::Cohort => "",
         Source::Leads => " FROM leads l",
         Source::MqlEntries | Source::MqlDispositions => {
             " FROM stage_changes sc JOIN leads l ON l.id = sc.subject_id"
@@ -655,7 +646,7 @@ fn measure_sql(m: &Measure, scope: &Scope<'_>) -> Statement {
         });
     }
     sql.push(match m.source {
-        Source::Leads => " WHERE l.deleted_at IS NULL",
+        Source::Leads | Source::Cohort => " WHERE l.deleted_at IS NULL",
         Source::MqlEntries => {
             " WHERE sc.subject_type = 'LEAD' AND sc.to_stage = 'MQL' AND l.deleted_at IS NULL"
         }
@@ -791,6 +782,10 @@ fn median_sql(scope: &Scope<'_>) -> Statement {
         inner.values.map(|v| v.0).unwrap_or_default(),
     )
 }
+
+/// How many statements of one request run at once (each on its own pooled
+/// connection).
+const PARALLEL_STATEMENTS: usize = 4;
 
 /// Aggregated rows of a measure: (group key, bucket) -> measures.
 type Cells = HashMap<(Option<String>, i64), Vec<f64>>;
@@ -930,7 +925,28 @@ pub async fn compute(
         now: records::now(),
     };
     let id_key = matches!(split, Split::Group(d) if is_id_dimension(d));
-    let mut cache: HashMap<&'static str, Cells> = HashMap::new();
+    // Every distinct statement of the request, a few at a time.
+    let mut unique: Vec<Measure> = Vec::new();
+    for kpi in &req.kpis {
+        for m in measures(*kpi) {
+            if !unique.iter().any(|u| u.id == m.id) {
+                unique.push(m);
+            }
+        }
+    }
+    let statements: Vec<(Statement, usize)> = unique
+        .iter()
+        .map(|m| (measure_sql(m, &scope), m.aggs.len()))
+        .collect();
+    let results: Vec<Cells> = futures_util::stream::iter(
+        statements
+            .into_iter()
+            .map(|(statement, width)| run(db, statement, id_key, width)),
+    )
+    .buffered(PARALLEL_STATEMENTS)
+    .try_collect()
+    .await?;
+    let cache: HashMap<&'static str, Cells> = unique.iter().map(|m| m.id).zip(results).collect();
     let targets = load_targets(db, &req.kpis).await?;
     let today = scope.now.date_naive();
     let mut out = Vec::with_capacity(req.kpis.len());
@@ -938,15 +954,7 @@ pub async fn compute(
         let ms = measures(kpi);
         let mut parts: Vec<Cells> = Vec::with_capacity(ms.len());
         for m in &ms {
-            let cells = match cache.get(m.id) {
-                Some(c) => c.clone(),
-                None => {
-                    let c = run(db, measure_sql(m, &scope), id_key, m.aggs.len()).await?;
-                    cache.insert(m.id, c.clone());
-                    c
-                }
-            };
-            parts.push(cells);
+            parts.push(cache.get(m.id).cloned().unwrap_or_default());
         }
         let medians = if kpi == Kpi::TimeToFirstContact {
             let split_medians = run(db, median_sql(&scope), id_key, 1).await?;
@@ -1136,10 +1144,14 @@ fn figures(kpi: Kpi, m: &[f64], median: Option<f64>) -> Figures {
         | Kpi::Mqls
         | Kpi::MarketingSourcedPipeline
         | Kpi::MarketingInfluencedPipeline
-        | Kpi::Revenue
         | Kpi::MarketingSpend => plain(at(0)),
+        Kpi::MqlWorkedRate => ratio(at(1), at(0)),
+        Kpi::WinRate => ratio(at(0), at(1)),
+        Kpi::Revenue => plain(at(2)),
+        Kpi::AverageDealSize => ratio(at(2), at(3)),
+        Kpi::SalesCycleDays => ratio(at(4), at(0)),
         Kpi::TimeToFirstContact => {
-            let (num, den) = (at(0), at(1));
+            let (num, den) = (at(2), at(1));
             Figures {
                 value: if den > 0.0 { median } else { None },
                 numerator: Some(num),
@@ -1166,6 +1178,10 @@ fn figures(kpi: Kpi, m: &[f64], median: Option<f64>) -> Figures {
                 target: None,
             }
         }
+        Kpi::MqlToSqlRate => ratio(at(2), at(1)),
+        Kpi::LeadToOpportunityRate => ratio(at(3), at(0)),
+        Kpi::OpportunityToWinRate => ratio(at(4), at(3)),
+        Kpi::LeadToCustomerRate => ratio(at(4), at(0)),
         _ => ratio(at(0), at(1)),
     }
 }
