@@ -1432,8 +1432,7 @@ pub struct FunnelStage {
     pub median_days_from_previous: Option<f64>,
 }
 
-/// The cohort funnel of the leads created in a period: one statement for
-/// the counts, one for the medians.
+/// The cohort funnel of the leads created in a period, in one statement.
 #[tracing::instrument(skip_all, fields(viewer.role = viewer.role.as_str()))]
 pub async fn funnel(
     db: &DatabaseConnection,
@@ -1478,47 +1477,48 @@ pub async fn funnel(
         let any: Vec<String> = (k..=5).map(|j| format!("t{j} IS NOT NULL")).collect();
         format!("SUM(CASE WHEN {} THEN 1 ELSE 0 END)", any.join(" OR "))
     };
-    let mut counts = Sql::new(backend);
-    cohort(&mut counts);
-    counts.push("SELECT CAST(COUNT(*) AS BIGINT) AS n0");
+    // One statement: the cohort once (a CTE), its counts and its medians.
+    let mut sql = Sql::new(backend);
+    cohort(&mut sql);
+    sql.push(", d AS (");
     for k in 1..=5 {
-        counts.push(&format!(", CAST({} AS BIGINT) AS n{k}", reached(k)));
+        if k > 1 {
+            sql.push(" UNION ALL ");
+        }
+        let prev = k - 1;
+        sql.push(&format!(
+            "SELECT {k} AS k, {} AS x FROM f WHERE t{prev} IS NOT NULL AND t{k} IS NOT NULL AND t{k} >= t{prev}",
+            elapsed(backend, &format!("t{prev}"), &format!("t{k}"), 86400.0, 1.0)
+        ));
     }
-    counts.push(" FROM f");
-    let row = db.query_one_raw(counts.statement()).await?;
+    sql.push(
+        "), md AS (SELECT k, AVG(x) AS m FROM (\
+         SELECT k, x, ROW_NUMBER() OVER (PARTITION BY k ORDER BY x) AS rn, \
+         COUNT(*) OVER (PARTITION BY k) AS cnt FROM d) AS ranked \
+         WHERE rn = (cnt + 1) / 2 OR rn = (cnt + 2) / 2 GROUP BY k), \
+         c AS (SELECT COUNT(*) AS n0",
+    );
+    for k in 1..=5 {
+        sql.push(&format!(", {} AS n{k}", reached(k)));
+    }
+    sql.push(" FROM f) SELECT CAST(c.n0 AS BIGINT) AS n0");
+    for k in 1..=5 {
+        sql.push(&format!(
+            ", CAST(c.n{k} AS BIGINT) AS n{k}, \
+             CAST((SELECT m FROM md WHERE md.k = {k}) AS DOUBLE PRECISION) AS m{k}"
+        ));
+    }
+    sql.push(" FROM c");
     let mut n = [0i64; 6];
-    if let Some(row) = row {
+    let mut median = [None; 6];
+    if let Some(row) = db.query_one_raw(sql.statement()).await? {
         for (k, slot) in n.iter_mut().enumerate() {
             *slot = row
                 .try_get::<Option<i64>>("", &format!("n{k}"))?
                 .unwrap_or(0);
         }
-    }
-
-    let mut medians = Sql::new(backend);
-    cohort(&mut medians);
-    medians.push(", d AS (");
-    for k in 1..=5 {
-        if k > 1 {
-            medians.push(" UNION ALL ");
-        }
-        let prev = k - 1;
-        medians.push(&format!(
-            "SELECT {k} AS k, {} AS x FROM f WHERE t{prev} IS NOT NULL AND t{k} IS NOT NULL AND t{k} >= t{prev}",
-            elapsed(backend, &format!("t{prev}"), &format!("t{k}"), 86400.0, 1.0)
-        ));
-    }
-    medians.push(
-        ") SELECT CAST(k AS BIGINT) AS k, CAST(AVG(x) AS DOUBLE PRECISION) AS m FROM (\
-         SELECT k, x, ROW_NUMBER() OVER (PARTITION BY k ORDER BY x) AS rn, \
-         COUNT(*) OVER (PARTITION BY k) AS cnt FROM d) AS ranked \
-         WHERE rn = (cnt + 1) / 2 OR rn = (cnt + 2) / 2 GROUP BY k",
-    );
-    let mut median = [None; 6];
-    for row in db.query_all_raw(medians.statement()).await? {
-        let k = row.try_get::<i64>("", "k")?;
-        if let Some(slot) = usize::try_from(k).ok().and_then(|k| median.get_mut(k)) {
-            *slot = row.try_get::<Option<f64>>("", "m")?;
+        for (k, slot) in median.iter_mut().enumerate().skip(1) {
+            *slot = row.try_get::<Option<f64>>("", &format!("m{k}"))?;
         }
     }
     Ok((0..6)
