@@ -9,7 +9,7 @@ mod m20261123_000003_create_events;
 mod m20261123_000004_add_commit_order;
 mod m20261123_000005_track_spend_deletes_and_feedback_editors;
 mod m20261123_000006_add_lead_definition_revision_and_deleted_at;
-mod m20261202_000008_add_kpi_indexes;
+mod m20261202_000009_add_kpi_indexes;
 
 /// All migrations, in the order they run.
 pub struct Migrator;
@@ -24,7 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000004_add_commit_order::Migration),
             Box::new(m20261123_000005_track_spend_deletes_and_feedback_editors::Migration),
             Box::new(m20261123_000006_add_lead_definition_revision_and_deleted_at::Migration),
-            Box::new(m20261202_000008_add_kpi_indexes::Migration),
+            Box::new(m20261202_000009_add_kpi_indexes::Migration),
         ]
     }
 }

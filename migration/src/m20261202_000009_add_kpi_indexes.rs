@@ -1,6 +1,7 @@
-//! Indexes the KPI engine needs beyond those of the first migration: SLA
-//! compliance selects leads by their first-contact deadline, and the MQL
-//! dispositions select stage changes by the stage they left.
+//! The index the KPI engine needs beyond the earlier ones: SLA compliance
+//! selects leads by their first-contact deadline. (MQL dispositions select
+//! stage changes by the stage they left: `ix_stage_changes_from`, created
+//! by the analytics migration 000007.)
 
 use sea_orm_migration::prelude::*;
 
@@ -8,22 +9,15 @@ pub struct Migration;
 
 impl MigrationName for Migration {
     fn name(&self) -> &str {
-        "m20261202_000008_add_kpi_indexes"
+        "m20261202_000009_add_kpi_indexes"
     }
 }
 
-const INDEXES: &[(&str, &str, &[&str])] = &[
-    (
-        "ix_leads_sla_first_contact_due",
-        "leads",
-        &["sla_first_contact_due_at"],
-    ),
-    (
-        "ix_stage_changes_from",
-        "stage_changes",
-        &["subject_type", "from_stage", "at"],
-    ),
-];
+const INDEXES: &[(&str, &str, &[&str])] = &[(
+    "ix_leads_sla_first_contact_due",
+    "leads",
+    &["sla_first_contact_due_at"],
+)];
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
