@@ -11,6 +11,7 @@ mod m20261123_000005_track_spend_deletes_and_feedback_editors;
 mod m20261123_000006_add_lead_definition_revision_and_deleted_at;
 mod m20261202_000007_add_analytics_indexes;
 mod m20261202_000008_set_leads_fillfactor;
+mod m20261202_000009_add_kpi_indexes;
 
 /// All migrations, in the order they run.
 pub struct Migrator;
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000006_add_lead_definition_revision_and_deleted_at::Migration),
             Box::new(m20261202_000007_add_analytics_indexes::Migration),
             Box::new(m20261202_000008_set_leads_fillfactor::Migration),
+            Box::new(m20261202_000009_add_kpi_indexes::Migration),
         ]
     }
 }

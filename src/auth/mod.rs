@@ -76,6 +76,8 @@ fn describe(action: Action) -> &'static str {
         Action::RecycleLead => "recycle leads",
         Action::ForceMql => "force leads to MQL",
         Action::RecordActivity => "record activities",
+        Action::ReadKpis => "read KPIs",
+        Action::SetKpiTarget => "set KPI targets",
     }
 }
 

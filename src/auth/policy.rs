@@ -50,11 +50,15 @@ pub enum Action {
     /// Record activities (MARKETING: marketing activities; SALES: sales
     /// touches on its own or unowned leads).
     RecordActivity,
+    /// Read KPIs, the funnel, KPI definitions and targets (aggregates only).
+    ReadKpis,
+    /// Set, change and delete KPI targets (shared goals).
+    SetKpiTarget,
 }
 
 impl Action {
     /// Every action, for table-driven tests and documentation.
-    pub const ALL: [Action; 18] = [
+    pub const ALL: [Action; 20] = [
         Action::ReadRecords,
         Action::ReadPersonalData,
         Action::CreateLead,
@@ -73,6 +77,8 @@ impl Action {
         Action::RecycleLead,
         Action::ForceMql,
         Action::RecordActivity,
+        Action::ReadKpis,
+        Action::SetKpiTarget,
     ];
 }
 
@@ -108,6 +114,12 @@ const POLICY: &[(Action, &[Role])] = &[
         Action::RecordActivity,
         &[Admin, Marketing, Sales, Integration],
     ),
+    // Sync jobs move records; they have no use for dashboards.
+    (
+        Action::ReadKpis,
+        &[Admin, Marketing, Sales, Leadership, Reporting],
+    ),
+    (Action::SetKpiTarget, &[Admin, Leadership]),
 ];
 
 /// Whether `role` may perform `action`.
@@ -143,9 +155,10 @@ mod tests {
     #[test]
     fn reporting_reads_records_but_no_personal_data_and_writes_nothing() {
         assert!(allows(Reporting, Action::ReadRecords));
+        assert!(allows(Reporting, Action::ReadKpis));
         for action in Action::ALL
             .into_iter()
-            .filter(|a| *a != Action::ReadRecords)
+            .filter(|a| !matches!(a, Action::ReadRecords | Action::ReadKpis))
         {
             assert!(!allows(Reporting, action), "REPORTING may {action:?}");
         }
@@ -161,6 +174,15 @@ mod tests {
         }
         assert!(owner_only(Sales, Action::WriteFeedback));
         assert!(!owner_only(Admin, Action::WriteFeedback));
+    }
+
+    #[test]
+    fn only_leadership_and_admin_set_kpi_targets() {
+        for role in [Marketing, Sales, Integration, Reporting] {
+            assert!(!allows(role, Action::SetKpiTarget), "{role:?}");
+        }
+        assert!(allows(Leadership, Action::SetKpiTarget));
+        assert!(allows(Admin, Action::SetKpiTarget));
     }
 
     #[test]

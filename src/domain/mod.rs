@@ -3,6 +3,7 @@
 pub mod attribution;
 pub mod deal_stages;
 pub mod feedback;
+pub mod kpi;
 pub mod lifecycle;
 pub mod scoring;
 pub mod sla;

@@ -35,9 +35,13 @@ pub const MAX_COST: usize = 1000;
 /// PostgreSQL), so about nine fit in one request; the root
 /// `winLossAnalysis` and `leadRejectionAnalysis` run one statement each
 /// over the whole period; `Opportunity.attribution` is batched but shares
-/// out every opportunity's amount. Matched by field name.
+/// out every opportunity's amount; the root `kpis` runs up to a dozen
+/// aggregate statements over the period (its time grows with the data, not
+/// with the selection) and `funnel` one cohort pass. Matched by field name.
 pub const SURCHARGES: &[(&str, usize)] = &[
     ("performance", 100),
+    ("kpis", 100),
+    ("funnel", 50),
     ("winLossAnalysis", 50),
     ("leadRejectionAnalysis", 50),
     ("attribution", 2),

@@ -11,6 +11,7 @@ pub mod cost;
 pub mod enums;
 pub mod events;
 pub mod feedback;
+pub mod kpi;
 pub mod lead;
 pub mod lead_definition;
 pub mod lifecycle;
@@ -45,6 +46,7 @@ pub struct QueryRoot(
     feedback::FeedbackQuery,
     competitor::CompetitorQuery,
     analytics::AnalyticsQuery,
+    kpi::KpiQuery,
 );
 
 /// Every mutation.
@@ -60,6 +62,7 @@ pub struct MutationRoot(
     opportunity::OpportunityMutation,
     feedback::FeedbackMutation,
     competitor::CompetitorMutation,
+    kpi::KpiMutation,
 );
 
 /// The schema type.

@@ -328,7 +328,10 @@ fn limit_code(error: &ServerError) -> Option<&'static str> {
     .then_some("QUERY_TOO_COMPLEX")
 }
 
-async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Viewer, AppError> {
+pub(crate) async fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Viewer, AppError> {
     let value = headers
         .get(header::AUTHORIZATION)
         .ok_or_else(|| {

@@ -1,6 +1,7 @@
 //! The axum application: routes, middleware and shared state.
 
 pub mod graphql;
+pub mod reports;
 pub mod ws;
 
 use std::time::Duration;
@@ -46,6 +47,7 @@ pub fn router(state: AppState) -> Router {
         .route("/graphql", get(graphql::get).post(graphql::post))
         .route("/graphql/ws", get(ws::upgrade))
         .route("/graphiql", get(graphql::graphiql))
+        .route("/reports/kpis.csv", get(reports::kpis_csv))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .layer(DefaultBodyLimit::max(graphql::MAX_BODY_BYTES))

@@ -11,6 +11,7 @@ pub mod competitors;
 pub mod events;
 pub mod feedback;
 pub mod filters;
+pub mod kpis;
 pub mod lead_definitions;
 pub mod leads;
 pub mod lifecycle;

@@ -12,6 +12,7 @@ mod campaigns;
 mod competitors;
 mod concurrency;
 mod feedback;
+mod kpis;
 mod leads;
 mod lifecycle;
 mod opportunities;

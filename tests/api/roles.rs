@@ -27,6 +27,7 @@ struct Fixture {
     open_deal: String,
     closed_deal: String,
     feedback: String,
+    kpi_target: String,
 }
 
 async fn fixture(app: &TestApp) -> Fixture {
@@ -105,7 +106,14 @@ async fn fixture(app: &TestApp) -> Fixture {
         .as_str()
         .unwrap()
         .to_owned();
+    let kpi_target = app
+        .gql(Admin, "mutation { setKpiTarget(input: {kpi: LEADS_CREATED, periodKind: MONTH, periodStart: \"2026-01-01\", target: 100, direction: AT_LEAST}) { kpiTarget { id } userErrors { message } } }", json!({}))
+        .await["setKpiTarget"]["kpiTarget"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     Fixture {
+        kpi_target,
         spend,
         open_deal,
         closed_deal,
@@ -122,6 +130,8 @@ async fn fixture(app: &TestApp) -> Fixture {
 }
 
 const ALL: &[Role] = &[Admin, Marketing, Sales, Leadership, Integration, Reporting];
+/// KPIs are for the teams' dashboards and reporting, not for sync jobs.
+const KPI_READERS: &[Role] = &[Admin, Marketing, Sales, Leadership, Reporting];
 
 /// (operation, document, roles allowed). `$id` stands for the fixture id the
 /// operation needs; each role gets a fresh value where the operation
@@ -148,6 +158,20 @@ fn matrix(f: &Fixture) -> Vec<(&'static str, String, &'static [Role])> {
         ("winLossAnalysis", "{ winLossAnalysis(from: \"2026-01-01T00:00:00Z\", to: \"2030-01-01T00:00:00Z\", groupBy: SOURCE) { key won lost winRate { value } lossReasons { reason count } competitors { competitor { name } won lost } averageLeadFitRating } }".into(), ALL),
         ("leadRejectionAnalysis", "{ leadRejectionAnalysis(from: \"2026-01-01T00:00:00Z\", to: \"2030-01-01T00:00:00Z\", groupBy: CAMPAIGN) { key rejected reasons { reason count } mqlsDispositioned rejectionRate { value } } }".into(), ALL),
         ("campaign.spend / totalSpend", format!("{{ node(id: \"{}\") {{ ... on Campaign {{ spend {{ totalCount nodes {{ spentOn amount {{ amount }} }} }} totalSpend {{ amount }} }} }} }}", f.campaign), ALL),
+        ("kpiDefinitions", "{ kpiDefinitions { kpi formula } }".into(), KPI_READERS),
+        ("kpis", "{ kpis(input: {kpis: [LEADS_CREATED, WIN_RATE], from: \"2026-01-01\", to: \"2026-03-31\", granularity: MONTH}) { kpi total { value } series { value { value } } } }".into(), KPI_READERS),
+        ("kpiTargets", "{ kpiTargets { kpi target } }".into(), KPI_READERS),
+        ("funnel", "{ funnel(input: {from: \"2026-01-01\", to: \"2026-03-31\"}) { stages { stage count } } }".into(), KPI_READERS),
+        (
+            "setKpiTarget",
+            "mutation { setKpiTarget(input: {kpi: WIN_RATE, periodKind: QUARTER, periodStart: \"2026-01-01\", target: 0.3, direction: AT_LEAST}) { kpiTarget { id } } }".into(),
+            &[Admin, Leadership],
+        ),
+        (
+            "deleteKpiTarget",
+            format!("mutation {{ deleteKpiTarget(input: {{id: \"{}\"}}) {{ deletedKpiTargetId }} }}", f.kpi_target),
+            &[Admin, Leadership],
+        ),
         (
             "createLeadDefinition",
             "mutation { createLeadDefinition(input: {fitCriteria: {}, engagementRules: [], halfLifeDays: 30, mqlFitMin: 50, mqlEngagementMin: 30, reviewBy: \"2027-01-01\"}) { leadDefinition { id } } }".into(),

@@ -1,0 +1,1532 @@
+//! The KPI engine: every KPI of the catalogue (`domain::kpi`) computed by SQL
+//! aggregates, the same statements on SQLite and PostgreSQL.
+//!
+//! Each KPI is one or two aggregate statements ("measures") over leads,
+//! their stage history, opportunities or campaign spend, grouped by a
+//! dimension or by time bucket. Time buckets are computed in Rust
+//! (`domain::kpi::buckets`) and mapped in SQL by a balanced `CASE` over the
+//! bucket boundaries, so no engine-specific date function is needed and
+//! empty buckets are simply the ones no row falls in. The only
+//! engine-specific SQL is the difference between two timestamps. Rust only
+//! ever sees aggregated rows (one per group or bucket).
+//!
+//! Money: amounts are summed only for records in the request's currency
+//! (USD unless asked otherwise); there is no currency conversion.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
+use entity::{
+    enums::{ChangeOperation, Channel, ObjectType, PeriodKind, SegmentDimension, TargetDirection},
+    kpi_target,
+};
+use futures_util::{StreamExt, TryStreamExt};
+use rust_decimal::{Decimal, prelude::ToPrimitive};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
+    DbBackend, EntityTrait, QueryFilter, QueryOrder, Statement, Value,
+};
+use uuid::Uuid;
+
+use super::records;
+use crate::{
+    auth::{Action, Viewer},
+    db::begin_write,
+    domain::kpi::{
+        self, Base, Dimension, Granularity, Kpi, Period, TargetOutcome, Unit, elapsed_fraction,
+        round_cents, target_outcome,
+    },
+    error::{AppError, AppResult, FieldError, UserErrorCode},
+};
+
+/// Segment filters; an empty list means "any".
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Segment {
+    /// Lead sources (for spend: the campaign's channel).
+    pub sources: Vec<Channel>,
+    /// Campaigns (the lead's source campaign; for spend the campaign).
+    pub campaign_ids: Vec<Uuid>,
+    /// Channels of the lead's source campaign (for spend: the campaign's).
+    pub channels: Vec<Channel>,
+    /// Owners of the lead (of the opportunity for deal KPIs).
+    pub owner_ids: Vec<Uuid>,
+    /// Industries of the account.
+    pub industries: Vec<String>,
+    /// Only leads and deals of target accounts.
+    pub target_accounts_only: bool,
+}
+
+impl Segment {
+    fn is_empty(&self) -> bool {
+        *self == Segment::default()
+    }
+
+    /// The single (dimension, value) this segment selects, if it selects
+    /// exactly one value of one dimension: the segment a target can name.
+    fn single(&self) -> Option<(SegmentDimension, String)> {
+        let mut found = Vec::new();
+        for c in &self.sources {
+            found.push((SegmentDimension::Source, c.as_str().to_owned()));
+        }
+        for id in &self.campaign_ids {
+            found.push((SegmentDimension::Campaign, id.to_string()));
+        }
+        for c in &self.channels {
+            found.push((SegmentDimension::Channel, c.as_str().to_owned()));
+        }
+        for id in &self.owner_ids {
+            found.push((SegmentDimension::Owner, id.to_string()));
+        }
+        for i in &self.industries {
+            found.push((SegmentDimension::Industry, i.clone()));
+        }
+        if found.len() == 1 && !self.target_accounts_only {
+            found.pop()
+        } else {
+            None
+        }
+    }
+}
+
+/// How to split the results.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Split {
+    /// One value per KPI for the whole period.
+    None,
+    /// One value per value of a dimension.
+    Group(Dimension),
+    /// One value per time bucket.
+    Series(Granularity),
+}
+
+/// A KPI request.
+#[derive(Debug, Clone)]
+pub struct KpiRequest {
+    /// The KPIs wanted, in the order to answer them.
+    pub kpis: Vec<Kpi>,
+    /// First day (inclusive).
+    pub from: NaiveDate,
+    /// Last day (inclusive).
+    pub to: NaiveDate,
+    /// Segment filters.
+    pub segment: Segment,
+    /// A dimension to group by.
+    pub group_by: Option<Dimension>,
+    /// A time granularity.
+    pub granularity: Option<Granularity>,
+    /// ISO 4217 currency of money KPIs (default USD).
+    pub currency: Option<String>,
+}
+
+/// How a value stands against a target.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TargetFigures {
+    /// The target row.
+    pub target: kpi_target::Model,
+    /// The comparison.
+    pub outcome: TargetOutcome,
+}
+
+/// One KPI value with what it is made of.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Figures {
+    /// The value; `None` when undefined (a ratio over zero).
+    pub value: Option<f64>,
+    /// Numerator of ratios and means (for means: the sum).
+    pub numerator: Option<f64>,
+    /// Denominator of ratios and means (for means: the count).
+    pub denominator: Option<f64>,
+    /// The mean, for KPIs whose value is a median.
+    pub mean: Option<f64>,
+    /// The target for exactly this KPI, period and segment, if one is set.
+    pub target: Option<TargetFigures>,
+}
+
+/// One group of a grouped result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupFigures {
+    /// The dimension's value: an enum key, an industry, or a campaign or
+    /// user id; `None` for records without one.
+    pub key: Option<String>,
+    /// The figures.
+    pub figures: Figures,
+}
+
+/// One bucket of a time series.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PointFigures {
+    /// First day of the bucket.
+    pub start: NaiveDate,
+    /// Last day of the bucket (inclusive).
+    pub end: NaiveDate,
+    /// The figures.
+    pub figures: Figures,
+}
+
+/// The answer for one KPI.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KpiFigures {
+    /// The KPI.
+    pub kpi: Kpi,
+    /// Currency of money values.
+    pub currency: Option<String>,
+    /// The whole period.
+    pub total: Figures,
+    /// Per group (when grouped), ordered by key, records without a value last.
+    pub groups: Vec<GroupFigures>,
+    /// Per bucket (with a granularity), every bucket of the period.
+    pub series: Vec<PointFigures>,
+}
+
+/// Which table a measure reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    Leads,
+    /// Leads created in the period with one row each, flagged with the
+    /// stages they reached since (from their stage history).
+    Cohort,
+    MqlEntries,
+    MqlDispositions,
+    Opportunities,
+    Spend,
+}
+
+impl Source {
+    fn base(self) -> Base {
+        match self {
+            Self::Leads | Self::Cohort | Self::MqlEntries | Self::MqlDispositions => Base::Leads,
+            Self::Opportunities => Base::Opportunities,
+            Self::Spend => Base::Spend,
+        }
+    }
+}
+
+/// A parameter of a measure's SQL, bound in order of appearance.
+#[derive(Debug, Clone, Copy)]
+enum Param {
+    Currency,
+    Now,
+    PeriodEnd,
+}
+
+/// One aggregate statement: what it reads, which timestamp places a row in
+/// the period, extra conditions and the aggregates. `?` in `cond` and
+/// `aggs` stand for `params`, in order.
+#[derive(Debug, Clone)]
+struct Measure {
+    /// Cache key: a measure asked for twice runs once.
+    id: &'static str,
+    source: Source,
+    /// The column that places a row in the period; `None` for measures
+    /// whose own conditions select the rows (`cond` then must use
+    /// `PeriodEnd`, and the period start is bound as the first parameter).
+    ts: Option<&'static str>,
+    cond: &'static str,
+    cond_params: &'static [Param],
+    aggs: &'static [&'static str],
+    agg_params: &'static [Param],
+}
+
+const COUNT: &[&str] = &["COUNT(*)"];
+
+fn measures(kpi: Kpi) -> Vec<Measure> {
+    let m = |id, source, ts, cond, aggs| Measure {
+        id,
+        source,
+        ts: Some(ts),
+        cond,
+        cond_params: &[],
+        aggs,
+        agg_params: &[],
+    };
+    let leads = m("leads", Source::Leads, "l.created_at", "", COUNT);
+    // MQL entries, those touched since, and the hours to the touch.
+    let mqls = m(
+        "mql_entries",
+        Source::MqlEntries,
+        "sc.at",
+        "",
+        &[
+            "COUNT(*)",
+            "SUM(CASE WHEN l.first_contacted_at >= sc.at THEN 1 ELSE 0 END)",
+            "SUM(CASE WHEN l.first_contacted_at >= sc.at THEN {hours:sc.at:l.first_contacted_at} ELSE 0 END)",
+        ],
+    );
+    // Closed in the period: won, closed, won amount and count in the
+    // currency, days from lead created to won.
+    let closed = Measure {
+        cond: "o.stage IN ('CLOSED_WON', 'CLOSED_LOST')",
+        aggs: &[
+            "SUM(CASE WHEN o.stage = 'CLOSED_WON' THEN 1 ELSE 0 END)",
+            "COUNT(*)",
+            "SUM(CASE WHEN o.stage = 'CLOSED_WON' AND o.currency = ? THEN o.amount ELSE 0 END)",
+            "SUM(CASE WHEN o.stage = 'CLOSED_WON' AND o.currency = ? THEN 1 ELSE 0 END)",
+            "SUM(CASE WHEN o.stage = 'CLOSED_WON' THEN {days:COALESCE(l.created_at, o.created_at):o.closed_at} ELSE 0 END)",
+        ],
+        agg_params: &[Param::Currency, Param::Currency],
+        ..m("closed", Source::Opportunities, "o.closed_at", "", COUNT)
+    };
+    let spend = Measure {
+        cond: "s.currency = ?",
+        cond_params: &[Param::Currency],
+        aggs: &["SUM(s.amount)"],
+        ..m("spend", Source::Spend, "s.spent_on", "", COUNT)
+    };
+    let opps_created = m(
+        "opps_created",
+        Source::Opportunities,
+        "o.created_at",
+        "",
+        COUNT,
+    );
+    let new_customers = m(
+        "new_customers",
+        Source::Opportunities,
+        "o.closed_at",
+        "o.stage = 'CLOSED_WON' AND o.type = 'NEW_BUSINESS'",
+        COUNT,
+    );
+    // Leads, reached MQL (or later), SQL (or later), OPPORTUNITY (or later), CUSTOMER.
+    let cohort = m(
+        "cohort",
+        Source::Cohort,
+        "l.created_at",
+        "",
+        &[
+            "COUNT(*)",
+            "SUM(cf.r1)",
+            "SUM(cf.r3)",
+            "SUM(cf.r4)",
+            "SUM(cf.r5)",
+        ],
+    );
+    match kpi {
+        Kpi::LeadsCreated => vec![leads],
+        Kpi::Mqls => vec![mqls.clone()],
+        Kpi::MqlAcceptanceRate => vec![m(
+            "mql_dispositions",
+            Source::MqlDispositions,
+            "sc.at",
+            "",
+            &[
+                "SUM(CASE WHEN sc.to_stage = 'SAL' THEN 1 ELSE 0 END)",
+                "COUNT(*)",
+            ],
+        )],
+        Kpi::MqlWorkedRate | Kpi::TimeToFirstContact => vec![mqls],
+        Kpi::SlaComplianceRate => vec![Measure {
+            cond: "(l.first_contacted_at IS NOT NULL OR l.sla_first_contact_due_at <= ?)",
+            cond_params: &[Param::Now],
+            ..m(
+                "sla",
+                Source::Leads,
+                "l.sla_first_contact_due_at",
+                "",
+                &[
+                    "SUM(CASE WHEN l.first_contacted_at <= l.sla_first_contact_due_at THEN 1 ELSE 0 END)",
+                    "COUNT(*)",
+                ],
+            )
+        }],
+        Kpi::MqlToSqlRate
+        | Kpi::LeadToOpportunityRate
+        | Kpi::OpportunityToWinRate
+        | Kpi::LeadToCustomerRate => vec![cohort],
+        Kpi::WinRate | Kpi::AverageDealSize | Kpi::SalesCycleDays | Kpi::Revenue => {
+            vec![closed]
+        }
+        Kpi::PipelineVelocity => vec![Measure {
+            id: "velocity",
+            source: Source::Opportunities,
+            ts: None,
+            cond: "((o.closed_at >= ? AND o.closed_at < ? AND o.stage IN ('CLOSED_WON', 'CLOSED_LOST')) \
+                   OR (o.created_at < ? AND (o.closed_at IS NULL OR o.closed_at >= ?)))",
+            cond_params: &[Param::PeriodEnd, Param::PeriodEnd, Param::PeriodEnd],
+            aggs: &[
+                // open at the period's end
+                "SUM(CASE WHEN o.created_at < ? AND (o.closed_at IS NULL OR o.closed_at >= ?) THEN 1 ELSE 0 END)",
+                // won and lost in the period
+                "SUM(CASE WHEN o.closed_at < ? AND o.stage = 'CLOSED_WON' THEN 1 ELSE 0 END)",
+                "SUM(CASE WHEN o.closed_at < ? AND o.stage = 'CLOSED_LOST' THEN 1 ELSE 0 END)",
+                // won amount and count in the currency
+                "SUM(CASE WHEN o.closed_at < ? AND o.stage = 'CLOSED_WON' AND o.currency = ? THEN o.amount ELSE 0 END)",
+                "SUM(CASE WHEN o.closed_at < ? AND o.stage = 'CLOSED_WON' AND o.currency = ? THEN 1 ELSE 0 END)",
+                // sales cycle days of the won
+                "SUM(CASE WHEN o.closed_at < ? AND o.stage = 'CLOSED_WON' THEN {days:COALESCE(l.created_at, o.created_at):o.closed_at} ELSE 0 END)",
+            ],
+            agg_params: &[
+                Param::PeriodEnd,
+                Param::PeriodEnd,
+                Param::PeriodEnd,
+                Param::PeriodEnd,
+                Param::PeriodEnd,
+                Param::Currency,
+                Param::PeriodEnd,
+                Param::Currency,
+                Param::PeriodEnd,
+            ],
+        }],
+        Kpi::MarketingSourcedPipeline => vec![Measure {
+            cond: "o.sourced_by = 'MARKETING' AND o.currency = ?",
+            cond_params: &[Param::Currency],
+            aggs: &["SUM(o.amount)"],
+            ..opps_created.clone()
+        }
+        .with_id("sourced_pipeline")],
+        Kpi::MarketingInfluencedPipeline => vec![Measure {
+            cond: "o.currency = ? AND (l.source_campaign_id IS NOT NULL OR EXISTS (SELECT 1 FROM activities act \
+                   WHERE act.lead_id = o.primary_lead_id AND act.campaign_id IS NOT NULL \
+                   AND act.deleted_at IS NULL AND act.occurred_at <= o.created_at))",
+            cond_params: &[Param::Currency],
+            aggs: &["SUM(o.amount)"],
+            ..opps_created.clone()
+        }
+        .with_id("influenced_pipeline")],
+        Kpi::MarketingSpend => vec![spend],
+        Kpi::CostPerLead => vec![spend, leads],
+        Kpi::CostPerMql => vec![spend, mqls],
+        Kpi::CostPerQualifiedOpportunity => vec![spend, opps_created],
+        Kpi::CostPerCustomer => vec![spend, new_customers],
+    }
+}
+
+impl Measure {
+    fn with_id(self, id: &'static str) -> Self {
+        Self { id, ..self }
+    }
+
+    /// Whether it reads the primary lead of an opportunity whatever the segment.
+    fn needs_lead(&self) -> bool {
+        self.aggs.iter().any(|a| a.contains("l.")) || self.cond.contains("l.")
+    }
+}
+
+/// An SQL text with its parameters, bound in order of appearance.
+struct Sql {
+    backend: DbBackend,
+    text: String,
+    values: Vec<Value>,
+}
+
+impl Sql {
+    fn new(backend: DbBackend) -> Self {
+        Self {
+            backend,
+            text: String::new(),
+            values: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, s: &str) {
+        self.text.push_str(s);
+    }
+
+    fn bind(&mut self, v: Value) {
+        self.values.push(v);
+        match self.backend {
+            DbBackend::Postgres => {
+                let n = self.values.len();
+                self.text.push_str(&format!("${n}"));
+            }
+            _ => self.text.push('?'),
+        }
+    }
+
+    /// Appends `template`, replacing each `?` by the next of `values` and
+    /// expanding `{hours:a:b}` and `{days:a:b}`.
+    fn template(&mut self, template: &str, values: &mut impl Iterator<Item = Value>) {
+        let expanded = expand(self.backend, template);
+        let mut parts = expanded.split('?').peekable();
+        while let Some(part) = parts.next() {
+            self.push(part);
+            if parts.peek().is_some() {
+                let v = values.next().unwrap_or(Value::String(None));
+                self.bind(v);
+            }
+        }
+    }
+
+    fn statement(self) -> Statement {
+        Statement::from_sql_and_values(self.backend, self.text, self.values)
+    }
+}
+
+/// Expands the engine-specific macros of a measure template.
+fn expand(backend: DbBackend, template: &str) -> String {
+    let mut out = String::new();
+    let mut rest = template;
+    while let Some(start) = rest.find('{') {
+        out.push_str(&rest[..start]);
+        let Some(len) = rest[start..].find('}') else {
+            break;
+        };
+        let inner = &rest[start + 1..start + len];
+        rest = &rest[start + len + 1..];
+        if let Some(args) = inner
+            .strip_prefix("hours:")
+            .map(|a| (a, 3600.0, 24.0))
+            .or_else(|| inner.strip_prefix("days:").map(|a| (a, 86400.0, 1.0)))
+        {
+            let (a, per_second, per_day) = args;
+            let (from, to) = a.split_once(':').unwrap_or((a, a));
+            out.push_str(&elapsed(backend, from, to, per_second, per_day));
+        } else {
+            out.push('{');
+            out.push_str(inner);
+            out.push('}');
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// `to - from` in seconds ÷ `per_second` (PostgreSQL) or in days ×
+/// `per_day` (SQLite's `julianday`).
+fn elapsed(backend: DbBackend, from: &str, to: &str, per_second: f64, per_day: f64) -> String {
+    match backend {
+        DbBackend::Postgres => {
+            format!("(EXTRACT(EPOCH FROM ({to}) - ({from})) / {per_second:.1})")
+        }
+        _ => format!("((julianday({to}) - julianday({from})) * {per_day:.1})"),
+    }
+}
+
+/// Midnight UTC of a day.
+fn midnight(day: NaiveDate) -> DateTime<Utc> {
+    day.and_time(NaiveTime::MIN).and_utc()
+}
+
+/// What a measure is computed over.
+struct Scope<'a> {
+    backend: DbBackend,
+    period: Period,
+    segment: &'a Segment,
+    split: Split,
+    buckets: &'a [(NaiveDate, NaiveDate)],
+    currency: &'a str,
+    now: DateTime<Utc>,
+}
+
+fn dimension_sql(source: Source, d: Dimension) -> &'static str {
+    match (source.base(), d) {
+        (Base::Spend, Dimension::Source | Dimension::Channel) => "c.channel",
+        (Base::Spend, Dimension::Campaign) => "s.campaign_id",
+        (_, Dimension::Source) => "l.source",
+        (_, Dimension::Campaign) => "l.source_campaign_id",
+        (_, Dimension::Channel) => "c.channel",
+        (Base::Opportunities, Dimension::Owner) => "o.owner_id",
+        (_, Dimension::Owner) => "l.owner_id",
+        (_, Dimension::Industry) => "a.industry",
+        (_, Dimension::OpportunityType) => "o.type",
+    }
+}
+
+fn is_id_dimension(d: Dimension) -> bool {
+    matches!(d, Dimension::Campaign | Dimension::Owner)
+}
+
+/// A balanced `CASE` giving the index of the bucket `ts` falls in.
+fn bucket_case(
+    sql: &mut Sql,
+    ts: &str,
+    date: bool,
+    buckets: &[(NaiveDate, NaiveDate)],
+    lo: usize,
+    hi: usize,
+) {
+    if hi - lo <= 1 {
+        sql.push(&lo.to_string());
+        return;
+    }
+    let mid = lo + (hi - lo) / 2;
+    sql.push(&format!("CASE WHEN {ts} < "));
+    let boundary = buckets.get(mid).map(|b| b.0).unwrap_or_default();
+    sql.bind(if date {
+        boundary.into()
+    } else {
+        midnight(boundary).into()
+    });
+    sql.push(" THEN ");
+    bucket_case(sql, ts, date, buckets, lo, mid);
+    sql.push(" ELSE ");
+    bucket_case(sql, ts, date, buckets, mid, hi);
+    sql.push(" END");
+}
+
+fn param_value(p: Param, scope: &Scope<'_>) -> Value {
+    match p {
+        Param::Currency => scope.currency.to_owned().into(),
+        Param::Now => scope.now.into(),
+        Param::PeriodEnd => midnight(scope.period.end()).into(),
+    }
+}
+
+/// Builds a measure's statement: `kg` (group key), `kb` (bucket), `m0..`.
+fn measure_sql(m: &Measure, scope: &Scope<'_>) -> Statement {
+    let mut sql = Sql::new(scope.backend);
+    let seg = scope.segment;
+    let group = match scope.split {
+        Split::Group(d) => Some(d),
+        _ => None,
+    };
+    let uses = |d: Dimension| group == Some(d);
+    let needs_campaign =
+        m.source != Source::Spend && (!seg.channels.is_empty() || uses(Dimension::Channel));
+    let needs_account = m.source != Source::Spend
+        && (!seg.industries.is_empty() || seg.target_accounts_only || uses(Dimension::Industry));
+    let needs_lead = m.source == Source::Opportunities
+        && (m.needs_lead()
+            || needs_campaign
+            || !seg.sources.is_empty()
+            || !seg.campaign_ids.is_empty()
+            || uses(Dimension::Source)
+            || uses(Dimension::Campaign));
+
+    sql.push("SELECT ");
+    match group {
+        Some(d) => sql.push(dimension_sql(m.source, d)),
+        None => sql.push("NULL"),
+    }
+    sql.push(" AS kg, CAST(");
+    match (scope.split, m.ts) {
+        (Split::Series(_), Some(ts)) => bucket_case(
+            &mut sql,
+            ts,
+            m.source == Source::Spend,
+            scope.buckets,
+            0,
+            scope.buckets.len(),
+        ),
+        _ => sql.push("0"),
+    }
+    sql.push(" AS BIGINT) AS kb");
+    let mut agg_values = m.agg_params.iter().map(|p| param_value(*p, scope));
+    for (i, agg) in m.aggs.iter().enumerate() {
+        sql.push(", CAST(");
+        sql.template(agg, &mut agg_values);
+        sql.push(&format!(" AS DOUBLE PRECISION) AS m{i}"));
+    }
+    if m.source == Source::Cohort {
+        // One row per lead of the cohort with its furthest stages; stage
+        // changes only happen after creation, so the join stays inside the
+        // cohort. One pass serves all four cohort KPIs.
+        sql.push(
+            " FROM (SELECT l2.id, \
+             MAX(CASE WHEN r.to_stage IN ('MQL', 'SAL', 'SQL', 'OPPORTUNITY', 'CUSTOMER') THEN 1 ELSE 0 END) AS r1, \
+             MAX(CASE WHEN r.to_stage IN ('SQL', 'OPPORTUNITY', 'CUSTOMER') THEN 1 ELSE 0 END) AS r3, \
+             MAX(CASE WHEN r.to_stage IN ('OPPORTUNITY', 'CUSTOMER') THEN 1 ELSE 0 END) AS r4, \
+             MAX(CASE WHEN r.to_stage = 'CUSTOMER' THEN 1 ELSE 0 END) AS r5 \
+             FROM leads l2 LEFT JOIN stage_changes r ON r.subject_type = 'LEAD' AND r.subject_id = l2.id \
+             WHERE l2.deleted_at IS NULL AND l2.created_at >= ",
+        );
+        sql.bind(midnight(scope.period.from).into());
+        sql.push(" AND l2.created_at < ");
+        sql.bind(midnight(scope.period.end()).into());
+        sql.push(" GROUP BY l2.id) cf JOIN leads l ON l.id = cf.id");
+    }
+    sql.push(match m.source {
+        Source::Cohort => "",
+        Source::Leads => " FROM leads l",
+        Source::MqlEntries | Source::MqlDispositions => {
+            " FROM stage_changes sc JOIN leads l ON l.id = sc.subject_id"
+        }
+        Source::Opportunities => " FROM opportunities o",
+        Source::Spend => " FROM campaign_spend s JOIN campaigns c ON c.id = s.campaign_id",
+    });
+    if needs_lead {
+        sql.push(" LEFT JOIN leads l ON l.id = o.primary_lead_id");
+    }
+    if needs_campaign {
+        sql.push(" LEFT JOIN campaigns c ON c.id = l.source_campaign_id");
+    }
+    if needs_account {
+        sql.push(match m.source {
+            Source::Opportunities => " LEFT JOIN accounts a ON a.id = o.account_id",
+            _ => " LEFT JOIN accounts a ON a.id = l.account_id",
+        });
+    }
+    sql.push(match m.source {
+        Source::Leads | Source::Cohort => " WHERE l.deleted_at IS NULL",
+        Source::MqlEntries => {
+            " WHERE sc.subject_type = 'LEAD' AND sc.to_stage = 'MQL' AND l.deleted_at IS NULL"
+        }
+        Source::MqlDispositions => {
+            " WHERE sc.subject_type = 'LEAD' AND sc.from_stage = 'MQL' \
+             AND sc.to_stage IN ('SAL', 'NURTURE') AND l.deleted_at IS NULL"
+        }
+        Source::Opportunities => " WHERE o.deleted_at IS NULL",
+        Source::Spend => " WHERE s.deleted_at IS NULL",
+    });
+    let date = m.source == Source::Spend;
+    let bound = |day: NaiveDate| -> Value {
+        if date {
+            day.into()
+        } else {
+            midnight(day).into()
+        }
+    };
+    match m.ts {
+        Some(ts) => {
+            sql.push(&format!(" AND {ts} >= "));
+            sql.bind(bound(scope.period.from));
+            sql.push(&format!(" AND {ts} < "));
+            sql.bind(bound(scope.period.end()));
+        }
+        None => {
+            // The measure's own condition starts with the period start.
+            sql.push(" AND ");
+            let mut values = std::iter::once(bound(scope.period.from))
+                .chain(m.cond_params.iter().map(|p| param_value(*p, scope)));
+            sql.template(m.cond, &mut values);
+        }
+    }
+    if m.ts.is_some() && !m.cond.is_empty() {
+        sql.push(" AND ");
+        let mut values = m.cond_params.iter().map(|p| param_value(*p, scope));
+        sql.template(m.cond, &mut values);
+    }
+    segment_filters(&mut sql, m.source, seg);
+    match (group, scope.split) {
+        (Some(_), _) => sql.push(" GROUP BY kg"),
+        (None, Split::Series(_)) if m.ts.is_some() => sql.push(" GROUP BY kb"),
+        _ => {}
+    }
+    sql.statement()
+}
+
+/// Appends the segment's conditions (` AND ...`) for rows of `source`.
+fn segment_filters(sql: &mut Sql, source: Source, seg: &Segment) {
+    let in_list = |sql: &mut Sql, column: &str, values: Vec<Value>| {
+        if values.is_empty() {
+            return;
+        }
+        sql.push(&format!(" AND {column} IN ("));
+        for (i, v) in values.into_iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.bind(v);
+        }
+        sql.push(")");
+    };
+    let channel_values = |cs: &[Channel]| {
+        cs.iter()
+            .map(|c| Value::from(c.as_str().to_owned()))
+            .collect::<Vec<_>>()
+    };
+    in_list(
+        sql,
+        dimension_sql(source, Dimension::Source),
+        channel_values(&seg.sources),
+    );
+    in_list(
+        sql,
+        dimension_sql(source, Dimension::Campaign),
+        seg.campaign_ids.iter().map(|id| Value::from(*id)).collect(),
+    );
+    in_list(
+        sql,
+        dimension_sql(source, Dimension::Channel),
+        channel_values(&seg.channels),
+    );
+    if source != Source::Spend {
+        in_list(
+            sql,
+            dimension_sql(source, Dimension::Owner),
+            seg.owner_ids.iter().map(|id| Value::from(*id)).collect(),
+        );
+        in_list(
+            sql,
+            "a.industry",
+            seg.industries
+                .iter()
+                .map(|i| Value::from(i.clone()))
+                .collect(),
+        );
+        if seg.target_accounts_only {
+            sql.push(" AND a.is_target_account = TRUE");
+        }
+    }
+}
+
+/// The median statement of TIME_TO_FIRST_CONTACT: the middle value (mean
+/// of the two middle values) per group or bucket, by row numbers, which
+/// both engines have.
+fn median_sql(scope: &Scope<'_>) -> Statement {
+    // Reuse the measure's FROM / WHERE with the hours as the only aggregate
+    // input: select them per row, then pick the middle ones.
+    let m = Measure {
+        id: "ttfc_rows",
+        source: Source::MqlEntries,
+        ts: Some("sc.at"),
+        cond: "l.first_contacted_at >= sc.at",
+        cond_params: &[],
+        aggs: &["{hours:sc.at:l.first_contacted_at}"],
+        agg_params: &[],
+    };
+    let inner = measure_sql(&m, scope);
+    let text = inner
+        .sql
+        .trim_end_matches(" GROUP BY kg")
+        .trim_end_matches(" GROUP BY kb")
+        .to_owned();
+    let sql = format!(
+        "SELECT kg, kb, CAST(AVG(m0) AS DOUBLE PRECISION) AS m0 FROM (\
+         SELECT kg, kb, m0, ROW_NUMBER() OVER (PARTITION BY kg, kb ORDER BY m0) AS rn, \
+         COUNT(*) OVER (PARTITION BY kg, kb) AS cnt FROM ({text}) AS base) AS ranked \
+         WHERE rn = (cnt + 1) / 2 OR rn = (cnt + 2) / 2 GROUP BY kg, kb"
+    );
+    Statement::from_sql_and_values(
+        scope.backend,
+        sql,
+        inner.values.map(|v| v.0).unwrap_or_default(),
+    )
+}
+
+/// How many statements of one request run at once (each on its own pooled
+/// connection).
+const PARALLEL_STATEMENTS: usize = 4;
+
+/// Aggregated rows of a measure: (group key, bucket) -> measures.
+type Cells = HashMap<(Option<String>, i64), Vec<f64>>;
+
+async fn run(
+    db: &DatabaseConnection,
+    stmt: Statement,
+    id_key: bool,
+    width: usize,
+) -> AppResult<Cells> {
+    let rows = db.query_all_raw(stmt).await?;
+    let mut cells = Cells::new();
+    for row in rows {
+        let key = if id_key {
+            row.try_get::<Option<Uuid>>("", "kg")?
+                .map(|u| u.to_string())
+        } else {
+            row.try_get::<Option<String>>("", "kg")?
+        };
+        let bucket = row.try_get::<i64>("", "kb")?;
+        let mut values = Vec::with_capacity(width);
+        for i in 0..width {
+            values.push(
+                row.try_get::<Option<f64>>("", &format!("m{i}"))?
+                    .unwrap_or(0.0),
+            );
+        }
+        cells.insert((key, bucket), values);
+    }
+    Ok(cells)
+}
+
+fn bad(argument: &str, message: impl Into<String>) -> AppError {
+    AppError::BadUserInput(format!("`input.{argument}`: {}", message.into()))
+}
+
+/// Checks a request against the catalogue: errors name the argument.
+/// Time buckets: (first day, day after the last).
+type Buckets = Vec<(NaiveDate, NaiveDate)>;
+
+fn validate(req: &KpiRequest) -> AppResult<(Period, Split, Buckets)> {
+    let period = Period::new(req.from, req.to).map_err(|e| bad(e.argument, e.message))?;
+    if req.kpis.is_empty() {
+        return Err(bad("kpis", "ask for at least one KPI"));
+    }
+    let split = match (req.group_by, req.granularity) {
+        (Some(_), Some(_)) => {
+            return Err(bad(
+                "groupBy",
+                "give either `groupBy` or `granularity`, not both",
+            ));
+        }
+        (Some(d), None) => Split::Group(d),
+        (None, Some(g)) => Split::Series(g),
+        (None, None) => Split::None,
+    };
+    let buckets = match req.granularity {
+        Some(g) => kpi::buckets(period, g).map_err(|e| bad(e.argument, e.message))?,
+        None => Vec::new(),
+    };
+    if let Some(c) = &req.currency
+        && (c.len() != 3 || !c.chars().all(|ch| ch.is_ascii_uppercase()))
+    {
+        return Err(bad("currency", "an ISO 4217 code in capitals, e.g. USD"));
+    }
+    for kpi in &req.kpis {
+        let d = kpi.definition();
+        if let Some(g) = req.group_by
+            && !d.group_by.contains(&g)
+        {
+            let allowed: Vec<_> = d.group_by.iter().map(|d| d.name()).collect();
+            return Err(bad(
+                "groupBy",
+                format!(
+                    "{} cannot be grouped by {}; it can be grouped by {}",
+                    d.key,
+                    g.name(),
+                    allowed.join(", ")
+                ),
+            ));
+        }
+        if req.granularity.is_some() && !d.time_series {
+            return Err(bad(
+                "granularity",
+                format!(
+                    "{} has no time series; ask for it without `granularity`",
+                    d.key
+                ),
+            ));
+        }
+        if d.base == Base::Spend {
+            let s = &req.segment;
+            for (given, name) in [
+                (!s.owner_ids.is_empty(), "filter.ownerIds"),
+                (!s.industries.is_empty(), "filter.industries"),
+                (s.target_accounts_only, "filter.targetAccountsOnly"),
+            ] {
+                if given {
+                    return Err(bad(
+                        name,
+                        format!(
+                            "{} is based on campaign spend, which has no owner, industry or account; filter it by source, campaign or channel",
+                            d.key
+                        ),
+                    ));
+                }
+            }
+        }
+        if d.base == Base::Leads && req.group_by == Some(Dimension::OpportunityType) {
+            return Err(bad(
+                "groupBy",
+                format!("{} counts leads, which have no opportunity type", d.key),
+            ));
+        }
+    }
+    Ok((period, split, buckets))
+}
+
+/// Computes the KPIs of a request: one or two aggregate statements per KPI
+/// (a statement two KPIs share runs once), plus the targets table.
+#[tracing::instrument(skip_all, fields(viewer.role = viewer.role.as_str(), kpi.count = req.kpis.len()))]
+pub async fn compute(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    req: &KpiRequest,
+) -> AppResult<Vec<KpiFigures>> {
+    viewer.require(Action::ReadKpis)?;
+    let (period, split, buckets) = validate(req)?;
+    let currency = req.currency.clone().unwrap_or_else(|| "USD".to_owned());
+    let scope = Scope {
+        backend: db.get_database_backend(),
+        period,
+        segment: &req.segment,
+        split,
+        buckets: &buckets,
+        currency: &currency,
+        now: records::now(),
+    };
+    let id_key = matches!(split, Split::Group(d) if is_id_dimension(d));
+    // Every distinct statement of the request, a few at a time.
+    let mut unique: Vec<Measure> = Vec::new();
+    for kpi in &req.kpis {
+        for m in measures(*kpi) {
+            if !unique.iter().any(|u| u.id == m.id) {
+                unique.push(m);
+            }
+        }
+    }
+    let statements: Vec<(Statement, usize)> = unique
+        .iter()
+        .map(|m| (measure_sql(m, &scope), m.aggs.len()))
+        .collect();
+    let results: Vec<Cells> = futures_util::stream::iter(
+        statements
+            .into_iter()
+            .map(|(statement, width)| run(db, statement, id_key, width)),
+    )
+    .buffered(PARALLEL_STATEMENTS)
+    .try_collect()
+    .await?;
+    let cache: HashMap<&'static str, Cells> = unique.iter().map(|m| m.id).zip(results).collect();
+    let targets = load_targets(db, &req.kpis).await?;
+    let today = scope.now.date_naive();
+    let mut out = Vec::with_capacity(req.kpis.len());
+    for &kpi in &req.kpis {
+        let ms = measures(kpi);
+        let mut parts: Vec<Cells> = Vec::with_capacity(ms.len());
+        for m in &ms {
+            parts.push(cache.get(m.id).cloned().unwrap_or_default());
+        }
+        let medians = if kpi == Kpi::TimeToFirstContact {
+            let split_medians = run(db, median_sql(&scope), id_key, 1).await?;
+            let total_medians = if split == Split::None {
+                split_medians.clone()
+            } else {
+                let total_scope = Scope {
+                    split: Split::None,
+                    ..scope_copy(&scope)
+                };
+                run(db, median_sql(&total_scope), false, 1).await?
+            };
+            Some((split_medians, total_medians))
+        } else {
+            None
+        };
+        let widths: Vec<usize> = ms.iter().map(|m| m.aggs.len()).collect();
+        let measures_at = |key: &(Option<String>, i64)| -> Vec<f64> {
+            let mut v = Vec::new();
+            for (cells, w) in parts.iter().zip(&widths) {
+                match cells.get(key) {
+                    Some(vals) => v.extend_from_slice(vals),
+                    None => v.extend(std::iter::repeat_n(0.0, *w)),
+                }
+            }
+            v
+        };
+        let total_of = || -> Vec<f64> {
+            let mut v = vec![0.0; widths.iter().sum()];
+            let mut offset = 0;
+            for (cells, w) in parts.iter().zip(&widths) {
+                for vals in cells.values() {
+                    for (i, x) in vals.iter().enumerate().take(*w) {
+                        if let Some(slot) = v.get_mut(offset + i) {
+                            *slot += x;
+                        }
+                    }
+                }
+                offset += w;
+            }
+            v
+        };
+        let median_at = |split_side: bool, key: &(Option<String>, i64)| -> Option<f64> {
+            medians.as_ref().and_then(|(s, t)| {
+                let cells = if split_side { s } else { t };
+                if split_side {
+                    cells.get(key).and_then(|v| v.first().copied())
+                } else {
+                    cells.values().next().and_then(|v| v.first().copied())
+                }
+            })
+        };
+        let unit = kpi.definition().unit;
+        let target_for = |start: NaiveDate,
+                          end_incl: NaiveDate,
+                          segment: Option<(SegmentDimension, String)>,
+                          value: Option<f64>| {
+            find_target(&targets, kpi, start, end_incl, segment).map(|t| {
+                let end = end_incl + chrono::TimeDelta::days(1);
+                let outcome = target_outcome(
+                    value,
+                    t.target.to_f64().unwrap_or(0.0),
+                    t.direction,
+                    kpi.definition().cumulative,
+                    elapsed_fraction(start, end, today),
+                );
+                TargetFigures {
+                    target: t.clone(),
+                    outcome,
+                }
+            })
+        };
+        let total_segment = if req.segment.is_empty() {
+            Some(None)
+        } else {
+            req.segment.single().map(Some)
+        };
+        let mut total = figures(kpi, &total_of(), median_at(false, &(None, 0)));
+        if let Some(seg) = total_segment.clone() {
+            total.target = target_for(period.from, period.to, seg, total.value);
+        }
+        let mut groups = Vec::new();
+        let mut series = Vec::new();
+        match split {
+            Split::None => {}
+            Split::Group(d) => {
+                let mut keys: Vec<Option<String>> = parts
+                    .iter()
+                    .flat_map(|c| c.keys().map(|k| k.0.clone()))
+                    .collect();
+                keys.sort_by(|a, b| match (a, b) {
+                    (None, None) => std::cmp::Ordering::Equal,
+                    (None, _) => std::cmp::Ordering::Greater,
+                    (_, None) => std::cmp::Ordering::Less,
+                    (Some(a), Some(b)) => a.cmp(b),
+                });
+                keys.dedup();
+                for key in keys {
+                    let cell = (key.clone(), 0);
+                    let mut f = figures(kpi, &measures_at(&cell), median_at(true, &cell));
+                    if req.segment.is_empty()
+                        && let (Some(dim), Some(k)) = (segment_dimension(d), &key)
+                    {
+                        f.target =
+                            target_for(period.from, period.to, Some((dim, k.clone())), f.value);
+                    }
+                    groups.push(GroupFigures { key, figures: f });
+                }
+            }
+            Split::Series(_) => {
+                for (i, (start, end)) in buckets.iter().enumerate() {
+                    let cell = (None, i64::try_from(i).unwrap_or(i64::MAX));
+                    let end_incl = *end - chrono::TimeDelta::days(1);
+                    let mut f = figures(kpi, &measures_at(&cell), median_at(true, &cell));
+                    if let Some(seg) = total_segment.clone() {
+                        f.target = target_for(*start, end_incl, seg, f.value);
+                    }
+                    series.push(PointFigures {
+                        start: *start,
+                        end: end_incl,
+                        figures: f,
+                    });
+                }
+            }
+        }
+        out.push(KpiFigures {
+            kpi,
+            currency: matches!(unit, Unit::Money | Unit::MoneyPerDay).then(|| currency.clone()),
+            total,
+            groups,
+            series,
+        });
+    }
+    Ok(out)
+}
+
+fn scope_copy<'a>(s: &Scope<'a>) -> Scope<'a> {
+    Scope {
+        backend: s.backend,
+        period: s.period,
+        segment: s.segment,
+        split: s.split,
+        buckets: s.buckets,
+        currency: s.currency,
+        now: s.now,
+    }
+}
+
+fn segment_dimension(d: Dimension) -> Option<SegmentDimension> {
+    match d {
+        Dimension::Source => Some(SegmentDimension::Source),
+        Dimension::Campaign => Some(SegmentDimension::Campaign),
+        Dimension::Channel => Some(SegmentDimension::Channel),
+        Dimension::Owner => Some(SegmentDimension::Owner),
+        Dimension::Industry => Some(SegmentDimension::Industry),
+        Dimension::OpportunityType => None,
+    }
+}
+
+/// A KPI's figures from its measures (in the order of `measures(kpi)`).
+fn figures(kpi: Kpi, m: &[f64], median: Option<f64>) -> Figures {
+    let at = |i: usize| m.get(i).copied().unwrap_or(0.0);
+    let unit = kpi.definition().unit;
+    let money = |x: f64| {
+        if matches!(unit, Unit::Money | Unit::MoneyPerDay) {
+            round_cents(x)
+        } else {
+            x
+        }
+    };
+    let plain = |value: f64| Figures {
+        value: Some(money(value)),
+        numerator: None,
+        denominator: None,
+        mean: None,
+        target: None,
+    };
+    let ratio = |num: f64, den: f64| Figures {
+        value: kpi.value(num, Some(den)).map(money),
+        numerator: Some(money(num)),
+        denominator: Some(den),
+        mean: None,
+        target: None,
+    };
+    match kpi {
+        Kpi::LeadsCreated
+        | Kpi::Mqls
+        | Kpi::MarketingSourcedPipeline
+        | Kpi::MarketingInfluencedPipeline
+        | Kpi::MarketingSpend => plain(at(0)),
+        Kpi::MqlWorkedRate => ratio(at(1), at(0)),
+        Kpi::WinRate => ratio(at(0), at(1)),
+        Kpi::Revenue => plain(at(2)),
+        Kpi::AverageDealSize => ratio(at(2), at(3)),
+        Kpi::SalesCycleDays => ratio(at(4), at(0)),
+        Kpi::TimeToFirstContact => {
+            let (num, den) = (at(2), at(1));
+            Figures {
+                value: if den > 0.0 { median } else { None },
+                numerator: Some(num),
+                denominator: Some(den),
+                mean: kpi.value(num, Some(den)),
+                target: None,
+            }
+        }
+        Kpi::PipelineVelocity => {
+            let (open, won, lost, won_amount, won_in_currency, cycle_days) =
+                (at(0), at(1), at(2), at(3), at(4), at(5));
+            let value =
+                (won + lost > 0.0 && won_in_currency > 0.0 && cycle_days > 0.0).then(|| {
+                    let win_rate = won / (won + lost);
+                    let deal = won_amount / won_in_currency;
+                    let cycle = cycle_days / won;
+                    round_cents(open * win_rate * deal / cycle)
+                });
+            Figures {
+                value,
+                numerator: None,
+                denominator: None,
+                mean: None,
+                target: None,
+            }
+        }
+        Kpi::MqlToSqlRate => ratio(at(2), at(1)),
+        Kpi::LeadToOpportunityRate => ratio(at(3), at(0)),
+        Kpi::OpportunityToWinRate => ratio(at(4), at(3)),
+        Kpi::LeadToCustomerRate => ratio(at(4), at(0)),
+        _ => ratio(at(0), at(1)),
+    }
+}
+
+async fn load_targets(db: &DatabaseConnection, kpis: &[Kpi]) -> AppResult<Vec<kpi_target::Model>> {
+    Ok(kpi_target::Entity::find()
+        .filter(kpi_target::Column::Kpi.is_in(kpis.iter().map(|k| k.key())))
+        .all(db)
+        .await?)
+}
+
+/// The day after a target's period.
+fn period_end(kind: PeriodKind, start: NaiveDate) -> NaiveDate {
+    let months = match kind {
+        PeriodKind::Month => 1,
+        PeriodKind::Quarter => 3,
+    };
+    start
+        .checked_add_months(chrono::Months::new(months))
+        .unwrap_or(start)
+}
+
+fn find_target(
+    targets: &[kpi_target::Model],
+    kpi: Kpi,
+    start: NaiveDate,
+    end_incl: NaiveDate,
+    segment: Option<(SegmentDimension, String)>,
+) -> Option<&kpi_target::Model> {
+    let end = end_incl + chrono::TimeDelta::days(1);
+    targets.iter().find(|t| {
+        t.kpi == kpi.key()
+            && t.period_start == start
+            && period_end(t.period_kind, t.period_start) == end
+            && match (&segment, t.segment_dimension, &t.segment_value) {
+                (None, None, _) => true,
+                (Some((d, v)), Some(td), Some(tv)) => *d == td && v == tv,
+                _ => false,
+            }
+    })
+}
+
+// ----- targets -------------------------------------------------------------
+
+/// What a target is set for.
+#[derive(Debug, Clone)]
+pub struct TargetInput {
+    /// The KPI.
+    pub kpi: Kpi,
+    /// Month or quarter.
+    pub period_kind: PeriodKind,
+    /// First day of the period (the first of a month; of a quarter's first month).
+    pub period_start: NaiveDate,
+    /// The segment, if any.
+    pub segment: Option<(SegmentDimension, String)>,
+    /// The target value (ratios as fractions, money in the request currency).
+    pub target: Decimal,
+    /// Floor or ceiling.
+    pub direction: TargetDirection,
+}
+
+fn check_target(input: &TargetInput) -> AppResult<()> {
+    use chrono::Datelike;
+    let mut errors = Vec::new();
+    let start = input.period_start;
+    let aligned = start.day() == 1
+        && (input.period_kind == PeriodKind::Month || start.month0().is_multiple_of(3));
+    if !aligned {
+        errors.push(FieldError::new(
+            "periodStart",
+            UserErrorCode::Invalid,
+            match input.period_kind {
+                PeriodKind::Month => "a month target starts on the first day of a month",
+                PeriodKind::Quarter => {
+                    "a quarter target starts on 1 January, 1 April, 1 July or 1 October"
+                }
+            },
+        ));
+    }
+    if input.target < Decimal::ZERO {
+        errors.push(FieldError::new(
+            "target",
+            UserErrorCode::OutOfRange,
+            "a target is not negative",
+        ));
+    }
+    if input.kpi.is_ratio() && input.target > Decimal::ONE {
+        errors.push(FieldError::new(
+            "target",
+            UserErrorCode::OutOfRange,
+            "a rate target is a fraction between 0 and 1 (0.3 for 30 %)",
+        ));
+    }
+    if let Some((_, value)) = &input.segment
+        && value.trim().is_empty()
+    {
+        errors.push(FieldError::new(
+            "segment",
+            UserErrorCode::Required,
+            "a segment needs a value",
+        ));
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(AppError::Invalid(errors))
+    }
+}
+
+/// Sets the target for a KPI, period and segment: creates it, or updates
+/// the one already set for exactly that KPI, period and segment.
+#[tracing::instrument(skip_all, fields(viewer.role = viewer.role.as_str()))]
+pub async fn set_target(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    input: TargetInput,
+) -> AppResult<kpi_target::Model> {
+    viewer.require(Action::SetKpiTarget)?;
+    check_target(&input)?;
+    let txn = begin_write(db).await?;
+    let (dim, value) = match input.segment.clone() {
+        Some((d, v)) => (Some(d), Some(v)),
+        None => (None, None),
+    };
+    let existing = kpi_target::Entity::find()
+        .filter(kpi_target::Column::Kpi.eq(input.kpi.key()))
+        .filter(kpi_target::Column::PeriodKind.eq(input.period_kind))
+        .filter(kpi_target::Column::PeriodStart.eq(input.period_start))
+        .filter(match dim {
+            Some(d) => kpi_target::Column::SegmentDimension.eq(d),
+            None => kpi_target::Column::SegmentDimension.is_null(),
+        })
+        .filter(match &value {
+            Some(v) => kpi_target::Column::SegmentValue.eq(v.clone()),
+            None => kpi_target::Column::SegmentValue.is_null(),
+        })
+        .one(&txn)
+        .await?;
+    let now = records::now();
+    let model = match existing {
+        Some(t) => {
+            let version = t.version + 1;
+            let mut am: kpi_target::ActiveModel = t.into();
+            am.target = Set(input.target);
+            am.direction = Set(input.direction);
+            am.updated_at = Set(now);
+            am.version = Set(version);
+            am.update(&txn).await?
+        }
+        None => {
+            kpi_target::ActiveModel {
+                id: Set(Uuid::new_v4()),
+                created_at: Set(now),
+                updated_at: Set(now),
+                kpi: Set(input.kpi.key().to_owned()),
+                period_kind: Set(input.period_kind),
+                period_start: Set(input.period_start),
+                segment_dimension: Set(dim),
+                segment_value: Set(value),
+                target: Set(input.target),
+                direction: Set(input.direction),
+                created_by_id: Set(Some(viewer.user_id)),
+                version: Set(1),
+            }
+            .insert(&txn)
+            .await?
+        }
+    };
+    records::log(
+        &txn,
+        Some(viewer.user_id),
+        ObjectType::KpiTarget,
+        model.id,
+        ChangeOperation::Upsert,
+        vec!["target".into(), "direction".into()],
+        now,
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(model)
+}
+
+/// Deletes a target.
+#[tracing::instrument(skip_all, fields(viewer.role = viewer.role.as_str(), kpi_target.id = %id))]
+pub async fn delete_target(db: &DatabaseConnection, viewer: &Viewer, id: Uuid) -> AppResult<Uuid> {
+    viewer.require(Action::SetKpiTarget)?;
+    let txn = begin_write(db).await?;
+    let res = kpi_target::Entity::delete_by_id(id).exec(&txn).await?;
+    if res.rows_affected == 0 {
+        return Err(AppError::NotFound("no KPI target with this id".into()));
+    }
+    records::log(
+        &txn,
+        Some(viewer.user_id),
+        ObjectType::KpiTarget,
+        id,
+        ChangeOperation::Delete,
+        vec![],
+        records::now(),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(id)
+}
+
+/// The targets of some KPIs (all when empty) whose period starts in `from..=to`.
+pub async fn list_targets(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    kpis: &[Kpi],
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+) -> AppResult<Vec<kpi_target::Model>> {
+    viewer.require(Action::ReadKpis)?;
+    let mut q = kpi_target::Entity::find();
+    if !kpis.is_empty() {
+        q = q.filter(kpi_target::Column::Kpi.is_in(kpis.iter().map(|k| k.key())));
+    }
+    if let Some(from) = from {
+        q = q.filter(kpi_target::Column::PeriodStart.gte(from));
+    }
+    if let Some(to) = to {
+        q = q.filter(kpi_target::Column::PeriodStart.lte(to));
+    }
+    Ok(q.order_by_asc(kpi_target::Column::PeriodStart)
+        .order_by_asc(kpi_target::Column::Kpi)
+        .order_by_asc(kpi_target::Column::Id)
+        .all(db)
+        .await?)
+}
+
+// ----- funnel --------------------------------------------------------------
+
+/// The funnel's stages, top first.
+pub const FUNNEL_STAGES: [&str; 6] = ["LEAD", "MQL", "SAL", "SQL", "OPPORTUNITY", "CUSTOMER"];
+
+/// One stage of the funnel.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FunnelStage {
+    /// Index in [`FUNNEL_STAGES`].
+    pub index: usize,
+    /// Leads of the cohort that reached this stage (or a later one).
+    pub count: i64,
+    /// Leads of the cohort that reached the previous stage (None for the top).
+    pub previous: Option<i64>,
+    /// Median days from entering the previous stage to entering this one,
+    /// over the leads with both entries.
+    pub median_days_from_previous: Option<f64>,
+}
+
+/// The cohort funnel of the leads created in a period, in one statement.
+#[tracing::instrument(skip_all, fields(viewer.role = viewer.role.as_str()))]
+pub async fn funnel(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    from: NaiveDate,
+    to: NaiveDate,
+    segment: &Segment,
+) -> AppResult<Vec<FunnelStage>> {
+    viewer.require(Action::ReadKpis)?;
+    let period = Period::new(from, to).map_err(|e| bad(e.argument, e.message))?;
+    let backend = db.get_database_backend();
+    let cohort = |sql: &mut Sql| {
+        let needs_campaign = !segment.channels.is_empty();
+        let needs_account = !segment.industries.is_empty() || segment.target_accounts_only;
+        sql.push(
+            "WITH f AS (SELECT l.id, l.created_at AS t0, \
+             MIN(CASE WHEN r.to_stage = 'MQL' THEN r.at END) AS t1, \
+             MIN(CASE WHEN r.to_stage = 'SAL' THEN r.at END) AS t2, \
+             MIN(CASE WHEN r.to_stage = 'SQL' THEN r.at END) AS t3, \
+             MIN(CASE WHEN r.to_stage = 'OPPORTUNITY' THEN r.at END) AS t4, \
+             MIN(CASE WHEN r.to_stage = 'CUSTOMER' THEN r.at END) AS t5 \
+             FROM leads l",
+        );
+        if needs_campaign {
+            sql.push(" LEFT JOIN campaigns c ON c.id = l.source_campaign_id");
+        }
+        if needs_account {
+            sql.push(" LEFT JOIN accounts a ON a.id = l.account_id");
+        }
+        sql.push(
+            " LEFT JOIN stage_changes r ON r.subject_type = 'LEAD' AND r.subject_id = l.id \
+             WHERE l.deleted_at IS NULL AND l.created_at >= ",
+        );
+        sql.bind(midnight(period.from).into());
+        sql.push(" AND l.created_at < ");
+        sql.bind(midnight(period.end()).into());
+        segment_filters(sql, Source::Leads, segment);
+        sql.push(" GROUP BY l.id, l.created_at) ");
+    };
+    // Reached stage k: an entry into k or any later stage.
+    let reached = |k: usize| -> String {
+        let any: Vec<String> = (k..=5).map(|j| format!("t{j} IS NOT NULL")).collect();
+        format!("SUM(CASE WHEN {} THEN 1 ELSE 0 END)", any.join(" OR "))
+    };
+    // One statement: the cohort once (a CTE), its counts and its medians.
+    let mut sql = Sql::new(backend);
+    cohort(&mut sql);
+    sql.push(", d AS (");
+    for k in 1..=5 {
+        if k > 1 {
+            sql.push(" UNION ALL ");
+        }
+        let prev = k - 1;
+        sql.push(&format!(
+            "SELECT {k} AS k, {} AS x FROM f WHERE t{prev} IS NOT NULL AND t{k} IS NOT NULL AND t{k} >= t{prev}",
+            elapsed(backend, &format!("t{prev}"), &format!("t{k}"), 86400.0, 1.0)
+        ));
+    }
+    sql.push(
+        "), md AS (SELECT k, AVG(x) AS m FROM (\
+         SELECT k, x, ROW_NUMBER() OVER (PARTITION BY k ORDER BY x) AS rn, \
+         COUNT(*) OVER (PARTITION BY k) AS cnt FROM d) AS ranked \
+         WHERE rn = (cnt + 1) / 2 OR rn = (cnt + 2) / 2 GROUP BY k), \
+         c AS (SELECT COUNT(*) AS n0",
+    );
+    for k in 1..=5 {
+        sql.push(&format!(", {} AS n{k}", reached(k)));
+    }
+    sql.push(" FROM f) SELECT CAST(c.n0 AS BIGINT) AS n0");
+    for k in 1..=5 {
+        sql.push(&format!(
+            ", CAST(c.n{k} AS BIGINT) AS n{k}, \
+             CAST((SELECT m FROM md WHERE md.k = {k}) AS DOUBLE PRECISION) AS m{k}"
+        ));
+    }
+    sql.push(" FROM c");
+    let mut n = [0i64; 6];
+    let mut median = [None; 6];
+    if let Some(row) = db.query_one_raw(sql.statement()).await? {
+        for (k, slot) in n.iter_mut().enumerate() {
+            *slot = row
+                .try_get::<Option<i64>>("", &format!("n{k}"))?
+                .unwrap_or(0);
+        }
+        for (k, slot) in median.iter_mut().enumerate().skip(1) {
+            *slot = row.try_get::<Option<f64>>("", &format!("m{k}"))?;
+        }
+    }
+    Ok((0..6)
+        .map(|k| FunnelStage {
+            index: k,
+            count: n[k],
+            previous: k.checked_sub(1).map(|p| n[p]),
+            median_days_from_previous: if k == 0 { None } else { median[k] },
+        })
+        .collect())
+}
