@@ -78,6 +78,7 @@ fn describe(action: Action) -> &'static str {
         Action::RecordActivity => "record activities",
         Action::ReadKpis => "read KPIs",
         Action::SetKpiTarget => "set KPI targets",
+        Action::ReadChanges => "read the change feed",
     }
 }
 

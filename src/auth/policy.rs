@@ -54,11 +54,14 @@ pub enum Action {
     ReadKpis,
     /// Set, change and delete KPI targets (shared goals).
     SetKpiTarget,
+    /// Read the change feed (`changes`): every write to every record, for
+    /// sync jobs.
+    ReadChanges,
 }
 
 impl Action {
     /// Every action, for table-driven tests and documentation.
-    pub const ALL: [Action; 20] = [
+    pub const ALL: [Action; 21] = [
         Action::ReadRecords,
         Action::ReadPersonalData,
         Action::CreateLead,
@@ -79,6 +82,7 @@ impl Action {
         Action::RecordActivity,
         Action::ReadKpis,
         Action::SetKpiTarget,
+        Action::ReadChanges,
     ];
 }
 
@@ -120,6 +124,9 @@ const POLICY: &[(Action, &[Role])] = &[
         &[Admin, Marketing, Sales, Leadership, Reporting],
     ),
     (Action::SetKpiTarget, &[Admin, Leadership]),
+    // The feed is how sync jobs mirror every record; people read records
+    // through the lists, which filter and mask by role.
+    (Action::ReadChanges, &[Admin, Integration]),
 ];
 
 /// Whether `role` may perform `action`.
@@ -183,6 +190,15 @@ mod tests {
         }
         assert!(allows(Leadership, Action::SetKpiTarget));
         assert!(allows(Admin, Action::SetKpiTarget));
+    }
+
+    #[test]
+    fn only_admin_and_integration_read_the_change_feed() {
+        for role in [Marketing, Sales, Leadership, Reporting] {
+            assert!(!allows(role, Action::ReadChanges), "{role:?}");
+        }
+        assert!(allows(Admin, Action::ReadChanges));
+        assert!(allows(Integration, Action::ReadChanges));
     }
 
     #[test]

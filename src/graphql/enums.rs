@@ -287,3 +287,43 @@ pub enum FeedbackReason {
     /// Any other reason (say which in the notes).
     Other,
 }
+
+/// A kind of record, as named in the change feed.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(remote = "entity::enums::ObjectType")]
+pub enum ObjectType {
+    /// A user.
+    User,
+    /// An account.
+    Account,
+    /// A lead.
+    Lead,
+    /// An activity (a touch on a lead).
+    Activity,
+    /// A campaign.
+    Campaign,
+    /// A campaign spend entry.
+    CampaignSpend,
+    /// An opportunity.
+    Opportunity,
+    /// A stage change of a lead or an opportunity.
+    StageChange,
+    /// Win/loss feedback on a closed opportunity.
+    WinLossFeedback,
+    /// A competitor.
+    Competitor,
+    /// A lead definition.
+    LeadDefinition,
+    /// A KPI target.
+    KpiTarget,
+}
+
+/// What a change did to its record.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(remote = "entity::enums::ChangeOperation")]
+pub enum ChangeOperation {
+    /// The record was created or updated; `node` shows it as it is now.
+    Upsert,
+    /// The record was deleted: a tombstone (`node` is null).
+    Delete,
+}

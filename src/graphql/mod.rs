@@ -5,6 +5,7 @@
 pub mod account;
 pub mod analytics;
 pub mod campaign;
+pub mod changes;
 pub mod common;
 pub mod competitor;
 pub mod cost;
@@ -47,6 +48,7 @@ pub struct QueryRoot(
     competitor::CompetitorQuery,
     analytics::AnalyticsQuery,
     kpi::KpiQuery,
+    changes::ChangesQuery,
 );
 
 /// Every mutation.

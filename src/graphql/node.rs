@@ -1,7 +1,9 @@
 //! The Relay `Node` interface: any object by its global id.
 
 use async_graphql::{Context, ID, Interface, Object, Result};
+use entity::enums::ObjectType;
 use futures_util::future::try_join_all;
+use uuid::Uuid;
 
 use super::{
     account::Account,
@@ -39,6 +41,81 @@ pub enum Node {
     CampaignSpend(CampaignSpend),
     /// Win/loss feedback.
     WinLossFeedback(WinLossFeedback),
+}
+
+impl Node {
+    /// The record's version (+1 on every write that changed it).
+    pub fn version(&self) -> i32 {
+        match self {
+            Node::Account(x) => x.0.version,
+            Node::Lead(x) => x.0.version,
+            Node::Campaign(x) => x.0.version,
+            Node::Opportunity(x) => x.0.version,
+            Node::User(x) => x.0.version,
+            Node::Competitor(x) => x.0.version,
+            Node::CampaignSpend(x) => x.0.version,
+            Node::WinLossFeedback(x) => x.0.version,
+        }
+    }
+}
+
+/// Loads the live record of `object` with id `id` through the request's
+/// loaders; none when it was deleted or its type is not a `Node`.
+pub async fn load_object(ctx: &Context<'_>, object: ObjectType, id: Uuid) -> Result<Option<Node>> {
+    let l = loaders(ctx)?;
+    Ok(match object {
+        ObjectType::Account => l.account(id).await?.map(|m| Node::Account(Account(m))),
+        ObjectType::Lead => l.lead(id).await?.map(|m| Node::Lead(Lead(m))),
+        ObjectType::Campaign => l.campaign(id).await?.map(|m| Node::Campaign(Campaign(m))),
+        ObjectType::Opportunity => l
+            .opportunity(id)
+            .await?
+            .map(|m| Node::Opportunity(Opportunity(m))),
+        ObjectType::User => l.user(id).await?.map(|m| Node::User(User(m))),
+        ObjectType::Competitor => l
+            .competitor(id)
+            .await?
+            .map(|m| Node::Competitor(Competitor(m))),
+        ObjectType::CampaignSpend => l
+            .campaign_spend(id)
+            .await?
+            .map(|m| Node::CampaignSpend(CampaignSpend(m))),
+        ObjectType::WinLossFeedback => l
+            .win_loss_feedback(id)
+            .await?
+            .map(|m| Node::WinLossFeedback(WinLossFeedback(m))),
+        ObjectType::Activity
+        | ObjectType::StageChange
+        | ObjectType::LeadDefinition
+        | ObjectType::KpiTarget => None,
+    })
+}
+
+/// Loads the records of many `(type, id)` pairs into the request's loader
+/// caches, one query per type, so that [`load_object`] then finds them.
+pub async fn prefetch_objects(
+    ctx: &Context<'_>,
+    objects: impl IntoIterator<Item = (ObjectType, Uuid)>,
+) -> Result<()> {
+    let objects: Vec<_> = objects.into_iter().collect();
+    let of = |t: ObjectType| {
+        objects
+            .iter()
+            .filter(move |(o, _)| *o == t)
+            .map(|(_, id)| Some(*id))
+    };
+    let l = loaders(ctx)?;
+    l.prefetch_accounts(of(ObjectType::Account)).await?;
+    l.prefetch_leads(of(ObjectType::Lead)).await?;
+    l.prefetch_campaigns(of(ObjectType::Campaign)).await?;
+    l.prefetch_opportunities(of(ObjectType::Opportunity))
+        .await?;
+    l.prefetch_users(of(ObjectType::User)).await?;
+    l.prefetch_competitors(of(ObjectType::Competitor)).await?;
+    l.prefetch_spend(of(ObjectType::CampaignSpend)).await?;
+    l.prefetch_feedback_by_id(of(ObjectType::WinLossFeedback))
+        .await?;
+    Ok(())
 }
 
 /// Most ids `nodes(ids:)` takes.

@@ -2,34 +2,19 @@
 //! the change it describes, so an event exists exactly when its change
 //! committed. Subscriptions read it, in [`Position`] order.
 //!
-//! # Reading without gaps
-//!
-//! `seq` is assigned when a row is written, not when its transaction
-//! commits, so on PostgreSQL `seq` order is not commit order: a transaction
-//! holding seq 5 can commit after one holding seq 6, and a reader that has
-//! passed 6 would never see 5. Every row therefore records the id of the
-//! transaction that wrote it (`txid`, migration `m20261123_000004`), and
-//! readers follow rows in `(txid, seq)` order, returning only rows whose
-//! transaction is older than the oldest one of this database still in
-//! flight (from the statement's own snapshot, [`PG_HORIZON`]). All such
-//! transactions have ended, so their rows are visible and final; any row
-//! that commits later belongs to a transaction at or above that horizon and
-//! so sorts after everything already returned. A long write transaction in
-//! this database delays delivery of later events until it ends; it never
-//! loses them.
-//!
-//! SQLite runs one write transaction at a time, so `seq` order is commit
-//! order; `txid` is 0 there and no row is held back.
+//! Readers follow it in commit order without gaps, as
+//! [`commit_order`](super::commit_order) explains.
 
 use chrono::{DateTime, Utc};
 use entity::event::{self, EventKind};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, sea_query::Expr,
+    ActiveValue::Set, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use serde_json::Value;
 use uuid::Uuid;
 
+pub use super::commit_order::Position;
+use super::commit_order::{after as after_position, settled};
 use crate::error::AppResult;
 
 /// The PostgreSQL channel notified (at commit) when events were written.
@@ -80,16 +65,6 @@ pub async fn notify(txn: &impl ConnectionTrait) -> AppResult<()> {
     Ok(())
 }
 
-/// A place in the event stream. Events are delivered in this order, which
-/// is `seq` order on SQLite and `(txid, seq)` order on PostgreSQL.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Position {
-    /// The writing transaction (0 on SQLite).
-    pub txid: i64,
-    /// The row's sequence number.
-    pub seq: i64,
-}
-
 impl Position {
     /// Where `event` is.
     pub fn of(event: &event::Model) -> Self {
@@ -100,32 +75,6 @@ impl Position {
     }
 }
 
-/// Rows below the horizon: written by transactions older than every
-/// transaction of this database still in flight (see the module docs).
-///
-/// The horizon is the oldest in-progress transaction id of the statement's
-/// snapshot (`pg_snapshot_xip`), skipping transactions that
-/// `pg_stat_activity` shows running in another database of the same
-/// server: they cannot write our tables, and a long one (a migration, a
-/// report) should not hold our events back. Anything not known to be
-/// elsewhere counts, so a transaction that ended between the snapshot and
-/// the `pg_stat_activity` read only holds rows back for one more read. With
-/// nothing in flight, the horizon is the snapshot's `xmax`.
-const PG_HORIZON: &str = "txid < COALESCE(\
-    (SELECT min(xip::text::bigint) FROM pg_snapshot_xip(pg_current_snapshot()) AS xip \
-     WHERE NOT EXISTS (SELECT 1 FROM pg_stat_activity a \
-       WHERE a.datname IS DISTINCT FROM current_database() \
-         AND a.backend_xid::text::bigint = xip::text::bigint % 4294967296)), \
-    pg_snapshot_xmax(pg_current_snapshot())::text::bigint)";
-
-/// Rows whose transaction has certainly ended (see the module docs).
-fn settled(backend: DbBackend) -> Condition {
-    match backend {
-        DbBackend::Postgres => Condition::all().add(Expr::cust(PG_HORIZON)),
-        _ => Condition::all(),
-    }
-}
-
 /// Up to `limit` settled events after `after`, in stream order.
 pub async fn read_after(
     db: &impl ConnectionTrait,
@@ -133,15 +82,11 @@ pub async fn read_after(
     limit: u64,
 ) -> AppResult<Vec<event::Model>> {
     Ok(event::Entity::find()
-        .filter(
-            Condition::any()
-                .add(event::Column::Txid.gt(after.txid))
-                .add(
-                    Condition::all()
-                        .add(event::Column::Txid.eq(after.txid))
-                        .add(event::Column::Seq.gt(after.seq)),
-                ),
-        )
+        .filter(after_position(
+            event::Column::Txid,
+            event::Column::Seq,
+            after,
+        ))
         .filter(settled(db.get_database_backend()))
         .order_by_asc(event::Column::Txid)
         .order_by_asc(event::Column::Seq)

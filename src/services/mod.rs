@@ -7,6 +7,8 @@ pub mod accounts;
 pub mod activities;
 pub mod analytics;
 pub mod campaigns;
+pub mod changes;
+pub mod commit_order;
 pub mod competitors;
 pub mod events;
 pub mod feedback;

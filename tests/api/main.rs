@@ -9,6 +9,7 @@ mod accounts;
 mod analytics;
 mod auth;
 mod campaigns;
+mod changes;
 mod competitors;
 mod concurrency;
 mod feedback;

@@ -132,6 +132,9 @@ async fn fixture(app: &TestApp) -> Fixture {
 const ALL: &[Role] = &[Admin, Marketing, Sales, Leadership, Integration, Reporting];
 /// KPIs are for the teams' dashboards and reporting, not for sync jobs.
 const KPI_READERS: &[Role] = &[Admin, Marketing, Sales, Leadership, Reporting];
+/// The change feed is for sync jobs (and ADMIN); REPORTING would get
+/// personal data through `node`.
+const CHANGE_READERS: &[Role] = &[Admin, Integration];
 
 /// (operation, document, roles allowed). `$id` stands for the fixture id the
 /// operation needs; each role gets a fresh value where the operation
@@ -159,6 +162,7 @@ fn matrix(f: &Fixture) -> Vec<(&'static str, String, &'static [Role])> {
         ("leadRejectionAnalysis", "{ leadRejectionAnalysis(from: \"2026-01-01T00:00:00Z\", to: \"2030-01-01T00:00:00Z\", groupBy: CAMPAIGN) { key rejected reasons { reason count } mqlsDispositioned rejectionRate { value } } }".into(), ALL),
         ("campaign.spend / totalSpend", format!("{{ node(id: \"{}\") {{ ... on Campaign {{ spend {{ totalCount nodes {{ spentOn amount {{ amount }} }} }} totalSpend {{ amount }} }} }} }}", f.campaign), ALL),
         ("kpiDefinitions", "{ kpiDefinitions { kpi formula } }".into(), KPI_READERS),
+        ("changes", "{ changes(first: 5) { endCursor hasMore nodes { cursor objectType objectId operation node { id } } } }".into(), CHANGE_READERS),
         ("kpis", "{ kpis(input: {kpis: [LEADS_CREATED, WIN_RATE], from: \"2026-01-01\", to: \"2026-03-31\", granularity: MONTH}) { kpi total { value } series { value { value } } } }".into(), KPI_READERS),
         ("kpiTargets", "{ kpiTargets { kpi target } }".into(), KPI_READERS),
         ("funnel", "{ funnel(input: {from: \"2026-01-01\", to: \"2026-03-31\"}) { stages { stage count } } }".into(), KPI_READERS),
