@@ -65,6 +65,12 @@ pub enum Kpi {
     CostPerQualifiedOpportunity,
     /// Spend ÷ new-business deals won.
     CostPerCustomer,
+    /// Share of the deals lost in the period per primary loss reason; the
+    /// groups are the reasons (no `groupBy`; filter by source or campaign).
+    LossReasons,
+    /// Won ÷ (won + lost) of the deals closed in the period whose feedback
+    /// names a competitor; the groups are the competitors (their global ids).
+    CompetitorWinRates,
 }
 
 /// What a KPI's value measures.
@@ -364,7 +370,8 @@ pub struct KpiResult {
     /// The value over the whole period and segment.
     pub total: KpiValue,
     /// One per value of `groupBy` (empty without it), ordered by key,
-    /// records without a value last.
+    /// records without a value last. LOSS_REASONS and COMPETITOR_WIN_RATES
+    /// always have groups: their reasons and competitors.
     pub groups: Vec<KpiGroup>,
     /// One per bucket of `granularity` (empty without it), every bucket of
     /// the period, empty ones included.
@@ -372,9 +379,10 @@ pub struct KpiResult {
 }
 
 fn result(f: KpiFigures, group_by: Option<dom::Dimension>) -> KpiResult {
-    let object = match group_by {
-        Some(dom::Dimension::Campaign) => Some(ObjectType::Campaign),
-        Some(dom::Dimension::Owner) => Some(ObjectType::User),
+    let object = match (f.kpi, group_by) {
+        (dom::Kpi::CompetitorWinRates, _) => Some(ObjectType::Competitor),
+        (_, Some(dom::Dimension::Campaign)) => Some(ObjectType::Campaign),
+        (_, Some(dom::Dimension::Owner)) => Some(ObjectType::User),
         _ => None,
     };
     KpiResult {

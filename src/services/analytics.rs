@@ -35,6 +35,7 @@ use rust_decimal::Decimal;
 use sea_orm::{ActiveEnum, ConnectionTrait, DbBackend, QueryResult, Statement, Value};
 use uuid::Uuid;
 
+use super::kpis::Segment;
 use crate::{
     auth::{Action, Viewer},
     domain::attribution::{self, AttributionModel, Deal, Touch},
@@ -665,6 +666,75 @@ pub async fn win_loss_analysis(
         .into_iter()
         .map(|(key, win_loss)| WinLossGroup { key, win_loss })
         .collect())
+}
+
+/// Won and lost deals closed in the period with their feedback, over the
+/// deals of a KPI segment (the primary lead's source, source campaign and
+/// its channel, the deal's owner, the account's industry and target flag):
+/// the figures behind the LOSS_REASONS and COMPETITOR_WIN_RATES KPIs, from
+/// the very statement [`win_loss_analysis`] runs, so both agree. The caller
+/// checks that the viewer may read KPIs.
+pub(crate) async fn win_loss_in_segment(
+    db: &impl ConnectionTrait,
+    period: Period,
+    segment: &Segment,
+) -> AppResult<WinLoss> {
+    let mut sql = Sql::new(db);
+    let mut conditions = Vec::new();
+    let mut in_list = |sql: &mut Sql, template: &str, values: Vec<Value>| {
+        if !values.is_empty() {
+            let list: Vec<String> = values.into_iter().map(|v| sql.bind(v)).collect();
+            conditions.push(template.replace("{}", &list.join(", ")));
+        }
+    };
+    let channels = |cs: &[Channel]| -> Vec<Value> {
+        cs.iter()
+            .map(|c| Value::from(c.as_str().to_owned()))
+            .collect()
+    };
+    in_list(&mut sql, "l.source IN ({})", channels(&segment.sources));
+    in_list(
+        &mut sql,
+        "l.source_campaign_id IN ({})",
+        segment
+            .campaign_ids
+            .iter()
+            .map(|id| Value::from(*id))
+            .collect(),
+    );
+    in_list(
+        &mut sql,
+        "l.source_campaign_id IN (SELECT sc.id FROM campaigns sc WHERE sc.channel IN ({}))",
+        channels(&segment.channels),
+    );
+    in_list(
+        &mut sql,
+        "o.owner_id IN ({})",
+        segment
+            .owner_ids
+            .iter()
+            .map(|id| Value::from(*id))
+            .collect(),
+    );
+    in_list(
+        &mut sql,
+        "acc.industry IN ({})",
+        segment
+            .industries
+            .iter()
+            .map(|i| Value::from(i.clone()))
+            .collect(),
+    );
+    if segment.target_accounts_only {
+        conditions.push("acc.is_target_account = TRUE".to_owned());
+    }
+    let extra = (!conditions.is_empty()).then(|| conditions.join(" AND "));
+    Ok(closed_deals(db, sql, period, None, extra)
+        .await?
+        .into_iter()
+        .next()
+        .map(|(_, w)| w)
+        .unwrap_or_default())
 }
 
 /// MQL dispositions and rejections in the period per group (by the lead's

@@ -28,7 +28,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::records;
+use super::{analytics, records};
 use crate::{
     auth::{Action, Viewer},
     db::begin_write,
@@ -387,6 +387,8 @@ fn measures(kpi: Kpi) -> Vec<Measure> {
         Kpi::CostPerMql => vec![spend, mqls],
         Kpi::CostPerQualifiedOpportunity => vec![spend, opps_created],
         Kpi::CostPerCustomer => vec![spend, new_customers],
+        // Computed by `analytics::win_loss_in_segment` (see `win_loss_figures`).
+        Kpi::LossReasons | Kpi::CompetitorWinRates => vec![],
     }
 }
 
@@ -854,6 +856,18 @@ fn validate(req: &KpiRequest) -> AppResult<(Period, Split, Buckets)> {
     for kpi in &req.kpis {
         let d = kpi.definition();
         if let Some(g) = req.group_by
+            && kpi.has_intrinsic_groups()
+        {
+            return Err(bad(
+                "groupBy",
+                format!(
+                    "{} is always split by its own groups and cannot be grouped by {}; filter it by source, campaign or another segment instead",
+                    d.key,
+                    g.name()
+                ),
+            ));
+        }
+        if let Some(g) = req.group_by
             && !d.group_by.contains(&g)
         {
             let allowed: Vec<_> = d.group_by.iter().map(|d| d.name()).collect();
@@ -950,7 +964,24 @@ pub async fn compute(
     let targets = load_targets(db, &req.kpis).await?;
     let today = scope.now.date_naive();
     let mut out = Vec::with_capacity(req.kpis.len());
+    let win_loss = if req.kpis.iter().any(|k| k.has_intrinsic_groups()) {
+        let deals_period = analytics::Period::new(midnight(period.from), midnight(period.end()))?;
+        Some(analytics::win_loss_in_segment(db, deals_period, &req.segment).await?)
+    } else {
+        None
+    };
     for &kpi in &req.kpis {
+        if let Some(w) = win_loss.as_ref().filter(|_| kpi.has_intrinsic_groups()) {
+            let (total, groups) = win_loss_figures(kpi, w);
+            out.push(KpiFigures {
+                kpi,
+                currency: None,
+                total,
+                groups,
+                series: Vec::new(),
+            });
+            continue;
+        }
         let ms = measures(kpi);
         let mut parts: Vec<Cells> = Vec::with_capacity(ms.len());
         for m in &ms {
@@ -1089,6 +1120,57 @@ pub async fn compute(
         });
     }
     Ok(out)
+}
+
+/// LOSS_REASONS and COMPETITOR_WIN_RATES from the win/loss aggregate:
+/// the total and the intrinsic groups (reasons, competitors) in key order,
+/// "none" last.
+fn win_loss_figures(kpi: Kpi, w: &analytics::WinLoss) -> (Figures, Vec<GroupFigures>) {
+    // Counts of deals: exact in f64.
+    let ratio = |num: i64, den: i64| Figures {
+        value: kpi.value(num as f64, Some(den as f64)),
+        numerator: Some(num as f64),
+        denominator: Some(den as f64),
+        mean: None,
+        target: None,
+    };
+    let mut groups: Vec<GroupFigures> = match kpi {
+        Kpi::CompetitorWinRates => w
+            .competitors
+            .iter()
+            .map(|c| GroupFigures {
+                key: Some(c.competitor_id.to_string()),
+                figures: ratio(c.won, c.won + c.lost),
+            })
+            .collect(),
+        _ => w
+            .loss_reasons
+            .iter()
+            .map(|r| GroupFigures {
+                key: Some(r.reason.as_str().to_owned()),
+                figures: ratio(r.count, w.lost),
+            })
+            .collect(),
+    };
+    groups.sort_by(|a, b| a.key.cmp(&b.key));
+    let total = match kpi {
+        Kpi::CompetitorWinRates => {
+            let won = w.competitors.iter().map(|c| c.won).sum::<i64>();
+            let lost = w.competitors.iter().map(|c| c.lost).sum::<i64>();
+            ratio(won, won + lost)
+        }
+        _ => {
+            let with_reason = w.loss_reasons.iter().map(|r| r.count).sum::<i64>();
+            if with_reason < w.lost {
+                groups.push(GroupFigures {
+                    key: None,
+                    figures: ratio(w.lost - with_reason, w.lost),
+                });
+            }
+            ratio(with_reason, w.lost)
+        }
+    };
+    (total, groups)
 }
 
 fn scope_copy<'a>(s: &Scope<'a>) -> Scope<'a> {

@@ -982,3 +982,123 @@ db_test! {
         assert_eq!(data["node"], json!({ "budget": { "amount": "10000.00" }, "totalSpend": { "amount": "1500.02" } }));
     }
 }
+
+const WIN_LOSS_KPIS: &str = "query($i: KpisInput!) { kpis(input: $i) {
+    kpi unit total { value numerator denominator } groups { key value { value numerator denominator } } } }";
+
+async fn win_loss_kpis(app: &TestApp, filter: Value) -> (Value, Value) {
+    let input = json!({ "kpis": ["LOSS_REASONS", "COMPETITOR_WIN_RATES"],
+                        "from": "2026-03-01", "to": "2026-03-31", "filter": filter });
+    let data = app
+        .gql(Role::Leadership, WIN_LOSS_KPIS, json!({ "i": input }))
+        .await;
+    (data["kpis"][0].clone(), data["kpis"][1].clone())
+}
+
+db_test! {
+    async fn loss_reason_and_competitor_kpis_follow_the_hand_computed_march(app) {
+        let f = fixture(&app).await;
+        // Closed in March: O1 won (PRODUCT_FIT, Rival One), O2 lost (PRICE,
+        // Rival One), O3 lost (COMPETITOR, Rival Two). Two lost deals, both
+        // with a reason: each reason is 1 of 2.
+        let (loss, comp) = win_loss_kpis(&app, json!({})).await;
+        assert_eq!(loss["kpi"], "LOSS_REASONS");
+        assert_eq!(loss["unit"], "RATIO");
+        assert_eq!(loss["total"], json!({ "value": 1.0, "numerator": 2.0, "denominator": 2.0 }));
+        assert_eq!(loss["groups"], json!([
+            { "key": "COMPETITOR", "value": { "value": 0.5, "numerator": 1.0, "denominator": 2.0 } },
+            { "key": "PRICE", "value": { "value": 0.5, "numerator": 1.0, "denominator": 2.0 } },
+        ]));
+        // Rival One: won O1, lost O2 (1/2); Rival Two: lost O3 (0/1); all: 1/3.
+        assert_eq!(comp["total"]["numerator"], 1.0);
+        assert_eq!(comp["total"]["denominator"], 3.0);
+        let rival = |g: &Value, id: Uuid| g["groups"].as_array().unwrap().iter()
+            .find(|x| x["key"] == gid("Competitor", id)).map(|x| x["value"].clone());
+        assert_eq!(rival(&comp, f.c1), Some(json!({ "value": 0.5, "numerator": 1.0, "denominator": 2.0 })));
+        assert_eq!(rival(&comp, f.c2), Some(json!({ "value": 0.0, "numerator": 0.0, "denominator": 1.0 })));
+        assert_eq!(comp["groups"].as_array().unwrap().len(), 2);
+
+        // By source: PAID_SEARCH has O2 and O3 (both lost), WEBINAR has O1.
+        let (loss, comp) = win_loss_kpis(&app, json!({ "sources": ["PAID_SEARCH"] })).await;
+        assert_eq!(loss["total"]["denominator"], 2.0);
+        assert_eq!(comp["total"], json!({ "value": 0.0, "numerator": 0.0, "denominator": 2.0 }));
+        // By campaign: A sourced L1, hence O1 only; nothing lost.
+        let (loss, comp) = win_loss_kpis(&app, json!({ "campaignIds": [gid("Campaign", f.a)] })).await;
+        assert_eq!(loss["total"], json!({ "value": null, "numerator": 0.0, "denominator": 0.0 }));
+        assert_eq!(loss["groups"], json!([]));
+        assert_eq!(rival(&comp, f.c1), Some(json!({ "value": 1.0, "numerator": 1.0, "denominator": 1.0 })));
+        assert_eq!(rival(&comp, f.c2), None);
+    }
+}
+
+db_test! {
+    async fn loss_reason_and_competitor_kpis_agree_with_win_loss_analysis(app) {
+        let f = fixture(&app).await;
+        let analysis = app.gql(Role::Reporting, WIN_LOSS, json!({ "from": MARCH.0, "to": MARCH.1, "by": "SOURCE" }))
+            .await["winLossAnalysis"].clone();
+        let mut sources = vec![None];
+        sources.extend(analysis.as_array().unwrap().iter().map(|g| Some(g["key"].clone())));
+        for source in sources {
+            // The whole period (None), then each source group of the analysis.
+            let (group, filter) = match &source {
+                None => (
+                    app.gql(Role::Reporting, WIN_LOSS, json!({ "from": MARCH.0, "to": MARCH.1 })).await["winLossAnalysis"][0].clone(),
+                    json!({}),
+                ),
+                Some(key) => (
+                    analysis.as_array().unwrap().iter().find(|g| &g["key"] == key).cloned().unwrap(),
+                    json!({ "sources": [key] }),
+                ),
+            };
+            let (loss, comp) = win_loss_kpis(&app, filter).await;
+            assert_eq!(loss["total"]["denominator"], group["lost"].as_f64().unwrap(), "{source:?}");
+            let mut reasons: Vec<(String, f64)> = group["lossReasons"].as_array().unwrap().iter()
+                .map(|r| (r["reason"].as_str().unwrap().to_owned(), r["count"].as_f64().unwrap()))
+                .collect();
+            reasons.sort_by(|a, b| a.0.cmp(&b.0));
+            let from_kpi: Vec<(String, f64)> = loss["groups"].as_array().unwrap().iter()
+                .filter(|g| !g["key"].is_null())
+                .map(|g| (g["key"].as_str().unwrap().to_owned(), g["value"]["numerator"].as_f64().unwrap()))
+                .collect();
+            assert_eq!(from_kpi, reasons, "{source:?}");
+            for c in group["competitors"].as_array().unwrap() {
+                let name = c["competitor"]["name"].as_str().unwrap();
+                let id = if name == "Rival One" { f.c1 } else { f.c2 };
+                let g = comp["groups"].as_array().unwrap().iter().find(|g| g["key"] == gid("Competitor", id)).unwrap();
+                assert_eq!(g["value"]["numerator"], c["won"].as_f64().unwrap(), "{source:?} {name}");
+                assert_eq!(g["value"]["denominator"], (c["won"].as_i64().unwrap() + c["lost"].as_i64().unwrap()) as f64);
+                assert_eq!(g["value"]["value"], c["winRate"]["value"]);
+            }
+            assert_eq!(comp["groups"].as_array().unwrap().len(), group["competitors"].as_array().unwrap().len());
+        }
+    }
+}
+
+db_test! {
+    async fn the_csv_report_lists_loss_reasons_as_groups(app) {
+        fixture(&app).await;
+        let url = format!("{}/reports/kpis.csv?kpis=LOSS_REASONS&from=2026-03-01&to=2026-03-31&sources=PAID_SEARCH", app.base);
+        let res = app.client.get(url).bearer_auth(app.token(Role::Reporting)).send().await.unwrap();
+        assert_eq!(res.status().as_u16(), 200);
+        let body = res.text().await.unwrap();
+        // PAID_SEARCH lost O2 (PRICE) and O3 (COMPETITOR).
+        let lines: Vec<&str> = body.lines().collect();
+        assert_eq!(lines.len(), 1 + 3, "{body}");
+        assert!(lines.contains(&"LOSS_REASONS,RATIO,,,2026-03-01,2026-03-31,1,2,2,,,,,"), "{body}");
+        assert!(lines.contains(&"LOSS_REASONS,RATIO,,PRICE,2026-03-01,2026-03-31,0.5,1,2,,,,,"), "{body}");
+        assert!(lines.contains(&"LOSS_REASONS,RATIO,,COMPETITOR,2026-03-01,2026-03-31,0.5,1,2,,,,,"), "{body}");
+    }
+}
+
+db_test! {
+    async fn loss_reasons_cannot_be_grouped_or_series_only_filtered(app) {
+        for (extra, argument) in [(json!({ "groupBy": "SOURCE" }), "`input.groupBy`"), (json!({ "granularity": "MONTH" }), "`input.granularity`")] {
+            let mut input = json!({ "kpis": ["LOSS_REASONS"], "from": "2026-03-01", "to": "2026-03-31" });
+            input.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+            let body = app.post(Role::Admin, "query($i: KpisInput!) { kpis(input: $i) { kpi } }", json!({ "i": input })).await.1;
+            let error = &body["errors"][0];
+            assert_eq!(error["extensions"]["code"], "BAD_USER_INPUT", "{body}");
+            assert!(error["message"].as_str().unwrap().contains(argument), "{body}");
+        }
+    }
+}
