@@ -56,6 +56,8 @@ pub enum Kpi {
     CostPerQualifiedOpportunity,
     /// Spend ÷ new-business deals won.
     CostPerCustomer,
+    /// Revenue attributed to campaigns (by an attribution model) ÷ their spend.
+    CampaignRoi,
     /// Lost deals per primary loss reason ÷ lost deals (groups are the reasons).
     LossReasons,
     /// Won ÷ (won + lost) of the deals whose feedback named a competitor
@@ -78,6 +80,9 @@ pub enum Unit {
     Days,
     /// An amount in the request's currency per day.
     MoneyPerDay,
+    /// A multiple: one amount in the request's currency ÷ another (3.5 is
+    /// 3.5 times the money back).
+    Multiple,
 }
 
 /// A dimension to group or filter KPIs by.
@@ -179,7 +184,7 @@ pub struct Definition {
 
 impl Kpi {
     /// Every KPI, in catalogue order.
-    pub const ALL: [Kpi; 24] = [
+    pub const ALL: [Kpi; 25] = [
         Kpi::LeadsCreated,
         Kpi::Mqls,
         Kpi::MqlAcceptanceRate,
@@ -202,6 +207,7 @@ impl Kpi {
         Kpi::CostPerMql,
         Kpi::CostPerQualifiedOpportunity,
         Kpi::CostPerCustomer,
+        Kpi::CampaignRoi,
         Kpi::LossReasons,
         Kpi::CompetitorWinRates,
     ];
@@ -529,6 +535,21 @@ impl Kpi {
                 SPEND_DIMS,
                 false,
             ),
+            Kpi::CampaignRoi => Definition {
+                time_series: false,
+                ..d(
+                    "CAMPAIGN_ROI",
+                    "Campaign ROI",
+                    "Revenue attributed to campaigns ÷ their spend in the period: the amounts of the deals won in the period (in the request's currency) shared out over the campaign touches of their primary lead at or before the deal's creation by the request's attributionModel (default LINEAR), divided by the campaign spend dated in the period. Group by CAMPAIGN for each campaign's return; a campaign credited without spend has no value.",
+                    Some("revenue attributed to the campaigns from deals won in the period"),
+                    Some("campaign spend dated in the period"),
+                    "opportunity closedAt; activity occurredAt (touches at or before the opportunity's createdAt); campaign spend spentOn",
+                    Unit::Multiple,
+                    Base::Spend,
+                    &[Campaign],
+                    false,
+                )
+            },
             Kpi::LossReasons => Definition {
                 time_series: false,
                 ..d(

@@ -7,6 +7,7 @@ use entity::{enums::ObjectType, kpi_target};
 use rust_decimal::{Decimal, prelude::ToPrimitive};
 
 use super::{
+    analytics::AttributionModel,
     common::{UserError, db, decode_arg_id, global_id, payload, viewer},
     enums::Channel,
 };
@@ -65,6 +66,9 @@ pub enum Kpi {
     CostPerQualifiedOpportunity,
     /// Spend ÷ new-business deals won.
     CostPerCustomer,
+    /// Revenue attributed to campaigns (by `attributionModel`) ÷ their spend;
+    /// group by CAMPAIGN for each campaign's.
+    CampaignRoi,
     /// Share of the deals lost in the period per primary loss reason; the
     /// groups are the reasons (no `groupBy`; filter by source or campaign).
     LossReasons,
@@ -89,6 +93,8 @@ pub enum KpiUnit {
     Days,
     /// An amount in the result's `currency` per day.
     MoneyPerDay,
+    /// A multiple: an amount ÷ another amount, both in `currency` (CAMPAIGN_ROI).
+    Multiple,
 }
 
 /// A dimension to group KPIs by.
@@ -482,6 +488,9 @@ pub struct KpisInput {
     /// ISO 4217 currency of money KPIs: only amounts in it are summed (there
     /// is no conversion). Default USD.
     pub currency: Option<String>,
+    /// How CAMPAIGN_ROI credits won revenue to the campaigns that touched
+    /// the deal's lead. Default LINEAR.
+    pub attribution_model: Option<AttributionModel>,
 }
 
 impl KpisInput {
@@ -495,6 +504,7 @@ impl KpisInput {
             group_by: self.group_by.map(Into::into),
             granularity: self.granularity.map(Into::into),
             currency: self.currency,
+            attribution_model: self.attribution_model.map(Into::into),
         })
     }
 }

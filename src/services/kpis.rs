@@ -8,7 +8,12 @@
 //! bucket boundaries, so no engine-specific date function is needed and
 //! empty buckets are simply the ones no row falls in. The only
 //! engine-specific SQL is the difference between two timestamps. Rust only
-//! ever sees aggregated rows (one per group or bucket).
+//! ever sees aggregated rows (one per group or bucket), with one sanctioned
+//! exception: CAMPAIGN_ROI's attributed revenue, computed over the touches
+//! of the deals won in the period by `analytics::attributed_revenue` (at
+//! most `analytics::MAX_ATTRIBUTED_OPPORTUNITIES` deals, else the request
+//! is refused). LOSS_REASONS and COMPETITOR_WIN_RATES are the aggregate
+//! statement of `analytics::win_loss_analysis`, over the request's segment.
 //!
 //! Money: amounts are summed only for records in the request's currency
 //! (USD unless asked otherwise); there is no currency conversion.
@@ -32,6 +37,7 @@ use super::{analytics, records};
 use crate::{
     auth::{Action, Viewer},
     db::begin_write,
+    domain::attribution::AttributionModel,
     domain::kpi::{
         self, Base, Dimension, Granularity, Kpi, Period, TargetOutcome, Unit, elapsed_fraction,
         round_cents, target_outcome,
@@ -116,6 +122,8 @@ pub struct KpiRequest {
     pub granularity: Option<Granularity>,
     /// ISO 4217 currency of money KPIs (default USD).
     pub currency: Option<String>,
+    /// How CAMPAIGN_ROI credits revenue to campaigns (default LINEAR).
+    pub attribution_model: Option<AttributionModel>,
 }
 
 /// How a value stands against a target.
@@ -389,6 +397,8 @@ fn measures(kpi: Kpi) -> Vec<Measure> {
         Kpi::CostPerCustomer => vec![spend, new_customers],
         // Computed by `analytics::win_loss_in_segment` (see `win_loss_figures`).
         Kpi::LossReasons | Kpi::CompetitorWinRates => vec![],
+        // Spend by campaign over attribution in Rust (see `campaign_roi`).
+        Kpi::CampaignRoi => vec![],
     }
 }
 
@@ -908,6 +918,20 @@ fn validate(req: &KpiRequest) -> AppResult<(Period, Split, Buckets)> {
                 }
             }
         }
+        if *kpi == Kpi::CampaignRoi {
+            let s = &req.segment;
+            for (given, name) in [
+                (!s.sources.is_empty(), "filter.sources"),
+                (!s.channels.is_empty(), "filter.channels"),
+            ] {
+                if given {
+                    return Err(bad(
+                        name,
+                        "CAMPAIGN_ROI is filtered by campaign only (`filter.campaignIds`)",
+                    ));
+                }
+            }
+        }
         if d.base == Base::Leads && req.group_by == Some(Dimension::OpportunityType) {
             return Err(bad(
                 "groupBy",
@@ -971,6 +995,10 @@ pub async fn compute(
         None
     };
     for &kpi in &req.kpis {
+        if kpi == Kpi::CampaignRoi {
+            out.push(campaign_roi(db, &scope, req).await?);
+            continue;
+        }
         if let Some(w) = win_loss.as_ref().filter(|_| kpi.has_intrinsic_groups()) {
             let (total, groups) = win_loss_figures(kpi, w);
             out.push(KpiFigures {
@@ -1120,6 +1148,71 @@ pub async fn compute(
         });
     }
     Ok(out)
+}
+
+/// CAMPAIGN_ROI: the spend per campaign (the MARKETING_SPEND statement,
+/// grouped by campaign) and the revenue attributed to each campaign
+/// (`analytics::attributed_revenue`, the attribution of campaign
+/// performance), both in the request's currency.
+async fn campaign_roi(
+    db: &DatabaseConnection,
+    scope: &Scope<'_>,
+    req: &KpiRequest,
+) -> AppResult<KpiFigures> {
+    let kpi = Kpi::CampaignRoi;
+    let by_campaign = Scope {
+        split: Split::Group(Dimension::Campaign),
+        ..scope_copy(scope)
+    };
+    let mut per_campaign: std::collections::BTreeMap<String, (f64, f64)> = Default::default();
+    for m in measures(Kpi::MarketingSpend) {
+        for ((key, _), values) in run(db, measure_sql(&m, &by_campaign), true, 1).await? {
+            if let Some(key) = key {
+                per_campaign.entry(key).or_default().1 += values.first().copied().unwrap_or(0.0);
+            }
+        }
+    }
+    let period = analytics::Period::new(midnight(scope.period.from), midnight(scope.period.end()))?;
+    let model = req.attribution_model.unwrap_or(AttributionModel::Linear);
+    let credits =
+        analytics::attributed_revenue(db, period, scope.currency, model, "input.from").await?;
+    let wanted = &req.segment.campaign_ids;
+    for (campaign, amount) in credits {
+        if wanted.is_empty() || wanted.contains(&campaign) {
+            per_campaign.entry(campaign.to_string()).or_default().0 +=
+                amount.to_f64().unwrap_or(0.0);
+        }
+    }
+    let figures = |revenue: f64, spend: f64| {
+        let (revenue, spend) = (round_cents(revenue), round_cents(spend));
+        Figures {
+            value: kpi.value(revenue, Some(spend)),
+            numerator: Some(revenue),
+            denominator: Some(spend),
+            mean: None,
+            target: None,
+        }
+    };
+    let revenue = per_campaign.values().map(|v| v.0).sum();
+    let spend = per_campaign.values().map(|v| v.1).sum();
+    let groups = if req.group_by == Some(Dimension::Campaign) {
+        per_campaign
+            .into_iter()
+            .map(|(key, (revenue, spend))| GroupFigures {
+                key: Some(key),
+                figures: figures(revenue, spend),
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    Ok(KpiFigures {
+        kpi,
+        currency: Some(scope.currency.to_owned()),
+        total: figures(revenue, spend),
+        groups,
+        series: Vec::new(),
+    })
 }
 
 /// LOSS_REASONS and COMPETITOR_WIN_RATES from the win/loss aggregate:

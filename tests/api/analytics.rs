@@ -1102,3 +1102,70 @@ db_test! {
         }
     }
 }
+
+const ROI: &str = "query($i: KpisInput!) { kpis(input: $i) {
+    kpi unit currency total { value numerator denominator } groups { key value { value numerator denominator } } } }";
+
+async fn roi(app: &TestApp, extra: Value) -> Value {
+    let mut input = json!({ "kpis": ["CAMPAIGN_ROI"], "from": "2026-03-01", "to": "2026-03-31" });
+    input
+        .as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    app.gql(Role::Marketing, ROI, json!({ "i": input })).await["kpis"][0].clone()
+}
+
+db_test! {
+    async fn campaign_roi_divides_attributed_revenue_by_spend_under_each_model(app) {
+        let f = fixture(&app).await;
+        // Won in March: O1 only (10000.00 over T1 A, T2 B, T3 A). Spend in
+        // March: A 1000.00 + 500.02 = 1500.02 (the 999.00 is deleted), B none.
+        // LINEAR (the default): A 6666.67, B 3333.33 (as Campaign.performance).
+        let r = roi(&app, json!({ "groupBy": "CAMPAIGN" })).await;
+        assert_eq!((r["unit"].clone(), r["currency"].clone()), (json!("MULTIPLE"), json!("USD")));
+        assert_eq!(r["total"]["numerator"], 10000.0);
+        assert_eq!(r["total"]["denominator"], 1500.02);
+        assert!((r["total"]["value"].as_f64().unwrap() - 10000.0 / 1500.02).abs() < 1e-9);
+        let group = |r: &Value, id: Uuid| r["groups"].as_array().unwrap().iter()
+            .find(|g| g["key"] == gid("Campaign", id)).map(|g| g["value"].clone()).unwrap();
+        let a = group(&r, f.a);
+        assert_eq!((a["numerator"].clone(), a["denominator"].clone()), (json!(6666.67), json!(1500.02)));
+        assert!((a["value"].as_f64().unwrap() - 6666.67 / 1500.02).abs() < 1e-9);
+        // B is credited but spent nothing: no ROI.
+        assert_eq!(group(&r, f.b), json!({ "value": null, "numerator": 3333.33, "denominator": 0.0 }));
+        // U_SHAPED: A 4000 + 4000; FIRST_TOUCH: A all of it.
+        let r = roi(&app, json!({ "groupBy": "CAMPAIGN", "attributionModel": "U_SHAPED" })).await;
+        assert_eq!(group(&r, f.a)["numerator"], 8000.0);
+        assert_eq!(group(&r, f.b)["numerator"], 2000.0);
+        let r = roi(&app, json!({ "groupBy": "CAMPAIGN", "attributionModel": "FIRST_TOUCH" })).await;
+        assert_eq!(group(&r, f.a)["numerator"], 10000.0);
+        // Filtered to B: its credit over no spend.
+        let r = roi(&app, json!({ "filter": { "campaignIds": [gid("Campaign", f.b)] } })).await;
+        assert_eq!(r["total"], json!({ "value": null, "numerator": 3333.33, "denominator": 0.0 }));
+        assert_eq!(r["groups"], json!([]));
+        // Only amounts in the request's currency: nothing in EUR.
+        let r = roi(&app, json!({ "currency": "EUR" })).await;
+        assert_eq!(r["total"], json!({ "value": null, "numerator": 0.0, "denominator": 0.0 }));
+        // February: nothing won, A spent 100.00 on 02-28.
+        let r = roi(&app, json!({ "from": "2026-02-01", "to": "2026-02-28" })).await;
+        assert_eq!(r["total"], json!({ "value": 0.0, "numerator": 0.0, "denominator": 100.0 }));
+    }
+}
+
+db_test! {
+    async fn campaign_roi_is_grouped_and_filtered_by_campaign_only(app) {
+        for (extra, argument) in [
+            (json!({ "groupBy": "SOURCE" }), "`input.groupBy`"),
+            (json!({ "granularity": "MONTH" }), "`input.granularity`"),
+            (json!({ "filter": { "sources": ["WEBINAR"] } }), "`input.filter.sources`"),
+            (json!({ "filter": { "industries": ["Software"] } }), "`input.filter.industries`"),
+        ] {
+            let mut input = json!({ "kpis": ["CAMPAIGN_ROI"], "from": "2026-03-01", "to": "2026-03-31" });
+            input.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+            let body = app.post(Role::Admin, "query($i: KpisInput!) { kpis(input: $i) { kpi } }", json!({ "i": input })).await.1;
+            let error = &body["errors"][0];
+            assert_eq!(error["extensions"]["code"], "BAD_USER_INPUT", "{body}");
+            assert!(error["message"].as_str().unwrap().contains(argument), "{body}");
+        }
+    }
+}
