@@ -1705,3 +1705,69 @@ pub async fn funnel(
         })
         .collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use entity::enums::FeedbackReason;
+
+    use super::*;
+    use crate::services::analytics::{CompetitorRecord, ReasonCount, WinLoss};
+
+    fn win_loss(rival: Uuid) -> WinLoss {
+        // 2 won, 4 lost: PRICE twice, TIMING once, one loss without feedback;
+        // the rival named on 1 win and 2 losses.
+        WinLoss {
+            won: 2,
+            lost: 4,
+            loss_reasons: vec![
+                ReasonCount {
+                    reason: FeedbackReason::Price,
+                    count: 2,
+                },
+                ReasonCount {
+                    reason: FeedbackReason::Timing,
+                    count: 1,
+                },
+            ],
+            competitors: vec![CompetitorRecord {
+                competitor_id: rival,
+                won: 1,
+                lost: 2,
+            }],
+            ..WinLoss::default()
+        }
+    }
+
+    fn parts(f: &Figures) -> (Option<f64>, Option<f64>, Option<f64>) {
+        (f.value, f.numerator, f.denominator)
+    }
+
+    #[test]
+    fn loss_reasons_share_the_lost_deals_and_the_unexplained_ones_come_last() {
+        let (total, groups) = win_loss_figures(Kpi::LossReasons, &win_loss(Uuid::nil()));
+        assert_eq!(parts(&total), (Some(0.75), Some(3.0), Some(4.0)));
+        let got: Vec<_> = groups
+            .iter()
+            .map(|g| (g.key.as_deref(), parts(&g.figures)))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (Some("PRICE"), (Some(0.5), Some(2.0), Some(4.0))),
+                (Some("TIMING"), (Some(0.25), Some(1.0), Some(4.0))),
+                (None, (Some(0.25), Some(1.0), Some(4.0))),
+            ]
+        );
+    }
+
+    #[test]
+    fn competitor_win_rates_count_only_deals_naming_a_competitor() {
+        let rival = Uuid::from_u128(7);
+        let (total, groups) = win_loss_figures(Kpi::CompetitorWinRates, &win_loss(rival));
+        // 1 won of 3 naming it, not 2 of 6 overall.
+        assert_eq!(parts(&total), (Some(1.0 / 3.0), Some(1.0), Some(3.0)));
+        assert_eq!(groups.len(), 1);
+        assert_eq!(groups[0].key, Some(rival.to_string()));
+        assert_eq!(parts(&groups[0].figures), parts(&total));
+    }
+}
