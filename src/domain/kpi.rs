@@ -56,6 +56,13 @@ pub enum Kpi {
     CostPerQualifiedOpportunity,
     /// Spend ÷ new-business deals won.
     CostPerCustomer,
+    /// Revenue attributed to campaigns (by an attribution model) ÷ their spend.
+    CampaignRoi,
+    /// Lost deals per primary loss reason ÷ lost deals (groups are the reasons).
+    LossReasons,
+    /// Won ÷ (won + lost) of the deals whose feedback named a competitor
+    /// (groups are the competitors).
+    CompetitorWinRates,
 }
 
 /// What a KPI's value measures.
@@ -73,6 +80,9 @@ pub enum Unit {
     Days,
     /// An amount in the request's currency per day.
     MoneyPerDay,
+    /// A multiple: one amount in the request's currency ÷ another (3.5 is
+    /// 3.5 times the money back).
+    Multiple,
 }
 
 /// A dimension to group or filter KPIs by.
@@ -174,7 +184,7 @@ pub struct Definition {
 
 impl Kpi {
     /// Every KPI, in catalogue order.
-    pub const ALL: [Kpi; 22] = [
+    pub const ALL: [Kpi; 25] = [
         Kpi::LeadsCreated,
         Kpi::Mqls,
         Kpi::MqlAcceptanceRate,
@@ -197,6 +207,9 @@ impl Kpi {
         Kpi::CostPerMql,
         Kpi::CostPerQualifiedOpportunity,
         Kpi::CostPerCustomer,
+        Kpi::CampaignRoi,
+        Kpi::LossReasons,
+        Kpi::CompetitorWinRates,
     ];
 
     /// The stable key (the GraphQL enum value and the stored target's `kpi`).
@@ -207,6 +220,12 @@ impl Kpi {
     /// The KPI with this key.
     pub fn from_key(key: &str) -> Option<Kpi> {
         Kpi::ALL.into_iter().find(|k| k.key() == key)
+    }
+
+    /// Whether its groups are intrinsic (loss reasons, competitors): always
+    /// returned, whatever `groupBy`, which it does not accept.
+    pub fn has_intrinsic_groups(self) -> bool {
+        matches!(self, Kpi::LossReasons | Kpi::CompetitorWinRates)
     }
 
     /// Whether the value is a ratio of two counts (numerator ÷ denominator).
@@ -516,6 +535,55 @@ impl Kpi {
                 SPEND_DIMS,
                 false,
             ),
+            Kpi::CampaignRoi => Definition {
+                time_series: false,
+                ..d(
+                    "CAMPAIGN_ROI",
+                    "Campaign ROI",
+                    "Revenue attributed to campaigns ÷ their spend in the period: the amounts of the deals won in the period (in the request's currency) shared out over the campaign touches of their primary lead at or before the deal's creation by the request's attributionModel (default LINEAR), divided by the campaign spend dated in the period. Group by CAMPAIGN for each campaign's return; a campaign credited without spend has no value.",
+                    Some("revenue attributed to the campaigns from deals won in the period"),
+                    Some("campaign spend dated in the period"),
+                    "opportunity closedAt; activity occurredAt (touches at or before the opportunity's createdAt); campaign spend spentOn",
+                    Unit::Multiple,
+                    Base::Spend,
+                    &[Campaign],
+                    false,
+                )
+            },
+            Kpi::LossReasons => Definition {
+                time_series: false,
+                ..d(
+                    "LOSS_REASONS",
+                    "Loss reasons",
+                    "Of the opportunities lost in the period, the share whose win/loss feedback gives each primary reason. The groups are the reasons (key null: lost without a reason recorded), each with numerator = lost deals with that reason and denominator = lost deals, so the group numerators add up to the denominator; the total is the share of lost deals with a reason recorded. Filter by source, campaign and the other segments; the same numbers as winLossAnalysis.",
+                    Some(
+                        "opportunities lost in the period whose LOST feedback gives the reason (total: any reason)",
+                    ),
+                    Some("opportunities lost in the period"),
+                    "opportunity closedAt",
+                    Unit::Ratio,
+                    Base::Opportunities,
+                    &[],
+                    false,
+                )
+            },
+            Kpi::CompetitorWinRates => Definition {
+                time_series: false,
+                ..d(
+                    "COMPETITOR_WIN_RATES",
+                    "Competitor win rates",
+                    "Of the opportunities closed in the period whose win/loss feedback names a competitor, the share won: won ÷ (won + lost). The groups are the competitors (keys are competitor ids), each over the deals naming it; the total is over every deal naming any competitor. Filter by source, campaign and the other segments; the same numbers as winLossAnalysis.",
+                    Some("opportunities won in the period whose WON feedback names the competitor"),
+                    Some(
+                        "opportunities won or lost in the period whose feedback names the competitor",
+                    ),
+                    "opportunity closedAt",
+                    Unit::Ratio,
+                    Base::Opportunities,
+                    &[],
+                    false,
+                )
+            },
         }
     }
 

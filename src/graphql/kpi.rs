@@ -7,6 +7,7 @@ use entity::{enums::ObjectType, kpi_target};
 use rust_decimal::{Decimal, prelude::ToPrimitive};
 
 use super::{
+    analytics::AttributionModel,
     common::{UserError, db, decode_arg_id, global_id, payload, viewer},
     enums::Channel,
 };
@@ -65,6 +66,15 @@ pub enum Kpi {
     CostPerQualifiedOpportunity,
     /// Spend ÷ new-business deals won.
     CostPerCustomer,
+    /// Revenue attributed to campaigns (by `attributionModel`) ÷ their spend;
+    /// group by CAMPAIGN for each campaign's.
+    CampaignRoi,
+    /// Share of the deals lost in the period per primary loss reason; the
+    /// groups are the reasons (no `groupBy`; filter by source or campaign).
+    LossReasons,
+    /// Won ÷ (won + lost) of the deals closed in the period whose feedback
+    /// names a competitor; the groups are the competitors (their global ids).
+    CompetitorWinRates,
 }
 
 /// What a KPI's value measures.
@@ -83,6 +93,8 @@ pub enum KpiUnit {
     Days,
     /// An amount in the result's `currency` per day.
     MoneyPerDay,
+    /// A multiple: an amount ÷ another amount, both in `currency` (CAMPAIGN_ROI).
+    Multiple,
 }
 
 /// A dimension to group KPIs by.
@@ -364,7 +376,8 @@ pub struct KpiResult {
     /// The value over the whole period and segment.
     pub total: KpiValue,
     /// One per value of `groupBy` (empty without it), ordered by key,
-    /// records without a value last.
+    /// records without a value last. LOSS_REASONS and COMPETITOR_WIN_RATES
+    /// always have groups: their reasons and competitors.
     pub groups: Vec<KpiGroup>,
     /// One per bucket of `granularity` (empty without it), every bucket of
     /// the period, empty ones included.
@@ -372,9 +385,10 @@ pub struct KpiResult {
 }
 
 fn result(f: KpiFigures, group_by: Option<dom::Dimension>) -> KpiResult {
-    let object = match group_by {
-        Some(dom::Dimension::Campaign) => Some(ObjectType::Campaign),
-        Some(dom::Dimension::Owner) => Some(ObjectType::User),
+    let object = match (f.kpi, group_by) {
+        (dom::Kpi::CompetitorWinRates, _) => Some(ObjectType::Competitor),
+        (_, Some(dom::Dimension::Campaign)) => Some(ObjectType::Campaign),
+        (_, Some(dom::Dimension::Owner)) => Some(ObjectType::User),
         _ => None,
     };
     KpiResult {
@@ -474,6 +488,9 @@ pub struct KpisInput {
     /// ISO 4217 currency of money KPIs: only amounts in it are summed (there
     /// is no conversion). Default USD.
     pub currency: Option<String>,
+    /// How CAMPAIGN_ROI credits won revenue to the campaigns that touched
+    /// the deal's lead. Default LINEAR.
+    pub attribution_model: Option<AttributionModel>,
 }
 
 impl KpisInput {
@@ -487,6 +504,7 @@ impl KpisInput {
             group_by: self.group_by.map(Into::into),
             granularity: self.granularity.map(Into::into),
             currency: self.currency,
+            attribution_model: self.attribution_model.map(Into::into),
         })
     }
 }

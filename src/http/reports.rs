@@ -23,6 +23,7 @@ use super::{
 use crate::{
     domain::kpi::{Kpi, Unit},
     error::AppError,
+    graphql::analytics::AttributionModel,
     graphql::kpi::{
         KpiDimension, KpiFilter, KpiGranularity, KpiResult, KpiValue, KpisInput, compute,
     },
@@ -104,6 +105,21 @@ fn input(params: &HashMap<String, String>) -> Result<KpisInput, AppError> {
         Some("QUARTER") => Some(KpiGranularity::Quarter),
         Some(other) => return Err(bad("granularity", format!("unknown granularity {other}"))),
     };
+    let attribution_model = match params.get("attributionModel").map(String::as_str) {
+        None | Some("") => None,
+        Some("FIRST_TOUCH") => Some(AttributionModel::FirstTouch),
+        Some("LAST_TOUCH") => Some(AttributionModel::LastTouch),
+        Some("LINEAR") => Some(AttributionModel::Linear),
+        Some("U_SHAPED") => Some(AttributionModel::UShaped),
+        Some("W_SHAPED") => Some(AttributionModel::WShaped),
+        Some("TIME_DECAY") => Some(AttributionModel::TimeDecay),
+        Some(other) => {
+            return Err(bad(
+                "attributionModel",
+                format!("unknown attribution model {other}"),
+            ));
+        }
+    };
     let ids = |name: &str| {
         let v = list(params, name);
         (!v.is_empty()).then(|| v.into_iter().map(ID).collect())
@@ -134,6 +150,7 @@ fn input(params: &HashMap<String, String>) -> Result<KpisInput, AppError> {
         group_by,
         granularity,
         currency: params.get("currency").cloned(),
+        attribution_model,
     })
 }
 
@@ -159,6 +176,7 @@ fn row(out: &mut String, r: &KpiResult, group: &str, start: &str, end: &str, v: 
         Unit::Hours => "HOURS",
         Unit::Days => "DAYS",
         Unit::MoneyPerDay => "MONEY_PER_DAY",
+        Unit::Multiple => "MULTIPLE",
     };
     let (target, expected, attainment, status) = match &v.target {
         Some(t) => (

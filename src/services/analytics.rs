@@ -6,7 +6,8 @@
 //! grouped into a handful of rows that are folded here. Only attribution
 //! loads rows: the campaign touches of the opportunities concerned, at most
 //! [`MAX_ATTRIBUTED_OPPORTUNITIES`] of them per request, because the shares
-//! are computed by [`crate::domain::attribution`].
+//! are computed by [`crate::domain::attribution`] (in [`campaign_credits`],
+//! shared by campaign performance and the CAMPAIGN_ROI KPI).
 //!
 //! Definitions (the README's "Closed-loop analytics" repeats them):
 //!
@@ -35,6 +36,7 @@ use rust_decimal::Decimal;
 use sea_orm::{ActiveEnum, ConnectionTrait, DbBackend, QueryResult, Statement, Value};
 use uuid::Uuid;
 
+use super::kpis::Segment;
 use crate::{
     auth::{Action, Viewer},
     domain::attribution::{self, AttributionModel, Deal, Touch},
@@ -667,6 +669,75 @@ pub async fn win_loss_analysis(
         .collect())
 }
 
+/// Won and lost deals closed in the period with their feedback, over the
+/// deals of a KPI segment (the primary lead's source, source campaign and
+/// its channel, the deal's owner, the account's industry and target flag):
+/// the figures behind the LOSS_REASONS and COMPETITOR_WIN_RATES KPIs, from
+/// the very statement [`win_loss_analysis`] runs, so both agree. The caller
+/// checks that the viewer may read KPIs.
+pub(crate) async fn win_loss_in_segment(
+    db: &impl ConnectionTrait,
+    period: Period,
+    segment: &Segment,
+) -> AppResult<WinLoss> {
+    let mut sql = Sql::new(db);
+    let mut conditions = Vec::new();
+    let mut in_list = |sql: &mut Sql, template: &str, values: Vec<Value>| {
+        if !values.is_empty() {
+            let list: Vec<String> = values.into_iter().map(|v| sql.bind(v)).collect();
+            conditions.push(template.replace("{}", &list.join(", ")));
+        }
+    };
+    let channels = |cs: &[Channel]| -> Vec<Value> {
+        cs.iter()
+            .map(|c| Value::from(c.as_str().to_owned()))
+            .collect()
+    };
+    in_list(&mut sql, "l.source IN ({})", channels(&segment.sources));
+    in_list(
+        &mut sql,
+        "l.source_campaign_id IN ({})",
+        segment
+            .campaign_ids
+            .iter()
+            .map(|id| Value::from(*id))
+            .collect(),
+    );
+    in_list(
+        &mut sql,
+        "l.source_campaign_id IN (SELECT sc.id FROM campaigns sc WHERE sc.channel IN ({}))",
+        channels(&segment.channels),
+    );
+    in_list(
+        &mut sql,
+        "o.owner_id IN ({})",
+        segment
+            .owner_ids
+            .iter()
+            .map(|id| Value::from(*id))
+            .collect(),
+    );
+    in_list(
+        &mut sql,
+        "acc.industry IN ({})",
+        segment
+            .industries
+            .iter()
+            .map(|i| Value::from(i.clone()))
+            .collect(),
+    );
+    if segment.target_accounts_only {
+        conditions.push("acc.is_target_account = TRUE".to_owned());
+    }
+    let extra = (!conditions.is_empty()).then(|| conditions.join(" AND "));
+    Ok(closed_deals(db, sql, period, None, extra)
+        .await?
+        .into_iter()
+        .next()
+        .map(|(_, w)| w)
+        .unwrap_or_default())
+}
+
 /// MQL dispositions and rejections in the period per group (by the lead's
 /// current source or source campaign; one group when `None`).
 pub async fn lead_rejection_analysis(
@@ -850,25 +921,30 @@ async fn attributed(
             currency: row.try_get("", "currency")?,
         });
     }
-    let ids: Vec<Uuid> = opps.iter().map(|o| o.id).collect();
-    let touches = touches_of(db, &ids).await?;
+    let deals: Vec<(Uuid, Deal)> = opps
+        .iter()
+        .map(|o| {
+            (
+                o.id,
+                Deal {
+                    created_at: o.created_at,
+                    lead_converted_at: None,
+                    amount: o.amount,
+                },
+            )
+        })
+        .collect();
+    let credits = campaign_credits(db, &deals, model).await?;
     let mut pipeline: BTreeMap<String, Decimal> = BTreeMap::new();
     let mut revenue: BTreeMap<String, Decimal> = BTreeMap::new();
     for opp in &opps {
-        let Some(t) = touches.get(&opp.id) else {
+        let Some(credit) = credits
+            .get(&opp.id)
+            .and_then(|c| c.get(&campaign_id))
+            .copied()
+        else {
             continue;
         };
-        let deal = Deal {
-            created_at: opp.created_at,
-            lead_converted_at: t.lead_converted_at,
-            amount: opp.amount,
-        };
-        let plain: Vec<Touch> = t.touches.iter().map(|t| t.touch).collect();
-        let credits = attribution::attribute(model, &deal, &plain);
-        let credit = attribution::campaign_totals(&credits)
-            .get(&campaign_id)
-            .copied()
-            .unwrap_or_default();
         if opp.in_pipeline {
             let e = pipeline.entry(opp.currency.clone()).or_default();
             *e = e.saturating_add(credit);
@@ -884,6 +960,90 @@ async fn attributed(
             .collect()
     };
     Ok((amounts(pipeline), amounts(revenue)))
+}
+
+/// Each deal's credits per campaign under `model`, from the campaign
+/// touches of its primary lead ([`touches_of`]); `lead_converted_at` of the
+/// given deals is replaced by the lead's. Deals without touches are absent.
+/// The one place where attribution loads rows, shared by campaign
+/// performance and the CAMPAIGN_ROI KPI; callers bound the deals to
+/// [`MAX_ATTRIBUTED_OPPORTUNITIES`].
+async fn campaign_credits(
+    db: &impl ConnectionTrait,
+    deals: &[(Uuid, Deal)],
+    model: AttributionModel,
+) -> AppResult<HashMap<Uuid, BTreeMap<Uuid, Decimal>>> {
+    let ids: Vec<Uuid> = deals.iter().map(|(id, _)| *id).collect();
+    let touches = touches_of(db, &ids).await?;
+    let mut out = HashMap::with_capacity(touches.len());
+    for (id, deal) in deals {
+        let Some(t) = touches.get(id) else {
+            continue;
+        };
+        let deal = Deal {
+            lead_converted_at: t.lead_converted_at,
+            ..*deal
+        };
+        let plain: Vec<Touch> = t.touches.iter().map(|t| t.touch).collect();
+        let credits = attribution::attribute(model, &deal, &plain);
+        out.insert(*id, attribution::campaign_totals(&credits));
+    }
+    Ok(out)
+}
+
+/// Revenue credited to each campaign under `model`: the deals won in the
+/// period in `currency` whose primary lead had a live campaign touch at or
+/// before the deal's creation, shared out by [`campaign_credits`]. At most
+/// [`MAX_ATTRIBUTED_OPPORTUNITIES`] deals are loaded; a period with more is
+/// refused naming `argument`. The numerator of the CAMPAIGN_ROI KPI; the
+/// caller checks that the viewer may read KPIs.
+pub(crate) async fn attributed_revenue(
+    db: &impl ConnectionTrait,
+    period: Period,
+    currency: &str,
+    model: AttributionModel,
+    argument: &str,
+) -> AppResult<BTreeMap<Uuid, Decimal>> {
+    let mut sql = Sql::new(db);
+    let from = sql.bind(period.from);
+    let to = sql.bind(period.to);
+    let cur = sql.bind(currency.to_owned());
+    let text = format!(
+        "SELECT o.id, o.created_at, o.amount FROM opportunities o \
+         WHERE o.deleted_at IS NULL AND o.stage = 'CLOSED_WON' \
+         AND o.closed_at >= {from} AND o.closed_at < {to} AND o.currency = {cur} \
+         AND EXISTS (SELECT 1 FROM activities a JOIN campaigns c ON c.id = a.campaign_id AND c.deleted_at IS NULL \
+                     WHERE a.lead_id = o.primary_lead_id AND a.deleted_at IS NULL AND a.occurred_at <= o.created_at) \
+         ORDER BY o.id LIMIT {}",
+        MAX_ATTRIBUTED_OPPORTUNITIES + 1
+    );
+    let rows = db.query_all_raw(sql.statement(text)).await?;
+    if rows.len() > MAX_ATTRIBUTED_OPPORTUNITIES {
+        return Err(AppError::BadUserInput(format!(
+            "`{argument}`: more than {MAX_ATTRIBUTED_OPPORTUNITIES} deals won in the period have \
+             campaign touches to attribute: ask for a shorter period"
+        )));
+    }
+    let mut deals = Vec::with_capacity(rows.len());
+    for row in &rows {
+        deals.push((
+            row.try_get::<Uuid>("", "id")?,
+            Deal {
+                created_at: row.try_get("", "created_at")?,
+                lead_converted_at: None,
+                // SQLite stores REAL: back to cents before sharing out.
+                amount: row.try_get::<Decimal>("", "amount")?.round_dp(2),
+            },
+        ));
+    }
+    let mut totals: BTreeMap<Uuid, Decimal> = BTreeMap::new();
+    for credits in campaign_credits(db, &deals, model).await?.into_values() {
+        for (campaign, amount) in credits {
+            let e = totals.entry(campaign).or_default();
+            *e = e.saturating_add(amount);
+        }
+    }
+    Ok(totals)
 }
 
 /// The campaign touches each opportunity is attributed over: live

@@ -8,7 +8,12 @@
 //! bucket boundaries, so no engine-specific date function is needed and
 //! empty buckets are simply the ones no row falls in. The only
 //! engine-specific SQL is the difference between two timestamps. Rust only
-//! ever sees aggregated rows (one per group or bucket).
+//! ever sees aggregated rows (one per group or bucket), with one sanctioned
+//! exception: CAMPAIGN_ROI's attributed revenue, computed over the touches
+//! of the deals won in the period by `analytics::attributed_revenue` (at
+//! most `analytics::MAX_ATTRIBUTED_OPPORTUNITIES` deals, else the request
+//! is refused). LOSS_REASONS and COMPETITOR_WIN_RATES are the aggregate
+//! statement of `analytics::win_loss_analysis`, over the request's segment.
 //!
 //! Money: amounts are summed only for records in the request's currency
 //! (USD unless asked otherwise); there is no currency conversion.
@@ -28,10 +33,11 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::records;
+use super::{analytics, records};
 use crate::{
     auth::{Action, Viewer},
     db::begin_write,
+    domain::attribution::AttributionModel,
     domain::kpi::{
         self, Base, Dimension, Granularity, Kpi, Period, TargetOutcome, Unit, elapsed_fraction,
         round_cents, target_outcome,
@@ -116,6 +122,8 @@ pub struct KpiRequest {
     pub granularity: Option<Granularity>,
     /// ISO 4217 currency of money KPIs (default USD).
     pub currency: Option<String>,
+    /// How CAMPAIGN_ROI credits revenue to campaigns (default LINEAR).
+    pub attribution_model: Option<AttributionModel>,
 }
 
 /// How a value stands against a target.
@@ -387,6 +395,10 @@ fn measures(kpi: Kpi) -> Vec<Measure> {
         Kpi::CostPerMql => vec![spend, mqls],
         Kpi::CostPerQualifiedOpportunity => vec![spend, opps_created],
         Kpi::CostPerCustomer => vec![spend, new_customers],
+        // Computed by `analytics::win_loss_in_segment` (see `win_loss_figures`).
+        Kpi::LossReasons | Kpi::CompetitorWinRates => vec![],
+        // Spend by campaign over attribution in Rust (see `campaign_roi`).
+        Kpi::CampaignRoi => vec![],
     }
 }
 
@@ -854,6 +866,18 @@ fn validate(req: &KpiRequest) -> AppResult<(Period, Split, Buckets)> {
     for kpi in &req.kpis {
         let d = kpi.definition();
         if let Some(g) = req.group_by
+            && kpi.has_intrinsic_groups()
+        {
+            return Err(bad(
+                "groupBy",
+                format!(
+                    "{} is always split by its own groups and cannot be grouped by {}; filter it by source, campaign or another segment instead",
+                    d.key,
+                    g.name()
+                ),
+            ));
+        }
+        if let Some(g) = req.group_by
             && !d.group_by.contains(&g)
         {
             let allowed: Vec<_> = d.group_by.iter().map(|d| d.name()).collect();
@@ -890,6 +914,20 @@ fn validate(req: &KpiRequest) -> AppResult<(Period, Split, Buckets)> {
                             "{} is based on campaign spend, which has no owner, industry or account; filter it by source, campaign or channel",
                             d.key
                         ),
+                    ));
+                }
+            }
+        }
+        if *kpi == Kpi::CampaignRoi {
+            let s = &req.segment;
+            for (given, name) in [
+                (!s.sources.is_empty(), "filter.sources"),
+                (!s.channels.is_empty(), "filter.channels"),
+            ] {
+                if given {
+                    return Err(bad(
+                        name,
+                        "CAMPAIGN_ROI is filtered by campaign only (`filter.campaignIds`)",
                     ));
                 }
             }
@@ -950,7 +988,28 @@ pub async fn compute(
     let targets = load_targets(db, &req.kpis).await?;
     let today = scope.now.date_naive();
     let mut out = Vec::with_capacity(req.kpis.len());
+    let win_loss = if req.kpis.iter().any(|k| k.has_intrinsic_groups()) {
+        let deals_period = analytics::Period::new(midnight(period.from), midnight(period.end()))?;
+        Some(analytics::win_loss_in_segment(db, deals_period, &req.segment).await?)
+    } else {
+        None
+    };
     for &kpi in &req.kpis {
+        if kpi == Kpi::CampaignRoi {
+            out.push(campaign_roi(db, &scope, req).await?);
+            continue;
+        }
+        if let Some(w) = win_loss.as_ref().filter(|_| kpi.has_intrinsic_groups()) {
+            let (total, groups) = win_loss_figures(kpi, w);
+            out.push(KpiFigures {
+                kpi,
+                currency: None,
+                total,
+                groups,
+                series: Vec::new(),
+            });
+            continue;
+        }
         let ms = measures(kpi);
         let mut parts: Vec<Cells> = Vec::with_capacity(ms.len());
         for m in &ms {
@@ -1089,6 +1148,122 @@ pub async fn compute(
         });
     }
     Ok(out)
+}
+
+/// CAMPAIGN_ROI: the spend per campaign (the MARKETING_SPEND statement,
+/// grouped by campaign) and the revenue attributed to each campaign
+/// (`analytics::attributed_revenue`, the attribution of campaign
+/// performance), both in the request's currency.
+async fn campaign_roi(
+    db: &DatabaseConnection,
+    scope: &Scope<'_>,
+    req: &KpiRequest,
+) -> AppResult<KpiFigures> {
+    let kpi = Kpi::CampaignRoi;
+    let by_campaign = Scope {
+        split: Split::Group(Dimension::Campaign),
+        ..scope_copy(scope)
+    };
+    let mut per_campaign: std::collections::BTreeMap<String, (f64, f64)> = Default::default();
+    for m in measures(Kpi::MarketingSpend) {
+        for ((key, _), values) in run(db, measure_sql(&m, &by_campaign), true, 1).await? {
+            if let Some(key) = key {
+                per_campaign.entry(key).or_default().1 += values.first().copied().unwrap_or(0.0);
+            }
+        }
+    }
+    let period = analytics::Period::new(midnight(scope.period.from), midnight(scope.period.end()))?;
+    let model = req.attribution_model.unwrap_or(AttributionModel::Linear);
+    let credits =
+        analytics::attributed_revenue(db, period, scope.currency, model, "input.from").await?;
+    let wanted = &req.segment.campaign_ids;
+    for (campaign, amount) in credits {
+        if wanted.is_empty() || wanted.contains(&campaign) {
+            per_campaign.entry(campaign.to_string()).or_default().0 +=
+                amount.to_f64().unwrap_or(0.0);
+        }
+    }
+    let figures = |revenue: f64, spend: f64| {
+        let (revenue, spend) = (round_cents(revenue), round_cents(spend));
+        Figures {
+            value: kpi.value(revenue, Some(spend)),
+            numerator: Some(revenue),
+            denominator: Some(spend),
+            mean: None,
+            target: None,
+        }
+    };
+    let revenue = per_campaign.values().map(|v| v.0).sum();
+    let spend = per_campaign.values().map(|v| v.1).sum();
+    let groups = if req.group_by == Some(Dimension::Campaign) {
+        per_campaign
+            .into_iter()
+            .map(|(key, (revenue, spend))| GroupFigures {
+                key: Some(key),
+                figures: figures(revenue, spend),
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    Ok(KpiFigures {
+        kpi,
+        currency: Some(scope.currency.to_owned()),
+        total: figures(revenue, spend),
+        groups,
+        series: Vec::new(),
+    })
+}
+
+/// LOSS_REASONS and COMPETITOR_WIN_RATES from the win/loss aggregate:
+/// the total and the intrinsic groups (reasons, competitors) in key order,
+/// "none" last.
+fn win_loss_figures(kpi: Kpi, w: &analytics::WinLoss) -> (Figures, Vec<GroupFigures>) {
+    // Counts of deals: exact in f64.
+    let ratio = |num: i64, den: i64| Figures {
+        value: kpi.value(num as f64, Some(den as f64)),
+        numerator: Some(num as f64),
+        denominator: Some(den as f64),
+        mean: None,
+        target: None,
+    };
+    let mut groups: Vec<GroupFigures> = match kpi {
+        Kpi::CompetitorWinRates => w
+            .competitors
+            .iter()
+            .map(|c| GroupFigures {
+                key: Some(c.competitor_id.to_string()),
+                figures: ratio(c.won, c.won + c.lost),
+            })
+            .collect(),
+        _ => w
+            .loss_reasons
+            .iter()
+            .map(|r| GroupFigures {
+                key: Some(r.reason.as_str().to_owned()),
+                figures: ratio(r.count, w.lost),
+            })
+            .collect(),
+    };
+    groups.sort_by(|a, b| a.key.cmp(&b.key));
+    let total = match kpi {
+        Kpi::CompetitorWinRates => {
+            let won = w.competitors.iter().map(|c| c.won).sum::<i64>();
+            let lost = w.competitors.iter().map(|c| c.lost).sum::<i64>();
+            ratio(won, won + lost)
+        }
+        _ => {
+            let with_reason = w.loss_reasons.iter().map(|r| r.count).sum::<i64>();
+            if with_reason < w.lost {
+                groups.push(GroupFigures {
+                    key: None,
+                    figures: ratio(w.lost - with_reason, w.lost),
+                });
+            }
+            ratio(with_reason, w.lost)
+        }
+    };
+    (total, groups)
 }
 
 fn scope_copy<'a>(s: &Scope<'a>) -> Scope<'a> {
@@ -1529,4 +1704,70 @@ pub async fn funnel(
             median_days_from_previous: if k == 0 { None } else { median[k] },
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use entity::enums::FeedbackReason;
+
+    use super::*;
+    use crate::services::analytics::{CompetitorRecord, ReasonCount, WinLoss};
+
+    fn win_loss(rival: Uuid) -> WinLoss {
+        // 2 won, 4 lost: PRICE twice, TIMING once, one loss without feedback;
+        // the rival named on 1 win and 2 losses.
+        WinLoss {
+            won: 2,
+            lost: 4,
+            loss_reasons: vec![
+                ReasonCount {
+                    reason: FeedbackReason::Price,
+                    count: 2,
+                },
+                ReasonCount {
+                    reason: FeedbackReason::Timing,
+                    count: 1,
+                },
+            ],
+            competitors: vec![CompetitorRecord {
+                competitor_id: rival,
+                won: 1,
+                lost: 2,
+            }],
+            ..WinLoss::default()
+        }
+    }
+
+    fn parts(f: &Figures) -> (Option<f64>, Option<f64>, Option<f64>) {
+        (f.value, f.numerator, f.denominator)
+    }
+
+    #[test]
+    fn loss_reasons_share_the_lost_deals_and_the_unexplained_ones_come_last() {
+        let (total, groups) = win_loss_figures(Kpi::LossReasons, &win_loss(Uuid::nil()));
+        assert_eq!(parts(&total), (Some(0.75), Some(3.0), Some(4.0)));
+        let got: Vec<_> = groups
+            .iter()
+            .map(|g| (g.key.as_deref(), parts(&g.figures)))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (Some("PRICE"), (Some(0.5), Some(2.0), Some(4.0))),
+                (Some("TIMING"), (Some(0.25), Some(1.0), Some(4.0))),
+                (None, (Some(0.25), Some(1.0), Some(4.0))),
+            ]
+        );
+    }
+
+    #[test]
+    fn competitor_win_rates_count_only_deals_naming_a_competitor() {
+        let rival = Uuid::from_u128(7);
+        let (total, groups) = win_loss_figures(Kpi::CompetitorWinRates, &win_loss(rival));
+        // 1 won of 3 naming it, not 2 of 6 overall.
+        assert_eq!(parts(&total), (Some(1.0 / 3.0), Some(1.0), Some(3.0)));
+        assert_eq!(groups.len(), 1);
+        assert_eq!(groups[0].key, Some(rival.to_string()));
+        assert_eq!(parts(&groups[0].figures), parts(&total));
+    }
 }

@@ -982,3 +982,190 @@ db_test! {
         assert_eq!(data["node"], json!({ "budget": { "amount": "10000.00" }, "totalSpend": { "amount": "1500.02" } }));
     }
 }
+
+const WIN_LOSS_KPIS: &str = "query($i: KpisInput!) { kpis(input: $i) {
+    kpi unit total { value numerator denominator } groups { key value { value numerator denominator } } } }";
+
+async fn win_loss_kpis(app: &TestApp, filter: Value) -> (Value, Value) {
+    let input = json!({ "kpis": ["LOSS_REASONS", "COMPETITOR_WIN_RATES"],
+                        "from": "2026-03-01", "to": "2026-03-31", "filter": filter });
+    let data = app
+        .gql(Role::Leadership, WIN_LOSS_KPIS, json!({ "i": input }))
+        .await;
+    (data["kpis"][0].clone(), data["kpis"][1].clone())
+}
+
+db_test! {
+    async fn loss_reason_and_competitor_kpis_follow_the_hand_computed_march(app) {
+        let f = fixture(&app).await;
+        // Closed in March: O1 won (PRODUCT_FIT, Rival One), O2 lost (PRICE,
+        // Rival One), O3 lost (COMPETITOR, Rival Two). Two lost deals, both
+        // with a reason: each reason is 1 of 2.
+        let (loss, comp) = win_loss_kpis(&app, json!({})).await;
+        assert_eq!(loss["kpi"], "LOSS_REASONS");
+        assert_eq!(loss["unit"], "RATIO");
+        assert_eq!(loss["total"], json!({ "value": 1.0, "numerator": 2.0, "denominator": 2.0 }));
+        assert_eq!(loss["groups"], json!([
+            { "key": "COMPETITOR", "value": { "value": 0.5, "numerator": 1.0, "denominator": 2.0 } },
+            { "key": "PRICE", "value": { "value": 0.5, "numerator": 1.0, "denominator": 2.0 } },
+        ]));
+        // Rival One: won O1, lost O2 (1/2); Rival Two: lost O3 (0/1); all: 1/3.
+        assert_eq!(comp["total"]["numerator"], 1.0);
+        assert_eq!(comp["total"]["denominator"], 3.0);
+        let rival = |g: &Value, id: Uuid| g["groups"].as_array().unwrap().iter()
+            .find(|x| x["key"] == gid("Competitor", id)).map(|x| x["value"].clone());
+        assert_eq!(rival(&comp, f.c1), Some(json!({ "value": 0.5, "numerator": 1.0, "denominator": 2.0 })));
+        assert_eq!(rival(&comp, f.c2), Some(json!({ "value": 0.0, "numerator": 0.0, "denominator": 1.0 })));
+        assert_eq!(comp["groups"].as_array().unwrap().len(), 2);
+
+        // By source: PAID_SEARCH has O2 and O3 (both lost), WEBINAR has O1.
+        let (loss, comp) = win_loss_kpis(&app, json!({ "sources": ["PAID_SEARCH"] })).await;
+        assert_eq!(loss["total"]["denominator"], 2.0);
+        assert_eq!(comp["total"], json!({ "value": 0.0, "numerator": 0.0, "denominator": 2.0 }));
+        // By campaign: A sourced L1, hence O1 only; nothing lost.
+        let (loss, comp) = win_loss_kpis(&app, json!({ "campaignIds": [gid("Campaign", f.a)] })).await;
+        assert_eq!(loss["total"], json!({ "value": null, "numerator": 0.0, "denominator": 0.0 }));
+        assert_eq!(loss["groups"], json!([]));
+        assert_eq!(rival(&comp, f.c1), Some(json!({ "value": 1.0, "numerator": 1.0, "denominator": 1.0 })));
+        assert_eq!(rival(&comp, f.c2), None);
+    }
+}
+
+db_test! {
+    async fn loss_reason_and_competitor_kpis_agree_with_win_loss_analysis(app) {
+        let f = fixture(&app).await;
+        let analysis = app.gql(Role::Reporting, WIN_LOSS, json!({ "from": MARCH.0, "to": MARCH.1, "by": "SOURCE" }))
+            .await["winLossAnalysis"].clone();
+        let mut sources = vec![None];
+        sources.extend(analysis.as_array().unwrap().iter().map(|g| Some(g["key"].clone())));
+        for source in sources {
+            // The whole period (None), then each source group of the analysis.
+            let (group, filter) = match &source {
+                None => (
+                    app.gql(Role::Reporting, WIN_LOSS, json!({ "from": MARCH.0, "to": MARCH.1 })).await["winLossAnalysis"][0].clone(),
+                    json!({}),
+                ),
+                Some(key) => (
+                    analysis.as_array().unwrap().iter().find(|g| &g["key"] == key).cloned().unwrap(),
+                    json!({ "sources": [key] }),
+                ),
+            };
+            let (loss, comp) = win_loss_kpis(&app, filter).await;
+            assert_eq!(loss["total"]["denominator"], group["lost"].as_f64().unwrap(), "{source:?}");
+            let mut reasons: Vec<(String, f64)> = group["lossReasons"].as_array().unwrap().iter()
+                .map(|r| (r["reason"].as_str().unwrap().to_owned(), r["count"].as_f64().unwrap()))
+                .collect();
+            reasons.sort_by(|a, b| a.0.cmp(&b.0));
+            let from_kpi: Vec<(String, f64)> = loss["groups"].as_array().unwrap().iter()
+                .filter(|g| !g["key"].is_null())
+                .map(|g| (g["key"].as_str().unwrap().to_owned(), g["value"]["numerator"].as_f64().unwrap()))
+                .collect();
+            assert_eq!(from_kpi, reasons, "{source:?}");
+            for c in group["competitors"].as_array().unwrap() {
+                let name = c["competitor"]["name"].as_str().unwrap();
+                let id = if name == "Rival One" { f.c1 } else { f.c2 };
+                let g = comp["groups"].as_array().unwrap().iter().find(|g| g["key"] == gid("Competitor", id)).unwrap();
+                assert_eq!(g["value"]["numerator"], c["won"].as_f64().unwrap(), "{source:?} {name}");
+                assert_eq!(g["value"]["denominator"], (c["won"].as_i64().unwrap() + c["lost"].as_i64().unwrap()) as f64);
+                assert_eq!(g["value"]["value"], c["winRate"]["value"]);
+            }
+            assert_eq!(comp["groups"].as_array().unwrap().len(), group["competitors"].as_array().unwrap().len());
+        }
+    }
+}
+
+db_test! {
+    async fn the_csv_report_lists_loss_reasons_as_groups(app) {
+        fixture(&app).await;
+        let url = format!("{}/reports/kpis.csv?kpis=LOSS_REASONS&from=2026-03-01&to=2026-03-31&sources=PAID_SEARCH", app.base);
+        let res = app.client.get(url).bearer_auth(app.token(Role::Reporting)).send().await.unwrap();
+        assert_eq!(res.status().as_u16(), 200);
+        let body = res.text().await.unwrap();
+        // PAID_SEARCH lost O2 (PRICE) and O3 (COMPETITOR).
+        let lines: Vec<&str> = body.lines().collect();
+        assert_eq!(lines.len(), 1 + 3, "{body}");
+        assert!(lines.contains(&"LOSS_REASONS,RATIO,,,2026-03-01,2026-03-31,1,2,2,,,,,"), "{body}");
+        assert!(lines.contains(&"LOSS_REASONS,RATIO,,PRICE,2026-03-01,2026-03-31,0.5,1,2,,,,,"), "{body}");
+        assert!(lines.contains(&"LOSS_REASONS,RATIO,,COMPETITOR,2026-03-01,2026-03-31,0.5,1,2,,,,,"), "{body}");
+    }
+}
+
+db_test! {
+    async fn loss_reasons_cannot_be_grouped_or_series_only_filtered(app) {
+        for (extra, argument) in [(json!({ "groupBy": "SOURCE" }), "`input.groupBy`"), (json!({ "granularity": "MONTH" }), "`input.granularity`")] {
+            let mut input = json!({ "kpis": ["LOSS_REASONS"], "from": "2026-03-01", "to": "2026-03-31" });
+            input.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+            let body = app.post(Role::Admin, "query($i: KpisInput!) { kpis(input: $i) { kpi } }", json!({ "i": input })).await.1;
+            let error = &body["errors"][0];
+            assert_eq!(error["extensions"]["code"], "BAD_USER_INPUT", "{body}");
+            assert!(error["message"].as_str().unwrap().contains(argument), "{body}");
+        }
+    }
+}
+
+const ROI: &str = "query($i: KpisInput!) { kpis(input: $i) {
+    kpi unit currency total { value numerator denominator } groups { key value { value numerator denominator } } } }";
+
+async fn roi(app: &TestApp, extra: Value) -> Value {
+    let mut input = json!({ "kpis": ["CAMPAIGN_ROI"], "from": "2026-03-01", "to": "2026-03-31" });
+    input
+        .as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    app.gql(Role::Marketing, ROI, json!({ "i": input })).await["kpis"][0].clone()
+}
+
+db_test! {
+    async fn campaign_roi_divides_attributed_revenue_by_spend_under_each_model(app) {
+        let f = fixture(&app).await;
+        // Won in March: O1 only (10000.00 over T1 A, T2 B, T3 A). Spend in
+        // March: A 1000.00 + 500.02 = 1500.02 (the 999.00 is deleted), B none.
+        // LINEAR (the default): A 6666.67, B 3333.33 (as Campaign.performance).
+        let r = roi(&app, json!({ "groupBy": "CAMPAIGN" })).await;
+        assert_eq!((r["unit"].clone(), r["currency"].clone()), (json!("MULTIPLE"), json!("USD")));
+        assert_eq!(r["total"]["numerator"], 10000.0);
+        assert_eq!(r["total"]["denominator"], 1500.02);
+        assert!((r["total"]["value"].as_f64().unwrap() - 10000.0 / 1500.02).abs() < 1e-9);
+        let group = |r: &Value, id: Uuid| r["groups"].as_array().unwrap().iter()
+            .find(|g| g["key"] == gid("Campaign", id)).map(|g| g["value"].clone()).unwrap();
+        let a = group(&r, f.a);
+        assert_eq!((a["numerator"].clone(), a["denominator"].clone()), (json!(6666.67), json!(1500.02)));
+        assert!((a["value"].as_f64().unwrap() - 6666.67 / 1500.02).abs() < 1e-9);
+        // B is credited but spent nothing: no ROI.
+        assert_eq!(group(&r, f.b), json!({ "value": null, "numerator": 3333.33, "denominator": 0.0 }));
+        // U_SHAPED: A 4000 + 4000; FIRST_TOUCH: A all of it.
+        let r = roi(&app, json!({ "groupBy": "CAMPAIGN", "attributionModel": "U_SHAPED" })).await;
+        assert_eq!(group(&r, f.a)["numerator"], 8000.0);
+        assert_eq!(group(&r, f.b)["numerator"], 2000.0);
+        let r = roi(&app, json!({ "groupBy": "CAMPAIGN", "attributionModel": "FIRST_TOUCH" })).await;
+        assert_eq!(group(&r, f.a)["numerator"], 10000.0);
+        // Filtered to B: its credit over no spend.
+        let r = roi(&app, json!({ "filter": { "campaignIds": [gid("Campaign", f.b)] } })).await;
+        assert_eq!(r["total"], json!({ "value": null, "numerator": 3333.33, "denominator": 0.0 }));
+        assert_eq!(r["groups"], json!([]));
+        // Only amounts in the request's currency: nothing in EUR.
+        let r = roi(&app, json!({ "currency": "EUR" })).await;
+        assert_eq!(r["total"], json!({ "value": null, "numerator": 0.0, "denominator": 0.0 }));
+        // February: nothing won, A spent 100.00 on 02-28.
+        let r = roi(&app, json!({ "from": "2026-02-01", "to": "2026-02-28" })).await;
+        assert_eq!(r["total"], json!({ "value": 0.0, "numerator": 0.0, "denominator": 100.0 }));
+    }
+}
+
+db_test! {
+    async fn campaign_roi_is_grouped_and_filtered_by_campaign_only(app) {
+        for (extra, argument) in [
+            (json!({ "groupBy": "SOURCE" }), "`input.groupBy`"),
+            (json!({ "granularity": "MONTH" }), "`input.granularity`"),
+            (json!({ "filter": { "sources": ["WEBINAR"] } }), "`input.filter.sources`"),
+            (json!({ "filter": { "industries": ["Software"] } }), "`input.filter.industries`"),
+        ] {
+            let mut input = json!({ "kpis": ["CAMPAIGN_ROI"], "from": "2026-03-01", "to": "2026-03-31" });
+            input.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+            let body = app.post(Role::Admin, "query($i: KpisInput!) { kpis(input: $i) { kpi } }", json!({ "i": input })).await.1;
+            let error = &body["errors"][0];
+            assert_eq!(error["extensions"]["code"], "BAD_USER_INPUT", "{body}");
+            assert!(error["message"].as_str().unwrap().contains(argument), "{body}");
+        }
+    }
+}

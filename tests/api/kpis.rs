@@ -700,7 +700,10 @@ db_test! {
     async fn definitions_are_served_for_every_kpi(app) {
         let defs = app.gql(Reporting, "{ kpiDefinitions { kpi name formula numerator denominator timestamps unit groupBy timeSeries cumulative } }", json!({})).await;
         let defs = defs["kpiDefinitions"].as_array().unwrap();
-        assert_eq!(defs.len(), 22);
+        assert_eq!(defs.len(), 25);
+        let loss = defs.iter().find(|d| d["kpi"] == "LOSS_REASONS").unwrap();
+        assert_eq!((loss["unit"].clone(), loss["groupBy"].clone(), loss["timeSeries"].clone()), (json!("RATIO"), json!([]), json!(false)));
+        assert!(defs.iter().any(|d| d["kpi"] == "COMPETITOR_WIN_RATES"));
         let win = defs.iter().find(|d| d["kpi"] == "WIN_RATE").unwrap();
         assert_eq!(win["unit"], "RATIO");
         assert_eq!(win["timestamps"], "opportunity closedAt");
