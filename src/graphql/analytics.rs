@@ -4,7 +4,7 @@
 //! REPORTING included, may read them.
 
 use async_graphql::{ComplexObject, Context, Enum, ID, Object, Result, SimpleObject};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use entity::enums::ObjectType;
 use rust_decimal::{Decimal, RoundingStrategy};
 use uuid::Uuid;
@@ -280,14 +280,14 @@ fn cost_per(spend: &[Amount], count: i64) -> Option<Vec<Money>> {
 const TOP: usize = 5;
 
 /// What a campaign did in a period, from touch to revenue. Each count uses
-/// one timestamp, always `from <= t < to`; see the field descriptions and
+/// one timestamp, always within the period's whole UTC days; see the field descriptions and
 /// the README's "Closed-loop analytics".
 #[derive(SimpleObject)]
 pub struct CampaignPerformance {
-    /// The period's start (inclusive).
-    pub from: DateTime<Utc>,
-    /// The period's end (exclusive).
-    pub to: DateTime<Utc>,
+    /// The period's first day (UTC).
+    pub from: NaiveDate,
+    /// The period's last day (UTC, included).
+    pub to: NaiveDate,
     /// The attribution model of `attributedPipeline` and `attributedRevenue`.
     pub attribution_model: AttributionModel,
     /// Campaign touches (activities of live leads with this campaign) that
@@ -350,11 +350,11 @@ pub struct CampaignPerformance {
 pub async fn performance(
     ctx: &Context<'_>,
     campaign_id: Uuid,
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
+    from: NaiveDate,
+    to: NaiveDate,
     model: AttributionModel,
 ) -> Result<CampaignPerformance> {
-    let period = Period::new(from, to)?;
+    let period = Period::whole_days(from, to)?;
     let p = svc::campaign_performance(db(ctx)?, viewer(ctx)?, campaign_id, period, model.into())
         .await?;
     let t = &p.transitions;
@@ -364,8 +364,8 @@ pub async fn performance(
     let mut top_loss_reasons = feedback_reasons(&w.loss_reasons);
     top_loss_reasons.truncate(TOP);
     Ok(CampaignPerformance {
-        from: period.from,
-        to: period.to,
+        from,
+        to,
         attribution_model: model,
         touches: p.touches,
         leads_sourced: p.leads_sourced,
@@ -543,7 +543,8 @@ pub struct AnalyticsQuery;
 
 #[Object]
 impl AnalyticsQuery {
-    /// Won and lost deals closed in `from <= closedAt < to` with their
+    /// Won and lost deals closed (`closedAt`) from the day `from` through the
+    /// day `to` (UTC, both included), with their
     /// win/loss feedback (loss reasons, competitors, lead-fit rating),
     /// grouped by `groupBy` (one group when omitted), groups in key order
     /// ("none" first). Only feedback matching the deal's outcome counts.
@@ -552,15 +553,15 @@ impl AnalyticsQuery {
     async fn win_loss_analysis(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "Start of the period (inclusive), on the deals' `closedAt`.")]
-        from: DateTime<Utc>,
-        #[graphql(desc = "End of the period (exclusive).")] to: DateTime<Utc>,
+        #[graphql(desc = "The period's first day (UTC), on the deals' `closedAt`.")]
+        from: NaiveDate,
+        #[graphql(desc = "The period's last day (UTC, included).")] to: NaiveDate,
         #[graphql(desc = "The dimension to group by; one group when omitted.")] group_by: Option<
             WinLossGroupBy,
         >,
         #[graphql(desc = "Only won or only lost deals.")] outcome: Option<Outcome>,
     ) -> Result<Vec<WinLossGroup>> {
-        let period = Period::new(from, to)?;
+        let period = Period::whole_days(from, to)?;
         let dim = group_by.map(|g| match g {
             WinLossGroupBy::Source => WinLossDimension::Source,
             WinLossGroupBy::Campaign => WinLossDimension::Campaign,
@@ -608,7 +609,8 @@ impl AnalyticsQuery {
 
     /// Which sources or campaigns produce leads sales rejects, and why: per
     /// group, the rejections (MQL or SAL -> NURTURE) whose stage change is
-    /// in `from <= t < to` with their reasons, and the MQLs dispositioned
+    /// in the days `from` through `to` (UTC, both included) with their
+    /// reasons, and the MQLs dispositioned
     /// then. Grouped by the lead's current source or source campaign (one
     /// group when omitted), groups in key order ("none" first). No personal
     /// data: every reading role, REPORTING included.
@@ -616,14 +618,14 @@ impl AnalyticsQuery {
     async fn lead_rejection_analysis(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "Start of the period (inclusive), on the stage changes' time.")]
-        from: DateTime<Utc>,
-        #[graphql(desc = "End of the period (exclusive).")] to: DateTime<Utc>,
+        #[graphql(desc = "The period's first day (UTC), on the stage changes' time.")]
+        from: NaiveDate,
+        #[graphql(desc = "The period's last day (UTC, included).")] to: NaiveDate,
         #[graphql(desc = "The dimension to group by; one group when omitted.")] group_by: Option<
             LeadRejectionGroupBy,
         >,
     ) -> Result<Vec<LeadRejectionGroup>> {
-        let period = Period::new(from, to)?;
+        let period = Period::whole_days(from, to)?;
         let dim = group_by.map(|g| match g {
             LeadRejectionGroupBy::Source => RejectionDimension::Source,
             LeadRejectionGroupBy::Campaign => RejectionDimension::Campaign,

@@ -114,7 +114,8 @@ impl Campaign {
         let total = spend::total(db(ctx)?, viewer(ctx)?, self.0.id, DayRange { from, to }).await?;
         Ok(Money::new(total, self.0.currency.clone()))
     }
-    /// What the campaign did in `from <= t < to`: touches, leads sourced and
+    /// What the campaign did from the day `from` through the day `to` (UTC,
+    /// both included): touches, leads sourced and
     /// influenced, MQLs, accepted, rejected (by reason), SQLs,
     /// opportunities, won and lost (with top loss reasons and competitors),
     /// spend, cost per lead / MQL / opportunity / customer, and the
@@ -124,8 +125,8 @@ impl Campaign {
     async fn performance(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "Start of the period (inclusive).")] from: DateTime<Utc>,
-        #[graphql(desc = "End of the period (exclusive).")] to: DateTime<Utc>,
+        #[graphql(desc = "The period's first day (UTC).")] from: NaiveDate,
+        #[graphql(desc = "The period's last day (UTC, included).")] to: NaiveDate,
         #[graphql(
             desc = "The model for `attributedPipeline` and `attributedRevenue` (LINEAR when omitted or null).",
             default_with = "Some(AttributionModel::Linear)"

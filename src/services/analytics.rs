@@ -11,7 +11,8 @@
 //!
 //! Definitions (the README's "Closed-loop analytics" repeats them):
 //!
-//! - A period is `from <= t < to`. Each count uses one timestamp: a touch its
+//! - A period is `from <= t < to` (the API passes whole UTC days, both
+//!   included: [`Period::whole_days`]). Each count uses one timestamp: a touch its
 //!   `occurredAt`; a sourced lead its `createdAt`; MQL, accepted, rejected and
 //!   SQL the time of that stage change (so a lead recycled and qualified
 //!   again counts each time); an opportunity its `createdAt`; won and lost
@@ -77,6 +78,16 @@ impl Period {
             ));
         }
         Ok(Self { from, to })
+    }
+
+    /// The whole UTC days `from..=to` (both included), as the API takes
+    /// periods everywhere: from `from` 00:00 to the day after `to`, 00:00.
+    /// Refused (BAD_USER_INPUT naming `from`) when `from` is after `to`.
+    pub fn whole_days(from: NaiveDate, to: NaiveDate) -> AppResult<Self> {
+        let days = crate::domain::kpi::Period::new(from, to)
+            .map_err(|e| AppError::BadUserInput(e.message))?;
+        let midnight = |day: NaiveDate| day.and_time(chrono::NaiveTime::MIN).and_utc();
+        Self::new(midnight(days.from), midnight(days.end()))
     }
 
     /// The days whose start (00:00 UTC) lies in the period, as an inclusive

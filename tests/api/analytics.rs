@@ -6,7 +6,8 @@
 //! The fixture is written straight into the database, so that every
 //! timestamp is chosen (the API stamps "now").
 //!
-//! Period P is March 2026: 2026-03-01T00:00Z <= t < 2026-04-01T00:00Z.
+//! Period P is March 2026: the days 2026-03-01 to 2026-03-31, that is
+//! 2026-03-01T00:00Z <= t < 2026-04-01T00:00Z.
 //!
 //! Campaigns: A (WEBINAR), B (PAID_SEARCH); competitors C1, C2.
 //! Spend of A: 02-28 100.00, 03-01 1000.00, 03-15 999.00 (deleted),
@@ -520,11 +521,11 @@ async fn fixture(app: &TestApp) -> Fixture {
     }
 }
 
-const MARCH: (&str, &str) = ("2026-03-01T00:00:00Z", "2026-04-01T00:00:00Z");
-const FEBRUARY: (&str, &str) = ("2026-02-01T00:00:00Z", "2026-03-01T00:00:00Z");
+const MARCH: (&str, &str) = ("2026-03-01", "2026-03-31");
+const FEBRUARY: (&str, &str) = ("2026-02-01", "2026-02-28");
 
 const PERFORMANCE: &str =
-    "query($id: ID!, $from: DateTime!, $to: DateTime!, $model: AttributionModel) {
+    "query($id: ID!, $from: NaiveDate!, $to: NaiveDate!, $model: AttributionModel) {
   node(id: $id) { ... on Campaign { performance(from: $from, to: $to, attributionModel: $model) {
     from to attributionModel touches leadsSourced leadsInfluenced mqls accepted rejected
     rejectionReasons { reason count } sqls opportunities won lost
@@ -644,7 +645,8 @@ db_test! {
     async fn an_earlier_period_leaves_out_what_happened_later(app) {
         let f = fixture(&app).await;
         let p = performance(&app, Role::Reporting, f.a, FEBRUARY, None).await;
-        assert_eq!(p["from"], "2026-02-01T00:00:00+00:00");
+        assert_eq!(p["from"], "2026-02-01");
+        assert_eq!(p["to"], "2026-02-28");
         // T4 only; L2 sourced (02-15) and influenced.
         assert_eq!(p["touches"], 1);
         assert_eq!(p["leadsSourced"], 1);
@@ -759,7 +761,7 @@ db_test! {
 }
 
 const WIN_LOSS: &str =
-    "query($from: DateTime!, $to: DateTime!, $by: WinLossGroupBy, $outcome: Outcome) {
+    "query($from: NaiveDate!, $to: NaiveDate!, $by: WinLossGroupBy, $outcome: Outcome) {
   winLossAnalysis(from: $from, to: $to, groupBy: $by, outcome: $outcome) {
     key source campaign { name } won lost winRate { value numerator denominator }
     lossReasons { reason count } winReasons { reason count }
@@ -840,7 +842,7 @@ db_test! {
     }
 }
 
-const REJECTIONS: &str = "query($from: DateTime!, $to: DateTime!, $by: LeadRejectionGroupBy) {
+const REJECTIONS: &str = "query($from: NaiveDate!, $to: NaiveDate!, $by: LeadRejectionGroupBy) {
   leadRejectionAnalysis(from: $from, to: $to, groupBy: $by) {
     key source campaign { name } rejected reasons { reason count } mqlsDispositioned accepted
     rejectionRate { value numerator denominator } } }";
@@ -923,8 +925,11 @@ db_test! {
             .await;
         assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
         assert!(body["errors"][0]["message"].as_str().unwrap().contains("`to`"), "{body}");
-        let code = app.error_code(Role::Reporting, WIN_LOSS, json!({ "from": MARCH.0, "to": MARCH.0 })).await;
+        let code = app.error_code(Role::Reporting, WIN_LOSS, json!({ "from": MARCH.1, "to": MARCH.0 })).await;
         assert_eq!(code.as_deref(), Some("BAD_USER_INPUT"));
+        // One day is a period: `to` is included.
+        let one_day = app.gql(Role::Reporting, WIN_LOSS, json!({ "from": MARCH.0, "to": MARCH.0 })).await;
+        assert!(one_day["winLossAnalysis"].is_array(), "{one_day}");
     }
 }
 
@@ -932,7 +937,7 @@ db_test! {
     async fn aggregates_count_against_the_query_cost_limit(app) {
         let _f = fixture(&app).await;
         // 1 + 10 x (nodes 1 + performance (1 + 100)) = 1021 > 1000.
-        let doc = "{ campaigns(first: 10) { nodes { performance(from: \"2026-03-01T00:00:00Z\", to: \"2026-04-01T00:00:00Z\") { touches } } } }";
+        let doc = "{ campaigns(first: 10) { nodes { performance(from: \"2026-03-01\", to: \"2026-03-31\") { touches } } } }";
         let code = app.error_code(Role::Marketing, doc, json!({})).await;
         assert_eq!(code.as_deref(), Some("QUERY_TOO_COMPLEX"));
         // Nine fit: 1 + 9 x 102 = 919.
