@@ -994,13 +994,36 @@ pub async fn compute(
     } else {
         None
     };
+    // A target applies to the whole request when it names no segment, or
+    // the one segment value the request is filtered to.
+    let total_segment = if req.segment.is_empty() {
+        Some(None)
+    } else {
+        req.segment.single().map(Some)
+    };
     for &kpi in &req.kpis {
         if kpi == Kpi::CampaignRoi {
-            out.push(campaign_roi(db, &scope, req).await?);
+            let mut roi = campaign_roi(db, &scope, req).await?;
+            if let Some(seg) = total_segment.clone() {
+                let value = roi.total.value;
+                roi.total.target =
+                    target_figures(&targets, kpi, (period.from, period.to), seg, value, today);
+            }
+            out.push(roi);
             continue;
         }
         if let Some(w) = win_loss.as_ref().filter(|_| kpi.has_intrinsic_groups()) {
-            let (total, groups) = win_loss_figures(kpi, w);
+            let (mut total, groups) = win_loss_figures(kpi, w);
+            if let Some(seg) = total_segment.clone() {
+                total.target = target_figures(
+                    &targets,
+                    kpi,
+                    (period.from, period.to),
+                    seg,
+                    total.value,
+                    today,
+                );
+            }
             out.push(KpiFigures {
                 kpi,
                 currency: None,
@@ -1071,25 +1094,7 @@ pub async fn compute(
                           end_incl: NaiveDate,
                           segment: Option<(SegmentDimension, String)>,
                           value: Option<f64>| {
-            find_target(&targets, kpi, start, end_incl, segment).map(|t| {
-                let end = end_incl + chrono::TimeDelta::days(1);
-                let outcome = target_outcome(
-                    value,
-                    t.target.to_f64().unwrap_or(0.0),
-                    t.direction,
-                    kpi.definition().cumulative,
-                    elapsed_fraction(start, end, today),
-                );
-                TargetFigures {
-                    target: t.clone(),
-                    outcome,
-                }
-            })
-        };
-        let total_segment = if req.segment.is_empty() {
-            Some(None)
-        } else {
-            req.segment.single().map(Some)
+            target_figures(&targets, kpi, (start, end_incl), segment, value, today)
         };
         let mut total = figures(kpi, &total_of(), median_at(false, &(None, 0)));
         if let Some(seg) = total_segment.clone() {
@@ -1359,6 +1364,32 @@ fn figures(kpi: Kpi, m: &[f64], median: Option<f64>) -> Figures {
         Kpi::LeadToCustomerRate => ratio(at(4), at(0)),
         _ => ratio(at(0), at(1)),
     }
+}
+
+/// The target set for `kpi` over exactly the days `period` (first, last
+/// included) and `segment`, with how `value` stands against it.
+fn target_figures(
+    targets: &[kpi_target::Model],
+    kpi: Kpi,
+    (start, end_incl): (NaiveDate, NaiveDate),
+    segment: Option<(SegmentDimension, String)>,
+    value: Option<f64>,
+    today: NaiveDate,
+) -> Option<TargetFigures> {
+    find_target(targets, kpi, start, end_incl, segment).map(|t| {
+        let end = end_incl + chrono::TimeDelta::days(1);
+        let outcome = target_outcome(
+            value,
+            t.target.to_f64().unwrap_or(0.0),
+            t.direction,
+            kpi.definition().cumulative,
+            elapsed_fraction(start, end, today),
+        );
+        TargetFigures {
+            target: t.clone(),
+            outcome,
+        }
+    })
 }
 
 async fn load_targets(db: &DatabaseConnection, kpis: &[Kpi]) -> AppResult<Vec<kpi_target::Model>> {

@@ -1174,3 +1174,39 @@ db_test! {
         }
     }
 }
+
+db_test! {
+    async fn the_win_loss_and_roi_kpis_carry_their_targets(app) {
+        let _f = fixture(&app).await;
+        let set = "mutation($i: SetKpiTargetInput!) { setKpiTarget(input: $i) { userErrors { field code } } }";
+        for (kpi, target) in [("COMPETITOR_WIN_RATES", 0.5), ("LOSS_REASONS", 1.0), ("CAMPAIGN_ROI", 4.0)] {
+            let r = app.gql(Role::Leadership, set, json!({ "i": { "kpi": kpi, "periodKind": "MONTH",
+                "periodStart": "2026-03-01", "target": target, "direction": "AT_LEAST" } })).await;
+            assert_eq!(r["setKpiTarget"]["userErrors"], json!([]), "{kpi}: {r}");
+        }
+        let q = "query($i: KpisInput!) { kpis(input: $i) { kpi total { value target { expected attainment status } } } }";
+        let input = json!({ "kpis": ["COMPETITOR_WIN_RATES", "LOSS_REASONS", "CAMPAIGN_ROI"],
+                            "from": "2026-03-01", "to": "2026-03-31" });
+        let data = app.gql(Role::Reporting, q, json!({ "i": input })).await;
+        let k = |i: usize| data["kpis"][i]["total"].clone();
+        // Competitors: 1 won of 3 = 0.333 against 0.5 (ratios are not
+        // pro-rated); more than 10 % short, so OFF_TRACK; 0.333 / 0.5.
+        assert_eq!(k(0)["target"]["status"], "OFF_TRACK", "{data}");
+        assert_eq!(k(0)["target"]["expected"], 0.5);
+        assert!((k(0)["target"]["attainment"].as_f64().unwrap() - 2.0 / 3.0).abs() < 1e-9);
+        // Loss reasons: both lost deals have one: 1.0 of 1.0.
+        assert_eq!(k(1)["target"]["status"], "ON_TRACK");
+        assert_eq!(k(1)["target"]["attainment"], 1.0);
+        // ROI under LINEAR, all campaigns: O1's 10000.00 won in March is
+        // all credited (A 6666.67 + B 3333.33); March spend is A's 1000.00 +
+        // 500.02 (B spent nothing): 10000 / 1500.02 = 6.667 against 4.
+        assert_eq!(k(2)["target"]["status"], "ON_TRACK");
+        let roi = 10000.0 / 1500.02;
+        assert!((k(2)["target"]["attainment"].as_f64().unwrap() - roi / 4.0).abs() < 1e-6, "{data}");
+        // A request filtered to another segment has no target.
+        let input = json!({ "kpis": ["LOSS_REASONS"], "from": "2026-03-01", "to": "2026-03-31",
+                            "filter": { "sources": ["PAID_SEARCH"] } });
+        let data = app.gql(Role::Reporting, q, json!({ "i": input })).await;
+        assert_eq!(data["kpis"][0]["total"]["target"], Value::Null, "{data}");
+    }
+}
