@@ -989,7 +989,7 @@ pub async fn compute(
     let today = scope.now.date_naive();
     let mut out = Vec::with_capacity(req.kpis.len());
     let win_loss = if req.kpis.iter().any(|k| k.has_intrinsic_groups()) {
-        let deals_period = analytics::Period::new(midnight(period.from), midnight(period.end()))?;
+        let deals_period = analytics::Period::whole_days(period.from, period.to)?;
         Some(analytics::win_loss_in_segment(db, deals_period, &req.segment).await?)
     } else {
         None
@@ -1177,7 +1177,7 @@ async fn campaign_roi(
             }
         }
     }
-    let period = analytics::Period::new(midnight(scope.period.from), midnight(scope.period.end()))?;
+    let period = analytics::Period::whole_days(scope.period.from, scope.period.to)?;
     let model = req.attribution_model.unwrap_or(AttributionModel::Linear);
     let credits =
         analytics::attributed_revenue(db, period, scope.currency, model, "input.from").await?;
