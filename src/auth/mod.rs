@@ -79,6 +79,7 @@ fn describe(action: Action) -> &'static str {
         Action::ReadKpis => "read KPIs",
         Action::SetKpiTarget => "set KPI targets",
         Action::ReadChanges => "read the change feed",
+        Action::SyncRecords => "sync records by external id",
     }
 }
 

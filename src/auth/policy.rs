@@ -57,11 +57,14 @@ pub enum Action {
     /// Read the change feed (`changes`): every write to every record, for
     /// sync jobs.
     ReadChanges,
+    /// Bulk upsert and delete records by external id (`upsertLeads`, ...),
+    /// and attach or detach external ids by hand.
+    SyncRecords,
 }
 
 impl Action {
     /// Every action, for table-driven tests and documentation.
-    pub const ALL: [Action; 21] = [
+    pub const ALL: [Action; 22] = [
         Action::ReadRecords,
         Action::ReadPersonalData,
         Action::CreateLead,
@@ -83,6 +86,7 @@ impl Action {
         Action::ReadKpis,
         Action::SetKpiTarget,
         Action::ReadChanges,
+        Action::SyncRecords,
     ];
 }
 
@@ -127,6 +131,8 @@ const POLICY: &[(Action, &[Role])] = &[
     // The feed is how sync jobs mirror every record; people read records
     // through the lists, which filter and mask by role.
     (Action::ReadChanges, &[Admin, Integration]),
+    // Bulk writes bypass the per-record ownership rules people work under.
+    (Action::SyncRecords, &[Admin, Integration]),
 ];
 
 /// Whether `role` may perform `action`.

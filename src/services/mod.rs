@@ -11,6 +11,7 @@ pub mod changes;
 pub mod commit_order;
 pub mod competitors;
 pub mod events;
+pub mod external_ids;
 pub mod feedback;
 pub mod filters;
 pub mod kpis;
