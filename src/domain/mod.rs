@@ -1,6 +1,7 @@
 //! Pure logic with no I/O, unit-tested with hand-computed expectations.
 
 pub mod attribution;
+pub mod crm;
 pub mod deal_stages;
 pub mod feedback;
 pub mod kpi;

@@ -22,7 +22,7 @@ use crate::error::AppResult;
 pub const MAX_LEN: usize = 255;
 
 /// A record's id in an external system.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ExternalKey {
     /// The system that issued the id.
     pub system: ExternalSystem,
