@@ -7,12 +7,15 @@
 //! batch that is too big, or a caller without the right, fails as a whole.
 
 use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use entity::enums::ObjectType;
 
 use super::{
     common::{MoneyInput, db, global_id, parse_global_id, type_name, viewer},
-    enums::{Channel, ExternalSystem, Seniority},
+    enums::{
+        ActivityKind, CampaignObjective, CampaignStatus, Channel, ExternalSystem, OpportunityType,
+        Seniority, SourcedBy,
+    },
 };
 use crate::{
     auth::{Action, PolicyGuard},
@@ -20,8 +23,11 @@ use crate::{
     services::sync::{
         self, ErrorCode, MAX_BATCH, RecordError, RecordResult, Ref, Status, Tally,
         accounts::AccountUpsert,
+        activities::ActivityUpsert,
+        campaigns::CampaignUpsert,
         deletes::DeleteByExternalId,
         leads::{LeadUpsert, StageEntry},
+        opportunities::OpportunityUpsert,
     },
 };
 
@@ -242,6 +248,142 @@ pub struct UpsertAccountsInput {
     pub accounts: Vec<AccountUpsertInput>,
 }
 
+/// One campaign of `upsertCampaigns`. Omitted fields are left as they are;
+/// `null` clears a nullable field.
+#[derive(InputObject, Clone, Debug)]
+pub struct CampaignUpsertInput {
+    /// The campaign's id in the batch's system.
+    pub external_id: String,
+    /// Refuse with CONFLICT (in this record's result) unless the campaign is
+    /// at this version.
+    pub expected_version: Option<i32>,
+    /// Name; required to create a campaign.
+    pub name: Option<String>,
+    /// The channel it runs on; required to create a campaign.
+    pub channel: Option<Channel>,
+    /// What it aims at (CONVERSION when a new campaign comes without one).
+    pub objective: Option<CampaignObjective>,
+    /// Status (PLANNED when a new campaign comes without one).
+    pub status: Option<CampaignStatus>,
+    /// First day; required to create a campaign.
+    pub starts_on: Option<NaiveDate>,
+    /// Last day.
+    pub ends_on: MaybeUndefined<NaiveDate>,
+    /// Budget (its currency becomes the campaign's; USD by default).
+    pub budget: MaybeUndefined<MoneyInput>,
+    /// The owning user, by Handoff id.
+    pub owner_id: MaybeUndefined<ID>,
+    /// The owning user, by its id in the batch's system.
+    pub owner_external_id: MaybeUndefined<String>,
+    /// The owning user, by email.
+    pub owner_email: MaybeUndefined<String>,
+    /// When the campaign was created in the source system (default: now).
+    pub created_at: Option<DateTime<Utc>>,
+}
+
+/// Input of `upsertCampaigns`.
+#[derive(InputObject)]
+pub struct UpsertCampaignsInput {
+    /// The system whose ids the batch uses.
+    pub system: ExternalSystem,
+    /// Up to 1,000 campaigns.
+    pub campaigns: Vec<CampaignUpsertInput>,
+}
+
+/// One deal of `upsertOpportunities`. Omitted fields are left as they are;
+/// `null` clears a nullable field.
+#[derive(InputObject, Clone, Debug)]
+pub struct OpportunityUpsertInput {
+    /// The deal's id in the batch's system.
+    pub external_id: String,
+    /// Refuse with CONFLICT (in this record's result) unless the deal is at
+    /// this version.
+    pub expected_version: Option<i32>,
+    /// Name; required to create a deal.
+    pub name: Option<String>,
+    /// The account, by Handoff id.
+    pub account_id: MaybeUndefined<ID>,
+    /// The account, by its id in the batch's system.
+    pub account_external_id: MaybeUndefined<String>,
+    /// The lead the deal came from, by Handoff id.
+    pub primary_lead_id: MaybeUndefined<ID>,
+    /// The lead the deal came from, by its id in the batch's system.
+    pub primary_lead_external_id: MaybeUndefined<String>,
+    /// The owning user, by Handoff id.
+    pub owner_id: MaybeUndefined<ID>,
+    /// The owning user, by its id in the batch's system.
+    pub owner_external_id: MaybeUndefined<String>,
+    /// The owning user, by email.
+    pub owner_email: MaybeUndefined<String>,
+    /// The current stage: HubSpot's `dealstage`, Salesforce's `StageName`,
+    /// or Handoff's name (DISCOVERY when a new deal comes without one).
+    pub stage: Option<String>,
+    /// When the current stage was entered (default: the latest date known
+    /// for a new deal; now for a stage change of an existing one).
+    pub stage_entered_at: Option<DateTime<Utc>>,
+    /// Earlier stages with their dates (Salesforce's stage history,
+    /// HubSpot's "date entered stage" properties).
+    #[graphql(default)]
+    pub stage_history: Vec<StageEntryInput>,
+    /// The amount; required to create a deal.
+    pub amount: Option<MoneyInput>,
+    /// Type of business (NEW_BUSINESS when a new deal comes without one).
+    pub opportunity_type: Option<OpportunityType>,
+    /// The team that sourced it (SALES when a new deal comes without one).
+    pub sourced_by: Option<SourcedBy>,
+    /// Expected close date.
+    pub expected_close_on: MaybeUndefined<NaiveDate>,
+    /// When the deal was created in the source system (default: now).
+    pub created_at: Option<DateTime<Utc>>,
+    /// When the deal closed (default: when its closed stage was entered).
+    pub closed_at: Option<DateTime<Utc>>,
+}
+
+/// Input of `upsertOpportunities`.
+#[derive(InputObject)]
+pub struct UpsertOpportunitiesInput {
+    /// The system whose ids the batch uses.
+    pub system: ExternalSystem,
+    /// Up to 1,000 deals.
+    pub opportunities: Vec<OpportunityUpsertInput>,
+}
+
+/// One activity of `recordActivities`. Omitted fields are left as they are;
+/// `null` clears a nullable field.
+#[derive(InputObject, Clone, Debug)]
+pub struct ActivityUpsertInput {
+    /// The activity's id in the batch's system.
+    pub external_id: String,
+    /// Refuse with CONFLICT (in this record's result) unless the activity
+    /// is at this version.
+    pub expected_version: Option<i32>,
+    /// The lead, by Handoff id (this or `leadExternalId` is required to
+    /// create an activity).
+    pub lead_id: Option<ID>,
+    /// The lead, by its id in the batch's system.
+    pub lead_external_id: Option<String>,
+    /// What happened; required to create an activity.
+    pub kind: Option<ActivityKind>,
+    /// When it happened; required to create an activity, never in the
+    /// future.
+    pub occurred_at: Option<DateTime<Utc>>,
+    /// The campaign, by Handoff id.
+    pub campaign_id: MaybeUndefined<ID>,
+    /// The campaign, by its id in the batch's system.
+    pub campaign_external_id: MaybeUndefined<String>,
+    /// Free text.
+    pub note: MaybeUndefined<String>,
+}
+
+/// Input of `recordActivities`.
+#[derive(InputObject)]
+pub struct RecordActivitiesInput {
+    /// The system whose ids the batch uses.
+    pub system: ExternalSystem,
+    /// Up to 1,000 activities.
+    pub activities: Vec<ActivityUpsertInput>,
+}
+
 /// The kinds of record sync jobs upsert and delete.
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 pub enum SyncObjectType {
@@ -335,6 +477,68 @@ impl SyncMutation {
             account_upsert,
             |records| sync::accounts::upsert(db, viewer, system, records),
             ObjectType::Account,
+        )
+        .await
+    }
+
+    /// Creates or updates up to 1,000 campaigns matched by their id in one
+    /// external system; one result per campaign. Roles: ADMIN, INTEGRATION.
+    #[graphql(guard = "PolicyGuard(Action::SyncRecords)")]
+    async fn upsert_campaigns(
+        &self,
+        ctx: &Context<'_>,
+        input: UpsertCampaignsInput,
+    ) -> Result<SyncPayload> {
+        let system = input.system.into();
+        let (db, viewer) = (db(ctx)?, viewer(ctx)?);
+        run(
+            input.campaigns,
+            |c| c.external_id.clone(),
+            campaign_upsert,
+            |records| sync::campaigns::upsert(db, viewer, system, records),
+            ObjectType::Campaign,
+        )
+        .await
+    }
+
+    /// Creates or updates up to 1,000 opportunities matched by their id in
+    /// one external system, with their source dates and stage history; one
+    /// result per deal. Roles: ADMIN, INTEGRATION.
+    #[graphql(guard = "PolicyGuard(Action::SyncRecords)")]
+    async fn upsert_opportunities(
+        &self,
+        ctx: &Context<'_>,
+        input: UpsertOpportunitiesInput,
+    ) -> Result<SyncPayload> {
+        let system = input.system.into();
+        let (db, viewer) = (db(ctx)?, viewer(ctx)?);
+        run(
+            input.opportunities,
+            |o| o.external_id.clone(),
+            opportunity_upsert,
+            |records| sync::opportunities::upsert(db, viewer, system, records),
+            ObjectType::Opportunity,
+        )
+        .await
+    }
+
+    /// Records (creates or updates) up to 1,000 activities matched by their
+    /// id in one external system; marketing activities rescore their leads.
+    /// Roles: ADMIN, INTEGRATION.
+    #[graphql(guard = "PolicyGuard(Action::SyncRecords)")]
+    async fn record_activities(
+        &self,
+        ctx: &Context<'_>,
+        input: RecordActivitiesInput,
+    ) -> Result<SyncPayload> {
+        let system = input.system.into();
+        let (db, viewer) = (db(ctx)?, viewer(ctx)?);
+        run(
+            input.activities,
+            |a| a.external_id.clone(),
+            activity_upsert,
+            |records| sync::activities::upsert(db, viewer, system, records),
+            ObjectType::Activity,
         )
         .await
     }
@@ -544,14 +748,7 @@ fn lead_upsert(l: LeadUpsertInput) -> Result<LeadUpsert, RecordError> {
         stage: l.stage,
         lead_status: l.lead_status,
         stage_entered_at: l.stage_entered_at,
-        stage_history: l
-            .stage_history
-            .into_iter()
-            .map(|e| StageEntry {
-                stage: e.stage,
-                entered_at: e.entered_at,
-            })
-            .collect(),
+        stage_history: stage_history(l.stage_history),
         created_at: l.created_at,
     })
 }
@@ -571,10 +768,111 @@ fn account_upsert(a: AccountUpsertInput) -> Result<AccountUpsert, RecordError> {
         domain: a.domain.into(),
         industry: a.industry.into(),
         employee_count: a.employee_count.into(),
-        annual_revenue: Option::<Option<MoneyInput>>::from(a.annual_revenue)
-            .map(|v| v.map(|m| (m.amount, m.currency))),
+        annual_revenue: Option::<Option<MoneyInput>>::from(a.annual_revenue).map(|v| v.map(money)),
         country: a.country.into(),
         is_target_account: a.is_target_account,
         created_at: a.created_at,
+    })
+}
+
+fn money(m: MoneyInput) -> (rust_decimal::Decimal, String) {
+    (m.amount, m.currency)
+}
+
+fn stage_history(entries: Vec<StageEntryInput>) -> Vec<StageEntry> {
+    entries
+        .into_iter()
+        .map(|e| StageEntry {
+            stage: e.stage,
+            entered_at: e.entered_at,
+        })
+        .collect()
+}
+
+fn campaign_upsert(c: CampaignUpsertInput) -> Result<CampaignUpsert, RecordError> {
+    Ok(CampaignUpsert {
+        owner: reference(
+            ObjectType::User,
+            "owner",
+            c.owner_id,
+            c.owner_external_id,
+            c.owner_email,
+        )?,
+        external_id: c.external_id,
+        expected_version: c.expected_version,
+        name: c.name,
+        channel: c.channel.map(Into::into),
+        objective: c.objective.map(Into::into),
+        status: c.status.map(Into::into),
+        starts_on: c.starts_on,
+        ends_on: c.ends_on.into(),
+        budget: Option::<Option<MoneyInput>>::from(c.budget).map(|v| v.map(money)),
+        created_at: c.created_at,
+    })
+}
+
+fn opportunity_upsert(o: OpportunityUpsertInput) -> Result<OpportunityUpsert, RecordError> {
+    Ok(OpportunityUpsert {
+        account: reference(
+            ObjectType::Account,
+            "account",
+            o.account_id,
+            o.account_external_id,
+            MaybeUndefined::Undefined,
+        )?,
+        primary_lead: reference(
+            ObjectType::Lead,
+            "primaryLead",
+            o.primary_lead_id,
+            o.primary_lead_external_id,
+            MaybeUndefined::Undefined,
+        )?,
+        owner: reference(
+            ObjectType::User,
+            "owner",
+            o.owner_id,
+            o.owner_external_id,
+            o.owner_email,
+        )?,
+        external_id: o.external_id,
+        expected_version: o.expected_version,
+        name: o.name,
+        stage: o.stage,
+        stage_entered_at: o.stage_entered_at,
+        stage_history: stage_history(o.stage_history),
+        amount: o.amount.map(money),
+        opportunity_type: o.opportunity_type.map(Into::into),
+        sourced_by: o.sourced_by.map(Into::into),
+        expected_close_on: o.expected_close_on.into(),
+        created_at: o.created_at,
+        closed_at: o.closed_at,
+    })
+}
+
+fn activity_upsert(a: ActivityUpsertInput) -> Result<ActivityUpsert, RecordError> {
+    let to_defined = |v: Option<ID>| v.map_or(MaybeUndefined::Undefined, MaybeUndefined::Value);
+    let lead = reference(
+        ObjectType::Lead,
+        "lead",
+        to_defined(a.lead_id),
+        a.lead_external_id
+            .map_or(MaybeUndefined::Undefined, MaybeUndefined::Value),
+        MaybeUndefined::Undefined,
+    )?
+    .flatten();
+    Ok(ActivityUpsert {
+        campaign: reference(
+            ObjectType::Campaign,
+            "campaign",
+            a.campaign_id,
+            a.campaign_external_id,
+            MaybeUndefined::Undefined,
+        )?,
+        lead,
+        external_id: a.external_id,
+        expected_version: a.expected_version,
+        kind: a.kind.map(Into::into),
+        occurred_at: a.occurred_at,
+        note: a.note.into(),
     })
 }

@@ -369,6 +369,21 @@ fn matrix(f: &Fixture) -> Vec<(&'static str, String, &'static [Role])> {
             &[Admin, Integration],
         ),
         (
+            "upsertCampaigns",
+            "mutation { upsertCampaigns(input: {system: HUBSPOT, campaigns: [{externalId: \"ROLE-1\", name: \"ROLE\", channel: EMAIL, startsOn: \"2026-01-01\"}]}) { created failed } }".into(),
+            &[Admin, Integration],
+        ),
+        (
+            "upsertOpportunities",
+            "mutation { upsertOpportunities(input: {system: HUBSPOT, opportunities: [{externalId: \"ROLE-1\", name: \"ROLE\", amount: {amount: \"1\", currency: \"USD\"}}]}) { created failed } }".into(),
+            &[Admin, Integration],
+        ),
+        (
+            "recordActivities",
+            "mutation { recordActivities(input: {system: HUBSPOT, activities: [{externalId: \"ROLE-1\", leadExternalId: \"none\", kind: FORM_SUBMIT, occurredAt: \"2026-01-01T00:00:00Z\"}]}) { created failed } }".into(),
+            &[Admin, Integration],
+        ),
+        (
             "deleteByExternalIds",
             "mutation { deleteByExternalIds(input: {objectType: LEAD, system: HUBSPOT, records: [{externalId: \"ROLE-1\"}]}) { deleted failed } }".into(),
             &[Admin, Integration],

@@ -281,8 +281,17 @@ db_test! {
         let leads = app.gql(Admin, "{ leads { nodes { email } } }", json!({})).await;
         assert_eq!(leads["leads"]["nodes"], json!([{ "email": "d2@ok.example" }]));
         // The tombstone reaches the change feed.
-        let feed = app.gql(Integration, "{ changes(objectTypes: [LEAD], first: 100) { nodes { operation } } }", json!({})).await;
-        assert!(feed["changes"]["nodes"].as_array().unwrap().iter().any(|n| n["operation"] == "DELETE"), "{feed}");
+        // (On PostgreSQL the feed waits for other tests' transactions in the
+        // same database, so poll for a moment.)
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let feed = app.gql(Integration, "{ changes(objectTypes: [LEAD], first: 100) { nodes { operation } } }", json!({})).await;
+            if feed["changes"]["nodes"].as_array().unwrap().iter().any(|n| n["operation"] == "DELETE") {
+                break;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "no tombstone in the feed: {feed}");
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
         // Upserting a deleted record restores it.
         let back = upsert_leads(&app, "HUBSPOT", json!([{ "externalId": "d-1", "email": "d1@ok.example" }])).await;
         assert_eq!(statuses(&back), ["UPDATED"], "{back}");
@@ -310,5 +319,147 @@ db_test! {
         // The same external id in another system is another record.
         let other = upsert_accounts(&app, "HUBSPOT", json!([{ "externalId": "a-1", "name": "Hub One" }])).await;
         assert_eq!(statuses(&other), ["CREATED"]);
+    }
+}
+
+async fn sync(
+    app: &TestApp,
+    mutation: &str,
+    input_type: &str,
+    list: &str,
+    system: &str,
+    records: Value,
+) -> Value {
+    let q = format!("mutation($i: {input_type}!) {{ {mutation}(input: $i) {{ {RESULT} }} }}");
+    app.gql(
+        Integration,
+        &q,
+        json!({ "i": { "system": system, list: records } }),
+    )
+    .await[mutation]
+        .clone()
+}
+
+fn closed_loop() -> [(&'static str, &'static str, &'static str, Value); 4] {
+    [
+        (
+            "upsertCampaigns",
+            "UpsertCampaignsInput",
+            "campaigns",
+            json!([
+                { "externalId": "cmp-1", "name": "Spring webinar", "channel": "WEBINAR", "startsOn": "2025-03-01", "endsOn": "2025-03-31", "budget": { "amount": "5000", "currency": "EUR" }, "createdAt": "2025-02-01T00:00:00Z" }
+            ]),
+        ),
+        (
+            "upsertLeads",
+            "UpsertLeadsInput",
+            "leads",
+            json!([
+                { "externalId": "00Q1", "email": "dana@wayne.example", "sourceCampaignExternalId": "cmp-1", "source": "WEBINAR", "createdAt": "2025-03-05T00:00:00Z", "stage": "Closed - Converted", "stageEnteredAt": "2025-04-02T00:00:00Z" }
+            ]),
+        ),
+        (
+            "recordActivities",
+            "RecordActivitiesInput",
+            "activities",
+            json!([
+                { "externalId": "act-1", "leadExternalId": "00Q1", "kind": "WEBINAR_ATTENDED", "occurredAt": "2025-03-12T15:00:00Z", "campaignExternalId": "cmp-1" },
+                { "externalId": "act-2", "leadExternalId": "00Q1", "kind": "MEETING", "occurredAt": "2025-03-20T15:00:00Z", "note": "intro call" }
+            ]),
+        ),
+        (
+            "upsertOpportunities",
+            "UpsertOpportunitiesInput",
+            "opportunities",
+            json!([
+                { "externalId": "006A", "name": "Wayne platform", "primaryLeadExternalId": "00Q1", "ownerEmail": "sales@example.com",
+                  "amount": { "amount": "48000.00", "currency": "USD" }, "sourcedBy": "MARKETING", "createdAt": "2025-04-02T00:00:00Z",
+                  "stage": "Closed Won", "stageEnteredAt": "2025-05-20T00:00:00Z",
+                  "stageHistory": [{ "stage": "Prospecting", "enteredAt": "2025-04-02T00:00:00Z" }, { "stage": "Negotiation/Review", "enteredAt": "2025-05-01T00:00:00Z" }] },
+                { "externalId": "006B", "name": "Wayne renewal", "amount": { "amount": "1000.00", "currency": "USD" }, "createdAt": "2025-04-10T00:00:00Z", "stage": "Closed Lost", "closedAt": "2025-05-25T00:00:00Z" }
+            ]),
+        ),
+    ]
+}
+
+db_test! {
+    async fn campaigns_activities_and_deals_sync_with_their_history(app) {
+        for (mutation, input_type, list, records) in closed_loop() {
+            let done = sync(&app, mutation, input_type, list, "SALESFORCE", records.clone()).await;
+            assert_eq!(done["failed"], 0, "{mutation}: {done}");
+            assert_eq!(done["created"].as_u64().unwrap() as usize, records.as_array().unwrap().len());
+        }
+        let logged = change_log_len(&app).await;
+        for (mutation, input_type, list, records) in closed_loop() {
+            let again = sync(&app, mutation, input_type, list, "SALESFORCE", records).await;
+            assert_eq!(again["unchanged"], again["results"].as_array().unwrap().len(), "{mutation}: {again}");
+        }
+        assert_eq!(change_log_len(&app).await, logged);
+
+        let deals = app.gql(Admin, "{ opportunities(orderBy: {field: CREATED_AT, direction: ASC}) { nodes { name stage closedAt createdAt primaryLead { email } owner { email } stageHistory { from to at } } } }", json!({})).await;
+        let won = &deals["opportunities"]["nodes"][0];
+        assert_eq!(won["stage"], "CLOSED_WON", "{deals}");
+        assert_eq!(won["closedAt"], "2025-05-20T00:00:00+00:00");
+        assert_eq!(won["primaryLead"]["email"], "dana@wayne.example");
+        assert_eq!(won["stageHistory"].as_array().unwrap().len(), 3, "{won}");
+        let lost = &deals["opportunities"]["nodes"][1];
+        assert_eq!(lost["closedAt"], "2025-05-25T00:00:00+00:00");
+        let leads = app.gql(Admin, "{ leads { nodes { sourceCampaign { name } stage } } }", json!({})).await;
+        assert_eq!(leads["leads"]["nodes"][0]["sourceCampaign"]["name"], "Spring webinar", "{leads}");
+        {
+            use sea_orm::{EntityTrait, PaginatorTrait};
+            let stored = entity::activity::Entity::find().all(&app.db).await.unwrap();
+            assert_eq!(stored.len(), 2);
+            let webinar = stored.iter().find(|a| a.note.is_none()).unwrap();
+            assert_eq!(webinar.occurred_at.to_rfc3339(), "2025-03-12T15:00:00+00:00");
+            assert!(webinar.campaign_id.is_some());
+            assert_eq!(entity::external_id::Entity::find().count(&app.db).await.unwrap(), 6);
+        }
+
+        // KPIs over the imported deals use the source close dates.
+        let q = "query($i: KpisInput!) { kpis(input: $i) { kpi total { value numerator denominator } } }";
+        let k = app.gql(Leadership, q, json!({ "i": { "kpis": ["WIN_RATE", "REVENUE"], "from": "2025-05-01", "to": "2025-05-31" } })).await["kpis"].clone();
+        assert_eq!(k[0]["total"]["numerator"].as_f64(), Some(1.0), "{k}");
+        assert_eq!(k[0]["total"]["denominator"].as_f64(), Some(2.0), "{k}");
+        assert_eq!(k[1]["total"]["value"].as_f64(), Some(48000.0), "{k}");
+        let k = app.gql(Leadership, q, json!({ "i": { "kpis": ["REVENUE"], "from": "2025-06-01", "to": "2025-06-30" } })).await["kpis"].clone();
+        assert_eq!(k[0]["total"]["value"].as_f64(), Some(0.0), "{k}");
+    }
+}
+
+db_test! {
+    async fn bad_activities_and_deals_fail_alone(app) {
+        sync(&app, "upsertLeads", "UpsertLeadsInput", "leads", "HUBSPOT", json!([{ "externalId": "l-1", "email": "l@ok.example", "createdAt": "2025-01-01T00:00:00Z" }])).await;
+        let done = sync(&app, "recordActivities", "RecordActivitiesInput", "activities", "HUBSPOT", json!([
+            { "externalId": "a-1", "leadExternalId": "l-1", "kind": "FORM_SUBMIT", "occurredAt": "2999-01-01T00:00:00Z" },
+            { "externalId": "a-2", "kind": "FORM_SUBMIT", "occurredAt": "2025-02-01T00:00:00Z" },
+            { "externalId": "a-3", "leadExternalId": "nobody", "kind": "FORM_SUBMIT", "occurredAt": "2025-02-01T00:00:00Z" },
+            { "externalId": "a-4", "leadExternalId": "l-1", "kind": "FORM_SUBMIT", "occurredAt": "2025-02-01T00:00:00Z" }
+        ])).await;
+        let codes: Vec<Value> = done["results"].as_array().unwrap().iter().map(|r| json!([r["status"], r["error"]["code"], r["error"]["field"]])).collect();
+        assert_eq!(codes, vec![
+            json!(["FAILED", "IN_FUTURE", "occurredAt"]),
+            json!(["FAILED", "REQUIRED", "lead"]),
+            json!(["FAILED", "NOT_FOUND", "lead"]),
+            json!(["CREATED", null, null]),
+        ], "{done}");
+        let deals = sync(&app, "upsertOpportunities", "UpsertOpportunitiesInput", "opportunities", "HUBSPOT", json!([
+            { "externalId": "d-1", "name": "One", "amount": { "amount": "10", "currency": "USD" }, "stage": "closedwon", "createdAt": "2025-01-01T00:00:00Z", "stageEnteredAt": "2025-02-01T00:00:00Z" },
+            { "externalId": "d-2", "name": "Two", "amount": { "amount": "10", "currency": "USD" }, "stage": "won-ish" },
+            { "externalId": "d-3", "name": "Three", "stage": "appointmentscheduled" },
+            { "externalId": "d-4", "name": "Four", "amount": { "amount": "10", "currency": "USD" }, "createdAt": "2025-03-01T00:00:00Z", "stage": "closedlost", "closedAt": "2025-02-01T00:00:00Z" }
+        ])).await;
+        let codes: Vec<Value> = deals["results"].as_array().unwrap().iter().map(|r| json!([r["status"], r["error"]["code"], r["error"]["field"]])).collect();
+        assert_eq!(codes, vec![
+            json!(["CREATED", null, null]),
+            json!(["FAILED", "UNKNOWN_STAGE", "stage"]),
+            json!(["FAILED", "REQUIRED", "amount"]),
+            json!(["FAILED", "OUT_OF_ORDER", "closedAt"]),
+        ], "{deals}");
+        // A won deal the source now calls lost must be reopened first.
+        let flip = sync(&app, "upsertOpportunities", "UpsertOpportunitiesInput", "opportunities", "HUBSPOT", json!([{ "externalId": "d-1", "stage": "closedlost" }])).await;
+        assert_eq!(flip["results"][0]["error"]["code"], "INVALID", "{flip}");
+        let reopen = sync(&app, "upsertOpportunities", "UpsertOpportunitiesInput", "opportunities", "HUBSPOT", json!([{ "externalId": "d-1", "stage": "contractsent" }])).await;
+        assert_eq!(statuses(&reopen), ["UPDATED"], "{reopen}");
     }
 }

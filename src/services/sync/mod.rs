@@ -16,8 +16,11 @@
 //! leaves no version bump and no change-log entry.
 
 pub mod accounts;
+pub mod activities;
+pub mod campaigns;
 pub mod deletes;
 pub mod leads;
+pub mod opportunities;
 mod write;
 
 use std::{collections::HashMap, future::Future};
@@ -470,4 +473,78 @@ async fn live_ids<E: super::records::Record>(
         live.extend(rows.iter().map(E::id_of));
     }
     Ok(live)
+}
+
+/// The records of a chunk's keys: key to id, and id to the row (deleted rows
+/// included, so an upsert can restore them), locked for the chunk's
+/// transaction.
+async fn current_of<E: super::records::Record>(
+    txn: &impl ConnectionTrait,
+    keys: &[ExternalKey],
+) -> AppResult<(HashMap<ExternalKey, Uuid>, HashMap<Uuid, E::Model>)> {
+    use sea_orm::QuerySelect;
+    let known = external_ids::resolve(txn, E::OBJECT, keys).await?;
+    let rows = E::find()
+        .filter(E::id_column().is_in(known.values().copied()))
+        .lock_exclusive()
+        .all(txn)
+        .await?
+        .into_iter()
+        .map(|m| (E::id_of(&m), m))
+        .collect();
+    Ok((known, rows))
+}
+
+/// Refuses a stale `expectedVersion`, or one given for a record that does
+/// not exist yet.
+fn check_expected(
+    name: &str,
+    current: Option<i32>,
+    expected: Option<i32>,
+) -> Result<(), RecordError> {
+    match (current, expected) {
+        (Some(version), Some(expected)) if version != expected => Err(RecordError::on(
+            "expectedVersion",
+            ErrorCode::Conflict,
+            format!("the {name} is at version {version}, not {expected}: fetch it and merge"),
+        )),
+        (None, Some(_)) => Err(RecordError::on(
+            "expectedVersion",
+            ErrorCode::Conflict,
+            format!("no {name} has this external id yet: leave expectedVersion out to create it"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// The result of an update that changed something (`Some(new version)`) or
+/// nothing.
+fn updated(id: Uuid, version: i32, changed: Option<i32>) -> Written {
+    match changed {
+        Some(version) => Written {
+            status: Status::Updated,
+            id,
+            version,
+        },
+        None => Written {
+            status: Status::Unchanged,
+            id,
+            version,
+        },
+    }
+}
+
+/// A successful record's result.
+fn success(
+    index: usize,
+    external_id: String,
+    written: Written,
+    warnings: Vec<String>,
+) -> RecordResult {
+    RecordResult {
+        index,
+        external_id,
+        outcome: Ok(written),
+        warnings,
+    }
 }

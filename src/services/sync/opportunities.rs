@@ -1,0 +1,537 @@
+//! `upsertOpportunities`: deals by external id, with their stage history.
+//!
+//! A deal's stage comes as the source system spells it (HubSpot
+//! `dealstage`, Salesforce `StageName`, or Handoff's name; mapped by
+//! [`crm::opportunity_stage`]) with the date it was entered, and older
+//! stages may come as a history. Moves follow the pipeline rules of
+//! [`deal_stages`] for INTEGRATION: open stages move freely, any open stage
+//! closes, a closed deal reopens to an open stage; CLOSED_WON and
+//! CLOSED_LOST never turn into each other directly, so such a report is the
+//! record's error (send the reopening first). Moves dated at or before the
+//! deal's current stage entry are already known and skipped.
+//!
+//! Closing a deal by sync records its `closedAt` (the source's close date)
+//! and sends no live event; the primary lead's stage comes from the lead
+//! sync, not from here.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use entity::{
+    account,
+    enums::{ExternalSystem, OpportunityStage, OpportunityType, Role, SourcedBy, StageSubject},
+    lead, opportunity, user,
+};
+use rust_decimal::Decimal;
+use sea_orm::{ActiveValue::Set, DatabaseConnection};
+use uuid::Uuid;
+
+use super::{
+    ErrorCode, RecordError, RecordResult, Ref, Resolved, Status, Written, admit, admit_keys,
+    check_expected, current_of, failure, finish,
+    leads::StageEntry,
+    not_future, run_chunks, success, updated,
+    write::{Writes, stage_change_row},
+};
+use crate::{
+    auth::Viewer,
+    db::begin_write,
+    domain::{crm, deal_stages, validate::Errors},
+    error::{AppResult, UserErrorCode},
+    services::{external_ids::ExternalKey, records},
+};
+
+/// One deal of an `upsertOpportunities` batch. `None` leaves a field as it
+/// is; `Some(None)` clears it.
+#[derive(Debug, Clone, Default)]
+pub struct OpportunityUpsert {
+    /// Its id in the batch's system.
+    pub external_id: String,
+    /// The version the job last saw; another is a CONFLICT.
+    pub expected_version: Option<i32>,
+    /// Name (required to create).
+    pub name: Option<String>,
+    /// The account.
+    pub account: Option<Option<Ref>>,
+    /// The lead it came from.
+    pub primary_lead: Option<Option<Ref>>,
+    /// The owning user.
+    pub owner: Option<Option<Ref>>,
+    /// The current stage (DISCOVERY when a new deal comes without one).
+    pub stage: Option<String>,
+    /// When the current stage was entered (default: the latest date known
+    /// for a new deal, now for a stage change of an existing one).
+    pub stage_entered_at: Option<DateTime<Utc>>,
+    /// Earlier stages and their dates.
+    pub stage_history: Vec<StageEntry>,
+    /// Amount and currency (required to create).
+    pub amount: Option<(Decimal, String)>,
+    /// Type of business (NEW_BUSINESS when a new deal comes without one).
+    pub opportunity_type: Option<OpportunityType>,
+    /// The team that sourced it (SALES when a new deal comes without one).
+    pub sourced_by: Option<SourcedBy>,
+    /// Expected close date.
+    pub expected_close_on: Option<Option<NaiveDate>>,
+    /// When the deal was created in the source system.
+    pub created_at: Option<DateTime<Utc>>,
+    /// When the deal closed in the source system (default: the date its
+    /// closed stage was entered).
+    pub closed_at: Option<DateTime<Utc>>,
+}
+
+/// Creates or updates opportunities by external id in `system`.
+pub async fn upsert(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    system: ExternalSystem,
+    inputs: Vec<OpportunityUpsert>,
+) -> AppResult<Vec<RecordResult>> {
+    admit(viewer, inputs.len())?;
+    let mut results = vec![None; inputs.len()];
+    let items = admit_keys(inputs, |i| &i.external_id, &mut results);
+    let actor = viewer.user_id;
+    run_chunks(
+        items,
+        |i| &i.external_id,
+        &mut results,
+        |chunk| write_chunk(db, actor, system, chunk),
+    )
+    .await?;
+    finish(results)
+}
+
+struct Refs {
+    accounts: Resolved,
+    leads: Resolved,
+    owners: Resolved,
+}
+
+#[derive(Debug, Default)]
+struct Fields {
+    name: Option<String>,
+    account_id: Option<Option<Uuid>>,
+    primary_lead_id: Option<Option<Uuid>>,
+    owner_id: Option<Option<Uuid>>,
+    amount: Option<(Decimal, String)>,
+    opportunity_type: Option<OpportunityType>,
+    sourced_by: Option<SourcedBy>,
+    expected_close_on: Option<Option<NaiveDate>>,
+    created_at: Option<DateTime<Utc>>,
+}
+
+/// A deal's stage columns after the synced moves.
+#[derive(Debug, Clone, PartialEq)]
+struct StageState {
+    stage: OpportunityStage,
+    entered_at: DateTime<Utc>,
+    closed_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct Move {
+    from: Option<OpportunityStage>,
+    to: OpportunityStage,
+    at: DateTime<Utc>,
+}
+
+async fn write_chunk(
+    db: &DatabaseConnection,
+    actor: Uuid,
+    system: ExternalSystem,
+    chunk: Vec<(usize, OpportunityUpsert)>,
+) -> AppResult<Vec<RecordResult>> {
+    let txn = begin_write(db).await?;
+    let now = records::now();
+    let keys: Vec<ExternalKey> = chunk
+        .iter()
+        .map(|(_, i)| ExternalKey::new(system, i.external_id.trim()))
+        .collect();
+    let (known, mut current) = current_of::<opportunity::Entity>(&txn, &keys).await?;
+    let refs = Refs {
+        accounts: Resolved::load::<account::Entity>(
+            &txn,
+            system,
+            chunk
+                .iter()
+                .filter_map(|(_, i)| i.account.clone().flatten()),
+        )
+        .await?,
+        leads: Resolved::load::<lead::Entity>(
+            &txn,
+            system,
+            chunk
+                .iter()
+                .filter_map(|(_, i)| i.primary_lead.clone().flatten()),
+        )
+        .await?,
+        owners: Resolved::load::<user::Entity>(
+            &txn,
+            system,
+            chunk.iter().filter_map(|(_, i)| i.owner.clone().flatten()),
+        )
+        .await?,
+    };
+    let mut writes = Writes::<opportunity::Entity>::new(Some(actor), now);
+    let mut results = Vec::with_capacity(chunk.len());
+    for ((index, input), key) in chunk.into_iter().zip(keys) {
+        let existing = known.get(&key).and_then(|id| current.remove(id));
+        let planned = validate(&input, existing.as_ref(), &refs, now).and_then(|fields| {
+            let created_at = fields
+                .created_at
+                .or(existing.as_ref().map(|o| o.created_at))
+                .unwrap_or(now);
+            stage_moves(&input, existing.as_ref(), system, created_at, now)
+                .map(|(state, moves)| (fields, state, moves))
+        });
+        let (fields, state, moves) = match planned {
+            Ok(p) => p,
+            Err(error) => {
+                results.push(failure(index, key.id, error));
+                continue;
+            }
+        };
+        let written = match existing {
+            None => {
+                let mut am = opportunity::ActiveModel {
+                    opportunity_type: Set(OpportunityType::NewBusiness),
+                    sourced_by: Set(SourcedBy::Sales),
+                    expected_close_on: Set(None),
+                    deleted_at: Set(None),
+                    ..Default::default()
+                };
+                apply(&mut am, &fields, &state);
+                let id = writes.insert(am, key.clone());
+                for m in &moves {
+                    writes.stage_change(row(m, id, actor));
+                }
+                Written {
+                    status: Status::Created,
+                    id,
+                    version: 1,
+                }
+            }
+            Some(o) => {
+                let (id, version) = (o.id, o.version);
+                let changed = writes
+                    .update(&txn, o, |am| {
+                        apply(am, &fields, &state);
+                        am.deleted_at.set_if_not_equals(None);
+                    })
+                    .await?;
+                for m in &moves {
+                    writes.stage_change(row(m, id, actor));
+                }
+                updated(id, version, changed)
+            }
+        };
+        results.push(success(index, key.id, written, Vec::new()));
+    }
+    writes.flush(&txn).await?;
+    txn.commit().await?;
+    Ok(results)
+}
+
+fn row(m: &Move, id: Uuid, actor: Uuid) -> entity::stage_change::ActiveModel {
+    stage_change_row(
+        StageSubject::Opportunity,
+        id,
+        m.from.map(|s| s.as_str()),
+        m.to.as_str(),
+        m.at,
+        Some(actor),
+    )
+}
+
+fn validate(
+    input: &OpportunityUpsert,
+    current: Option<&opportunity::Model>,
+    refs: &Refs,
+    now: DateTime<Utc>,
+) -> Result<Fields, RecordError> {
+    check_expected(
+        "opportunity",
+        current.map(|o| o.version),
+        input.expected_version,
+    )?;
+    not_future("createdAt", input.created_at, now)?;
+    let creating = current.is_none();
+    let mut e = Errors::new();
+    let mut out = Fields {
+        opportunity_type: input.opportunity_type,
+        sourced_by: input.sourced_by,
+        expected_close_on: input.expected_close_on,
+        created_at: input.created_at,
+        ..Default::default()
+    };
+    match input.name.as_deref() {
+        Some(name) => out.name = Some(e.required_text("name", name, 300)),
+        None if creating => e.add("name", UserErrorCode::Required, "`name` is required"),
+        None => {}
+    }
+    match &input.amount {
+        Some((amount, currency)) => {
+            out.amount = Some((
+                e.amount("amount.amount", *amount),
+                e.currency("amount.currency", currency),
+            ));
+        }
+        None if creating => e.add("amount", UserErrorCode::Required, "`amount` is required"),
+        None => {}
+    }
+    let errors = e.into_vec();
+    if !errors.is_empty() {
+        return Err(RecordError::from_fields(errors));
+    }
+    out.account_id = refs
+        .accounts
+        .get_opt(&input.account, "account", "account")?;
+    out.primary_lead_id = refs
+        .leads
+        .get_opt(&input.primary_lead, "primaryLead", "lead")?;
+    out.owner_id = refs.owners.get_opt(&input.owner, "owner", "user")?;
+    Ok(out)
+}
+
+/// The deal's stage columns and the moves to record.
+fn stage_moves(
+    input: &OpportunityUpsert,
+    current: Option<&opportunity::Model>,
+    system: ExternalSystem,
+    created_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<(StageState, Vec<Move>), RecordError> {
+    let mut entries = Vec::with_capacity(input.stage_history.len() + 1);
+    for (i, entry) in input.stage_history.iter().enumerate() {
+        let field = format!("stageHistory.{i}");
+        let stage = crm::opportunity_stage(system, &entry.stage)
+            .map_err(|m| RecordError::on(&field, ErrorCode::UnknownStage, m))?;
+        entries.push((field, stage, entry.entered_at));
+    }
+    let reported = input
+        .stage
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| crm::opportunity_stage(system, s))
+        .transpose()
+        .map_err(|m| RecordError::on("stage", ErrorCode::UnknownStage, m))?;
+    entries.sort_by_key(|(_, _, at)| *at);
+    for (field, _, at) in &entries {
+        check_time(field, *at, created_at, now)?;
+    }
+    for (field, at) in [
+        ("stageEnteredAt", input.stage_entered_at),
+        ("closedAt", input.closed_at),
+    ] {
+        if let Some(at) = at {
+            check_time(field, at, created_at, now)?;
+        }
+    }
+    let latest = entries.last().map(|(_, _, at)| *at);
+    let (mut state, mut moves) = match current {
+        Some(o) => (
+            StageState {
+                stage: o.stage,
+                entered_at: o.stage_entered_at,
+                closed_at: o.closed_at,
+            },
+            Vec::new(),
+        ),
+        None => {
+            // A new deal starts in its first reported stage.
+            let (first, at) = match entries.first() {
+                Some((_, stage, at)) => (*stage, *at),
+                None => (
+                    reported.unwrap_or(OpportunityStage::Discovery),
+                    input.stage_entered_at.unwrap_or(created_at),
+                ),
+            };
+            let state = StageState {
+                stage: first,
+                entered_at: at,
+                closed_at: None,
+            };
+            let moves = vec![Move {
+                from: None,
+                to: first,
+                at,
+            }];
+            (state, moves)
+        }
+    };
+    if let Some(stage) = reported {
+        let at = match (input.stage_entered_at, current) {
+            (Some(at), _) => at,
+            (None, None) => latest.unwrap_or(created_at).max(created_at),
+            (None, Some(_)) => now,
+        };
+        if !entries.iter().any(|(_, s, a)| *s == stage && *a == at) {
+            entries.push(("stage".to_owned(), stage, at));
+        }
+    }
+    for (field, stage, at) in entries {
+        if stage == state.stage || at < state.entered_at {
+            continue;
+        }
+        deal_stages::check(state.stage, stage, Role::Integration).map_err(|m| {
+            RecordError::on(
+                &field,
+                ErrorCode::Invalid,
+                format!("{m}; report the reopening (an open stage) first"),
+            )
+        })?;
+        moves.push(Move {
+            from: Some(state.stage),
+            to: stage,
+            at,
+        });
+        state.closed_at = stage.is_closed().then_some(at);
+        state.stage = stage;
+        state.entered_at = at;
+    }
+    if state.stage.is_closed() {
+        if let Some(closed_at) = input.closed_at {
+            state.closed_at = Some(closed_at);
+        } else if state.closed_at.is_none() {
+            state.closed_at = Some(state.entered_at);
+        }
+    } else {
+        state.closed_at = None;
+    }
+    Ok((state, moves))
+}
+
+fn check_time(
+    field: &str,
+    at: DateTime<Utc>,
+    created_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<(), RecordError> {
+    not_future(field, Some(at), now)?;
+    if at < created_at {
+        return Err(RecordError::on(
+            field,
+            ErrorCode::OutOfOrder,
+            format!("`{field}` ({at}) is before the opportunity was created ({created_at})"),
+        ));
+    }
+    Ok(())
+}
+
+fn apply(am: &mut opportunity::ActiveModel, f: &Fields, s: &StageState) {
+    if let Some(v) = &f.name {
+        am.name.set_if_not_equals(v.clone());
+    }
+    if let Some(v) = f.account_id {
+        am.account_id.set_if_not_equals(v);
+    }
+    if let Some(v) = f.primary_lead_id {
+        am.primary_lead_id.set_if_not_equals(v);
+    }
+    if let Some(v) = f.owner_id {
+        am.owner_id.set_if_not_equals(v);
+    }
+    if let Some((amount, currency)) = &f.amount {
+        am.amount.set_if_not_equals(*amount);
+        am.currency.set_if_not_equals(currency.clone());
+    }
+    if let Some(v) = f.opportunity_type {
+        am.opportunity_type.set_if_not_equals(v);
+    }
+    if let Some(v) = f.sourced_by {
+        am.sourced_by.set_if_not_equals(v);
+    }
+    if let Some(v) = f.expected_close_on {
+        am.expected_close_on.set_if_not_equals(v);
+    }
+    if let Some(v) = f.created_at {
+        am.created_at.set_if_not_equals(v);
+    }
+    am.stage.set_if_not_equals(s.stage);
+    am.stage_entered_at.set_if_not_equals(s.entered_at);
+    am.closed_at.set_if_not_equals(s.closed_at);
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    fn at(day: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2025, 6, day, 12, 0, 0)
+            .single()
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn a_won_deal_from_salesforce_keeps_its_dates() {
+        let input = OpportunityUpsert {
+            created_at: Some(at(1)),
+            stage: Some("Closed Won".into()),
+            stage_entered_at: Some(at(20)),
+            stage_history: vec![
+                StageEntry {
+                    stage: "Prospecting".into(),
+                    entered_at: at(1),
+                },
+                StageEntry {
+                    stage: "Negotiation/Review".into(),
+                    entered_at: at(10),
+                },
+            ],
+            ..Default::default()
+        };
+        let (state, moves) =
+            stage_moves(&input, None, ExternalSystem::Salesforce, at(1), at(28)).expect("valid");
+        assert_eq!(
+            moves
+                .iter()
+                .map(|m| (m.from, m.to, m.at))
+                .collect::<Vec<_>>(),
+            vec![
+                (None, OpportunityStage::Discovery, at(1)),
+                (
+                    Some(OpportunityStage::Discovery),
+                    OpportunityStage::Negotiation,
+                    at(10)
+                ),
+                (
+                    Some(OpportunityStage::Negotiation),
+                    OpportunityStage::ClosedWon,
+                    at(20)
+                ),
+            ]
+        );
+        assert_eq!(state.closed_at, Some(at(20)));
+    }
+
+    #[test]
+    fn won_never_turns_into_lost_directly() {
+        let input = OpportunityUpsert {
+            created_at: Some(at(1)),
+            stage: Some("closedwon".into()),
+            stage_entered_at: Some(at(5)),
+            stage_history: vec![StageEntry {
+                stage: "closedlost".into(),
+                entered_at: at(3),
+            }],
+            ..Default::default()
+        };
+        let err =
+            stage_moves(&input, None, ExternalSystem::Hubspot, at(1), at(28)).expect_err("refused");
+        assert_eq!(err.code, ErrorCode::Invalid);
+        assert_eq!(err.field.as_deref(), Some("stage"));
+    }
+
+    #[test]
+    fn closed_before_created_is_out_of_order() {
+        let input = OpportunityUpsert {
+            stage: Some("CLOSED_LOST".into()),
+            closed_at: Some(at(1)),
+            ..Default::default()
+        };
+        let err = stage_moves(&input, None, ExternalSystem::Other, at(2), at(28))
+            .expect_err("out of order");
+        assert_eq!(err.code, ErrorCode::OutOfOrder);
+        assert_eq!(err.field.as_deref(), Some("closedAt"));
+    }
+}
