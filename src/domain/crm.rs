@@ -427,6 +427,16 @@ mod tests {
     }
 
     #[test]
+    fn the_readme_shows_the_mapping_table() {
+        let readme = include_str!("../../README.md");
+        assert!(
+            readme.contains(&mapping_table()),
+            "README.md's mapping table differs from domain::crm::mapping_table(); paste its output:\n{}",
+            mapping_table()
+        );
+    }
+
+    #[test]
     fn the_table_lists_every_mapping() {
         let table = mapping_table();
         assert!(table.contains("| Salesforce | Lead Status | `Working - Contacted` | SAL |"));
