@@ -463,3 +463,25 @@ db_test! {
         assert_eq!(statuses(&reopen), ["UPDATED"], "{reopen}");
     }
 }
+
+db_test! {
+    async fn concurrent_jobs_sending_the_same_records_never_duplicate_them(app) {
+        let batch: Vec<Value> = (0..300).map(|i| json!({ "externalId": format!("c{i}"), "email": format!("c{i}@race.example") })).collect();
+        let batch = json!(batch);
+        let runs = futures_util::future::join_all((0..4).map(|_| upsert_leads(&app, "HUBSPOT", batch.clone()))).await;
+        for done in &runs {
+            for r in done["results"].as_array().unwrap() {
+                let ok = matches!(r["status"].as_str(), Some("CREATED" | "UNCHANGED" | "UPDATED"))
+                    || r["error"]["code"] == "TAKEN";
+                assert!(ok, "{r}");
+            }
+        }
+        let created: i64 = runs.iter().map(|d| d["created"].as_i64().unwrap()).sum();
+        assert_eq!(created, 300, "each record is created exactly once");
+        let count = app.gql(Admin, "{ leads { totalCount } }", json!({})).await;
+        assert_eq!(count["leads"]["totalCount"], 300);
+        // A retry of the batch settles every record.
+        let again = upsert_leads(&app, "HUBSPOT", batch).await;
+        assert_eq!(again["unchanged"], 300, "{again}");
+    }
+}
