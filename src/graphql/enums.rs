@@ -288,6 +288,19 @@ pub enum FeedbackReason {
     Other,
 }
 
+/// A system outside Handoff whose record ids Handoff keeps (see `ExternalId`).
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(remote = "entity::enums::ExternalSystem")]
+pub enum ExternalSystem {
+    /// HubSpot (contact, company, deal, campaign, engagement or owner ids).
+    Hubspot,
+    /// Salesforce. Ids are compared exactly: send one form (15 or 18
+    /// characters) consistently.
+    Salesforce,
+    /// Any other system (a data warehouse, a marketing tool).
+    Other,
+}
+
 /// A kind of record, as named in the change feed.
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 #[graphql(remote = "entity::enums::ObjectType")]
