@@ -209,25 +209,26 @@ fn carrier(id: &ID) -> Result<(ObjectType, Uuid), AppError> {
         })
 }
 
-/// Runs one change on a record of type `E` and shapes its payload.
-async fn run<E: Record>(
-    ctx: &Context<'_>,
+/// One `addExternalId` or `removeExternalId`, decoded.
+struct Request<'a> {
     change: Change,
     id: Uuid,
     system: ExternalSystem,
-    external_id: &str,
+    external_id: &'a str,
     expected_version: Option<i32>,
+}
+
+/// Runs one change on a record of type `E` and shapes its payload.
+async fn run<E: Record>(
+    ctx: &Context<'_>,
+    r: Request<'_>,
     wrap: fn(E::Model) -> Node,
 ) -> Result<ExternalIdPayload> {
     let (db, viewer) = (db(ctx)?, viewer(ctx)?);
-    let system = system.into();
-    let result = match change {
-        Change::Add => {
-            svc::attach::<E>(db, viewer, id, external_id, system, expected_version).await
-        }
-        Change::Remove => {
-            svc::detach::<E>(db, viewer, id, external_id, system, expected_version).await
-        }
+    let (id, system, version) = (r.id, r.system.into(), r.expected_version);
+    let result = match r.change {
+        Change::Add => svc::attach::<E>(db, viewer, id, r.external_id, system, version).await,
+        Change::Remove => svc::detach::<E>(db, viewer, id, r.external_id, system, version).await,
     };
     let (changed, user_errors) = payload(result, |c: Changed<E::Model>| c)?;
     let record = match changed {
@@ -255,80 +256,31 @@ async fn change(
     expected_version: Option<i32>,
 ) -> Result<ExternalIdPayload> {
     let (object, id) = carrier(id)?;
+    let r = Request {
+        change,
+        id,
+        system,
+        external_id,
+        expected_version,
+    };
     match object {
-        ObjectType::Account => {
-            run::<account::Entity>(
-                ctx,
-                change,
-                id,
-                system,
-                external_id,
-                expected_version,
-                |m| Node::Account(Account(m)),
-            )
-            .await
-        }
-        ObjectType::Lead => {
-            run::<lead::Entity>(
-                ctx,
-                change,
-                id,
-                system,
-                external_id,
-                expected_version,
-                |m| Node::Lead(Lead(m)),
-            )
-            .await
-        }
+        ObjectType::Account => run::<account::Entity>(ctx, r, |m| Node::Account(Account(m))).await,
+        ObjectType::Lead => run::<lead::Entity>(ctx, r, |m| Node::Lead(Lead(m))).await,
         ObjectType::Campaign => {
-            run::<campaign::Entity>(
-                ctx,
-                change,
-                id,
-                system,
-                external_id,
-                expected_version,
-                |m| Node::Campaign(Campaign(m)),
-            )
-            .await
+            run::<campaign::Entity>(ctx, r, |m| Node::Campaign(Campaign(m))).await
         }
         ObjectType::Opportunity => {
-            run::<opportunity::Entity>(
-                ctx,
-                change,
-                id,
-                system,
-                external_id,
-                expected_version,
-                |m| Node::Opportunity(Opportunity(m)),
-            )
-            .await
+            run::<opportunity::Entity>(ctx, r, |m| Node::Opportunity(Opportunity(m))).await
         }
         ObjectType::Activity => {
-            run::<activity::Entity>(
-                ctx,
-                change,
-                id,
-                system,
-                external_id,
-                expected_version,
-                |m| Node::Activity(Activity(m)),
-            )
-            .await
+            run::<activity::Entity>(ctx, r, |m| Node::Activity(Activity(m))).await
         }
-        ObjectType::User => {
-            run::<user::Entity>(
-                ctx,
-                change,
-                id,
-                system,
-                external_id,
-                expected_version,
-                |m| Node::User(User(m)),
-            )
-            .await
-        }
-        _ => Err(AppError::BadUserInput("this record carries no external ids".into()).into()),
+        ObjectType::User => run::<user::Entity>(ctx, r, |m| Node::User(User(m))).await,
+        // `carrier` returns only the kinds above.
+        other => Err(AppError::BadUserInput(format!(
+            "records of type {other} carry no external ids"
+        ))
+        .into()),
     }
 }
 
