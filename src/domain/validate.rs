@@ -29,6 +29,11 @@ impl Errors {
         }
     }
 
+    /// The failures collected so far.
+    pub fn into_vec(self) -> Vec<FieldError> {
+        self.0
+    }
+
     /// Trims a required text; blank or over `max` characters is a failure.
     pub fn required_text(&mut self, field: &str, value: &str, max: usize) -> String {
         let v = value.trim();

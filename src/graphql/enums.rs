@@ -288,19 +288,6 @@ pub enum FeedbackReason {
     Other,
 }
 
-/// A system outside Handoff whose record ids Handoff keeps (see `ExternalId`).
-#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
-#[graphql(remote = "entity::enums::ExternalSystem")]
-pub enum ExternalSystem {
-    /// HubSpot (contact, company, deal, campaign, engagement or owner ids).
-    Hubspot,
-    /// Salesforce. Ids are compared exactly: send one form (15 or 18
-    /// characters) consistently.
-    Salesforce,
-    /// Any other system (a data warehouse, a marketing tool).
-    Other,
-}
-
 /// A kind of record, as named in the change feed.
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 #[graphql(remote = "entity::enums::ObjectType")]
@@ -339,4 +326,16 @@ pub enum ChangeOperation {
     Upsert,
     /// The record was deleted: a tombstone (`node` is null).
     Delete,
+}
+
+/// An external system whose ids records carry.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(remote = "entity::enums::ExternalSystem")]
+pub enum ExternalSystem {
+    /// HubSpot.
+    Hubspot,
+    /// Salesforce.
+    Salesforce,
+    /// Any other system (a warehouse, a homegrown CRM).
+    Other,
 }

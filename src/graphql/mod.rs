@@ -21,6 +21,7 @@ pub mod loaders;
 pub mod node;
 pub mod opportunity;
 pub mod spend;
+pub mod sync;
 pub mod user;
 
 use async_graphql::{MergedObject, Schema};
@@ -68,6 +69,7 @@ pub struct MutationRoot(
     competitor::CompetitorMutation,
     kpi::KpiMutation,
     external_id::ExternalIdMutation,
+    sync::SyncMutation,
 );
 
 /// The schema type.

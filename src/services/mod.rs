@@ -25,4 +25,5 @@ pub mod scoring;
 pub mod sla;
 pub mod spend;
 pub mod stage_changes;
+pub mod sync;
 pub mod users;

@@ -294,7 +294,24 @@ pub async fn log(
     fields: Vec<String>,
     at: DateTime<Utc>,
 ) -> AppResult<()> {
-    let entry = change_log::ActiveModel {
+    let entry = log_entry(actor, object_type, object_id, operation, fields, at);
+    change_log::Entity::insert(entry)
+        .exec_without_returning(txn)
+        .await?;
+    Ok(())
+}
+
+/// One change-log entry, not yet written (bulk writers insert many at once
+/// with [`log_many`]).
+pub fn log_entry(
+    actor: Option<Uuid>,
+    object_type: ObjectType,
+    object_id: Uuid,
+    operation: ChangeOperation,
+    fields: Vec<String>,
+    at: DateTime<Utc>,
+) -> change_log::ActiveModel {
+    change_log::ActiveModel {
         object_type: ActiveValue::Set(object_type),
         object_id: ActiveValue::Set(object_id),
         operation: ActiveValue::Set(operation),
@@ -302,16 +319,26 @@ pub async fn log(
         changed_fields: ActiveValue::Set(Some(serde_json::Value::from(fields))),
         at: ActiveValue::Set(at),
         ..Default::default()
-    };
-    change_log::Entity::insert(entry)
-        .exec_without_returning(txn)
-        .await?;
+    }
+}
+
+/// Appends change-log entries in multi-row inserts (500 rows, 3,000 bind
+/// parameters each: far under SQLite's and PostgreSQL's limits).
+pub async fn log_many(
+    txn: &impl ConnectionTrait,
+    entries: Vec<change_log::ActiveModel>,
+) -> AppResult<()> {
+    for chunk in entries.chunks(500) {
+        change_log::Entity::insert_many(chunk.to_vec())
+            .exec_without_returning(txn)
+            .await?;
+    }
     Ok(())
 }
 
 /// The API names (camelCase) of the columns an active model sets, leaving
 /// out the bookkeeping columns.
-fn set_fields<A: ActiveModelTrait>(am: &A) -> Vec<String> {
+pub fn set_fields<A: ActiveModelTrait>(am: &A) -> Vec<String> {
     <A::Entity as EntityTrait>::Column::iter()
         .filter(|c| am.get(*c).is_set())
         .map(|c| c.into_iden().to_string())
@@ -325,7 +352,8 @@ fn set_fields<A: ActiveModelTrait>(am: &A) -> Vec<String> {
         .collect()
 }
 
-fn column<C: sea_orm::sea_query::Iden + Copy>(
+/// The column of `cols` named `name`.
+pub fn column<C: sea_orm::sea_query::Iden + Copy>(
     mut cols: impl Iterator<Item = C>,
     name: &str,
 ) -> Option<C> {

@@ -1,0 +1,712 @@
+//! `upsertLeads`: leads by external id, with their stage history.
+//!
+//! A lead's stage comes as the source system spells it (mapped by
+//! [`crm::lead_stage`]) with the date it was entered; older stages may come
+//! as a history of `(stage, enteredAt)`. Each move is written as a stage
+//! change stamped with the source's date, under the sync policy of
+//! [`crm::sync_move`]: skips forward are recorded as one move, and a stage
+//! the lead has passed is never taken back (the result carries a warning).
+//! Moves already known (dated at or before the lead's current stage entry)
+//! are skipped, which keeps replays silent.
+//!
+//! Synced moves do not start SLA clocks and send no live events: they
+//! record history that happened in the source system.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use entity::{
+    account, campaign,
+    enums::{Channel, ExternalSystem, LeadStage, ObjectType, Seniority, StageSubject},
+    lead, user,
+};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect,
+};
+use uuid::Uuid;
+
+use super::{
+    ErrorCode, RecordError, RecordResult, Ref, Resolved, Status, Written, admit, admit_keys,
+    failure, finish, not_future, run_chunks,
+    write::{Writes, stage_change_row},
+};
+use crate::{
+    auth::Viewer,
+    db::begin_write,
+    domain::{
+        crm::{self, SyncMove},
+        validate::Errors,
+    },
+    error::{AppResult, UserErrorCode},
+    services::{
+        external_ids::{self, ExternalKey},
+        records,
+        scoring::{self, Scope},
+    },
+};
+
+/// One stage a lead entered, as the source system recorded it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StageEntry {
+    /// The stage (Handoff's name or the source system's value).
+    pub stage: String,
+    /// When the lead entered it.
+    pub entered_at: DateTime<Utc>,
+}
+
+/// One lead of an `upsertLeads` batch. `None` leaves a field as it is;
+/// `Some(None)` clears it.
+#[derive(Debug, Clone, Default)]
+pub struct LeadUpsert {
+    /// Its id in the batch's system.
+    pub external_id: String,
+    /// The version the job last saw; another is a CONFLICT.
+    pub expected_version: Option<i32>,
+    /// Email (required to create).
+    pub email: Option<String>,
+    /// First name.
+    pub first_name: Option<Option<String>>,
+    /// Last name.
+    pub last_name: Option<Option<String>>,
+    /// Job title.
+    pub job_title: Option<Option<String>>,
+    /// Seniority.
+    pub seniority: Option<Option<Seniority>>,
+    /// Company name as captured.
+    pub company_name: Option<Option<String>>,
+    /// ISO country code.
+    pub country: Option<Option<String>>,
+    /// Source channel (OTHER when a new lead comes without one).
+    pub source: Option<Channel>,
+    /// The lead's account.
+    pub account: Option<Option<Ref>>,
+    /// The first-touch campaign.
+    pub source_campaign: Option<Option<Ref>>,
+    /// The owning user.
+    pub owner: Option<Option<Ref>>,
+    /// The current stage (HubSpot lifecycle stage, Salesforce Lead Status,
+    /// or Handoff's name).
+    pub stage: Option<String>,
+    /// HubSpot's lead status, which refines its lifecycle stage.
+    pub lead_status: Option<String>,
+    /// When the current stage was entered (default: the latest known date
+    /// for a new lead, now for a stage change of an existing one).
+    pub stage_entered_at: Option<DateTime<Utc>>,
+    /// Earlier stages and their dates.
+    pub stage_history: Vec<StageEntry>,
+    /// When the lead was created in the source system.
+    pub created_at: Option<DateTime<Utc>>,
+}
+
+/// Creates or updates leads by external id in `system`.
+pub async fn upsert(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    system: ExternalSystem,
+    inputs: Vec<LeadUpsert>,
+) -> AppResult<Vec<RecordResult>> {
+    admit(viewer, inputs.len())?;
+    let mut results = vec![None; inputs.len()];
+    let items = admit_keys(inputs, |i| &i.external_id, &mut results);
+    let actor = viewer.user_id;
+    run_chunks(
+        items,
+        |i| &i.external_id,
+        &mut results,
+        |chunk| write_chunk(db, actor, system, chunk),
+    )
+    .await?;
+    finish(results)
+}
+
+/// The references of a chunk, resolved.
+struct Refs {
+    accounts: Resolved,
+    campaigns: Resolved,
+    owners: Resolved,
+}
+
+async fn write_chunk(
+    db: &DatabaseConnection,
+    actor: Uuid,
+    system: ExternalSystem,
+    chunk: Vec<(usize, LeadUpsert)>,
+) -> AppResult<Vec<RecordResult>> {
+    let txn = begin_write(db).await?;
+    let now = records::now();
+    let keys: Vec<ExternalKey> = chunk
+        .iter()
+        .map(|(_, i)| ExternalKey::new(system, i.external_id.trim()))
+        .collect();
+    let known = external_ids::resolve(&txn, ObjectType::Lead, &keys).await?;
+    let mut current: HashMap<Uuid, lead::Model> = lead::Entity::find()
+        .filter(lead::Column::Id.is_in(known.values().copied()))
+        .lock_exclusive()
+        .all(&txn)
+        .await?
+        .into_iter()
+        .map(|m| (m.id, m))
+        .collect();
+    let refs = Refs {
+        accounts: Resolved::load::<account::Entity>(
+            &txn,
+            system,
+            chunk
+                .iter()
+                .filter_map(|(_, i)| i.account.clone().flatten()),
+        )
+        .await?,
+        campaigns: Resolved::load::<campaign::Entity>(
+            &txn,
+            system,
+            chunk
+                .iter()
+                .filter_map(|(_, i)| i.source_campaign.clone().flatten()),
+        )
+        .await?,
+        owners: Resolved::load::<user::Entity>(
+            &txn,
+            system,
+            chunk.iter().filter_map(|(_, i)| i.owner.clone().flatten()),
+        )
+        .await?,
+    };
+
+    let mut writes = Writes::<lead::Entity>::new(Some(actor), now);
+    let mut results = Vec::with_capacity(chunk.len());
+    let mut touched = Vec::new();
+    for ((index, input), key) in chunk.into_iter().zip(keys) {
+        let existing = known.get(&key).and_then(|id| current.remove(id));
+        let plan = match plan(&input, existing.as_ref(), system, now, &refs) {
+            Ok(plan) => plan,
+            Err(error) => {
+                results.push(failure(index, key.id, error));
+                continue;
+            }
+        };
+        let Plan {
+            fields,
+            moves,
+            warnings,
+        } = plan;
+        let written = match existing {
+            None => {
+                let mut am = lead::ActiveModel {
+                    stage: Set(LeadStage::New),
+                    fit_score: Set(0),
+                    engagement_score: Set(0),
+                    recycle_count: Set(0),
+                    deleted_at: Set(None),
+                    source: Set(Channel::Other),
+                    ..Default::default()
+                };
+                apply(&mut am, &fields, &moves.state);
+                let id = writes.insert(am, key.clone());
+                for m in &moves.changes {
+                    writes.stage_change(m.row(id, Some(actor)));
+                }
+                touched.push(id);
+                Written {
+                    status: Status::Created,
+                    id,
+                    version: 1,
+                }
+            }
+            Some(lead) => {
+                let (id, version) = (lead.id, lead.version);
+                let changed = writes
+                    .update(&txn, lead, |am| {
+                        apply(am, &fields, &moves.state);
+                        am.deleted_at.set_if_not_equals(None);
+                    })
+                    .await?;
+                for m in &moves.changes {
+                    writes.stage_change(m.row(id, Some(actor)));
+                }
+                match changed {
+                    Some(version) => {
+                        touched.push(id);
+                        Written {
+                            status: Status::Updated,
+                            id,
+                            version,
+                        }
+                    }
+                    None => Written {
+                        status: Status::Unchanged,
+                        id,
+                        version,
+                    },
+                }
+            }
+        };
+        results.push(RecordResult {
+            index,
+            external_id: key.id,
+            outcome: Ok(written),
+            warnings,
+        });
+    }
+    writes.flush(&txn).await?;
+    if !touched.is_empty() {
+        // New data can change scores (and make a NEW lead an MQL under the
+        // approved definition), which bumps the version again.
+        let rescored =
+            scoring::rescore_if_approved(&txn, Scope::Leads(touched.clone()), Some(actor)).await?;
+        if rescored.changed > 0 {
+            let versions: HashMap<Uuid, i32> = lead::Entity::find()
+                .select_only()
+                .column(lead::Column::Id)
+                .column(lead::Column::Version)
+                .filter(lead::Column::Id.is_in(touched))
+                .into_tuple::<(Uuid, i32)>()
+                .all(&txn)
+                .await?
+                .into_iter()
+                .collect();
+            for r in &mut results {
+                if let Ok(w) = &mut r.outcome
+                    && let Some(v) = versions.get(&w.id)
+                {
+                    w.version = *v;
+                }
+            }
+        }
+    }
+    txn.commit().await?;
+    Ok(results)
+}
+
+/// The validated data fields of one lead.
+#[derive(Debug, Default)]
+struct Fields {
+    email: Option<String>,
+    first_name: Option<Option<String>>,
+    last_name: Option<Option<String>>,
+    job_title: Option<Option<String>>,
+    seniority: Option<Option<Seniority>>,
+    company_name: Option<Option<String>>,
+    country: Option<Option<String>>,
+    source: Option<Channel>,
+    account_id: Option<Option<Uuid>>,
+    source_campaign_id: Option<Option<Uuid>>,
+    owner_id: Option<Option<Uuid>>,
+    created_at: Option<DateTime<Utc>>,
+}
+
+/// A lead's stage columns after the synced moves.
+#[derive(Debug, Clone)]
+struct StageState {
+    stage: LeadStage,
+    entered_at: DateTime<Utc>,
+    mql_at: Option<DateTime<Utc>>,
+    dispositioned_at: Option<DateTime<Utc>>,
+    recycle_count: i32,
+}
+
+/// One synced stage move.
+#[derive(Debug, Clone)]
+struct Move {
+    from: Option<LeadStage>,
+    to: LeadStage,
+    at: DateTime<Utc>,
+}
+
+impl Move {
+    fn row(&self, lead: Uuid, actor: Option<Uuid>) -> entity::stage_change::ActiveModel {
+        stage_change_row(
+            StageSubject::Lead,
+            lead,
+            self.from.map(|s| s.as_str()),
+            self.to.as_str(),
+            self.at,
+            actor,
+        )
+    }
+}
+
+#[derive(Debug)]
+struct Moves {
+    state: StageState,
+    changes: Vec<Move>,
+}
+
+struct Plan {
+    fields: Fields,
+    moves: Moves,
+    warnings: Vec<String>,
+}
+
+/// Validates one record against its current row and decides what to write.
+fn plan(
+    input: &LeadUpsert,
+    current: Option<&lead::Model>,
+    system: ExternalSystem,
+    now: DateTime<Utc>,
+    refs: &Refs,
+) -> Result<Plan, RecordError> {
+    match (current, input.expected_version) {
+        (Some(lead), Some(expected)) if lead.version != expected => {
+            return Err(RecordError::on(
+                "expectedVersion",
+                ErrorCode::Conflict,
+                format!(
+                    "the lead is at version {}, not {expected}: fetch it and merge",
+                    lead.version
+                ),
+            ));
+        }
+        (None, Some(_)) => {
+            return Err(RecordError::on(
+                "expectedVersion",
+                ErrorCode::Conflict,
+                "no lead has this external id yet: leave expectedVersion out to create it",
+            ));
+        }
+        _ => {}
+    }
+    let fields = validate(input, current.is_none(), refs)?;
+    not_future("createdAt", input.created_at, now)?;
+    let created_at = fields
+        .created_at
+        .or(current.map(|l| l.created_at))
+        .unwrap_or(now);
+    let mut warnings = Vec::new();
+    let moves = stage_moves(input, current, system, created_at, now, &mut warnings)?;
+    Ok(Plan {
+        fields,
+        moves,
+        warnings,
+    })
+}
+
+fn validate(input: &LeadUpsert, creating: bool, refs: &Refs) -> Result<Fields, RecordError> {
+    let mut e = Errors::new();
+    let mut out = Fields {
+        seniority: input.seniority,
+        source: input.source,
+        created_at: input.created_at,
+        ..Default::default()
+    };
+    match input.email.as_deref() {
+        Some(email) => out.email = Some(e.email("email", email)),
+        None if creating => e.add("email", UserErrorCode::Required, "`email` is required"),
+        None => {}
+    }
+    out.first_name = input
+        .first_name
+        .as_ref()
+        .map(|v| e.optional_text("firstName", v.as_deref(), 200));
+    out.last_name = input
+        .last_name
+        .as_ref()
+        .map(|v| e.optional_text("lastName", v.as_deref(), 200));
+    out.job_title = input
+        .job_title
+        .as_ref()
+        .map(|v| e.optional_text("jobTitle", v.as_deref(), 200));
+    out.company_name = input
+        .company_name
+        .as_ref()
+        .map(|v| e.optional_text("companyName", v.as_deref(), 300));
+    out.country = input
+        .country
+        .as_ref()
+        .map(|v| e.country("country", v.as_deref()));
+    let errors = e.into_vec();
+    if !errors.is_empty() {
+        return Err(RecordError::from_fields(errors));
+    }
+    out.account_id = refs
+        .accounts
+        .get_opt(&input.account, "account", "account")?;
+    out.source_campaign_id =
+        refs.campaigns
+            .get_opt(&input.source_campaign, "sourceCampaign", "campaign")?;
+    out.owner_id = refs.owners.get_opt(&input.owner, "owner", "user")?;
+    Ok(out)
+}
+
+/// The moves the record's stage and history make from the current stage.
+fn stage_moves(
+    input: &LeadUpsert,
+    current: Option<&lead::Model>,
+    system: ExternalSystem,
+    created_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+    warnings: &mut Vec<String>,
+) -> Result<Moves, RecordError> {
+    let mut state = match current {
+        Some(l) => StageState {
+            stage: l.stage,
+            entered_at: l.stage_entered_at,
+            mql_at: l.mql_at,
+            dispositioned_at: l.dispositioned_at,
+            recycle_count: l.recycle_count,
+        },
+        None => StageState {
+            stage: LeadStage::New,
+            entered_at: created_at,
+            mql_at: None,
+            dispositioned_at: None,
+            recycle_count: 0,
+        },
+    };
+    let mut changes = Vec::new();
+    if current.is_none() {
+        changes.push(Move {
+            from: None,
+            to: LeadStage::New,
+            at: created_at,
+        });
+    }
+
+    let mut entries = Vec::with_capacity(input.stage_history.len() + 1);
+    for (i, entry) in input.stage_history.iter().enumerate() {
+        let field = format!("stageHistory.{i}");
+        let stage = crm::lead_stage(system, Some(&entry.stage), None)
+            .map_err(|m| RecordError::on(&field, ErrorCode::UnknownStage, m))?
+            .ok_or_else(|| {
+                RecordError::on(&field, ErrorCode::Required, "a history entry needs a stage")
+            })?;
+        entries.push((field, stage, entry.entered_at));
+    }
+    let reported = crm::lead_stage(system, input.stage.as_deref(), input.lead_status.as_deref())
+        .map_err(|m| {
+            let field = if input.lead_status.is_some() && m.contains("lead status") {
+                "leadStatus"
+            } else {
+                "stage"
+            };
+            RecordError::on(field, ErrorCode::UnknownStage, m)
+        })?;
+    entries.sort_by_key(|(_, _, at)| *at);
+    for (field, _, at) in &entries {
+        check_time(field, *at, created_at, now)?;
+    }
+    if let Some(at) = input.stage_entered_at {
+        check_time("stageEnteredAt", at, created_at, now)?;
+    }
+    if let Some(stage) = reported {
+        let latest = entries.last().map(|(_, _, at)| *at);
+        let at = match (input.stage_entered_at, current) {
+            (Some(at), _) => at,
+            (None, None) => latest.unwrap_or(created_at).max(created_at),
+            (None, Some(_)) => now,
+        };
+        // The reported stage is the newest entry; an entry for the same
+        // stage and date in the history is the same move.
+        if !entries.iter().any(|(_, s, a)| *s == stage && *a == at) {
+            entries.push(("stage".to_owned(), stage, at));
+        }
+    }
+
+    for (_, stage, at) in entries {
+        // Moves at or before the current stage's entry are already known.
+        if at < state.entered_at || (at == state.entered_at && stage == state.stage) {
+            continue;
+        }
+        if stage == state.stage {
+            continue;
+        }
+        match crm::sync_move(state.stage, stage) {
+            SyncMove::KeepCurrent => {
+                warnings.push(format!(
+                    "kept stage {}: the source reports {stage}, a stage this lead has passed",
+                    state.stage
+                ));
+                continue;
+            }
+            SyncMove::Recycle => state.recycle_count += 1,
+            SyncMove::Apply => {}
+        }
+        let from = state.stage;
+        if stage == LeadStage::Mql {
+            state.mql_at = Some(at);
+        }
+        let disposition = matches!(stage, LeadStage::Sal)
+            || (stage == LeadStage::Nurture && matches!(from, LeadStage::Mql | LeadStage::Sal));
+        if disposition && state.dispositioned_at.is_none() {
+            state.dispositioned_at = Some(at);
+        }
+        state.stage = stage;
+        state.entered_at = at;
+        changes.push(Move {
+            from: Some(from),
+            to: stage,
+            at,
+        });
+    }
+    Ok(Moves { state, changes })
+}
+
+fn check_time(
+    field: &str,
+    at: DateTime<Utc>,
+    created_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<(), RecordError> {
+    not_future(field, Some(at), now)?;
+    if at < created_at {
+        return Err(RecordError::on(
+            field,
+            ErrorCode::OutOfOrder,
+            format!("`{field}` ({at}) is before the lead was created ({created_at})"),
+        ));
+    }
+    Ok(())
+}
+
+fn apply(am: &mut lead::ActiveModel, f: &Fields, s: &StageState) {
+    if let Some(v) = &f.email {
+        am.email.set_if_not_equals(v.clone());
+    }
+    if let Some(v) = &f.first_name {
+        am.first_name.set_if_not_equals(v.clone());
+    }
+    if let Some(v) = &f.last_name {
+        am.last_name.set_if_not_equals(v.clone());
+    }
+    if let Some(v) = &f.job_title {
+        am.job_title.set_if_not_equals(v.clone());
+    }
+    if let Some(v) = f.seniority {
+        am.seniority.set_if_not_equals(v);
+    }
+    if let Some(v) = &f.company_name {
+        am.company_name.set_if_not_equals(v.clone());
+    }
+    if let Some(v) = &f.country {
+        am.country.set_if_not_equals(v.clone());
+    }
+    if let Some(v) = f.source {
+        am.source.set_if_not_equals(v);
+    }
+    if let Some(v) = f.account_id {
+        am.account_id.set_if_not_equals(v);
+    }
+    if let Some(v) = f.source_campaign_id {
+        am.source_campaign_id.set_if_not_equals(v);
+    }
+    if let Some(v) = f.owner_id {
+        am.owner_id.set_if_not_equals(v);
+    }
+    if let Some(v) = f.created_at {
+        am.created_at.set_if_not_equals(v);
+    }
+    am.stage.set_if_not_equals(s.stage);
+    am.stage_entered_at.set_if_not_equals(s.entered_at);
+    am.mql_at.set_if_not_equals(s.mql_at);
+    am.dispositioned_at.set_if_not_equals(s.dispositioned_at);
+    am.recycle_count.set_if_not_equals(s.recycle_count);
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    fn at(day: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2025, 3, day, 9, 0, 0)
+            .single()
+            .unwrap_or_default()
+    }
+
+    fn moves_of(input: &LeadUpsert, current: Option<&lead::Model>) -> (Moves, Vec<String>) {
+        let mut warnings = Vec::new();
+        let created = input.created_at.unwrap_or(at(1));
+        let moves = stage_moves(
+            input,
+            current,
+            ExternalSystem::Hubspot,
+            created,
+            at(28),
+            &mut warnings,
+        )
+        .expect("valid");
+        (moves, warnings)
+    }
+
+    #[test]
+    fn a_new_lead_enters_each_reported_stage_at_its_source_date() {
+        let input = LeadUpsert {
+            created_at: Some(at(1)),
+            stage: Some("salesqualifiedlead".into()),
+            stage_entered_at: Some(at(9)),
+            stage_history: vec![StageEntry {
+                stage: "marketingqualifiedlead".into(),
+                entered_at: at(4),
+            }],
+            ..Default::default()
+        };
+        let (moves, warnings) = moves_of(&input, None);
+        assert!(warnings.is_empty());
+        let path: Vec<_> = moves.changes.iter().map(|m| (m.from, m.to, m.at)).collect();
+        assert_eq!(
+            path,
+            vec![
+                (None, LeadStage::New, at(1)),
+                (Some(LeadStage::New), LeadStage::Mql, at(4)),
+                (Some(LeadStage::Mql), LeadStage::Sql, at(9)),
+            ]
+        );
+        assert_eq!(moves.state.stage, LeadStage::Sql);
+        assert_eq!(moves.state.entered_at, at(9));
+        assert_eq!(moves.state.mql_at, Some(at(4)));
+    }
+
+    #[test]
+    fn a_stage_without_a_date_takes_the_latest_known_date_for_a_new_lead() {
+        let input = LeadUpsert {
+            created_at: Some(at(2)),
+            stage: Some("MQL".into()),
+            ..Default::default()
+        };
+        let (moves, _) = moves_of(&input, None);
+        assert_eq!(moves.state.entered_at, at(2));
+        assert_eq!(moves.changes.len(), 2);
+    }
+
+    #[test]
+    fn a_history_entry_before_creation_is_out_of_order() {
+        let input = LeadUpsert {
+            created_at: Some(at(5)),
+            stage_history: vec![StageEntry {
+                stage: "MQL".into(),
+                entered_at: at(3),
+            }],
+            ..Default::default()
+        };
+        let err = stage_moves(
+            &input,
+            None,
+            ExternalSystem::Hubspot,
+            at(5),
+            at(28),
+            &mut Vec::new(),
+        )
+        .expect_err("out of order");
+        assert_eq!(err.code, ErrorCode::OutOfOrder);
+        assert_eq!(err.field.as_deref(), Some("stageHistory.0"));
+    }
+
+    #[test]
+    fn an_unknown_stage_names_its_field() {
+        let input = LeadUpsert {
+            stage: Some("prospect".into()),
+            ..Default::default()
+        };
+        let err = stage_moves(
+            &input,
+            None,
+            ExternalSystem::Salesforce,
+            at(1),
+            at(28),
+            &mut Vec::new(),
+        )
+        .expect_err("unknown");
+        assert_eq!(err.code, ErrorCode::UnknownStage);
+        assert_eq!(err.field.as_deref(), Some("stage"));
+    }
+}

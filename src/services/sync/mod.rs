@@ -1,0 +1,473 @@
+//! Bulk upserts by external id, for sync jobs (DESIGN.md §7).
+//!
+//! A batch holds up to [`MAX_BATCH`] records of one type, each matched by
+//! its id in one external system. Every record gets its own result:
+//! CREATED, UPDATED, UNCHANGED, DELETED, or an error naming the field; one
+//! bad record never fails the others. The batch is written in transactions
+//! of [`CHUNK`] records, each with set-based statements (one lookup per
+//! kind of reference, one multi-row insert per table), so a crash leaves no
+//! half-written record and a replay finds everything in place.
+//!
+//! When a chunk's transaction fails at the database (a unique index lost a
+//! race with another writer, say), the chunk is rolled back and its records
+//! are written one by one, so the failure lands on the record that caused
+//! it. Replaying a batch writes nothing: every write goes through
+//! [`records`](super::records)' rule that a write that changes nothing
+//! leaves no version bump and no change-log entry.
+
+pub mod accounts;
+pub mod deletes;
+pub mod leads;
+mod write;
+
+use std::{collections::HashMap, future::Future};
+
+use chrono::{DateTime, Duration, Utc};
+use entity::enums::{ExternalSystem, ObjectType};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use uuid::Uuid;
+
+use super::external_ids::{self, ExternalKey};
+use crate::{
+    auth::{Action, Viewer},
+    error::{AppError, AppResult, FieldError, UserErrorCode},
+};
+
+/// The most records one batch may hold.
+pub const MAX_BATCH: usize = 1_000;
+
+/// Records written per transaction.
+pub const CHUNK: usize = 250;
+
+/// How far ahead of the server's clock a source timestamp may be (clock
+/// skew between the CRM, the job and Handoff) before it counts as future.
+pub const CLOCK_SKEW: Duration = Duration::minutes(5);
+
+/// What happened to one record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// It was new and is now stored.
+    Created,
+    /// It existed and changed.
+    Updated,
+    /// It existed and the batch changed nothing.
+    Unchanged,
+    /// It was soft-deleted.
+    Deleted,
+}
+
+/// Why one record was not written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    /// A value is malformed or not allowed.
+    Invalid,
+    /// A required value is missing or blank.
+    Required,
+    /// A text is too long.
+    TooLong,
+    /// A number or date is outside its range.
+    OutOfRange,
+    /// A reference names no record.
+    NotFound,
+    /// Another record already has this unique value.
+    Taken,
+    /// The batch names this external id more than once.
+    Duplicate,
+    /// `expectedVersion` is not the record's version.
+    Conflict,
+    /// A timestamp lies in the future.
+    InFuture,
+    /// Timestamps contradict each other (closed before created).
+    OutOfOrder,
+    /// A stage outside the documented mapping.
+    UnknownStage,
+    /// The database refused the record; the detail is in the server log.
+    Failed,
+}
+
+impl From<UserErrorCode> for ErrorCode {
+    fn from(code: UserErrorCode) -> Self {
+        match code {
+            UserErrorCode::Invalid => Self::Invalid,
+            UserErrorCode::Required => Self::Required,
+            UserErrorCode::Taken => Self::Taken,
+            UserErrorCode::NotFound => Self::NotFound,
+            UserErrorCode::TooLong => Self::TooLong,
+            UserErrorCode::OutOfRange => Self::OutOfRange,
+        }
+    }
+}
+
+/// One record's error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordError {
+    /// What kind of failure.
+    pub code: ErrorCode,
+    /// The input field at fault (API name), when one is.
+    pub field: Option<String>,
+    /// What is wrong and how to fix it.
+    pub message: String,
+}
+
+impl RecordError {
+    /// An error on `field`.
+    pub fn on(field: &str, code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            field: Some(field.to_owned()),
+            message: message.into(),
+        }
+    }
+
+    /// The first of a validation's failures (the rest usually follow from it).
+    fn from_fields(errors: Vec<FieldError>) -> Self {
+        let mut first = errors.into_iter().next();
+        match first.take() {
+            Some(e) => Self {
+                code: e.code.into(),
+                field: e.field.last().cloned(),
+                message: e.message,
+            },
+            None => Self::on("", ErrorCode::Invalid, "invalid record"),
+        }
+    }
+}
+
+/// What a stored record now is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Written {
+    /// Created, updated, unchanged or deleted.
+    pub status: Status,
+    /// Its Handoff id.
+    pub id: Uuid,
+    /// Its version after the batch.
+    pub version: i32,
+}
+
+/// The result of one record of a batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordResult {
+    /// Its position in the batch (0-based).
+    pub index: usize,
+    /// Its external id.
+    pub external_id: String,
+    /// What happened, or why nothing did.
+    pub outcome: Result<Written, RecordError>,
+    /// What was written differently from what was sent, and why (a stage
+    /// Handoff kept).
+    pub warnings: Vec<String>,
+}
+
+/// Counts of a batch's results, for summaries.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tally {
+    /// CREATED results.
+    pub created: usize,
+    /// UPDATED results.
+    pub updated: usize,
+    /// UNCHANGED results.
+    pub unchanged: usize,
+    /// DELETED results.
+    pub deleted: usize,
+    /// Errors.
+    pub failed: usize,
+}
+
+impl Tally {
+    /// Counts `results`.
+    pub fn of(results: &[RecordResult]) -> Self {
+        let mut t = Self::default();
+        for r in results {
+            match &r.outcome {
+                Ok(w) => match w.status {
+                    Status::Created => t.created += 1,
+                    Status::Updated => t.updated += 1,
+                    Status::Unchanged => t.unchanged += 1,
+                    Status::Deleted => t.deleted += 1,
+                },
+                Err(_) => t.failed += 1,
+            }
+        }
+        t
+    }
+
+    /// Adds another tally.
+    pub fn add(&mut self, other: Tally) {
+        self.created += other.created;
+        self.updated += other.updated;
+        self.unchanged += other.unchanged;
+        self.deleted += other.deleted;
+        self.failed += other.failed;
+    }
+}
+
+/// A reference from a synced record to another record: by Handoff id, by
+/// external id in the batch's system, or (users only) by email.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ref {
+    /// A Handoff id.
+    Id(Uuid),
+    /// An id in the batch's system.
+    External(String),
+    /// A user's email (owners).
+    Email(String),
+}
+
+/// Checks the batch size and the caller's right to sync.
+fn admit(viewer: &Viewer, len: usize) -> AppResult<()> {
+    viewer.require(Action::SyncRecords)?;
+    if len > MAX_BATCH {
+        return Err(AppError::BadUserInput(format!(
+            "a batch holds at most {MAX_BATCH} records; this one has {len}: split it"
+        )));
+    }
+    Ok(())
+}
+
+/// The records of a batch still to write, with their index, after blank and
+/// repeated external ids got their errors.
+fn admit_keys<T>(
+    inputs: Vec<T>,
+    key: impl Fn(&T) -> &str,
+    results: &mut [Option<RecordResult>],
+) -> Vec<(usize, T)> {
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    let mut out = Vec::with_capacity(inputs.len());
+    for (index, input) in inputs.into_iter().enumerate() {
+        let id = key(&input).trim().to_owned();
+        let error = if id.is_empty() {
+            Some(RecordError::on(
+                "externalId",
+                ErrorCode::Required,
+                "`externalId` must not be blank",
+            ))
+        } else if id.chars().count() > external_ids::MAX_LEN {
+            Some(RecordError::on(
+                "externalId",
+                ErrorCode::TooLong,
+                format!(
+                    "`externalId` is longer than {} characters",
+                    external_ids::MAX_LEN
+                ),
+            ))
+        } else if let Some(first) = seen.get(&id) {
+            Some(RecordError::on(
+                "externalId",
+                ErrorCode::Duplicate,
+                format!(
+                    "record {first} of this batch has the same externalId; send each record once"
+                ),
+            ))
+        } else {
+            seen.insert(id.clone(), index);
+            None
+        };
+        match error {
+            Some(error) => results[index] = Some(failure(index, id, error)),
+            None => out.push((index, input)),
+        }
+    }
+    out
+}
+
+/// A failed record's result.
+fn failure(index: usize, external_id: String, error: RecordError) -> RecordResult {
+    RecordResult {
+        index,
+        external_id,
+        outcome: Err(error),
+        warnings: Vec::new(),
+    }
+}
+
+/// Writes `items` in chunks of [`CHUNK`] with `write_chunk` (which opens,
+/// fills and commits one transaction), falling back to one record per
+/// transaction when a chunk fails at the database, and fills `results`.
+async fn run_chunks<T, F, Fut>(
+    items: Vec<(usize, T)>,
+    key: impl Fn(&T) -> &str,
+    results: &mut [Option<RecordResult>],
+    mut write_chunk: F,
+) -> AppResult<()>
+where
+    T: Clone,
+    F: FnMut(Vec<(usize, T)>) -> Fut,
+    Fut: Future<Output = AppResult<Vec<RecordResult>>>,
+{
+    let mut items = items.into_iter().peekable();
+    while items.peek().is_some() {
+        let chunk: Vec<(usize, T)> = items.by_ref().take(CHUNK).collect();
+        match write_chunk(chunk.clone()).await {
+            Ok(done) => place(results, done),
+            Err(AppError::Db(e)) => {
+                tracing::warn!(error = %e, records = chunk.len(), "sync chunk failed; writing its records one by one");
+                for one in chunk {
+                    let (index, external_id) = (one.0, key(&one.1).trim().to_owned());
+                    match write_chunk(vec![one]).await {
+                        Ok(done) => place(results, done),
+                        Err(AppError::Db(e)) => {
+                            let taken = matches!(
+                                e.sql_err(),
+                                Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+                            );
+                            if !taken {
+                                tracing::error!(error = %e, index, "sync record failed");
+                            }
+                            let error = if taken {
+                                RecordError::on(
+                                    "externalId",
+                                    ErrorCode::Taken,
+                                    "another writer stored a record with the same unique value at the same time; retry the record",
+                                )
+                            } else {
+                                RecordError::on(
+                                    "",
+                                    ErrorCode::Failed,
+                                    "the database refused this record; see the server log",
+                                )
+                            };
+                            results[index] = Some(failure(index, external_id, error));
+                        }
+                        Err(other) => return Err(other),
+                    }
+                }
+            }
+            Err(other) => return Err(other),
+        }
+    }
+    Ok(())
+}
+
+fn place(results: &mut [Option<RecordResult>], done: Vec<RecordResult>) {
+    for r in done {
+        let index = r.index;
+        if let Some(slot) = results.get_mut(index) {
+            *slot = Some(r);
+        }
+    }
+}
+
+/// The filled results, in batch order.
+fn finish(results: Vec<Option<RecordResult>>) -> AppResult<Vec<RecordResult>> {
+    results
+        .into_iter()
+        .enumerate()
+        .map(|(i, r)| r.ok_or_else(|| AppError::Internal(format!("sync record {i} has no result"))))
+        .collect()
+}
+
+/// Refuses a source timestamp in the future.
+fn not_future(
+    field: &str,
+    at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Result<(), RecordError> {
+    match at {
+        Some(at) if at > now + CLOCK_SKEW => Err(RecordError::on(
+            field,
+            ErrorCode::InFuture,
+            format!("`{field}` ({at}) is in the future"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// References of one kind, resolved for a chunk: external ids in the batch's
+/// system, Handoff ids checked to exist, emails (users).
+#[derive(Debug, Default)]
+struct Resolved {
+    external: HashMap<String, Uuid>,
+    ids: std::collections::HashSet<Uuid>,
+    emails: HashMap<String, Uuid>,
+}
+
+impl Resolved {
+    /// Resolves every reference in `refs` to live `E` records.
+    async fn load<E: super::records::Record>(
+        db: &impl ConnectionTrait,
+        system: ExternalSystem,
+        refs: impl Iterator<Item = Ref>,
+    ) -> AppResult<Self> {
+        let mut external = Vec::new();
+        let mut ids = Vec::new();
+        let mut emails = Vec::new();
+        for r in refs {
+            match r {
+                Ref::Id(id) => ids.push(id),
+                Ref::External(id) => external.push(ExternalKey::new(system, id)),
+                Ref::Email(email) => emails.push(email.trim().to_lowercase()),
+            }
+        }
+        let mut out = Self::default();
+        if !external.is_empty() {
+            let found = external_ids::resolve(db, E::OBJECT, &external).await?;
+            ids.extend(found.values().copied());
+            let live = live_ids::<E>(db, &ids).await?;
+            for (key, id) in found {
+                if live.contains(&id) {
+                    out.external.insert(key.id, id);
+                }
+            }
+            out.ids = live;
+        } else if !ids.is_empty() {
+            out.ids = live_ids::<E>(db, &ids).await?;
+        }
+        if !emails.is_empty() && E::OBJECT == ObjectType::User {
+            let users = entity::user::Entity::find()
+                .filter(entity::user::Column::Email.is_in(emails))
+                .filter(entity::user::Column::DeletedAt.is_null())
+                .all(db)
+                .await?;
+            out.emails = users.into_iter().map(|u| (u.email, u.id)).collect();
+        }
+        Ok(out)
+    }
+
+    /// The record `r` names, or the error for `field`.
+    fn get(&self, r: &Ref, field: &str, what: &str) -> Result<Uuid, RecordError> {
+        let found = match r {
+            Ref::Id(id) => self.ids.contains(id).then_some(*id),
+            Ref::External(id) => self.external.get(id.trim()).copied(),
+            Ref::Email(email) => self.emails.get(&email.trim().to_lowercase()).copied(),
+        };
+        found.ok_or_else(|| {
+            let named = match r {
+                Ref::Id(id) => format!("id {id}"),
+                Ref::External(id) => format!("external id {id:?}"),
+                Ref::Email(email) => format!("email {email:?}"),
+            };
+            RecordError::on(
+                field,
+                ErrorCode::NotFound,
+                format!("`{field}` names no {what} ({named}); sync it first"),
+            )
+        })
+    }
+
+    /// Resolves an optional reference (`Some(None)` clears it).
+    fn get_opt(
+        &self,
+        r: &Option<Option<Ref>>,
+        field: &str,
+        what: &str,
+    ) -> Result<Option<Option<Uuid>>, RecordError> {
+        match r {
+            None => Ok(None),
+            Some(None) => Ok(Some(None)),
+            Some(Some(r)) => self.get(r, field, what).map(|id| Some(Some(id))),
+        }
+    }
+}
+
+/// The live ones among `ids`.
+async fn live_ids<E: super::records::Record>(
+    db: &impl ConnectionTrait,
+    ids: &[Uuid],
+) -> AppResult<std::collections::HashSet<Uuid>> {
+    let mut live = std::collections::HashSet::new();
+    for chunk in ids.chunks(1_000) {
+        let rows = super::records::find_many::<E>(db, chunk).await?;
+        live.extend(rows.iter().map(E::id_of));
+    }
+    Ok(live)
+}
