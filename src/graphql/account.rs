@@ -99,6 +99,11 @@ impl Account {
         filter.account_id = Some(global_id(ObjectType::Account, self.0.id));
         super::opportunity::list(ctx, first, after, last, before, Some(filter), order_by).await
     }
+    /// Ids of this account in external systems (HubSpot companies, Salesforce
+    /// accounts), ordered by system and id.
+    async fn external_ids(&self, ctx: &Context<'_>) -> Result<Vec<super::external_id::ExternalId>> {
+        super::external_id::of(ctx, ObjectType::Account, self.0.id).await
+    }
     /// Version, +1 on every write; pass it as `expectedVersion` to update safely.
     async fn version(&self) -> i32 {
         self.0.version
@@ -123,7 +128,21 @@ impl Account {
         let l = loaders(ctx)?;
         if selection.field("owner").exists() {
             l.prefetch_users(models.iter().map(|m| m.owner_id)).await?;
+            super::external_id::prefetch(
+                ctx,
+                &selection.field("owner"),
+                ObjectType::User,
+                models.iter().filter_map(|m| m.owner_id),
+            )
+            .await?;
         }
+        super::external_id::prefetch(
+            ctx,
+            selection,
+            ObjectType::Account,
+            models.iter().map(|m| m.id),
+        )
+        .await?;
         Ok(())
     }
 }
@@ -151,6 +170,10 @@ pub struct AccountFilter {
     pub created_at: Option<DateTimeRange>,
     /// Last updated in this range.
     pub updated_at: Option<DateTimeRange>,
+    /// Only accounts with at least one id in this external system.
+    pub has_external_id_in: Option<super::enums::ExternalSystem>,
+    /// Only accounts with no id in this external system.
+    pub lacks_external_id_in: Option<super::enums::ExternalSystem>,
 }
 
 /// Fields accounts can be ordered by.
@@ -202,6 +225,7 @@ pub async fn list(
         is_target_account: f.is_target_account,
         created_at: f.created_at.map(Into::into),
         updated_at: f.updated_at.map(Into::into),
+        external_ids: super::external_id::presence(f.has_external_id_in, f.lacks_external_id_in),
     };
     let order = order_by.unwrap_or_default();
     let sort = match order.field {

@@ -136,6 +136,10 @@ impl Campaign {
         let model = attribution_model.unwrap_or(AttributionModel::Linear);
         super::analytics::performance(ctx, self.0.id, from, to, model).await
     }
+    /// Ids of this campaign in external systems, ordered by system and id.
+    async fn external_ids(&self, ctx: &Context<'_>) -> Result<Vec<super::external_id::ExternalId>> {
+        super::external_id::of(ctx, ObjectType::Campaign, self.0.id).await
+    }
     /// Version, +1 on every write; pass it as `expectedVersion` to update safely.
     async fn version(&self) -> i32 {
         self.0.version
@@ -160,7 +164,21 @@ impl Campaign {
         let l = loaders(ctx)?;
         if selection.field("owner").exists() {
             l.prefetch_users(models.iter().map(|m| m.owner_id)).await?;
+            super::external_id::prefetch(
+                ctx,
+                &selection.field("owner"),
+                ObjectType::User,
+                models.iter().filter_map(|m| m.owner_id),
+            )
+            .await?;
         }
+        super::external_id::prefetch(
+            ctx,
+            selection,
+            ObjectType::Campaign,
+            models.iter().map(|m| m.id),
+        )
+        .await?;
         Ok(())
     }
 }
@@ -192,6 +210,10 @@ pub struct CampaignFilter {
     pub created_at: Option<DateTimeRange>,
     /// Last updated in this range.
     pub updated_at: Option<DateTimeRange>,
+    /// Only campaigns with at least one id in this external system.
+    pub has_external_id_in: Option<super::enums::ExternalSystem>,
+    /// Only campaigns with no id in this external system.
+    pub lacks_external_id_in: Option<super::enums::ExternalSystem>,
 }
 
 /// Fields campaigns can be ordered by.
@@ -247,6 +269,7 @@ pub async fn list(
         active_on: f.active_on,
         created_at: f.created_at.map(Into::into),
         updated_at: f.updated_at.map(Into::into),
+        external_ids: super::external_id::presence(f.has_external_id_in, f.lacks_external_id_in),
     };
     let order = order_by.unwrap_or_default();
     let sort = match order.field {

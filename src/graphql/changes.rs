@@ -72,8 +72,7 @@ impl Change {
     /// The record as it is now, not as it was at this change: a record
     /// written twice shows its latest state in both entries. Null when it
     /// has been deleted since (or by this change), and for kinds that are
-    /// not a `Node` (activities, stage changes, lead definitions, KPI
-    /// targets).
+    /// not a `Node` (stage changes, lead definitions, KPI targets).
     async fn node(&self, ctx: &Context<'_>) -> Result<Option<Node>> {
         load_object(ctx, self.entry.object_type, self.entry.object_id).await
     }

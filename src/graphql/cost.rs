@@ -9,7 +9,8 @@
 //! - a connection (a field with `first`/`last`, or whose selection has
 //!   `edges`, `nodes` or `pageInfo`) costs 1 plus its page size (`first`,
 //!   `last`, else 20, clamped to 1..=100) times its selection;
-//! - `nodes(ids:)` costs 1 plus the number of ids times its selection;
+//! - `nodes(ids:)` and `recordsByExternalIds(externalIds:)` cost 1 plus
+//!   the number of ids times their selection;
 //! - introspection (`__schema`, `__type`) costs 0;
 //! - an aggregate (see [`SURCHARGES`]) costs its surcharge on top, times
 //!   the list it sits in, because it runs aggregate SQL rather than one
@@ -46,6 +47,10 @@ pub const SURCHARGES: &[(&str, usize)] = &[
     ("leadRejectionAnalysis", 50),
     ("attribution", 2),
 ];
+
+/// Fields that load one record per id of a list argument: they cost 1 plus
+/// the number of ids times their selection.
+const LOOKUPS: &[(&str, &str)] = &[("nodes", "ids"), ("recordsByExternalIds", "externalIds")];
 
 /// Fragment spreads nested deeper than this stop counting (cycles are
 /// refused by validation anyway).
@@ -93,10 +98,12 @@ fn field_cost(
         return 0;
     }
     let children = selection_cost(doc, &field.selection_set.node, variables, nesting);
-    let multiplier = if name == "nodes" && argument(field, "ids").is_some() {
-        argument(field, "ids")
-            .map(|v| list_len(resolve(v, variables)))
-            .unwrap_or(1)
+    let multiplier = if let Some(ids) = LOOKUPS
+        .iter()
+        .find(|(field_name, _)| *field_name == name)
+        .and_then(|(_, ids)| argument(field, ids))
+    {
+        list_len(resolve(ids, variables))
     } else if let Some(n) = ["first", "last"]
         .iter()
         .find_map(|a| argument(field, a).and_then(|v| int(resolve(v, variables))))
@@ -274,6 +281,11 @@ mod tests {
         assert_eq!(
             cost_of(q, serde_json::json!({ "ids": ["a", "b", "c"] })),
             1 + 3
+        );
+        let q = "query($x: [String!]!) { recordsByExternalIds(system: HUBSPOT, objectType: LEAD, externalIds: $x) { ... on Lead { account { name } } } }";
+        assert_eq!(
+            cost_of(q, serde_json::json!({ "x": ["1", "2", "3", "4"] })),
+            1 + 4
         );
         assert_eq!(
             cost_of(

@@ -193,6 +193,11 @@ impl Lead {
             engagement: s.engagement.into(),
         }))
     }
+    /// Ids of this lead in external systems (HubSpot contacts, Salesforce leads
+    /// or contacts), ordered by system and id.
+    async fn external_ids(&self, ctx: &Context<'_>) -> Result<Vec<super::external_id::ExternalId>> {
+        super::external_id::of(ctx, ObjectType::Lead, self.0.id).await
+    }
     /// Version, +1 on every write; pass it as `expectedVersion` to update safely.
     async fn version(&self) -> i32 {
         self.0.version
@@ -221,14 +226,42 @@ impl Lead {
         if selection.field("account").exists() {
             l.prefetch_accounts(models.iter().map(|m| m.account_id))
                 .await?;
+            super::external_id::prefetch(
+                ctx,
+                &selection.field("account"),
+                ObjectType::Account,
+                models.iter().filter_map(|m| m.account_id),
+            )
+            .await?;
         }
         if selection.field("owner").exists() {
             l.prefetch_users(models.iter().map(|m| m.owner_id)).await?;
+            super::external_id::prefetch(
+                ctx,
+                &selection.field("owner"),
+                ObjectType::User,
+                models.iter().filter_map(|m| m.owner_id),
+            )
+            .await?;
         }
         if selection.field("sourceCampaign").exists() {
             l.prefetch_campaigns(models.iter().map(|m| m.source_campaign_id))
                 .await?;
+            super::external_id::prefetch(
+                ctx,
+                &selection.field("sourceCampaign"),
+                ObjectType::Campaign,
+                models.iter().filter_map(|m| m.source_campaign_id),
+            )
+            .await?;
         }
+        super::external_id::prefetch(
+            ctx,
+            selection,
+            ObjectType::Lead,
+            models.iter().map(|m| m.id),
+        )
+        .await?;
         Ok(())
     }
 }
@@ -262,6 +295,10 @@ pub struct LeadFilter {
     /// Last updated in this range (`updatedAt`: a score-only rescoring does
     /// not count).
     pub updated_at: Option<DateTimeRange>,
+    /// Only leads with at least one id in this external system.
+    pub has_external_id_in: Option<super::enums::ExternalSystem>,
+    /// Only leads with no id in this external system.
+    pub lacks_external_id_in: Option<super::enums::ExternalSystem>,
 }
 
 /// Fields leads can be ordered by.
@@ -322,6 +359,7 @@ fn to_service_filter(f: LeadFilter) -> AppResult<SvcFilter> {
             .map(|v| v.into_iter().map(Into::into).collect()),
         created_at: f.created_at.map(Into::into),
         updated_at: f.updated_at.map(Into::into),
+        external_ids: super::external_id::presence(f.has_external_id_in, f.lacks_external_id_in),
     })
 }
 

@@ -12,6 +12,7 @@ use super::{
         decode_opt_id, global_id, loaders, page_request, payload, personal, viewer,
     },
     enums::{ActivityKind, LeadStage, OpportunityType, RejectionReason, SourcedBy},
+    external_id::ExternalId,
     lead::{Lead, LeadPayload},
     opportunity::Opportunity,
     user::User,
@@ -166,8 +167,12 @@ pub struct Activity(pub activity::Model);
 #[Object]
 impl Activity {
     /// Global id.
-    async fn id(&self) -> ID {
+    pub async fn id(&self) -> ID {
         global_id(ObjectType::Activity, self.0.id)
+    }
+    /// The lead it happened to; null when the lead has been deleted.
+    async fn lead(&self, ctx: &Context<'_>) -> Result<Option<Lead>> {
+        Ok(loaders(ctx)?.lead(self.0.lead_id).await?.map(Lead))
     }
     /// What happened.
     async fn kind(&self) -> ActivityKind {
@@ -191,6 +196,16 @@ impl Activity {
     /// Free text. Personal data.
     async fn note(&self, ctx: &Context<'_>) -> Result<Option<&str>> {
         personal(ctx, self.0.note.as_deref())
+    }
+    /// Ids of this activity in external systems (HubSpot engagements,
+    /// Salesforce tasks and events), ordered by system and id.
+    async fn external_ids(&self, ctx: &Context<'_>) -> Result<Vec<ExternalId>> {
+        super::external_id::of(ctx, ObjectType::Activity, self.0.id).await
+    }
+    /// Version, +1 on every write; pass it as `expectedVersion` to change
+    /// the activity's external ids safely.
+    async fn version(&self) -> i32 {
+        self.0.version
     }
 }
 

@@ -7,13 +7,16 @@ use std::{collections::HashMap, marker::PhantomData};
 
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use entity::{
-    account, campaign, campaign_spend, competitor, lead, lead_definition_signature, opportunity,
-    user, win_loss_feedback,
+    account, activity, campaign, campaign_spend, competitor, enums::ObjectType, lead,
+    lead_definition_signature, opportunity, user, win_loss_feedback,
 };
 use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
-use crate::services::records::{self, Record};
+use crate::services::{
+    external_ids::{self, ExternalKey},
+    records::{self, Record},
+};
 
 /// Largest batch: far under both engines' bind-parameter limits.
 const MAX_BATCH: usize = 500;
@@ -113,6 +116,37 @@ impl Loader<Uuid> for TouchesByOpportunity {
     }
 }
 
+/// Loads the external ids of records, by record type and id, ordered by
+/// system and id (one query per record type in the batch).
+pub struct ExternalIdsOf {
+    db: DatabaseConnection,
+}
+
+impl Loader<(ObjectType, Uuid)> for ExternalIdsOf {
+    type Value = Vec<ExternalKey>;
+    type Error = async_graphql::Error;
+
+    async fn load(
+        &self,
+        keys: &[(ObjectType, Uuid)],
+    ) -> Result<HashMap<(ObjectType, Uuid), Self::Value>, Self::Error> {
+        let mut by_type: HashMap<ObjectType, Vec<Uuid>> = HashMap::new();
+        for (object_type, id) in keys {
+            by_type.entry(*object_type).or_default().push(*id);
+        }
+        let mut out = HashMap::with_capacity(keys.len());
+        for (object_type, ids) in by_type {
+            let mut found = external_ids::of_records(&self.db, object_type, &ids).await?;
+            // An entry for every key, so that a record without external ids
+            // is cached too and not asked for again.
+            for id in ids {
+                out.insert((object_type, id), found.remove(&id).unwrap_or_default());
+            }
+        }
+        Ok(out)
+    }
+}
+
 macro_rules! loaders {
     ($($field:ident: $module:ident => $prefetch:ident),* $(,)?) => {
         /// The DataLoaders of one request.
@@ -121,6 +155,7 @@ macro_rules! loaders {
             signatures: DataLoader<SignaturesByDefinition, HashMapCache>,
             feedback: DataLoader<FeedbackByOpportunity, HashMapCache>,
             touches: DataLoader<TouchesByOpportunity, HashMapCache>,
+            external_ids: DataLoader<ExternalIdsOf, HashMapCache>,
         }
 
         impl Loaders {
@@ -146,6 +181,12 @@ macro_rules! loaders {
                         HashMapCache::default(),
                     )
                     .max_batch_size(MAX_BATCH),
+                    external_ids: DataLoader::with_cache(
+                        ExternalIdsOf { db: db.clone() },
+                        tokio::spawn,
+                        HashMapCache::default(),
+                    )
+                    .max_batch_size(MAX_BATCH),
                 }
             }
 
@@ -157,6 +198,47 @@ macro_rules! loaders {
                 self.signatures.clear::<Uuid>();
                 self.feedback.clear::<Uuid>();
                 self.touches.clear::<Uuid>();
+                self.external_ids.clear::<(ObjectType, Uuid)>();
+            }
+
+            /// The external ids of one record, ordered by system and id.
+            pub async fn external_ids(
+                &self,
+                object_type: ObjectType,
+                id: Uuid,
+            ) -> async_graphql::Result<Vec<ExternalKey>> {
+                Ok(self
+                    .external_ids
+                    .load_one((object_type, id))
+                    .await?
+                    .unwrap_or_default())
+            }
+
+            /// Loads the external ids of many records of one type into the
+            /// cache in one query.
+            pub async fn prefetch_external_ids(
+                &self,
+                object_type: ObjectType,
+                ids: impl IntoIterator<Item = Uuid>,
+            ) -> async_graphql::Result<()> {
+                let keys: std::collections::BTreeSet<Uuid> = ids.into_iter().collect();
+                if !keys.is_empty() {
+                    self.external_ids
+                        .load_many(keys.into_iter().map(|id| (object_type, id)))
+                        .await?;
+                }
+                Ok(())
+            }
+
+            /// Replaces what the cache holds for one record's external ids
+            /// (after a write in this request changed them).
+            pub async fn feed_external_ids(
+                &self,
+                object_type: ObjectType,
+                id: Uuid,
+                keys: Vec<ExternalKey>,
+            ) {
+                self.external_ids.feed_one((object_type, id), keys).await;
             }
 
             /// The campaign touches an opportunity is attributed over (none
@@ -242,4 +324,5 @@ loaders! {
     competitors: competitor => prefetch_competitors,
     spend: campaign_spend => prefetch_spend,
     feedback_by_id: win_loss_feedback => prefetch_feedback_by_id,
+    activities: activity => prefetch_activities,
 }

@@ -11,6 +11,7 @@ pub mod competitor;
 pub mod cost;
 pub mod enums;
 pub mod events;
+pub mod external_id;
 pub mod feedback;
 pub mod kpi;
 pub mod lead;
@@ -38,6 +39,7 @@ pub const MAX_DIRECTIVES: usize = 5;
 #[derive(MergedObject, Default)]
 pub struct QueryRoot(
     node::NodeQuery,
+    external_id::ExternalIdQuery,
     user::UserQuery,
     account::AccountQuery,
     lead::LeadQuery,
@@ -66,6 +68,7 @@ pub struct MutationRoot(
     feedback::FeedbackMutation,
     competitor::CompetitorMutation,
     kpi::KpiMutation,
+    external_id::ExternalIdMutation,
     sync::SyncMutation,
 );
 

@@ -12,6 +12,7 @@ use super::{
     competitor::Competitor,
     feedback::WinLossFeedback,
     lead::Lead,
+    lifecycle::Activity,
     opportunity::Opportunity,
     spend::CampaignSpend,
     user::User,
@@ -41,6 +42,8 @@ pub enum Node {
     CampaignSpend(CampaignSpend),
     /// Win/loss feedback.
     WinLossFeedback(WinLossFeedback),
+    /// An activity (a touch on a lead).
+    Activity(Activity),
 }
 
 impl Node {
@@ -55,6 +58,7 @@ impl Node {
             Node::Competitor(x) => x.0.version,
             Node::CampaignSpend(x) => x.0.version,
             Node::WinLossFeedback(x) => x.0.version,
+            Node::Activity(x) => x.0.version,
         }
     }
 }
@@ -84,10 +88,8 @@ pub async fn load_object(ctx: &Context<'_>, object: ObjectType, id: Uuid) -> Res
             .win_loss_feedback(id)
             .await?
             .map(|m| Node::WinLossFeedback(WinLossFeedback(m))),
-        ObjectType::Activity
-        | ObjectType::StageChange
-        | ObjectType::LeadDefinition
-        | ObjectType::KpiTarget => None,
+        ObjectType::Activity => l.activity(id).await?.map(|m| Node::Activity(Activity(m))),
+        ObjectType::StageChange | ObjectType::LeadDefinition | ObjectType::KpiTarget => None,
     })
 }
 
@@ -115,6 +117,7 @@ pub async fn prefetch_objects(
     l.prefetch_spend(of(ObjectType::CampaignSpend)).await?;
     l.prefetch_feedback_by_id(of(ObjectType::WinLossFeedback))
         .await?;
+    l.prefetch_activities(of(ObjectType::Activity)).await?;
     Ok(())
 }
 
@@ -147,6 +150,7 @@ async fn load(ctx: &Context<'_>, id: &ID) -> Result<Option<Node>> {
             .win_loss_feedback(uuid)
             .await?
             .map(|m| Node::WinLossFeedback(WinLossFeedback(m))),
+        "Activity" => l.activity(uuid).await?.map(|m| Node::Activity(Activity(m))),
         _ => None,
     })
 }

@@ -119,6 +119,11 @@ impl Opportunity {
     ) -> Result<OpportunityAttribution> {
         super::analytics::attribution_of(ctx, &self.0, model).await
     }
+    /// Ids of this opportunity in external systems (HubSpot deals, Salesforce
+    /// opportunities), ordered by system and id.
+    async fn external_ids(&self, ctx: &Context<'_>) -> Result<Vec<super::external_id::ExternalId>> {
+        super::external_id::of(ctx, ObjectType::Opportunity, self.0.id).await
+    }
     /// Version, +1 on every write; pass it as `expectedVersion` to update safely.
     async fn version(&self) -> i32 {
         self.0.version
@@ -144,13 +149,34 @@ impl Opportunity {
         if selection.field("account").exists() {
             l.prefetch_accounts(models.iter().map(|m| m.account_id))
                 .await?;
+            super::external_id::prefetch(
+                ctx,
+                &selection.field("account"),
+                ObjectType::Account,
+                models.iter().filter_map(|m| m.account_id),
+            )
+            .await?;
         }
         if selection.field("primaryLead").exists() {
             l.prefetch_leads(models.iter().map(|m| m.primary_lead_id))
                 .await?;
+            super::external_id::prefetch(
+                ctx,
+                &selection.field("primaryLead"),
+                ObjectType::Lead,
+                models.iter().filter_map(|m| m.primary_lead_id),
+            )
+            .await?;
         }
         if selection.field("owner").exists() {
             l.prefetch_users(models.iter().map(|m| m.owner_id)).await?;
+            super::external_id::prefetch(
+                ctx,
+                &selection.field("owner"),
+                ObjectType::User,
+                models.iter().filter_map(|m| m.owner_id),
+            )
+            .await?;
         }
         if selection.field("feedback").exists() || selection.field("feedbackMissing").exists() {
             l.prefetch_feedback(models.iter().map(|m| m.id)).await?;
@@ -158,6 +184,13 @@ impl Opportunity {
         if selection.field("attribution").exists() {
             l.prefetch_touches(models.iter().map(|m| m.id)).await?;
         }
+        super::external_id::prefetch(
+            ctx,
+            selection,
+            ObjectType::Opportunity,
+            models.iter().map(|m| m.id),
+        )
+        .await?;
         Ok(())
     }
 }
@@ -197,6 +230,10 @@ pub struct OpportunityFilter {
     /// outcome (the feedback-missing queue; add `ownerIds` for one rep's);
     /// false: only the others.
     pub feedback_missing: Option<bool>,
+    /// Only opportunities with at least one id in this external system.
+    pub has_external_id_in: Option<super::enums::ExternalSystem>,
+    /// Only opportunities with no id in this external system.
+    pub lacks_external_id_in: Option<super::enums::ExternalSystem>,
 }
 
 /// Fields opportunities can be ordered by.
@@ -265,6 +302,7 @@ pub async fn list(
         updated_at: f.updated_at.map(Into::into),
         closed_at: f.closed_at.map(Into::into),
         feedback_missing: f.feedback_missing,
+        external_ids: super::external_id::presence(f.has_external_id_in, f.lacks_external_id_in),
     };
     let order = order_by.unwrap_or_default();
     let sort = match order.field {

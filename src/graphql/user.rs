@@ -48,6 +48,11 @@ impl User {
     async fn active(&self) -> bool {
         self.0.active
     }
+    /// Ids of this user in external systems (HubSpot owners, Salesforce
+    /// users), ordered by system and id.
+    async fn external_ids(&self, ctx: &Context<'_>) -> Result<Vec<super::external_id::ExternalId>> {
+        super::external_id::of(ctx, ObjectType::User, self.0.id).await
+    }
     /// Version, +1 on every write; pass it as `expectedVersion` to update safely.
     async fn version(&self) -> i32 {
         self.0.version
@@ -65,10 +70,17 @@ impl User {
 impl User {
     /// Loads the relations `selection` asks for, for a whole page at once.
     pub(crate) async fn prefetch(
-        _ctx: &Context<'_>,
-        _selection: &async_graphql::Lookahead<'_>,
-        _models: &[user::Model],
+        ctx: &Context<'_>,
+        selection: &async_graphql::Lookahead<'_>,
+        models: &[user::Model],
     ) -> Result<()> {
+        super::external_id::prefetch(
+            ctx,
+            selection,
+            ObjectType::User,
+            models.iter().map(|m| m.id),
+        )
+        .await?;
         Ok(())
     }
 }
@@ -91,6 +103,10 @@ pub struct UserFilter {
     pub created_at: Option<DateTimeRange>,
     /// Last updated in this range.
     pub updated_at: Option<DateTimeRange>,
+    /// Only users with at least one id in this external system.
+    pub has_external_id_in: Option<super::enums::ExternalSystem>,
+    /// Only users with no id in this external system.
+    pub lacks_external_id_in: Option<super::enums::ExternalSystem>,
 }
 
 /// Fields users can be ordered by.
@@ -138,6 +154,7 @@ pub async fn list(
         active: f.active,
         created_at: f.created_at.map(Into::into),
         updated_at: f.updated_at.map(Into::into),
+        external_ids: super::external_id::presence(f.has_external_id_in, f.lacks_external_id_in),
     };
     let order = order_by.unwrap_or_default();
     let sort = match order.field {

@@ -36,6 +36,8 @@ pub struct AccountFilter {
     pub created_at: Option<TimeRange>,
     /// Last updated in this range.
     pub updated_at: Option<TimeRange>,
+    /// With, or without, an id in an external system.
+    pub external_ids: super::external_ids::Presence,
 }
 
 /// How to order accounts.
@@ -92,6 +94,7 @@ pub fn select(filter: &AccountFilter) -> Select<account::Entity> {
     }
     cond = in_range(cond, C::CreatedAt, filter.created_at.as_ref());
     cond = in_range(cond, C::UpdatedAt, filter.updated_at.as_ref());
+    cond = filter.external_ids.apply::<account::Entity>(cond);
     account::Entity::live().filter(cond)
 }
 

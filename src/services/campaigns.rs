@@ -48,6 +48,8 @@ pub struct CampaignFilter {
     pub created_at: Option<TimeRange>,
     /// Last updated in this range.
     pub updated_at: Option<TimeRange>,
+    /// With, or without, an id in an external system.
+    pub external_ids: super::external_ids::Presence,
 }
 
 /// How to order campaigns.
@@ -114,6 +116,7 @@ pub fn select(filter: &CampaignFilter) -> Select<campaign::Entity> {
     }
     cond = in_range(cond, C::CreatedAt, filter.created_at.as_ref());
     cond = in_range(cond, C::UpdatedAt, filter.updated_at.as_ref());
+    cond = filter.external_ids.apply::<campaign::Entity>(cond);
     campaign::Entity::live().filter(cond)
 }
 

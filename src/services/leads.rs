@@ -55,6 +55,8 @@ pub struct LeadFilter {
     pub created_at: Option<TimeRange>,
     /// Last updated in this range.
     pub updated_at: Option<TimeRange>,
+    /// With, or without, an id in an external system.
+    pub external_ids: super::external_ids::Presence,
 }
 
 /// How to order leads.
@@ -150,6 +152,7 @@ pub fn select(filter: &LeadFilter) -> Select<lead::Entity> {
     }
     cond = in_range(cond, C::CreatedAt, filter.created_at.as_ref());
     cond = in_range(cond, C::UpdatedAt, filter.updated_at.as_ref());
+    cond = filter.external_ids.apply::<lead::Entity>(cond);
     lead::Entity::live().filter(cond)
 }
 

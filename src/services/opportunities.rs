@@ -52,6 +52,8 @@ pub struct OpportunityFilter {
     /// Closed without win/loss feedback matching the outcome (true), or
     /// not (false): the feedback-missing queue.
     pub feedback_missing: Option<bool>,
+    /// With, or without, an id in an external system.
+    pub external_ids: super::external_ids::Presence,
 }
 
 /// How to order opportunities.
@@ -128,6 +130,7 @@ pub fn select(filter: &OpportunityFilter) -> Select<opportunity::Entity> {
         Some(false) => cond = cond.add(super::feedback::feedback_missing().not()),
         None => {}
     }
+    cond = filter.external_ids.apply::<opportunity::Entity>(cond);
     opportunity::Entity::live().filter(cond)
 }
 

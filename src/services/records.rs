@@ -207,6 +207,38 @@ where
     Ok((model, true))
 }
 
+/// Records a change kept outside the row (its external ids): bumps the
+/// version, stamps `updated_at` and logs `fields`, so `expectedVersion` and
+/// the change feed see it like any other write.
+pub async fn touch<E>(
+    txn: &impl ConnectionTrait,
+    actor: Option<Uuid>,
+    current: E::Model,
+    fields: Vec<String>,
+) -> AppResult<E::Model>
+where
+    E: Record,
+{
+    let id = E::id_of(&current);
+    let version = E::version_of(&current);
+    let at = now();
+    let mut am = current.into_active_model();
+    am.set(E::version_column(), (version + 1).into());
+    am.set(E::updated_at_column(), at.into());
+    let model = am.update(txn).await?;
+    log(
+        txn,
+        actor,
+        E::OBJECT,
+        id,
+        ChangeOperation::Upsert,
+        fields,
+        at,
+    )
+    .await?;
+    Ok(model)
+}
+
 /// Soft-deletes a record: it disappears from lists and lookups and reaches
 /// sync jobs as a tombstone.
 pub async fn soft_delete<E>(

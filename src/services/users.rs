@@ -86,6 +86,8 @@ pub struct UserFilter {
     pub created_at: Option<TimeRange>,
     /// Last updated in this range.
     pub updated_at: Option<TimeRange>,
+    /// With, or without, an id in an external system.
+    pub external_ids: super::external_ids::Presence,
 }
 
 /// How to order users.
@@ -142,6 +144,7 @@ pub fn select(filter: &UserFilter) -> Select<user::Entity> {
     }
     cond = in_range(cond, C::CreatedAt, filter.created_at.as_ref());
     cond = in_range(cond, C::UpdatedAt, filter.updated_at.as_ref());
+    cond = filter.external_ids.apply::<user::Entity>(cond);
     user::Entity::live().filter(cond)
 }
 

@@ -48,3 +48,45 @@ db_test! {
         assert!(hundred <= 6, "{hundred} statements");
     }
 }
+
+const WITH_EXTERNAL_IDS: &str = "query($n: Int!) { leads(first: $n) { nodes { id externalIds { system externalId } account { externalIds { externalId } } owner { externalIds { externalId } } } } }";
+
+async fn statements_with_external_ids(app: &TestApp, n: usize) -> usize {
+    app.reset_queries();
+    let data = app
+        .gql(Role::Admin, WITH_EXTERNAL_IDS, json!({ "n": n }))
+        .await;
+    let nodes = data["leads"]["nodes"].as_array().unwrap();
+    assert_eq!(nodes.len(), n);
+    assert!(
+        nodes
+            .iter()
+            .all(|l| l["externalIds"].as_array().unwrap().len() == 2
+                && l["account"]["externalIds"][0]["externalId"].is_string()
+                && l["owner"]["externalIds"][0]["externalId"] == "005-owner")
+    );
+    app.queries()
+}
+
+db_test! {
+    async fn external_ids_of_a_page_cost_one_query_per_kind_of_record(app) {
+        let owner = app.user_gid(Role::Sales);
+        let add = "mutation($i: AddExternalIdInput!) { addExternalId(input: $i) { userErrors { message } } }";
+        app.gql(Role::Admin, add, json!({ "i": { "id": owner, "system": "SALESFORCE", "externalId": "005-owner" } })).await;
+        for i in 0..100 {
+            let account = app.create_account(&format!("Acme {i}"), None).await;
+            let lead = app
+                .create_lead(&format!("lead{i}@example.com"), json!({ "accountId": account, "ownerId": owner }))
+                .await;
+            app.gql(Role::Admin, add, json!({ "i": { "id": account, "system": "HUBSPOT", "externalId": format!("c-{i}") } })).await;
+            app.gql(Role::Admin, add, json!({ "i": { "id": lead, "system": "HUBSPOT", "externalId": format!("{i}") } })).await;
+            app.gql(Role::Admin, add, json!({ "i": { "id": lead, "system": "SALESFORCE", "externalId": format!("00Q{i}") } })).await;
+        }
+        let ten = statements_with_external_ids(&app, 10).await;
+        let hundred = statements_with_external_ids(&app, 100).await;
+        assert_eq!(ten, hundred, "10 leads cost {ten} statements, 100 cost {hundred}");
+        // viewer + page + lead ids + accounts + their ids + users + their
+        // ids: never one per lead.
+        assert!(hundred <= 8, "{hundred} statements");
+    }
+}

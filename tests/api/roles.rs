@@ -161,6 +161,9 @@ fn matrix(f: &Fixture) -> Vec<(&'static str, String, &'static [Role])> {
         ("winLossAnalysis", "{ winLossAnalysis(from: \"2026-01-01\", to: \"2029-12-31\", groupBy: SOURCE) { key won lost winRate { value } lossReasons { reason count } competitors { competitor { name } won lost } averageLeadFitRating } }".into(), ALL),
         ("leadRejectionAnalysis", "{ leadRejectionAnalysis(from: \"2026-01-01\", to: \"2029-12-31\", groupBy: CAMPAIGN) { key rejected reasons { reason count } mqlsDispositioned rejectionRate { value } } }".into(), ALL),
         ("campaign.spend / totalSpend", format!("{{ node(id: \"{}\") {{ ... on Campaign {{ spend {{ totalCount nodes {{ spentOn amount {{ amount }} }} }} totalSpend {{ amount }} }} }} }}", f.campaign), ALL),
+        ("externalIds", "{ leads { nodes { externalIds { system externalId } } } users { nodes { externalIds { system } } } }".into(), ALL),
+        ("recordByExternalId", "{ recordByExternalId(system: HUBSPOT, objectType: LEAD, externalId: \"m-1\") { id } }".into(), ALL),
+        ("recordsByExternalIds", "{ recordsByExternalIds(system: SALESFORCE, objectType: ACCOUNT, externalIds: [\"a\", \"b\"]) { id } }".into(), ALL),
         ("kpiDefinitions", "{ kpiDefinitions { kpi formula } }".into(), KPI_READERS),
         ("changes", "{ changes(first: 5) { endCursor hasMore nodes { cursor objectType objectId operation node { id } } } }".into(), CHANGE_READERS),
         ("kpis", "{ kpis(input: {kpis: [LEADS_CREATED, WIN_RATE], from: \"2026-01-01\", to: \"2026-03-31\", granularity: MONTH}) { kpi total { value } series { value { value } } } }".into(), KPI_READERS),
@@ -320,6 +323,16 @@ fn matrix(f: &Fixture) -> Vec<(&'static str, String, &'static [Role])> {
             "updateUser",
             format!("mutation {{ updateUser(input: {{id: \"{}\", name: \"Trinity ROLE\"}}) {{ user {{ id }} }} }}", f.user),
             &[Admin],
+        ),
+        (
+            "addExternalId",
+            format!("mutation {{ addExternalId(input: {{id: \"{}\", system: HUBSPOT, externalId: \"m-1\"}}) {{ record {{ id }} userErrors {{ code }} }} }}", f.lead),
+            &[Admin, Integration],
+        ),
+        (
+            "removeExternalId",
+            format!("mutation {{ removeExternalId(input: {{id: \"{}\", system: HUBSPOT, externalId: \"m-1\"}}) {{ record {{ id }} userErrors {{ code }} }} }}", f.lead),
+            &[Admin, Integration],
         ),
         // Deletes come last; a role that deleted first leaves NOT_FOUND (not
         // FORBIDDEN) for the next, which is still "allowed".
