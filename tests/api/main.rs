@@ -13,6 +13,7 @@ mod changes;
 mod competitors;
 mod concurrency;
 mod feedback;
+mod import;
 mod kpis;
 mod leads;
 mod lifecycle;
