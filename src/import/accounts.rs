@@ -76,7 +76,7 @@ const HUBSPOT: &[Column] = &[
         key: "owner",
         headers: &["Company owner", "Company Owner Email", "Owner Email"],
         field: "owner",
-        note: "the owner's email",
+        note: "the owner's email, or the full name of one active user",
     },
     Column {
         key: "is_target_account",
@@ -145,7 +145,7 @@ const SALESFORCE: &[Column] = &[
         key: "owner",
         headers: &["Account Owner", "Account Owner Email", "Owner Email"],
         field: "owner",
-        note: "the owner's email",
+        note: "the owner's email, or the full name of one active user",
     },
 ];
 

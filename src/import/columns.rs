@@ -8,6 +8,7 @@ use anyhow::{Context as _, bail};
 use chrono::{DateTime, FixedOffset, Utc};
 use entity::enums::{Channel, ExternalSystem};
 use serde::Deserialize;
+use uuid::Uuid;
 
 use super::{dates, values};
 
@@ -106,17 +107,27 @@ pub struct Context {
     stages: HashMap<String, String>,
     /// Normalised source value → channel.
     sources: HashMap<String, Channel>,
+    /// Normalised user name → the user, or `None` when several share it.
+    owners: HashMap<String, Option<Uuid>>,
 }
 
 impl Context {
-    /// The context of an import; `Err` names a mapping value that is no
-    /// channel.
+    /// The context of an import, with the active users' names for owners
+    /// exported by name; `Err` names a mapping value that is no channel.
     pub fn new(
         system: ExternalSystem,
         currency: &str,
         offset: FixedOffset,
         mapping: &Mapping,
+        users: &[(Uuid, String)],
     ) -> anyhow::Result<Self> {
+        let mut owners: HashMap<String, Option<Uuid>> = HashMap::new();
+        for (id, name) in users {
+            owners
+                .entry(values::normalise(name))
+                .and_modify(|found| *found = None)
+                .or_insert(Some(*id));
+        }
         let mut sources = HashMap::new();
         for (from, to) in &mapping.sources {
             let Some(channel) = values::handoff_channel(to) else {
@@ -136,6 +147,7 @@ impl Context {
                 .map(|(from, to)| (values::normalise(from), to.clone()))
                 .collect(),
             sources,
+            owners,
         })
     }
 
@@ -291,17 +303,26 @@ impl<'a> Row<'a> {
             .transpose()
     }
 
-    /// An owner cell: the user's email.
+    /// An owner cell: the user's email, or the full name of exactly one
+    /// active user (what both systems export by default).
     pub fn owner(&self, key: &str) -> Result<Option<Option<super::Ref>>, RowError> {
-        match self.get(key) {
-            None => Ok(None),
-            Some(v) if v.contains('@') => Ok(Some(Some(super::Ref::Email(v.to_owned())))),
-            Some(v) => Err(RowError::on(
+        let Some(v) = self.get(key) else {
+            return Ok(None);
+        };
+        if v.contains('@') {
+            return Ok(Some(Some(super::Ref::Email(v.to_owned()))));
+        }
+        match self.ctx.owners.get(&values::normalise(v)) {
+            Some(Some(id)) => Ok(Some(Some(super::Ref::Id(*id)))),
+            Some(None) => Err(RowError::on(
                 "INVALID",
                 &self.header(key),
-                format!(
-                    "{v:?} is not an email: owners are matched by email, so export the owner's email (or map another column to `owner`)"
-                ),
+                format!("several users are named {v:?}: export the owner's email instead"),
+            )),
+            None => Err(RowError::on(
+                "NOT_FOUND",
+                &self.header(key),
+                format!("no active user has the email or name {v:?}"),
             )),
         }
     }

@@ -94,7 +94,7 @@ const HUBSPOT: &[Column] = &[
         key: "owner",
         headers: &["Contact owner", "Contact Owner Email", "Owner Email"],
         field: "owner",
-        note: "the owner's email",
+        note: "the owner's email, or the full name of one active user",
     },
     Column {
         key: "account",
@@ -215,7 +215,7 @@ const SALESFORCE: &[Column] = &[
         key: "owner",
         headers: &["Lead Owner", "Lead Owner Email", "Owner Email"],
         field: "owner",
-        note: "the owner's email",
+        note: "the owner's email, or the full name of one active user",
     },
     Column {
         key: "country",

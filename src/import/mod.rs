@@ -259,7 +259,14 @@ async fn run_object<O: Object>(
     progress: &mut (dyn FnMut(&Progress) + Send),
 ) -> anyhow::Result<Summary> {
     let system = options.system.external();
-    let ctx = Context::new(system, &options.currency, options.offset, &options.mapping)?;
+    let users = services::users::active_names(db).await?;
+    let ctx = Context::new(
+        system,
+        &options.currency,
+        options.offset,
+        &options.mapping,
+        &users,
+    )?;
     let file = &options.file;
     let mut reader = csv::ReaderBuilder::new()
         .flexible(true)

@@ -27,16 +27,21 @@ fn sample(path: &str) -> PathBuf {
 
 /// The owners the samples name (the demo dataset's users).
 async fn add_sample_owners(app: &TestApp) {
-    for (email, role, team) in [
-        ("sales@handoff.demo", Role::Sales, Team::Sales),
-        ("marketing@handoff.demo", Role::Marketing, Team::Marketing),
+    for (email, name, role, team) in [
+        ("sales@handoff.demo", "Sam Sales", Role::Sales, Team::Sales),
+        (
+            "marketing@handoff.demo",
+            "Maya Marketing",
+            Role::Marketing,
+            Team::Marketing,
+        ),
     ] {
         let now = Utc::now();
         user::Entity::insert(user::ActiveModel {
             id: Set(Uuid::now_v7()),
             created_at: Set(now),
             updated_at: Set(now),
-            name: Set(email.to_owned()),
+            name: Set(name.to_owned()),
             email: Set(email.to_owned()),
             role: Set(role),
             team: Set(team),
@@ -274,8 +279,14 @@ db_test! {
         assert_failed(&failed, &[
             ("10", "REQUIRED (Account Name)"),
             ("11", "IN_FUTURE (Created Date)"),
-            ("12", "INVALID (Account Owner)"),
+            ("12", "NOT_FOUND (Account Owner)"),
         ]);
+        let ironclad = account_of(&app, sf, "001Hs00001aBcDlIAA").await;
+        assert_eq!(
+            owner_email(&app, ironclad.owner_id).await.as_deref(),
+            Some("sales@handoff.demo"),
+            "an owner exported by name"
+        );
         let corvid = account_of(&app, sf, "001Hs00001aBcDeIAA").await;
         assert_eq!(corvid.domain.as_deref(), Some("corvid-security.com"));
         assert_eq!(corvid.country.as_deref(), Some("US"));
