@@ -327,3 +327,15 @@ pub enum ChangeOperation {
     /// The record was deleted: a tombstone (`node` is null).
     Delete,
 }
+
+/// An external system whose ids records carry.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(remote = "entity::enums::ExternalSystem")]
+pub enum ExternalSystem {
+    /// HubSpot.
+    Hubspot,
+    /// Salesforce.
+    Salesforce,
+    /// Any other system (a warehouse, a homegrown CRM).
+    Other,
+}

@@ -20,6 +20,7 @@ pub mod loaders;
 pub mod node;
 pub mod opportunity;
 pub mod spend;
+pub mod sync;
 pub mod user;
 
 use async_graphql::{MergedObject, Schema};
@@ -65,6 +66,7 @@ pub struct MutationRoot(
     feedback::FeedbackMutation,
     competitor::CompetitorMutation,
     kpi::KpiMutation,
+    sync::SyncMutation,
 );
 
 /// The schema type.

@@ -25,5 +25,6 @@ mod schema;
 mod sla;
 mod spend;
 mod subscriptions;
+mod sync;
 mod transport;
 mod users;

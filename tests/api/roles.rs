@@ -359,6 +359,21 @@ fn matrix(f: &Fixture) -> Vec<(&'static str, String, &'static [Role])> {
             &[Admin, Marketing],
         ),
         (
+            "upsertLeads",
+            "mutation { upsertLeads(input: {system: HUBSPOT, leads: [{externalId: \"ROLE-1\", email: \"ROLE@sync.example\"}]}) { created failed results { status } } }".into(),
+            &[Admin, Integration],
+        ),
+        (
+            "upsertAccounts",
+            "mutation { upsertAccounts(input: {system: SALESFORCE, accounts: [{externalId: \"ROLE-1\", name: \"ROLE Inc\"}]}) { created failed } }".into(),
+            &[Admin, Integration],
+        ),
+        (
+            "deleteByExternalIds",
+            "mutation { deleteByExternalIds(input: {objectType: LEAD, system: HUBSPOT, records: [{externalId: \"ROLE-1\"}]}) { deleted failed } }".into(),
+            &[Admin, Integration],
+        ),
+        (
             "deleteUser",
             format!("mutation {{ deleteUser(input: {{id: \"{}\"}}) {{ deletedUserId }} }}", f.user),
             &[Admin],

@@ -1,0 +1,580 @@
+//! Bulk upserts and deletes by external id, for sync jobs.
+//!
+//! Every mutation takes one batch of up to 1,000 records of one type from
+//! one external system and answers with one result per record, in input
+//! order. A record's error (a bad id, an unknown reference, a stale
+//! `expectedVersion`) is in its result and never fails the others; only a
+//! batch that is too big, or a caller without the right, fails as a whole.
+
+use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject};
+use chrono::{DateTime, Utc};
+use entity::enums::ObjectType;
+
+use super::{
+    common::{MoneyInput, db, global_id, parse_global_id, type_name, viewer},
+    enums::{Channel, ExternalSystem, Seniority},
+};
+use crate::{
+    auth::{Action, PolicyGuard},
+    error::{AppError, AppResult},
+    services::sync::{
+        self, ErrorCode, MAX_BATCH, RecordError, RecordResult, Ref, Status, Tally,
+        accounts::AccountUpsert,
+        deletes::DeleteByExternalId,
+        leads::{LeadUpsert, StageEntry},
+    },
+};
+
+/// What happened to one record of a batch.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum SyncStatus {
+    /// It was new and is now stored.
+    Created,
+    /// It existed and changed.
+    Updated,
+    /// It existed and nothing changed (a replay).
+    Unchanged,
+    /// It was soft-deleted.
+    Deleted,
+    /// It was not written; `error` says why.
+    Failed,
+}
+
+/// Why one record of a batch was not written.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(remote = "crate::services::sync::ErrorCode")]
+pub enum SyncErrorCode {
+    /// A value is malformed or not allowed.
+    Invalid,
+    /// A required value is missing or blank.
+    Required,
+    /// A text is too long.
+    TooLong,
+    /// A number or date is outside its range.
+    OutOfRange,
+    /// A reference (or, for deletes, the external id) names no record.
+    NotFound,
+    /// Another record already has this unique value (an account's domain).
+    Taken,
+    /// The batch holds this external id more than once; the first is
+    /// written.
+    Duplicate,
+    /// `expectedVersion` is not the record's version: fetch it and merge.
+    Conflict,
+    /// A source timestamp lies in the future (beyond 5 minutes of clock
+    /// skew).
+    InFuture,
+    /// Timestamps contradict each other (a stage entered before the record
+    /// was created, closed before created).
+    OutOfOrder,
+    /// A stage outside the documented HubSpot / Salesforce mapping.
+    UnknownStage,
+    /// The database refused the record; the detail is in the server log
+    /// under the request id.
+    Failed,
+}
+
+/// One record's error.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct SyncRecordError {
+    /// Stable code to branch on.
+    pub code: SyncErrorCode,
+    /// The record's input field at fault (`email`, `stageHistory.2`), when
+    /// one is.
+    pub field: Option<String>,
+    /// What is wrong and how to fix it.
+    pub message: String,
+}
+
+/// The result of one record of a batch.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct SyncRecordResult {
+    /// The record's position in the batch (0-based).
+    pub index: i32,
+    /// The record's external id, as sent (trimmed).
+    pub external_id: String,
+    /// What happened.
+    pub status: SyncStatus,
+    /// The record's global id; null when it failed before it existed.
+    pub id: Option<ID>,
+    /// The record's version after the batch (pass it as `expectedVersion`
+    /// next time to guard against overwriting newer edits).
+    pub version: Option<i32>,
+    /// Why the record was not written; null unless `status` is FAILED.
+    pub error: Option<SyncRecordError>,
+    /// What was written differently from what was sent, and why (a lead
+    /// stage Handoff kept because the lead has passed the reported one).
+    pub warnings: Vec<String>,
+}
+
+/// The result of a bulk upsert or delete.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct SyncPayload {
+    /// One result per record, in input order.
+    pub results: Vec<SyncRecordResult>,
+    /// Records created.
+    pub created: i32,
+    /// Records changed.
+    pub updated: i32,
+    /// Records found as sent.
+    pub unchanged: i32,
+    /// Records soft-deleted.
+    pub deleted: i32,
+    /// Records not written.
+    pub failed: i32,
+}
+
+/// A stage a lead entered, with the source system's date.
+#[derive(InputObject, Clone, Debug)]
+pub struct StageEntryInput {
+    /// The stage: the source system's value (HubSpot lifecycle stage,
+    /// Salesforce Lead Status) or Handoff's name (`MQL`).
+    pub stage: String,
+    /// When the lead entered it.
+    pub entered_at: DateTime<Utc>,
+}
+
+/// One lead of `upsertLeads`. Omitted fields are left as they are; `null`
+/// clears a nullable field. A reference may be given by Handoff id or by
+/// the other record's id in the batch's system, not both.
+#[derive(InputObject, Clone, Debug)]
+pub struct LeadUpsertInput {
+    /// The lead's id in the batch's system.
+    pub external_id: String,
+    /// Refuse with CONFLICT (in this record's result) unless the lead is at
+    /// this version.
+    pub expected_version: Option<i32>,
+    /// Email address; required to create a lead.
+    pub email: Option<String>,
+    /// First name.
+    pub first_name: MaybeUndefined<String>,
+    /// Last name.
+    pub last_name: MaybeUndefined<String>,
+    /// Job title.
+    pub job_title: MaybeUndefined<String>,
+    /// Seniority.
+    pub seniority: MaybeUndefined<Seniority>,
+    /// Company name as captured.
+    pub company_name: MaybeUndefined<String>,
+    /// ISO 3166-1 alpha-2 country code.
+    pub country: MaybeUndefined<String>,
+    /// Source channel (OTHER when a new lead comes without one).
+    pub source: Option<Channel>,
+    /// The lead's account, by Handoff id.
+    pub account_id: MaybeUndefined<ID>,
+    /// The lead's account, by its id in the batch's system.
+    pub account_external_id: MaybeUndefined<String>,
+    /// The first-touch campaign, by Handoff id.
+    pub source_campaign_id: MaybeUndefined<ID>,
+    /// The first-touch campaign, by its id in the batch's system.
+    pub source_campaign_external_id: MaybeUndefined<String>,
+    /// The owning user, by Handoff id.
+    pub owner_id: MaybeUndefined<ID>,
+    /// The owning user, by its id in the batch's system.
+    pub owner_external_id: MaybeUndefined<String>,
+    /// The owning user, by email.
+    pub owner_email: MaybeUndefined<String>,
+    /// The current stage: HubSpot's lifecycle stage, Salesforce's Lead
+    /// Status, or Handoff's name (see the README's mapping table).
+    pub stage: Option<String>,
+    /// HubSpot's lead status (`hs_lead_status`), which refines the
+    /// lifecycle stage (IN_PROGRESS makes an MQL a SAL).
+    pub lead_status: Option<String>,
+    /// When the current stage was entered (default: the latest date known
+    /// for a new lead; now for a stage change of an existing one).
+    pub stage_entered_at: Option<DateTime<Utc>>,
+    /// Earlier stages with their dates (HubSpot's "date entered stage"
+    /// properties, Salesforce's stage history).
+    #[graphql(default)]
+    pub stage_history: Vec<StageEntryInput>,
+    /// When the lead was created in the source system (default: now).
+    pub created_at: Option<DateTime<Utc>>,
+}
+
+/// Input of `upsertLeads`.
+#[derive(InputObject)]
+pub struct UpsertLeadsInput {
+    /// The system whose ids the batch uses.
+    pub system: ExternalSystem,
+    /// Up to 1,000 leads.
+    pub leads: Vec<LeadUpsertInput>,
+}
+
+/// One account of `upsertAccounts`. Omitted fields are left as they are;
+/// `null` clears a nullable field.
+#[derive(InputObject, Clone, Debug)]
+pub struct AccountUpsertInput {
+    /// The account's id in the batch's system.
+    pub external_id: String,
+    /// Refuse with CONFLICT (in this record's result) unless the account is
+    /// at this version.
+    pub expected_version: Option<i32>,
+    /// Company name; required to create an account.
+    pub name: Option<String>,
+    /// Web domain (unique among accounts).
+    pub domain: MaybeUndefined<String>,
+    /// Industry.
+    pub industry: MaybeUndefined<String>,
+    /// Head count.
+    pub employee_count: MaybeUndefined<i32>,
+    /// Annual revenue.
+    pub annual_revenue: MaybeUndefined<MoneyInput>,
+    /// ISO 3166-1 alpha-2 country code.
+    pub country: MaybeUndefined<String>,
+    /// A target account of account-based marketing.
+    pub is_target_account: Option<bool>,
+    /// The owning user, by Handoff id.
+    pub owner_id: MaybeUndefined<ID>,
+    /// The owning user, by its id in the batch's system.
+    pub owner_external_id: MaybeUndefined<String>,
+    /// The owning user, by email.
+    pub owner_email: MaybeUndefined<String>,
+    /// When the account was created in the source system (default: now).
+    pub created_at: Option<DateTime<Utc>>,
+}
+
+/// Input of `upsertAccounts`.
+#[derive(InputObject)]
+pub struct UpsertAccountsInput {
+    /// The system whose ids the batch uses.
+    pub system: ExternalSystem,
+    /// Up to 1,000 accounts.
+    pub accounts: Vec<AccountUpsertInput>,
+}
+
+/// The kinds of record sync jobs upsert and delete.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum SyncObjectType {
+    /// Accounts.
+    Account,
+    /// Leads.
+    Lead,
+    /// Campaigns.
+    Campaign,
+    /// Opportunities.
+    Opportunity,
+    /// Activities.
+    Activity,
+}
+
+impl From<SyncObjectType> for ObjectType {
+    fn from(t: SyncObjectType) -> Self {
+        match t {
+            SyncObjectType::Account => ObjectType::Account,
+            SyncObjectType::Lead => ObjectType::Lead,
+            SyncObjectType::Campaign => ObjectType::Campaign,
+            SyncObjectType::Opportunity => ObjectType::Opportunity,
+            SyncObjectType::Activity => ObjectType::Activity,
+        }
+    }
+}
+
+/// One record of `deleteByExternalIds`.
+#[derive(InputObject, Clone, Debug)]
+pub struct DeleteByExternalIdInput {
+    /// The record's id in the batch's system.
+    pub external_id: String,
+    /// Refuse with CONFLICT (in this record's result) unless the record is
+    /// at this version.
+    pub expected_version: Option<i32>,
+}
+
+/// Input of `deleteByExternalIds`.
+#[derive(InputObject)]
+pub struct DeleteByExternalIdsInput {
+    /// The kind of record.
+    pub object_type: SyncObjectType,
+    /// The system whose ids the batch uses.
+    pub system: ExternalSystem,
+    /// Up to 1,000 records.
+    pub records: Vec<DeleteByExternalIdInput>,
+}
+
+/// Bulk writes by external id.
+#[derive(Default)]
+pub struct SyncMutation;
+
+#[Object]
+impl SyncMutation {
+    /// Creates or updates up to 1,000 leads matched by their id in one
+    /// external system, with their source dates and stage history; one
+    /// result per lead. Replaying a batch changes nothing. Roles: ADMIN,
+    /// INTEGRATION.
+    #[graphql(guard = "PolicyGuard(Action::SyncRecords)")]
+    async fn upsert_leads(
+        &self,
+        ctx: &Context<'_>,
+        input: UpsertLeadsInput,
+    ) -> Result<SyncPayload> {
+        let system = input.system.into();
+        let (db, viewer) = (db(ctx)?, viewer(ctx)?);
+        run(
+            input.leads,
+            |l| l.external_id.clone(),
+            lead_upsert,
+            |records| sync::leads::upsert(db, viewer, system, records),
+            ObjectType::Lead,
+        )
+        .await
+    }
+
+    /// Creates or updates up to 1,000 accounts matched by their id in one
+    /// external system; one result per account. Replaying a batch changes
+    /// nothing. Roles: ADMIN, INTEGRATION.
+    #[graphql(guard = "PolicyGuard(Action::SyncRecords)")]
+    async fn upsert_accounts(
+        &self,
+        ctx: &Context<'_>,
+        input: UpsertAccountsInput,
+    ) -> Result<SyncPayload> {
+        let system = input.system.into();
+        let (db, viewer) = (db(ctx)?, viewer(ctx)?);
+        run(
+            input.accounts,
+            |a| a.external_id.clone(),
+            account_upsert,
+            |records| sync::accounts::upsert(db, viewer, system, records),
+            ObjectType::Account,
+        )
+        .await
+    }
+
+    /// Soft-deletes up to 1,000 records of one type by their id in one
+    /// external system; sync jobs see tombstones in the change feed. A
+    /// record already deleted is UNCHANGED. Roles: ADMIN, INTEGRATION.
+    #[graphql(guard = "PolicyGuard(Action::SyncRecords)")]
+    async fn delete_by_external_ids(
+        &self,
+        ctx: &Context<'_>,
+        input: DeleteByExternalIdsInput,
+    ) -> Result<SyncPayload> {
+        let system = input.system.into();
+        let object: ObjectType = input.object_type.into();
+        let (db, viewer) = (db(ctx)?, viewer(ctx)?);
+        run(
+            input.records,
+            |r| r.external_id.clone(),
+            |r| {
+                Ok(DeleteByExternalId {
+                    external_id: r.external_id,
+                    expected_version: r.expected_version,
+                })
+            },
+            |records| sync::deletes::delete(db, viewer, object, system, records),
+            object,
+        )
+        .await
+    }
+}
+
+/// Converts a batch's inputs (a record whose input cannot be converted, such
+/// as a malformed global id, gets its error without reaching the service),
+/// writes the rest and answers in input order.
+async fn run<I, T, Fut>(
+    inputs: Vec<I>,
+    key: impl Fn(&I) -> String,
+    convert: impl Fn(I) -> Result<T, RecordError>,
+    write: impl FnOnce(Vec<T>) -> Fut,
+    object: ObjectType,
+) -> Result<SyncPayload>
+where
+    Fut: std::future::Future<Output = AppResult<Vec<RecordResult>>>,
+{
+    if inputs.len() > MAX_BATCH {
+        return Err(AppError::BadUserInput(format!(
+            "a batch holds at most {MAX_BATCH} records; this one has {}: split it",
+            inputs.len()
+        ))
+        .into());
+    }
+    let mut results: Vec<Option<RecordResult>> = vec![None; inputs.len()];
+    let mut positions = Vec::with_capacity(inputs.len());
+    let mut records = Vec::with_capacity(inputs.len());
+    for (index, input) in inputs.into_iter().enumerate() {
+        let external_id = key(&input).trim().to_owned();
+        match convert(input) {
+            Ok(record) => {
+                positions.push(index);
+                records.push(record);
+            }
+            Err(error) => {
+                results[index] = Some(RecordResult {
+                    index,
+                    external_id,
+                    outcome: Err(error),
+                    warnings: Vec::new(),
+                });
+            }
+        }
+    }
+    for mut r in write(records).await? {
+        if let Some(&index) = positions.get(r.index) {
+            r.index = index;
+            results[index] = Some(r);
+        }
+    }
+    let results: Vec<RecordResult> = results.into_iter().flatten().collect();
+    let tally = Tally::of(&results);
+    Ok(SyncPayload {
+        results: results.into_iter().map(|r| result(r, object)).collect(),
+        created: count(tally.created),
+        updated: count(tally.updated),
+        unchanged: count(tally.unchanged),
+        deleted: count(tally.deleted),
+        failed: count(tally.failed),
+    })
+}
+
+fn count(n: usize) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
+}
+
+fn result(r: RecordResult, object: ObjectType) -> SyncRecordResult {
+    let index = count(r.index);
+    match r.outcome {
+        Ok(w) => SyncRecordResult {
+            index,
+            external_id: r.external_id,
+            status: match w.status {
+                Status::Created => SyncStatus::Created,
+                Status::Updated => SyncStatus::Updated,
+                Status::Unchanged => SyncStatus::Unchanged,
+                Status::Deleted => SyncStatus::Deleted,
+            },
+            id: Some(global_id(object, w.id)),
+            version: Some(w.version),
+            error: None,
+            warnings: r.warnings,
+        },
+        Err(e) => SyncRecordResult {
+            index,
+            external_id: r.external_id,
+            status: SyncStatus::Failed,
+            id: None,
+            version: None,
+            error: Some(SyncRecordError {
+                code: e.code.into(),
+                field: e.field.filter(|f| !f.is_empty()),
+                message: e.message,
+            }),
+            warnings: r.warnings,
+        },
+    }
+}
+
+/// A reference given by Handoff id, by external id or (users) by email: at
+/// most one of them; `null` clears it.
+fn reference(
+    object: ObjectType,
+    field: &str,
+    id: MaybeUndefined<ID>,
+    external_id: MaybeUndefined<String>,
+    email: MaybeUndefined<String>,
+) -> Result<Option<Option<Ref>>, RecordError> {
+    let given = [
+        !id.is_undefined(),
+        !external_id.is_undefined(),
+        !email.is_undefined(),
+    ]
+    .into_iter()
+    .filter(|g| *g)
+    .count();
+    if given > 1 {
+        return Err(RecordError::on(
+            &format!("{field}Id"),
+            ErrorCode::Invalid,
+            format!("give the {field} by one of its ids, not several"),
+        ));
+    }
+    if let MaybeUndefined::Value(id) = id {
+        return match parse_global_id(&id) {
+            Some((kind, uuid)) if kind == type_name(object) => Ok(Some(Some(Ref::Id(uuid)))),
+            _ => Err(RecordError::on(
+                &format!("{field}Id"),
+                ErrorCode::Invalid,
+                format!("`{field}Id` is not the id of a {}", type_name(object)),
+            )),
+        };
+    }
+    if let MaybeUndefined::Value(v) = external_id {
+        return Ok(Some(Some(Ref::External(v))));
+    }
+    if let MaybeUndefined::Value(v) = email {
+        return Ok(Some(Some(Ref::Email(v))));
+    }
+    if id.is_null() || external_id.is_null() || email.is_null() {
+        return Ok(Some(None));
+    }
+    Ok(None)
+}
+
+fn lead_upsert(l: LeadUpsertInput) -> Result<LeadUpsert, RecordError> {
+    Ok(LeadUpsert {
+        account: reference(
+            ObjectType::Account,
+            "account",
+            l.account_id,
+            l.account_external_id,
+            MaybeUndefined::Undefined,
+        )?,
+        source_campaign: reference(
+            ObjectType::Campaign,
+            "sourceCampaign",
+            l.source_campaign_id,
+            l.source_campaign_external_id,
+            MaybeUndefined::Undefined,
+        )?,
+        owner: reference(
+            ObjectType::User,
+            "owner",
+            l.owner_id,
+            l.owner_external_id,
+            l.owner_email,
+        )?,
+        external_id: l.external_id,
+        expected_version: l.expected_version,
+        email: l.email,
+        first_name: l.first_name.into(),
+        last_name: l.last_name.into(),
+        job_title: l.job_title.into(),
+        seniority: Option::<Option<Seniority>>::from(l.seniority).map(|v| v.map(Into::into)),
+        company_name: l.company_name.into(),
+        country: l.country.into(),
+        source: l.source.map(Into::into),
+        stage: l.stage,
+        lead_status: l.lead_status,
+        stage_entered_at: l.stage_entered_at,
+        stage_history: l
+            .stage_history
+            .into_iter()
+            .map(|e| StageEntry {
+                stage: e.stage,
+                entered_at: e.entered_at,
+            })
+            .collect(),
+        created_at: l.created_at,
+    })
+}
+
+fn account_upsert(a: AccountUpsertInput) -> Result<AccountUpsert, RecordError> {
+    Ok(AccountUpsert {
+        owner: reference(
+            ObjectType::User,
+            "owner",
+            a.owner_id,
+            a.owner_external_id,
+            a.owner_email,
+        )?,
+        external_id: a.external_id,
+        expected_version: a.expected_version,
+        name: a.name,
+        domain: a.domain.into(),
+        industry: a.industry.into(),
+        employee_count: a.employee_count.into(),
+        annual_revenue: Option::<Option<MoneyInput>>::from(a.annual_revenue)
+            .map(|v| v.map(|m| (m.amount, m.currency))),
+        country: a.country.into(),
+        is_target_account: a.is_target_account,
+        created_at: a.created_at,
+    })
+}
