@@ -402,3 +402,33 @@ db_test! {
         assert!(import::viewer(&app.db, Some("nobody@example.com")).await.is_err());
     }
 }
+
+db_test! {
+    async fn a_long_file_is_sent_in_batches_of_a_thousand_with_progress_after_each(app) {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("companies.csv");
+        let mut text = String::from("Record ID,Company name,Company Domain Name\n");
+        for i in 0..2_100 {
+            text += &format!("c{i},Company {i},company-{i}.example.com\n");
+        }
+        std::fs::write(&file, text).unwrap();
+        let options = Options {
+            system: System::Hubspot,
+            object: ObjectKind::Accounts,
+            file,
+            mapping: Mapping::default(),
+            currency: "USD".into(),
+            offset: chrono::FixedOffset::east_opt(0).unwrap(),
+            failed: None,
+        };
+        let mut seen = Vec::new();
+        let summary = import::run(&app.db, &integration(&app), &options, &mut |p| {
+            seen.push((p.rows, p.written, p.failed))
+        })
+        .await
+        .unwrap();
+        assert_eq!(seen, vec![(1_000, 1_000, 0), (2_000, 2_000, 0), (2_100, 2_100, 0)]);
+        assert_eq!(counts(&summary), [2_100, 2_100, 0, 0, 0]);
+        assert_eq!(summary.exit_code(), 0);
+    }
+}
