@@ -1,6 +1,7 @@
-//! The `handoff` command line: serve, migrate, token, export-schema, demo.
+//! The `handoff` command line: serve, migrate, token, export-schema, demo,
+//! import.
 
-use std::time::Duration;
+use std::{path::PathBuf, process::ExitCode, time::Duration};
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
@@ -8,7 +9,7 @@ use entity::enums::Role;
 use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
-use crate::{Application, config::Config, db, demo, graphql, services};
+use crate::{Application, config::Config, db, demo, graphql, import, services};
 
 /// Handoff: the shared system of record between marketing and sales.
 #[derive(Parser, Debug)]
@@ -65,6 +66,37 @@ pub enum Command {
         #[arg(long, default_value_t = 42)]
         seed: u64,
     },
+    /// Import a HubSpot or Salesforce CSV export through the sync service:
+    /// prints created / updated / unchanged / failed and writes failed rows
+    /// to a file. Exits with 0 when every row was imported, 2 when some
+    /// failed.
+    Import {
+        /// The system that exported the file.
+        #[arg(long, value_enum)]
+        system: import::System,
+        /// What the file holds (`contacts` and `companies` are aliases).
+        #[arg(long, value_enum)]
+        object: import::ObjectKind,
+        /// The CSV file.
+        file: PathBuf,
+        /// A JSON mapping file: `{"columns": {"email": "E-mail Address"},
+        /// "stages": {"Working": "SAL"}, "sources": {"Web": "ORGANIC_SEARCH"}}`.
+        #[arg(long)]
+        mapping: Option<PathBuf>,
+        /// Currency of money columns when the file has no currency column.
+        #[arg(long, default_value = "USD")]
+        currency: String,
+        /// Offset of times written without a zone, e.g. `+01:00`.
+        #[arg(long, default_value = "UTC", value_parser = import::dates::parse_offset)]
+        timezone: chrono::FixedOffset,
+        /// Where to write failed rows (default: FILE.failed.csv beside FILE).
+        #[arg(long)]
+        failed: Option<PathBuf>,
+        /// Import as this user (email; ADMIN or INTEGRATION). Default: the
+        /// first active INTEGRATION user, else the first ADMIN.
+        #[arg(long = "as", value_name = "EMAIL")]
+        as_user: Option<String>,
+    },
 }
 
 fn parse_role(s: &str) -> Result<Role, String> {
@@ -118,8 +150,9 @@ pub fn init_tracing(json: bool) {
     }
 }
 
-/// Runs a parsed command line.
-pub async fn run(cli: Cli) -> anyhow::Result<()> {
+/// Runs a parsed command line; the exit code is 0 unless an import left
+/// failed rows (2).
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     if let Command::ExportSchema { output } = &cli.command {
         let sdl = graphql::sdl();
         match output {
@@ -128,7 +161,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             None => print!("{sdl}"),
         }
-        return Ok(());
+        return Ok(ExitCode::SUCCESS);
     }
     let early_json = std::env::var("HANDOFF_LOG_FORMAT").is_ok_and(|v| v == "json");
     init_tracing(early_json);
@@ -140,18 +173,41 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Migrate => {
             println!("database is up to date");
-            Ok(())
         }
         Command::Token { role, sub, ttl } => {
             let user_id = resolve_user(&db, role, sub.as_deref()).await?;
             println!("{}", config.jwt.mint(user_id, role, ttl)?);
-            Ok(())
         }
         Command::Demo { leads, seed } => {
             if !demo::is_empty(&db).await? {
                 bail!("the database already has data; the demo loads only into an empty one");
             }
-            load_demo(&db, leads, seed).await
+            load_demo(&db, leads, seed).await?;
+        }
+        Command::Import {
+            system,
+            object,
+            file,
+            mapping,
+            currency,
+            timezone,
+            failed,
+            as_user,
+        } => {
+            let mapping = match mapping {
+                Some(path) => import::columns::Mapping::load(&path)?,
+                None => Default::default(),
+            };
+            let options = import::Options {
+                system,
+                object,
+                file,
+                mapping,
+                currency,
+                offset: timezone,
+                failed,
+            };
+            return run_import(&db, as_user.as_deref(), &options).await;
         }
         Command::Serve {
             demo: with_demo,
@@ -161,10 +217,55 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             if with_demo && demo::is_empty(&db).await? {
                 load_demo(&db, demo_leads, demo_seed).await?;
             }
-            serve(config, db, with_demo).await
+            serve(config, db, with_demo).await?;
         }
-        Command::ExportSchema { .. } => Ok(()),
+        Command::ExportSchema { .. } => {}
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Imports a file with progress on standard error and the summary on
+/// standard output.
+async fn run_import(
+    db: &DatabaseConnection,
+    as_user: Option<&str>,
+    options: &import::Options,
+) -> anyhow::Result<ExitCode> {
+    let viewer = import::viewer(db, as_user).await?;
+    let file = options.file.display().to_string();
+    eprintln!("importing {file}...");
+    let summary = import::run(db, &viewer, options, &mut |p: &import::Progress| {
+        eprintln!(
+            "  {} rows read, {} written, {} failed",
+            p.rows, p.written, p.failed
+        );
+    })
+    .await?;
+    if !summary.ignored_columns.is_empty() {
+        eprintln!(
+            "columns not imported: {}",
+            summary.ignored_columns.join(", ")
+        );
+    }
+    const SHOWN: usize = 20;
+    for (line, warning) in summary.warnings.iter().take(SHOWN) {
+        eprintln!("line {line}: {warning}");
+    }
+    if summary.warnings.len() > SHOWN {
+        eprintln!("... and {} more warnings", summary.warnings.len() - SHOWN);
+    }
+    println!(
+        "{file}: {} rows: {} created, {} updated, {} unchanged, {} failed",
+        summary.rows, summary.created, summary.updated, summary.unchanged, summary.failed
+    );
+    if let Some(path) = &summary.failed_file {
+        println!(
+            "failed rows ({} malformed) with their line and reason: {}",
+            summary.malformed,
+            path.display()
+        );
+    }
+    Ok(ExitCode::from(summary.exit_code()))
 }
 
 async fn load_demo(db: &DatabaseConnection, leads: usize, seed: u64) -> anyhow::Result<()> {

@@ -15,6 +15,7 @@ pub mod error;
 pub mod event_hub;
 pub mod graphql;
 pub mod http;
+pub mod import;
 pub mod services;
 
 use std::{net::SocketAddr, time::Duration};

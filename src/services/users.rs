@@ -6,7 +6,7 @@ use entity::{
 };
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
-    QueryFilter, QueryOrder, Select,
+    QueryFilter, QueryOrder, QuerySelect, Select,
 };
 use uuid::Uuid;
 
@@ -67,6 +67,19 @@ pub async fn find_by_email(db: &DatabaseConnection, email: &str) -> AppResult<Op
     Ok(user::Entity::live()
         .filter(user::Column::Email.eq(email.trim().to_lowercase()))
         .one(db)
+        .await?)
+}
+
+/// The ids and names of the active users (the CSV import matches owners
+/// exported by name; a users table is small).
+pub async fn active_names(db: &DatabaseConnection) -> AppResult<Vec<(Uuid, String)>> {
+    Ok(user::Entity::live()
+        .select_only()
+        .column(user::Column::Id)
+        .column(user::Column::Name)
+        .filter(user::Column::Active.eq(true))
+        .into_tuple()
+        .all(db)
         .await?)
 }
 

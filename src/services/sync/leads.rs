@@ -501,8 +501,14 @@ fn stage_moves(
         }
     }
 
+    // An existing lead's moves at or before its current stage's entry are
+    // already known (a replay sends them again, and a move at that very
+    // instant to another stage would otherwise be applied once more).
+    let known_until = current.map(|l| l.stage_entered_at);
     for (_, stage, at) in entries {
-        // Moves at or before the current stage's entry are already known.
+        if known_until.is_some_and(|known| at <= known) {
+            continue;
+        }
         if at < state.entered_at || (at == state.entered_at && stage == state.stage) {
             continue;
         }
@@ -666,6 +672,69 @@ mod tests {
         let (moves, _) = moves_of(&input, None);
         assert_eq!(moves.state.entered_at, at(2));
         assert_eq!(moves.changes.len(), 2);
+    }
+
+    #[test]
+    fn a_replay_of_stages_entered_at_one_instant_changes_nothing() {
+        // HubSpot: lifecycle `lead` with lead status UNQUALIFIED, and only
+        // "Became a Lead Date": NEW and NURTURE share one date.
+        let input = LeadUpsert {
+            created_at: Some(at(2)),
+            stage: Some("lead".into()),
+            lead_status: Some("UNQUALIFIED".into()),
+            stage_history: vec![StageEntry {
+                stage: "lead".into(),
+                entered_at: at(2),
+            }],
+            ..Default::default()
+        };
+        let (first, _) = moves_of(&input, None);
+        assert_eq!(first.state.stage, LeadStage::Nurture);
+        let lead = lead::Model {
+            stage: first.state.stage,
+            stage_entered_at: first.state.entered_at,
+            created_at: at(2),
+            ..fixture_lead()
+        };
+        let (again, warnings) = moves_of(&input, Some(&lead));
+        assert!(again.changes.is_empty(), "{:?}", again.changes);
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(again.state.recycle_count, 0);
+    }
+
+    fn fixture_lead() -> lead::Model {
+        lead::Model {
+            id: Uuid::nil(),
+            created_at: at(1),
+            updated_at: at(1),
+            email: "x@example.com".into(),
+            first_name: None,
+            last_name: None,
+            job_title: None,
+            seniority: None,
+            account_id: None,
+            company_name: None,
+            country: None,
+            source: Channel::Other,
+            source_campaign_id: None,
+            stage: LeadStage::New,
+            stage_entered_at: at(1),
+            owner_id: None,
+            fit_score: 0,
+            engagement_score: 0,
+            qualified_under_id: None,
+            mql_at: None,
+            sla_first_contact_due_at: None,
+            first_contacted_at: None,
+            sla_disposition_due_at: None,
+            dispositioned_at: None,
+            sla_status: None,
+            rejection_reason: None,
+            rejection_note: None,
+            recycle_count: 0,
+            version: 1,
+            deleted_at: None,
+        }
     }
 
     #[test]

@@ -1,0 +1,414 @@
+//! Which column of an export holds what: the documented default headers of
+//! each system and object, the mapping file that renames them, and a row's
+//! cells by key.
+
+use std::{collections::HashMap, path::Path};
+
+use anyhow::{Context as _, bail};
+use chrono::{DateTime, FixedOffset, Utc};
+use entity::enums::{Channel, ExternalSystem};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::{dates, values};
+
+/// A column an import reads.
+#[derive(Debug, Clone, Copy)]
+pub struct Column {
+    /// Its key in code and in the mapping file's `columns`.
+    pub key: &'static str,
+    /// The headers it is found under, first the documented one (matched
+    /// ignoring case and spacing).
+    pub headers: &'static [&'static str],
+    /// The sync service's field it fills (errors name it).
+    pub field: &'static str,
+    /// How the cell is read, for the README.
+    pub note: &'static str,
+}
+
+/// The mapping file (`--mapping FILE`, JSON): headers for column keys,
+/// extra stage values and extra source values.
+///
+/// ```json
+/// {"columns": {"email": "E-mail Address"},
+///  "stages": {"Working": "SAL"},
+///  "sources": {"Web": "ORGANIC_SEARCH"}}
+/// ```
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Mapping {
+    /// Column key → the header that holds it in this file.
+    #[serde(default)]
+    pub columns: HashMap<String, String>,
+    /// Source stage value → the stage to send instead (Handoff's name or a
+    /// value the documented mapping knows).
+    #[serde(default)]
+    pub stages: HashMap<String, String>,
+    /// Source value → Handoff channel name.
+    #[serde(default)]
+    pub sources: HashMap<String, String>,
+}
+
+impl Mapping {
+    /// Reads a mapping file.
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading the mapping file {}", path.display()))?;
+        serde_json::from_str(&text).with_context(|| {
+            format!(
+                "{} is not a mapping file: a JSON object with \"columns\", \"stages\" and \"sources\"",
+                path.display()
+            )
+        })
+    }
+}
+
+/// One row's failure before or at the service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowError {
+    /// `INVALID`, `REQUIRED`, `UNKNOWN_STAGE`, `MALFORMED`, or a service code.
+    pub code: String,
+    /// The column at fault (its header in the file), or the service field.
+    pub field: Option<String>,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl RowError {
+    /// An error on a column.
+    pub fn on(code: &str, field: &str, message: impl Into<String>) -> Self {
+        Self {
+            code: code.to_owned(),
+            field: Some(field.to_owned()),
+            message: message.into(),
+        }
+    }
+
+    /// The text of the failed file's `error` column: `CODE (field): message`.
+    pub fn describe(&self) -> String {
+        match &self.field {
+            Some(f) if !f.is_empty() => format!("{} ({f}): {}", self.code, self.message),
+            _ => format!("{}: {}", self.code, self.message),
+        }
+    }
+}
+
+/// What conversions need besides the row: the system, the defaults of the
+/// command line and the mapping file's values.
+#[derive(Debug, Clone)]
+pub struct Context {
+    /// The export's system.
+    pub system: ExternalSystem,
+    /// Currency of money columns without one.
+    pub currency: String,
+    /// Zone of times without one.
+    pub offset: FixedOffset,
+    /// Normalised source stage → stage to send.
+    stages: HashMap<String, String>,
+    /// Normalised source value → channel.
+    sources: HashMap<String, Channel>,
+    /// Normalised user name → the user, or `None` when several share it.
+    owners: HashMap<String, Option<Uuid>>,
+}
+
+impl Context {
+    /// The context of an import, with the active users' names for owners
+    /// exported by name; `Err` names a mapping value that is no channel.
+    pub fn new(
+        system: ExternalSystem,
+        currency: &str,
+        offset: FixedOffset,
+        mapping: &Mapping,
+        users: &[(Uuid, String)],
+    ) -> anyhow::Result<Self> {
+        let mut owners: HashMap<String, Option<Uuid>> = HashMap::new();
+        for (id, name) in users {
+            owners
+                .entry(values::normalise(name))
+                .and_modify(|found| *found = None)
+                .or_insert(Some(*id));
+        }
+        let mut sources = HashMap::new();
+        for (from, to) in &mapping.sources {
+            let Some(channel) = values::handoff_channel(to) else {
+                bail!(
+                    "the mapping file maps source {from:?} to {to:?}, which is not a channel: use ORGANIC_SEARCH, PAID_SEARCH, PAID_SOCIAL, ORGANIC_SOCIAL, EMAIL, EVENT, WEBINAR, CONTENT, REFERRAL, PARTNER, OUTBOUND or OTHER"
+                );
+            };
+            sources.insert(values::normalise(from), channel);
+        }
+        Ok(Self {
+            system,
+            currency: currency.trim().to_uppercase(),
+            offset,
+            stages: mapping
+                .stages
+                .iter()
+                .map(|(from, to)| (values::normalise(from), to.clone()))
+                .collect(),
+            sources,
+            owners,
+        })
+    }
+
+    /// A stage value after the mapping file's stages.
+    pub fn stage(&self, value: &str) -> String {
+        self.stages
+            .get(&values::normalise(value))
+            .cloned()
+            .unwrap_or_else(|| value.to_owned())
+    }
+
+    /// Whether the mapping file names this stage value.
+    pub fn maps_stage(&self, value: &str) -> bool {
+        self.stages.contains_key(&values::normalise(value))
+    }
+
+    /// A source value's channel (mapping file first).
+    pub fn channel(&self, value: &str) -> Option<Channel> {
+        self.sources
+            .get(&values::normalise(value))
+            .copied()
+            .or_else(|| values::channel(self.system, value))
+    }
+}
+
+/// Where each column key is in a file.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    /// Key → (field position, header as written).
+    found: HashMap<&'static str, (usize, String)>,
+    /// Headers no column reads.
+    pub ignored: Vec<String>,
+    /// How many fields a row has.
+    pub width: usize,
+}
+
+impl Layout {
+    /// Matches a file's headers to `columns`, with the mapping file's
+    /// renames. The external id column is required; a rename that names no
+    /// header, or a key no column has, is an error.
+    pub fn new(headers: &[String], columns: &[Column], mapping: &Mapping) -> anyhow::Result<Self> {
+        for key in mapping.columns.keys() {
+            if !columns.iter().any(|c| c.key == key) {
+                let keys: Vec<&str> = columns.iter().map(|c| c.key).collect();
+                bail!(
+                    "the mapping file names column key {key:?}, which this import does not read; the keys are: {}",
+                    keys.join(", ")
+                );
+            }
+        }
+        let normalised: Vec<String> = headers.iter().map(|h| values::normalise(h)).collect();
+        let mut found = HashMap::new();
+        for column in columns {
+            let position = match mapping.columns.get(column.key) {
+                Some(header) => {
+                    let wanted = values::normalise(header);
+                    let Some(p) = normalised.iter().position(|h| *h == wanted) else {
+                        bail!(
+                            "the mapping file puts {:?} in column {header:?}, which the file does not have",
+                            column.key
+                        );
+                    };
+                    Some(p)
+                }
+                None => column.headers.iter().find_map(|header| {
+                    let wanted = values::normalise(header);
+                    normalised.iter().position(|h| *h == wanted)
+                }),
+            };
+            if let Some(p) = position {
+                found.insert(column.key, (p, headers[p].trim().to_owned()));
+            }
+        }
+        if !found.contains_key("external_id") {
+            let id = columns.iter().find(|c| c.key == "external_id");
+            let names = id.map(|c| c.headers.join("\", \"")).unwrap_or_default();
+            bail!(
+                "the file has no id column (looked for \"{names}\"); name it in a mapping file as {{\"columns\": {{\"external_id\": \"...\"}}}}"
+            );
+        }
+        let used: Vec<usize> = found.values().map(|(p, _)| *p).collect();
+        let ignored = headers
+            .iter()
+            .enumerate()
+            .filter(|(i, h)| !used.contains(i) && !h.trim().is_empty())
+            .map(|(_, h)| h.trim().to_owned())
+            .collect();
+        Ok(Self {
+            found,
+            ignored,
+            width: headers.len(),
+        })
+    }
+
+    /// The header a key was found under.
+    pub fn header(&self, key: &str) -> Option<&str> {
+        self.found.get(key).map(|(_, h)| h.as_str())
+    }
+}
+
+/// One well-formed row, its cells by column key.
+#[derive(Debug, Clone, Copy)]
+pub struct Row<'a> {
+    /// The cells.
+    pub fields: &'a [String],
+    /// Where the keys are.
+    pub layout: &'a Layout,
+    /// The conversion context.
+    pub ctx: &'a Context,
+}
+
+impl<'a> Row<'a> {
+    /// The trimmed cell of `key`; an empty cell or a column the file lacks
+    /// is `None` (leave the field as it is).
+    pub fn get(&self, key: &str) -> Option<&'a str> {
+        let (p, _) = self.layout.found.get(key)?;
+        self.fields
+            .get(*p)
+            .map(|v| v.trim())
+            .filter(|v| !v.is_empty())
+    }
+
+    /// The header of `key`, for errors.
+    pub fn header(&self, key: &str) -> String {
+        self.layout.header(key).unwrap_or(key).to_owned()
+    }
+
+    /// A text cell: `Some(Some(text))` when filled, `None` when empty.
+    pub fn text(&self, key: &str) -> Option<Option<String>> {
+        self.get(key).map(|v| Some(v.to_owned()))
+    }
+
+    /// A date cell.
+    pub fn date(&self, key: &str) -> Result<Option<DateTime<Utc>>, RowError> {
+        self.get(key)
+            .map(|v| dates::parse(v, self.ctx.offset))
+            .transpose()
+            .map_err(|m| RowError::on("INVALID", &self.header(key), m))
+    }
+
+    /// A whole-number cell.
+    pub fn whole_number(&self, key: &str) -> Result<Option<i32>, RowError> {
+        self.get(key)
+            .map(|v| {
+                values::whole_number(v).ok_or_else(|| {
+                    RowError::on(
+                        "INVALID",
+                        &self.header(key),
+                        format!("{v:?} is not a whole number"),
+                    )
+                })
+            })
+            .transpose()
+    }
+
+    /// An owner cell: the user's email, or the full name of exactly one
+    /// active user (what both systems export by default).
+    pub fn owner(&self, key: &str) -> Result<Option<Option<super::Ref>>, RowError> {
+        let Some(v) = self.get(key) else {
+            return Ok(None);
+        };
+        if v.contains('@') {
+            return Ok(Some(Some(super::Ref::Email(v.to_owned()))));
+        }
+        match self.ctx.owners.get(&values::normalise(v)) {
+            Some(Some(id)) => Ok(Some(Some(super::Ref::Id(*id)))),
+            Some(None) => Err(RowError::on(
+                "INVALID",
+                &self.header(key),
+                format!("several users are named {v:?}: export the owner's email instead"),
+            )),
+            None => Err(RowError::on(
+                "NOT_FOUND",
+                &self.header(key),
+                format!("no active user has the email or name {v:?}"),
+            )),
+        }
+    }
+}
+
+/// The columns as a Markdown table for the README (a test keeps the
+/// README's copy equal to this).
+pub fn markdown_table(columns: &[Column]) -> String {
+    let mut out =
+        String::from("| column | key | field | how it is read |\n| --- | --- | --- | --- |\n");
+    for c in columns {
+        let aliases = if c.headers.len() > 1 {
+            format!(" (or {})", c.headers[1..].join(", "))
+        } else {
+            String::new()
+        };
+        out += &format!(
+            "| {}{aliases} | `{}` | `{}` | {} |\n",
+            c.headers.first().copied().unwrap_or_default(),
+            c.key,
+            c.field,
+            c.note
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const COLUMNS: &[Column] = &[
+        Column {
+            key: "external_id",
+            headers: &["Record ID"],
+            field: "externalId",
+            note: "",
+        },
+        Column {
+            key: "email",
+            headers: &["Email", "Email Address"],
+            field: "email",
+            note: "",
+        },
+        Column {
+            key: "stage",
+            headers: &["Lifecycle Stage"],
+            field: "stage",
+            note: "",
+        },
+    ];
+
+    fn headers(h: &[&str]) -> Vec<String> {
+        h.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn headers_match_ignoring_case_and_spacing() {
+        let layout = Layout::new(
+            &headers(&[" record  id", "EMAIL ADDRESS", "Favourite colour"]),
+            COLUMNS,
+            &Mapping::default(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(layout.header("external_id"), Some("record  id"));
+        assert_eq!(layout.header("email"), Some("EMAIL ADDRESS"));
+        assert_eq!(layout.header("stage"), None);
+        assert_eq!(layout.ignored, vec!["Favourite colour".to_owned()]);
+    }
+
+    #[test]
+    fn the_mapping_file_renames_columns_and_is_checked() {
+        let mut mapping = Mapping::default();
+        mapping
+            .columns
+            .insert("email".into(), "E-mail Address".into());
+        let layout = Layout::new(
+            &headers(&["Record ID", "e-mail address", "Email"]),
+            COLUMNS,
+            &mapping,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(layout.header("email"), Some("e-mail address"));
+
+        mapping.columns.insert("colour".into(), "Colour".into());
+        assert!(Layout::new(&headers(&["Record ID"]), COLUMNS, &mapping).is_err());
+        assert!(Layout::new(&headers(&["Id"]), COLUMNS, &Mapping::default()).is_err());
+    }
+}
