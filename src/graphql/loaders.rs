@@ -13,7 +13,10 @@ use entity::{
 use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
-use crate::services::records::{self, Record};
+use crate::services::{
+    kpis,
+    records::{self, Record},
+};
 
 /// Largest batch: far under both engines' bind-parameter limits.
 const MAX_BATCH: usize = 500;
@@ -121,6 +124,7 @@ macro_rules! loaders {
             signatures: DataLoader<SignaturesByDefinition, HashMapCache>,
             feedback: DataLoader<FeedbackByOpportunity, HashMapCache>,
             touches: DataLoader<TouchesByOpportunity, HashMapCache>,
+            cohorts: kpis::CohortCache,
         }
 
         impl Loaders {
@@ -146,7 +150,14 @@ macro_rules! loaders {
                         HashMapCache::default(),
                     )
                     .max_batch_size(MAX_BATCH),
+                    cohorts: kpis::CohortCache::default(),
                 }
+            }
+
+            /// The KPI cohorts this request has computed (shared by the
+            /// funnel and the cohort KPIs).
+            pub fn cohorts(&self) -> &kpis::CohortCache {
+                &self.cohorts
             }
 
             /// Forgets everything loaded so far. A subscription resolves
@@ -157,6 +168,7 @@ macro_rules! loaders {
                 self.signatures.clear::<Uuid>();
                 self.feedback.clear::<Uuid>();
                 self.touches.clear::<Uuid>();
+                self.cohorts.clear();
             }
 
             /// The campaign touches an opportunity is attributed over (none
