@@ -7,7 +7,7 @@
 //!
 //! ```sh
 //! createdb handoff_bench
-//! DATABASE_URL=postgres://postgres@127.0.0.1:5432/handoff_bench cargo run --release -- demo --leads 1000000
+//! DATABASE_URL=postgres://postgres@127.0.0.1:5432/handoff_bench cargo run --release -- demo --leads 1000000 --deals-per-thousand-leads 200
 //! BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/handoff_bench cargo bench --bench kpi_dashboard
 //! ```
 //!
@@ -53,8 +53,10 @@ async fn main() -> anyhow::Result<()> {
             .and_then(|v| v.parse().ok())
             .unwrap_or(1_000_000);
         eprintln!("loading {leads} demo leads...");
+        // The target scenario: about 200,000 opportunities per million leads.
         let options = demo::DemoOptions {
             leads,
+            deals_per_thousand_leads: Some(200),
             ..Default::default()
         };
         demo::load(&conn, &options, &|line| eprintln!("  {line}")).await?;

@@ -5,6 +5,8 @@
 -- Money in USD, like the request.
 
 -- Leads created in the quarter, with their cohort conversion (funnel counts).
+-- Only entries into the stages after NEW count, so only the leads with one
+-- are grouped; the cohort's size is counted on its own.
 WITH f AS (
   SELECT l.id, l.created_at AS t0,
     MIN(CASE WHEN r.to_stage = 'MQL' THEN r.at END) AS t1,
@@ -12,7 +14,8 @@ WITH f AS (
     MIN(CASE WHEN r.to_stage = 'SQL' THEN r.at END) AS t3,
     MIN(CASE WHEN r.to_stage = 'OPPORTUNITY' THEN r.at END) AS t4,
     MIN(CASE WHEN r.to_stage = 'CUSTOMER' THEN r.at END) AS t5
-  FROM leads l LEFT JOIN stage_changes r ON r.subject_type = 'LEAD' AND r.subject_id = l.id
+  FROM leads l JOIN stage_changes r ON r.subject_type = 'LEAD' AND r.subject_id = l.id
+    AND r.to_stage IN ('MQL', 'SAL', 'SQL', 'OPPORTUNITY', 'CUSTOMER')
   WHERE l.deleted_at IS NULL AND l.created_at >= :'q_from' AND l.created_at < :'q_to'
   GROUP BY l.id, l.created_at
 ), d AS (
@@ -23,7 +26,7 @@ WITH f AS (
   UNION ALL SELECT 5, EXTRACT(EPOCH FROM t5 - t4) / 86400 FROM f WHERE t5 >= t4
 )
 SELECT 'funnel' AS what,
-  (SELECT COUNT(*) FROM f) AS leads,
+  (SELECT COUNT(*) FROM leads WHERE deleted_at IS NULL AND created_at >= :'q_from' AND created_at < :'q_to') AS leads,
   (SELECT COUNT(*) FROM f WHERE COALESCE(t1, t2, t3, t4, t5) IS NOT NULL) AS mql,
   (SELECT COUNT(*) FROM f WHERE COALESCE(t2, t3, t4, t5) IS NOT NULL) AS sal,
   (SELECT COUNT(*) FROM f WHERE COALESCE(t3, t4, t5) IS NOT NULL) AS sql,

@@ -65,6 +65,11 @@ pub enum Command {
         /// Seed.
         #[arg(long, default_value_t = 42)]
         seed: u64,
+        /// About this many opportunities per 1,000 leads (lead conversion
+        /// makes about 38; sales opens the rest on existing accounts).
+        /// Default: only converted leads' deals.
+        #[arg(long)]
+        deals_per_thousand_leads: Option<u32>,
     },
     /// Import a HubSpot or Salesforce CSV export through the sync service:
     /// prints created / updated / unchanged / failed and writes failed rows
@@ -178,11 +183,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let user_id = resolve_user(&db, role, sub.as_deref()).await?;
             println!("{}", config.jwt.mint(user_id, role, ttl)?);
         }
-        Command::Demo { leads, seed } => {
+        Command::Demo {
+            leads,
+            seed,
+            deals_per_thousand_leads,
+        } => {
             if !demo::is_empty(&db).await? {
                 bail!("the database already has data; the demo loads only into an empty one");
             }
-            load_demo(&db, leads, seed).await?;
+            let options = demo::DemoOptions {
+                seed,
+                leads,
+                deals_per_thousand_leads,
+                ..Default::default()
+            };
+            load_demo(&db, &options).await?;
         }
         Command::Import {
             system,
@@ -215,7 +230,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             demo_seed,
         } => {
             if with_demo && demo::is_empty(&db).await? {
-                load_demo(&db, demo_leads, demo_seed).await?;
+                let options = demo::DemoOptions {
+                    seed: demo_seed,
+                    leads: demo_leads,
+                    ..Default::default()
+                };
+                load_demo(&db, &options).await?;
             }
             serve(config, db, with_demo).await?;
         }
@@ -268,15 +288,13 @@ async fn run_import(
     Ok(ExitCode::from(summary.exit_code()))
 }
 
-async fn load_demo(db: &DatabaseConnection, leads: usize, seed: u64) -> anyhow::Result<()> {
-    let options = demo::DemoOptions {
-        seed,
-        leads,
-        ..Default::default()
-    };
-    eprintln!("loading the demo dataset ({leads} leads, seed {seed})...");
+async fn load_demo(db: &DatabaseConnection, options: &demo::DemoOptions) -> anyhow::Result<()> {
+    eprintln!(
+        "loading the demo dataset ({} leads, seed {})...",
+        options.leads, options.seed
+    );
     let started = std::time::Instant::now();
-    let summary = demo::load(db, &options, &|line| eprintln!("  {line}")).await?;
+    let summary = demo::load(db, options, &|line| eprintln!("  {line}")).await?;
     eprintln!(
         "loaded {} users, {} accounts, {} campaigns, {} leads, {} activities, {} opportunities in {:.1} s",
         summary.users,

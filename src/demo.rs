@@ -46,6 +46,11 @@ pub struct DemoOptions {
     /// The dataset covers the 12 months before this instant; nothing is
     /// dated after it.
     pub anchor: DateTime<Utc>,
+    /// About this many opportunities per 1,000 leads. Converted leads make
+    /// about [`CONVERTED_DEALS_PER_THOUSAND_LEADS`]; the rest are deals sales
+    /// opens on existing accounts without a lead converting (outbound new
+    /// business, expansions, renewals). `None`: only converted leads' deals.
+    pub deals_per_thousand_leads: Option<u32>,
 }
 
 impl Default for DemoOptions {
@@ -54,6 +59,7 @@ impl Default for DemoOptions {
             seed: 42,
             leads: 3_000,
             anchor: now().date_naive().and_time(NaiveTime::MIN).and_utc(),
+            deals_per_thousand_leads: None,
         }
     }
 }
@@ -187,13 +193,24 @@ pub async fn load(
     }
     summary.accounts = pool;
 
-    // Leads and everything hanging off them, in creation order.
+    // Leads and everything hanging off them, in creation order, with the
+    // account deals opened meanwhile.
+    let account_deals = options.deals_per_thousand_leads.map_or(0.0, |n| {
+        f64::from(n.saturating_sub(CONVERTED_DEALS_PER_THOUSAND_LEADS)) / 1_000.0
+    });
     let mut done = 0;
     while done < options.leads {
         let end = (done + BATCH_LEADS).min(options.leads);
         let mut batch = Batch::default();
         for idx in done..end {
-            g.lead(idx, options.leads, &mut batch);
+            let created = g.lead(idx, options.leads, &mut batch);
+            let mut chance = account_deals;
+            while chance > 0.0 {
+                if g.chance(chance.min(1.0)) {
+                    g.account_deal(created, &mut batch);
+                }
+                chance -= 1.0;
+            }
         }
         summary.accounts += batch.accounts.len();
         summary.leads += batch.leads.len();
@@ -217,10 +234,12 @@ pub async fn load(
     }
     // Fresh tables have no planner statistics until autovacuum reaches them,
     // and the first queries after a load (a benchmark's) would be planned
-    // blind. The tables are named: a bare ANALYZE would visit every schema.
+    // blind; nor a visibility map, without which an index-only scan reads
+    // the heap anyway. The tables are named: a bare VACUUM would visit every
+    // schema.
     if db.get_database_backend() == DbBackend::Postgres {
         db.execute_unprepared(
-            "ANALYZE users, accounts, campaigns, campaign_spend, leads, activities, \
+            "VACUUM (ANALYZE) users, accounts, campaigns, campaign_spend, leads, activities, \
              opportunities, win_loss_feedback, stage_changes, change_log",
         )
         .await?;
@@ -233,6 +252,10 @@ pub async fn load(
     );
     Ok(summary)
 }
+
+/// Opportunities per 1,000 leads that lead conversion alone makes (37,870
+/// for a million leads with the default seed).
+pub const CONVERTED_DEALS_PER_THOUSAND_LEADS: u32 = 38;
 
 /// Leads generated and inserted per transaction. Larger batches rewrite the
 /// randomly placed index pages (email, account) less often: 5,000 loads a
@@ -1064,14 +1087,18 @@ struct Track {
     at: i64,
 }
 
-/// What the opportunity of a converted lead needs to know.
+/// What an opportunity needs to know.
 struct Deal<'a> {
-    lead: Uuid,
+    /// The converted lead; `None` for a deal sales opened on an account.
+    lead: Option<Uuid>,
     account: Uuid,
     account_name: &'a str,
     owner: Uuid,
     fit: i32,
-    source: Channel,
+    sourced_by: SourcedBy,
+    /// The deal's type; `None` draws it (most converted leads are new
+    /// business).
+    kind: Option<OpportunityType>,
     employees: Option<i32>,
 }
 
@@ -1719,8 +1746,9 @@ impl Generator {
         track.at = at;
     }
 
-    /// Generates lead `idx` of `total` with its whole history.
-    fn lead(&mut self, idx: usize, total: usize, b: &mut Batch) {
+    /// Generates lead `idx` of `total` with its whole history; returns when
+    /// it was created.
+    fn lead(&mut self, idx: usize, total: usize, b: &mut Batch) -> i64 {
         let a = self.anchor;
         let created = self.lead_created_at(idx, total);
         let id = self.uuid_at(created);
@@ -1944,12 +1972,19 @@ impl Generator {
                         }
                     };
                     let deal = Deal {
-                        lead: id,
+                        lead: Some(id),
                         account,
                         account_name: &company.name,
                         owner,
                         fit,
-                        source,
+                        sourced_by: match source {
+                            Channel::Partner => SourcedBy::Partner,
+                            Channel::Outbound | Channel::Referral | Channel::Other => {
+                                SourcedBy::Sales
+                            }
+                            _ => SourcedBy::Marketing,
+                        },
+                        kind: None,
                         employees: company.employees,
                     };
                     let (end, won) = self.opportunity(b, &deal, o);
@@ -2049,6 +2084,46 @@ impl Generator {
             version: 1,
             deleted_at: None,
         });
+        created
+    }
+
+    /// A deal sales opens at `at` on an existing account, without a lead
+    /// converting: outbound new business, an expansion or a renewal.
+    fn account_deal(&mut self, at: i64, b: &mut Batch) {
+        let available = self.accounts.partition_point(|acc| acc.created <= at);
+        if available == 0 {
+            return;
+        }
+        let i = self.pick_account(available);
+        let kind = self.weighted(&[
+            (OpportunityType::NewBusiness, 50),
+            (OpportunityType::Expansion, 30),
+            (OpportunityType::Renewal, 20),
+        ]);
+        let sourced_by = if kind == OpportunityType::NewBusiness && self.chance(0.15) {
+            SourcedBy::Partner
+        } else {
+            SourcedBy::Sales
+        };
+        let account = &self.accounts[i];
+        let (id, name, owner, fit, employees) = (
+            account.id,
+            account.company.name.clone(),
+            account.owner,
+            account.fit,
+            account.company.employees,
+        );
+        let deal = Deal {
+            lead: None,
+            account: id,
+            account_name: &name,
+            owner,
+            fit,
+            sourced_by,
+            kind: Some(kind),
+            employees,
+        };
+        self.opportunity(b, &deal, at);
     }
 
     /// Time from creation to MQL: a quarter ask for a demo straight away,
@@ -2109,15 +2184,13 @@ impl Generator {
         });
         let usd = (self.lognormal(22_000.0, 0.7) * size).clamp(5_000.0, 150_000.0);
         let amount = Decimal::new((usd / 50.0).round() as i64 * 5_000, 2);
-        let kind = self.weighted(&[
-            (OpportunityType::NewBusiness, 82),
-            (OpportunityType::Expansion, 12),
-            (OpportunityType::Renewal, 6),
-        ]);
-        let sourced_by = match deal.source {
-            Channel::Partner => SourcedBy::Partner,
-            Channel::Outbound | Channel::Referral | Channel::Other => SourcedBy::Sales,
-            _ => SourcedBy::Marketing,
+        let kind = match deal.kind {
+            Some(kind) => kind,
+            None => self.weighted(&[
+                (OpportunityType::NewBusiness, 82),
+                (OpportunityType::Expansion, 12),
+                (OpportunityType::Renewal, 6),
+            ]),
         };
         let won =
             self.chance((0.12 + 0.30 * f64::from(deal.fit - MQL_FIT_MIN) / 60.0).clamp(0.1, 0.5));
@@ -2178,14 +2251,14 @@ impl Generator {
             updated_at: ts(entered),
             name: format!("{} - {product}", deal.account_name),
             account_id: Some(deal.account),
-            primary_lead_id: Some(deal.lead),
+            primary_lead_id: deal.lead,
             owner_id: Some(deal.owner),
             stage,
             stage_entered_at: ts(entered),
             amount,
             currency: "USD".to_owned(),
             opportunity_type: kind,
-            sourced_by,
+            sourced_by: deal.sourced_by,
             expected_close_on: Some(expected_close_on),
             closed_at: closed.then(|| ts(entered)),
             version: 1,
@@ -2567,6 +2640,7 @@ mod tests {
             seed: 7,
             leads,
             anchor: anchor(),
+            deals_per_thousand_leads: None,
         }
     }
 
@@ -2835,5 +2909,49 @@ mod tests {
                 .collect::<Vec<_>>()
         };
         assert_eq!(leads(db).await, leads(db2).await);
+    }
+
+    #[tokio::test]
+    async fn deals_per_thousand_leads_adds_deals_on_accounts_without_a_lead() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = fresh_db(&dir).await;
+        let more = DemoOptions {
+            deals_per_thousand_leads: Some(200),
+            ..options(2_000)
+        };
+        let summary = load(&db, &more, &|_: &str| {}).await.unwrap();
+
+        // About 200 per 1,000 leads, the extra ones on accounts without a
+        // converting lead, each with its stage history.
+        assert!(
+            (300..=500).contains(&summary.opportunities),
+            "{} opportunities",
+            summary.opportunities
+        );
+        let converted = count(
+            &db,
+            "SELECT COUNT(*) FROM opportunities WHERE primary_lead_id IS NOT NULL",
+        )
+        .await;
+        assert!(converted > 0 && converted < summary.opportunities);
+        assert_eq!(
+            count(
+                &db,
+                "SELECT COUNT(*) FROM opportunities o WHERE o.account_id IS NULL OR NOT EXISTS \
+                 (SELECT 1 FROM stage_changes s WHERE s.subject_type = 'OPPORTUNITY' \
+                 AND s.subject_id = o.id AND s.to_stage = o.stage)"
+            )
+            .await,
+            0
+        );
+        assert!(
+            count(
+                &db,
+                "SELECT COUNT(*) FROM opportunities WHERE primary_lead_id IS NULL \
+                 AND stage = 'CLOSED_WON'"
+            )
+            .await
+                > 0
+        );
     }
 }

@@ -8,7 +8,7 @@ use rust_decimal::{Decimal, prelude::ToPrimitive};
 
 use super::{
     analytics::AttributionModel,
-    common::{UserError, db, decode_arg_id, global_id, payload, viewer},
+    common::{UserError, db, decode_arg_id, global_id, loaders, payload, viewer},
     enums::Channel,
 };
 use crate::{
@@ -514,10 +514,11 @@ pub async fn compute(
     db: &sea_orm::DatabaseConnection,
     viewer: &crate::auth::Viewer,
     input: KpisInput,
+    cohorts: &svc::CohortCache,
 ) -> AppResult<Vec<KpiResult>> {
     let req = input.request()?;
     let group_by = req.group_by;
-    let figures = svc::compute(db, viewer, &req).await?;
+    let figures = svc::compute(db, viewer, &req, cohorts).await?;
     Ok(figures.into_iter().map(|f| result(f, group_by)).collect())
 }
 
@@ -627,7 +628,7 @@ impl KpiQuery {
     /// SALES, LEADERSHIP, REPORTING.
     #[graphql(guard = "PolicyGuard(Action::ReadKpis)")]
     async fn kpis(&self, ctx: &Context<'_>, input: KpisInput) -> Result<Vec<KpiResult>> {
-        Ok(compute(db(ctx)?, viewer(ctx)?, input).await?)
+        Ok(compute(db(ctx)?, viewer(ctx)?, input, loaders(ctx)?.cohorts()).await?)
     }
 
     /// The cohort funnel: of the leads created in the period (and segment),
@@ -637,7 +638,16 @@ impl KpiQuery {
     #[graphql(guard = "PolicyGuard(Action::ReadKpis)")]
     async fn funnel(&self, ctx: &Context<'_>, input: FunnelInput) -> Result<Funnel> {
         let segment = input.filter.unwrap_or_default().segment("input.filter")?;
-        let stages = svc::funnel(db(ctx)?, viewer(ctx)?, input.from, input.to, &segment).await?;
+        let cohorts = loaders(ctx)?.cohorts();
+        let stages = svc::funnel(
+            db(ctx)?,
+            viewer(ctx)?,
+            input.from,
+            input.to,
+            &segment,
+            cohorts,
+        )
+        .await?;
         let top = stages.first().map(|s| s.count).unwrap_or(0);
         Ok(Funnel {
             from: input.from,

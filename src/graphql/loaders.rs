@@ -15,6 +15,7 @@ use uuid::Uuid;
 
 use crate::services::{
     external_ids::{self, ExternalKey},
+    kpis,
     records::{self, Record},
 };
 
@@ -156,6 +157,7 @@ macro_rules! loaders {
             feedback: DataLoader<FeedbackByOpportunity, HashMapCache>,
             touches: DataLoader<TouchesByOpportunity, HashMapCache>,
             external_ids: DataLoader<ExternalIdsOf, HashMapCache>,
+            cohorts: kpis::CohortCache,
         }
 
         impl Loaders {
@@ -187,7 +189,14 @@ macro_rules! loaders {
                         HashMapCache::default(),
                     )
                     .max_batch_size(MAX_BATCH),
+                    cohorts: kpis::CohortCache::default(),
                 }
+            }
+
+            /// The KPI cohorts this request has computed (shared by the
+            /// funnel and the cohort KPIs).
+            pub fn cohorts(&self) -> &kpis::CohortCache {
+                &self.cohorts
             }
 
             /// Forgets everything loaded so far. A subscription resolves
@@ -199,6 +208,7 @@ macro_rules! loaders {
                 self.feedback.clear::<Uuid>();
                 self.touches.clear::<Uuid>();
                 self.external_ids.clear::<(ObjectType, Uuid)>();
+                self.cohorts.clear();
             }
 
             /// The external ids of one record, ordered by system and id.

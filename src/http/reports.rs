@@ -27,6 +27,7 @@ use crate::{
     graphql::kpi::{
         KpiDimension, KpiFilter, KpiGranularity, KpiResult, KpiValue, KpisInput, compute,
     },
+    services::kpis::CohortCache,
 };
 
 /// The columns, in order.
@@ -271,7 +272,8 @@ pub async fn kpis_csv(
         Err(e) => return fail(e),
     };
     let (from, to) = (input.from, input.to);
-    let work = compute(&state.db, &viewer, input);
+    let cohorts = CohortCache::default();
+    let work = compute(&state.db, &viewer, input, &cohorts);
     let results = match tokio::time::timeout(state.request_timeout, work).await {
         Ok(Ok(r)) => r,
         Ok(Err(e)) => return fail(e),

@@ -18,19 +18,23 @@
 //! Money: amounts are summed only for records in the request's currency
 //! (USD unless asked otherwise); there is no currency conversion.
 
-use std::collections::HashMap;
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex, PoisonError},
+};
 
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use entity::{
     enums::{ChangeOperation, Channel, ObjectType, PeriodKind, SegmentDimension, TargetDirection},
     kpi_target,
 };
-use futures_util::{StreamExt, TryStreamExt};
+use futures_util::{FutureExt, StreamExt, TryStreamExt, future::BoxFuture};
 use rust_decimal::{Decimal, prelude::ToPrimitive};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
     DbBackend, EntityTrait, QueryFilter, QueryOrder, Statement, Value,
 };
+use tokio::sync::OnceCell;
 use uuid::Uuid;
 
 use super::{analytics, records};
@@ -629,6 +633,7 @@ fn measure_sql(m: &Measure, scope: &Scope<'_>) -> Statement {
              MAX(CASE WHEN r.to_stage IN ('OPPORTUNITY', 'CUSTOMER') THEN 1 ELSE 0 END) AS r4, \
              MAX(CASE WHEN r.to_stage = 'CUSTOMER' THEN 1 ELSE 0 END) AS r5 \
              FROM leads l2 LEFT JOIN stage_changes r ON r.subject_type = 'LEAD' AND r.subject_id = l2.id \
+             AND r.to_stage IN ('MQL', 'SAL', 'SQL', 'OPPORTUNITY', 'CUSTOMER') \
              WHERE l2.deleted_at IS NULL AND l2.created_at >= ",
         );
         sql.bind(midnight(scope.period.from).into());
@@ -949,6 +954,7 @@ pub async fn compute(
     db: &DatabaseConnection,
     viewer: &Viewer,
     req: &KpiRequest,
+    cohorts: &CohortCache,
 ) -> AppResult<Vec<KpiFigures>> {
     viewer.require(Action::ReadKpis)?;
     let (period, split, buckets) = validate(req)?;
@@ -972,18 +978,23 @@ pub async fn compute(
             }
         }
     }
-    let statements: Vec<(Statement, usize)> = unique
+    // The cohort KPIs' totals are the funnel's counts: one pass over the
+    // cohort serves both (and whichever of them the request asks first).
+    let statements: Vec<BoxFuture<'_, AppResult<Cells>>> = unique
         .iter()
-        .map(|m| (measure_sql(m, &scope), m.aggs.len()))
+        .map(|m| {
+            if m.source == Source::Cohort && split == Split::None {
+                let segment = &req.segment;
+                async move { Ok(cohorts.get(db, period, segment).await?.cells()) }.boxed()
+            } else {
+                run(db, measure_sql(m, &scope), id_key, m.aggs.len()).boxed()
+            }
+        })
         .collect();
-    let results: Vec<Cells> = futures_util::stream::iter(
-        statements
-            .into_iter()
-            .map(|(statement, width)| run(db, statement, id_key, width)),
-    )
-    .buffered(PARALLEL_STATEMENTS)
-    .try_collect()
-    .await?;
+    let results: Vec<Cells> = futures_util::stream::iter(statements)
+        .buffered(PARALLEL_STATEMENTS)
+        .try_collect()
+        .await?;
     let cache: HashMap<&'static str, Cells> = unique.iter().map(|m| m.id).zip(results).collect();
     let targets = load_targets(db, &req.kpis).await?;
     let today = scope.now.date_naive();
@@ -1638,7 +1649,8 @@ pub struct FunnelStage {
     pub median_days_from_previous: Option<f64>,
 }
 
-/// The cohort funnel of the leads created in a period, in one statement.
+/// The cohort funnel of the leads created in a period: the request's
+/// cohort pass (shared with the cohort KPIs through `cohorts`).
 #[tracing::instrument(skip_all, fields(viewer.role = viewer.role.as_str()))]
 pub async fn funnel(
     db: &DatabaseConnection,
@@ -1646,47 +1658,139 @@ pub async fn funnel(
     from: NaiveDate,
     to: NaiveDate,
     segment: &Segment,
+    cohorts: &CohortCache,
 ) -> AppResult<Vec<FunnelStage>> {
     viewer.require(Action::ReadKpis)?;
     let period = Period::new(from, to).map_err(|e| bad(e.argument, e.message))?;
+    let cohort = cohorts.get(db, period, segment).await?;
+    let n = cohort.reached;
+    Ok((0..6)
+        .map(|k| FunnelStage {
+            index: k,
+            count: n[k],
+            previous: k.checked_sub(1).map(|p| n[p]),
+            median_days_from_previous: if k == 0 { None } else { cohort.median_days[k] },
+        })
+        .collect())
+}
+
+/// One pass over a cohort, the leads created in a period (and segment):
+/// how many reached each of [`FUNNEL_STAGES`] (or a later one) since, and
+/// the median days from first entering each stage to first entering the
+/// next. The funnel shows it; MQL_TO_SQL_RATE, LEAD_TO_OPPORTUNITY_RATE,
+/// OPPORTUNITY_TO_WIN_RATE and LEAD_TO_CUSTOMER_RATE divide its counts.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct Cohort {
+    reached: [i64; 6],
+    median_days: [Option<f64>; 6],
+}
+
+impl Cohort {
+    /// The cohort measure's cells (no split): leads, reached MQL, SQL,
+    /// OPPORTUNITY and CUSTOMER.
+    fn cells(&self) -> Cells {
+        let n = self.reached;
+        let values = [n[0], n[1], n[3], n[4], n[5]]
+            .iter()
+            // Counts are far below 2^53; the conversion is exact.
+            .map(|&c| c as f64)
+            .collect();
+        Cells::from([((None, 0), values)])
+    }
+}
+
+/// The cohorts computed during one request, so that the funnel and the
+/// cohort KPIs of the same period and segment (a dashboard asks for both)
+/// share one pass over the leads and their stage history, even when they
+/// are resolved at the same time. One per request: it is only as fresh as
+/// the request.
+#[derive(Default)]
+pub struct CohortCache {
+    cells: Mutex<Vec<CachedCohort>>,
+}
+
+/// A cohort's period and segment, and its pass once computed.
+type CachedCohort = (Period, Segment, Arc<OnceCell<Cohort>>);
+
+impl CohortCache {
+    /// Forgets every cohort (a subscription resolving its next event must
+    /// see current rows).
+    pub fn clear(&self) {
+        self.cells
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+    }
+
+    async fn get(
+        &self,
+        db: &DatabaseConnection,
+        period: Period,
+        segment: &Segment,
+    ) -> AppResult<Cohort> {
+        let cell = {
+            let mut cells = self.cells.lock().unwrap_or_else(PoisonError::into_inner);
+            match cells.iter().find(|(p, s, _)| *p == period && s == segment) {
+                Some((_, _, cell)) => Arc::clone(cell),
+                None => {
+                    let cell = Arc::new(OnceCell::new());
+                    cells.push((period, segment.clone(), Arc::clone(&cell)));
+                    cell
+                }
+            }
+        };
+        cell.get_or_try_init(|| cohort(db, period, segment))
+            .await
+            .copied()
+    }
+}
+
+/// The cohort pass, in one statement.
+async fn cohort(db: &DatabaseConnection, period: Period, segment: &Segment) -> AppResult<Cohort> {
     let backend = db.get_database_backend();
-    let cohort = |sql: &mut Sql| {
-        let needs_campaign = !segment.channels.is_empty();
-        let needs_account = !segment.industries.is_empty() || segment.target_accounts_only;
-        sql.push(
-            "WITH f AS (SELECT l.id, l.created_at AS t0, \
-             MIN(CASE WHEN r.to_stage = 'MQL' THEN r.at END) AS t1, \
-             MIN(CASE WHEN r.to_stage = 'SAL' THEN r.at END) AS t2, \
-             MIN(CASE WHEN r.to_stage = 'SQL' THEN r.at END) AS t3, \
-             MIN(CASE WHEN r.to_stage = 'OPPORTUNITY' THEN r.at END) AS t4, \
-             MIN(CASE WHEN r.to_stage = 'CUSTOMER' THEN r.at END) AS t5 \
-             FROM leads l",
-        );
-        if needs_campaign {
+    // The cohort's leads (FROM and WHERE), with their entries into the
+    // stages after NEW when `progress`. Only those entries count, so a lead
+    // without any is part of the top of the funnel and nothing else: the
+    // stage counts and medians group only the leads that have some (a fifth
+    // of a cohort), and the top is counted on its own, from an index.
+    let cohort_leads = |sql: &mut Sql, progress: bool| {
+        sql.push(" FROM leads l");
+        if !segment.channels.is_empty() {
             sql.push(" LEFT JOIN campaigns c ON c.id = l.source_campaign_id");
         }
-        if needs_account {
+        if !segment.industries.is_empty() || segment.target_accounts_only {
             sql.push(" LEFT JOIN accounts a ON a.id = l.account_id");
         }
-        sql.push(
-            " LEFT JOIN stage_changes r ON r.subject_type = 'LEAD' AND r.subject_id = l.id \
-             WHERE l.deleted_at IS NULL AND l.created_at >= ",
-        );
+        if progress {
+            sql.push(
+                " JOIN stage_changes r ON r.subject_type = 'LEAD' AND r.subject_id = l.id \
+                 AND r.to_stage IN ('MQL', 'SAL', 'SQL', 'OPPORTUNITY', 'CUSTOMER')",
+            );
+        }
+        sql.push(" WHERE l.deleted_at IS NULL AND l.created_at >= ");
         sql.bind(midnight(period.from).into());
         sql.push(" AND l.created_at < ");
         sql.bind(midnight(period.end()).into());
         segment_filters(sql, Source::Leads, segment);
-        sql.push(" GROUP BY l.id, l.created_at) ");
     };
     // Reached stage k: an entry into k or any later stage.
     let reached = |k: usize| -> String {
         let any: Vec<String> = (k..=5).map(|j| format!("t{j} IS NOT NULL")).collect();
         format!("SUM(CASE WHEN {} THEN 1 ELSE 0 END)", any.join(" OR "))
     };
-    // One statement: the cohort once (a CTE), its counts and its medians.
+    // One statement: the leads with progress once (a CTE), their counts and
+    // medians, and the size of the cohort.
     let mut sql = Sql::new(backend);
-    cohort(&mut sql);
-    sql.push(", d AS (");
+    sql.push(
+        "WITH f AS (SELECT l.id, l.created_at AS t0, \
+         MIN(CASE WHEN r.to_stage = 'MQL' THEN r.at END) AS t1, \
+         MIN(CASE WHEN r.to_stage = 'SAL' THEN r.at END) AS t2, \
+         MIN(CASE WHEN r.to_stage = 'SQL' THEN r.at END) AS t3, \
+         MIN(CASE WHEN r.to_stage = 'OPPORTUNITY' THEN r.at END) AS t4, \
+         MIN(CASE WHEN r.to_stage = 'CUSTOMER' THEN r.at END) AS t5",
+    );
+    cohort_leads(&mut sql, true);
+    sql.push(" GROUP BY l.id, l.created_at), d AS (");
     for k in 1..=5 {
         if k > 1 {
             sql.push(" UNION ALL ");
@@ -1702,12 +1806,17 @@ pub async fn funnel(
          SELECT k, x, ROW_NUMBER() OVER (PARTITION BY k ORDER BY x) AS rn, \
          COUNT(*) OVER (PARTITION BY k) AS cnt FROM d) AS ranked \
          WHERE rn = (cnt + 1) / 2 OR rn = (cnt + 2) / 2 GROUP BY k), \
-         c AS (SELECT COUNT(*) AS n0",
+         c AS (SELECT ",
     );
     for k in 1..=5 {
-        sql.push(&format!(", {} AS n{k}", reached(k)));
+        if k > 1 {
+            sql.push(", ");
+        }
+        sql.push(&format!("{} AS n{k}", reached(k)));
     }
-    sql.push(" FROM f) SELECT CAST(c.n0 AS BIGINT) AS n0");
+    sql.push(" FROM f) SELECT CAST((SELECT COUNT(*)");
+    cohort_leads(&mut sql, false);
+    sql.push(") AS BIGINT) AS n0");
     for k in 1..=5 {
         sql.push(&format!(
             ", CAST(c.n{k} AS BIGINT) AS n{k}, \
@@ -1727,14 +1836,10 @@ pub async fn funnel(
             *slot = row.try_get::<Option<f64>>("", &format!("m{k}"))?;
         }
     }
-    Ok((0..6)
-        .map(|k| FunnelStage {
-            index: k,
-            count: n[k],
-            previous: k.checked_sub(1).map(|p| n[p]),
-            median_days_from_previous: if k == 0 { None } else { median[k] },
-        })
-        .collect())
+    Ok(Cohort {
+        reached: n,
+        median_days: median,
+    })
 }
 
 #[cfg(test)]

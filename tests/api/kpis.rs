@@ -809,6 +809,28 @@ db_test! {
 }
 
 db_test! {
+    async fn the_funnel_next_to_the_cohort_kpis_costs_no_extra_statement(app) {
+        fixture(&app).await;
+        let cohort_kpis = "kpis(input: {kpis: [MQL_TO_SQL_RATE, LEAD_TO_OPPORTUNITY_RATE, OPPORTUNITY_TO_WIN_RATE, LEAD_TO_CUSTOMER_RATE], from: \"2026-01-01\", to: \"2026-03-31\"}) { kpi total { numerator denominator } }";
+        let funnel = "funnel(input: {from: \"2026-01-01\", to: \"2026-03-31\"}) { stages { count } }";
+        app.reset_queries();
+        app.gql(Leadership, &format!("{{ {cohort_kpis} }}"), json!({})).await;
+        let alone = app.queries();
+        app.reset_queries();
+        let r = app.gql(Leadership, &format!("{{ {cohort_kpis} {funnel} }}"), json!({})).await;
+        assert_eq!(app.queries(), alone, "the funnel ran its own cohort pass");
+        // One pass, the same numbers: MQL_TO_SQL_RATE is SQL / MQL,
+        // LEAD_TO_OPPORTUNITY_RATE opportunity / leads,
+        // OPPORTUNITY_TO_WIN_RATE won / opportunity, LEAD_TO_CUSTOMER_RATE
+        // won / leads.
+        let n: Vec<f64> = r["funnel"]["stages"].as_array().unwrap().iter().map(|s| s["count"].as_f64().unwrap()).collect();
+        assert_eq!(n, vec![4.0, 4.0, 2.0, 2.0, 1.0, 1.0]);
+        let parts: Vec<(f64, f64)> = r["kpis"].as_array().unwrap().iter().map(|k| (k["total"]["numerator"].as_f64().unwrap(), k["total"]["denominator"].as_f64().unwrap())).collect();
+        assert_eq!(parts, vec![(n[3], n[1]), (n[4], n[0]), (n[5], n[4]), (n[5], n[0])]);
+    }
+}
+
+db_test! {
     async fn the_csv_report_has_the_same_numbers_behind_the_same_auth(app) {
         fixture(&app).await;
         let url = format!("{}/reports/kpis.csv?kpis=LEADS_CREATED,WIN_RATE,REVENUE&from=2026-01-01&to=2026-03-31&granularity=MONTH", app.base);
