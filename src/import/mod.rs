@@ -13,6 +13,7 @@ pub mod accounts;
 pub mod columns;
 pub mod dates;
 pub mod leads;
+pub mod opportunities;
 pub mod values;
 
 use std::{
@@ -64,6 +65,9 @@ pub enum ObjectKind {
     /// Accounts: HubSpot companies, Salesforce accounts.
     #[value(alias = "companies")]
     Accounts,
+    /// Opportunities: HubSpot deals, Salesforce opportunities.
+    #[value(alias = "deals")]
+    Opportunities,
 }
 
 impl ObjectKind {
@@ -72,6 +76,9 @@ impl ObjectKind {
         match self {
             Self::Leads => <leads::Leads as Object>::columns(system.external()),
             Self::Accounts => <accounts::Accounts as Object>::columns(system.external()),
+            Self::Opportunities => {
+                <opportunities::Opportunities as Object>::columns(system.external())
+            }
         }
     }
 }
@@ -189,6 +196,9 @@ pub async fn run(
         ObjectKind::Leads => run_object::<leads::Leads>(db, viewer, options, progress).await,
         ObjectKind::Accounts => {
             run_object::<accounts::Accounts>(db, viewer, options, progress).await
+        }
+        ObjectKind::Opportunities => {
+            run_object::<opportunities::Opportunities>(db, viewer, options, progress).await
         }
     }
 }
@@ -578,7 +588,11 @@ mod tests {
     #[test]
     fn the_readme_lists_every_column_and_source_mapping() {
         for system in [System::Hubspot, System::Salesforce] {
-            for object in [ObjectKind::Leads, ObjectKind::Accounts] {
+            for object in [
+                ObjectKind::Leads,
+                ObjectKind::Accounts,
+                ObjectKind::Opportunities,
+            ] {
                 let table = columns::markdown_table(object.columns(system));
                 assert!(
                     README.contains(&table),

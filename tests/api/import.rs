@@ -432,3 +432,47 @@ db_test! {
         assert_eq!(summary.exit_code(), 0);
     }
 }
+
+db_test! {
+    async fn deals_of_both_systems_import_with_their_close_dates_and_reimport_unchanged(app) {
+        use entity::{enums::OpportunityStage, opportunity};
+        add_sample_owners(&app).await;
+        let hs = ExternalSystem::Hubspot;
+        import(&app, System::Hubspot, ObjectKind::Accounts, &sample("hubspot/companies.csv"), Mapping::default()).await;
+        import(&app, System::Hubspot, ObjectKind::Leads, &sample("hubspot/contacts.csv"), Mapping::default()).await;
+        let deals = sample("hubspot/deals.csv");
+        let (s, failed) = import(&app, System::Hubspot, ObjectKind::Opportunities, &deals, Mapping::default()).await;
+        assert_eq!(counts(&s), [6, 4, 0, 0, 2], "{failed}");
+        assert_failed(&failed, &[("6", "UNKNOWN_STAGE (Deal Stage)"), ("7", "IN_FUTURE (Close Date)")]);
+        let deal_of = |id: Uuid| opportunity::Entity::find_by_id(id).one(&app.db);
+        let won = deal_of(object_id(&app, hs, ObjectType::Opportunity, "7001").await).await.unwrap().unwrap();
+        assert_eq!(won.stage, OpportunityStage::ClosedWon);
+        assert_eq!(won.amount, 48_000.into());
+        assert_eq!(won.created_at, at(2024, 4, 10, 9, 0));
+        assert_eq!(won.closed_at, Some(at(2024, 6, 1, 12, 0)));
+        assert_eq!(won.account_id, Some(account_of(&app, hs, "9001").await.id));
+        assert_eq!(won.primary_lead_id, Some(lead_of(&app, hs, "101").await.id));
+        let open = deal_of(object_id(&app, hs, ObjectType::Opportunity, "7002").await).await.unwrap().unwrap();
+        assert_eq!(open.stage, OpportunityStage::Negotiation);
+        assert_eq!(open.closed_at, None);
+        assert_eq!(open.expected_close_on, chrono::NaiveDate::from_ymd_opt(2024, 7, 30));
+        let (again, _) = import(&app, System::Hubspot, ObjectKind::Opportunities, &deals, Mapping::default()).await;
+        assert_eq!(counts(&again), [6, 0, 0, 4, 2]);
+
+        let sf = ExternalSystem::Salesforce;
+        import(&app, System::Salesforce, ObjectKind::Accounts, &sample("salesforce/accounts.csv"), Mapping::default()).await;
+        let opportunities = sample("salesforce/opportunities.csv");
+        let (s, failed) = import(&app, System::Salesforce, ObjectKind::Opportunities, &opportunities, Mapping::default()).await;
+        assert_eq!(counts(&s), [6, 4, 0, 0, 2], "{failed}");
+        assert_failed(&failed, &[("6", "OUT_OF_ORDER (Close Date)"), ("7", "REQUIRED (Amount)")]);
+        let corvid = deal_of(object_id(&app, sf, ObjectType::Opportunity, "006Hs00000Ab1AAA").await).await.unwrap().unwrap();
+        assert_eq!(corvid.stage, OpportunityStage::ClosedWon);
+        assert_eq!(corvid.closed_at, Some(at(2024, 3, 28, 0, 0)));
+        assert_eq!(corvid.sourced_by, entity::enums::SourcedBy::Marketing);
+        let renewal = deal_of(object_id(&app, sf, ObjectType::Opportunity, "006Hs00000Ab4AAA").await).await.unwrap().unwrap();
+        assert_eq!(renewal.opportunity_type, entity::enums::OpportunityType::Renewal);
+        assert_eq!(renewal.sourced_by, entity::enums::SourcedBy::Sales);
+        let (again, _) = import(&app, System::Salesforce, ObjectKind::Opportunities, &opportunities, Mapping::default()).await;
+        assert_eq!(counts(&again), [6, 0, 0, 4, 2]);
+    }
+}

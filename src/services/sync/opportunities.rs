@@ -318,8 +318,8 @@ fn stage_moves(
         check_time(field, *at, created_at, now)?;
     }
     for (field, at) in [
-        ("stageEnteredAt", input.stage_entered_at),
         ("closedAt", input.closed_at),
+        ("stageEnteredAt", input.stage_entered_at),
     ] {
         if let Some(at) = at {
             check_time(field, at, created_at, now)?;

@@ -1,0 +1,271 @@
+//! Opportunities: HubSpot's deals export and Salesforce's Opportunity export.
+//!
+//! Both systems have one "Close Date": the expected close date of an open
+//! deal and the actual one of a closed deal. The import reads it that way:
+//! for a closed stage it is `closedAt` and the date the closed stage was
+//! entered; for an open one it is `expectedCloseOn`.
+
+use entity::enums::{ExternalSystem, OpportunityType, SourcedBy};
+use sea_orm::DatabaseConnection;
+
+use super::{
+    Converted, Object,
+    columns::{Column, Row, RowError},
+    first_id, values,
+};
+use crate::{
+    auth::Viewer,
+    domain::crm,
+    error::AppResult,
+    services::sync::{
+        RecordResult, Ref,
+        opportunities::{self, OpportunityUpsert},
+    },
+};
+
+const HUBSPOT: &[Column] = &[
+    Column {
+        key: "external_id",
+        headers: &["Record ID", "Deal ID"],
+        field: "externalId",
+        note: "the deal's id; required",
+    },
+    Column {
+        key: "name",
+        headers: &["Deal Name"],
+        field: "name",
+        note: "required for a new deal",
+    },
+    Column {
+        key: "amount",
+        headers: &["Amount"],
+        field: "amount",
+        note: "required for a new deal; in the currency column or `--currency`",
+    },
+    Column {
+        key: "currency",
+        headers: &["Currency", "Deal Currency Code"],
+        field: "amount.currency",
+        note: "ISO 4217; default `--currency` (USD)",
+    },
+    Column {
+        key: "stage",
+        headers: &["Deal Stage"],
+        field: "stage",
+        note: "`dealstage`, mapped as the stage table says",
+    },
+    Column {
+        key: "created_at",
+        headers: &["Create Date"],
+        field: "createdAt",
+        note: "date",
+    },
+    Column {
+        key: "close_date",
+        headers: &["Close Date"],
+        field: "closedAt",
+        note: "a closed deal's close date, an open deal's expected one",
+    },
+    Column {
+        key: "owner",
+        headers: &["Deal owner", "Deal Owner Email", "Owner Email"],
+        field: "owner",
+        note: "the owner's email, or the full name of one active user",
+    },
+    Column {
+        key: "account",
+        headers: &["Associated Company IDs", "Associated Company IDs (Primary)"],
+        field: "accountExternalId",
+        note: "the first of `;`-separated ids",
+    },
+    Column {
+        key: "primary_lead",
+        headers: &["Associated Contact IDs"],
+        field: "primaryLeadExternalId",
+        note: "the first of `;`-separated ids",
+    },
+    Column {
+        key: "type",
+        headers: &["Deal Type"],
+        field: "opportunityType",
+        note: "`newbusiness` / `existingbusiness` (EXPANSION) / renewal",
+    },
+];
+
+const SALESFORCE: &[Column] = &[
+    Column {
+        key: "external_id",
+        headers: &["Opportunity ID", "Id"],
+        field: "externalId",
+        note: "the opportunity's id; required",
+    },
+    Column {
+        key: "name",
+        headers: &["Opportunity Name"],
+        field: "name",
+        note: "required for a new deal",
+    },
+    Column {
+        key: "amount",
+        headers: &["Amount"],
+        field: "amount",
+        note: "required for a new deal; in the currency column or `--currency`",
+    },
+    Column {
+        key: "currency",
+        headers: &["Opportunity Currency", "Currency"],
+        field: "amount.currency",
+        note: "ISO 4217; default `--currency` (USD)",
+    },
+    Column {
+        key: "stage",
+        headers: &["Stage", "StageName"],
+        field: "stage",
+        note: "`StageName`, mapped as the stage table says",
+    },
+    Column {
+        key: "created_at",
+        headers: &["Created Date"],
+        field: "createdAt",
+        note: "date",
+    },
+    Column {
+        key: "close_date",
+        headers: &["Close Date"],
+        field: "closedAt",
+        note: "a closed deal's close date, an open deal's expected one",
+    },
+    Column {
+        key: "owner",
+        headers: &[
+            "Opportunity Owner",
+            "Opportunity Owner Email",
+            "Owner Email",
+        ],
+        field: "owner",
+        note: "the owner's email, or the full name of one active user",
+    },
+    Column {
+        key: "account",
+        headers: &["Account ID"],
+        field: "accountExternalId",
+        note: "",
+    },
+    Column {
+        key: "type",
+        headers: &["Type"],
+        field: "opportunityType",
+        note: "`New Business` / `Existing Business` (EXPANSION) / renewal",
+    },
+    Column {
+        key: "lead_source",
+        headers: &["Lead Source"],
+        field: "sourcedBy",
+        note: "any value: MARKETING; empty or `Outbound`/`Sales`: SALES",
+    },
+];
+
+/// The opportunities import.
+pub struct Opportunities;
+
+fn opportunity_type(value: &str) -> Option<OpportunityType> {
+    match values::normalise(value).replace(' ', "").as_str() {
+        "newbusiness" | "new" => Some(OpportunityType::NewBusiness),
+        "existingbusiness" | "expansion" | "upsell" => Some(OpportunityType::Expansion),
+        "renewal" => Some(OpportunityType::Renewal),
+        _ => None,
+    }
+}
+
+impl Object for Opportunities {
+    type Record = OpportunityUpsert;
+
+    fn columns(system: ExternalSystem) -> &'static [Column] {
+        match system {
+            ExternalSystem::Salesforce => SALESFORCE,
+            _ => HUBSPOT,
+        }
+    }
+
+    fn convert(row: &Row<'_>) -> Result<Converted<OpportunityUpsert>, RowError> {
+        let ctx = row.ctx;
+        let amount = row
+            .get("amount")
+            .map(|v| {
+                values::decimal(v).ok_or_else(|| {
+                    RowError::on(
+                        "INVALID",
+                        &row.header("amount"),
+                        format!("{v:?} is not an amount"),
+                    )
+                })
+            })
+            .transpose()?;
+        let currency = row
+            .get("currency")
+            .map(str::to_owned)
+            .unwrap_or_else(|| ctx.currency.clone());
+        let opportunity_type = row
+            .get("type")
+            .map(|v| {
+                opportunity_type(v).ok_or_else(|| {
+                    RowError::on(
+                        "INVALID",
+                        &row.header("type"),
+                        format!("{v:?} is not a deal type the import knows"),
+                    )
+                })
+            })
+            .transpose()?;
+        let sourced_by = row
+            .get("lead_source")
+            .map(|v| match values::normalise(v).as_str() {
+                "outbound" | "sales" | "sales generated" => SourcedBy::Sales,
+                _ => SourcedBy::Marketing,
+            });
+        let stage = row.get("stage").map(|v| ctx.stage(v));
+        let closed = stage
+            .as_deref()
+            .and_then(|s| crm::opportunity_stage(ctx.system, s).ok())
+            .is_some_and(|s| s.is_closed());
+        let close_date = row.date("close_date")?;
+        let mut deal = OpportunityUpsert {
+            external_id: row.get("external_id").unwrap_or_default().to_owned(),
+            name: row.get("name").map(str::to_owned),
+            amount: amount.map(|a| (a, currency)),
+            stage,
+            created_at: row.date("created_at")?,
+            owner: row.owner("owner")?,
+            account: row
+                .get("account")
+                .and_then(first_id)
+                .map(|id| Some(Ref::External(id))),
+            primary_lead: row
+                .get("primary_lead")
+                .and_then(first_id)
+                .map(|id| Some(Ref::External(id))),
+            opportunity_type,
+            sourced_by,
+            ..Default::default()
+        };
+        if closed {
+            deal.closed_at = close_date;
+            deal.stage_entered_at = close_date;
+        } else if let Some(date) = close_date {
+            deal.expected_close_on = Some(Some(date.date_naive()));
+        }
+        Ok(Converted {
+            record: deal,
+            history: Vec::new(),
+        })
+    }
+
+    async fn upsert(
+        db: &DatabaseConnection,
+        viewer: &Viewer,
+        system: ExternalSystem,
+        records: Vec<OpportunityUpsert>,
+    ) -> AppResult<Vec<RecordResult>> {
+        opportunities::upsert(db, viewer, system, records).await
+    }
+}
