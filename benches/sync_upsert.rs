@@ -29,7 +29,9 @@
 //! written by hand-written SQL in one transaction per batch of 1,000: the
 //! account ids looked up by external id (one `SELECT`), then multi-row
 //! `INSERT ... ON CONFLICT` statements, chunked under the bind-parameter
-//! limits, writing the same rows the service writes for a new lead: the
+//! limits and, on PostgreSQL, under ~16 KB per statement (the fastest
+//! size here; `BENCH_FLOOR_ROWS` caps the rows per statement to try
+//! others), writing the same rows the service writes for a new lead: the
 //! `leads` row (the same columns), its `external_ids` row, its
 //! `stage_changes` rows (the entry into NEW and each synced move) and one
 //! `change_log` entry. It does not look records up by external id, compare
@@ -586,6 +588,9 @@ async fn graphql_run(
 /// 65,535.
 const MAX_BINDS: usize = 32_000;
 
+/// The largest statement the floor sends to PostgreSQL (estimated).
+const PG_STATEMENT_BYTES: usize = 16 * 1024;
+
 /// `INSERT INTO table (columns) VALUES (...), ... suffix`, as few statements
 /// as the bind limit allows.
 async fn insert_values(
@@ -596,7 +601,15 @@ async fn insert_values(
     suffix: &str,
 ) -> anyhow::Result<()> {
     let backend = txn.get_database_backend();
-    let per_statement = MAX_BINDS / columns.len();
+    let mut per_statement = MAX_BINDS / columns.len();
+    if backend == DbBackend::Postgres {
+        // Under ~16 KB per message: sqlx does not set TCP_NODELAY, and a
+        // bigger statement can wait ~40 ms for the server's delayed ACK.
+        per_statement = per_statement.min(PG_STATEMENT_BYTES / (columns.len() * 22));
+    }
+    let per_statement = per_statement
+        .min(env_usize("BENCH_FLOOR_ROWS", usize::MAX))
+        .max(1);
     let mut rows = rows.into_iter().peekable();
     while rows.peek().is_some() {
         let chunk: Vec<Vec<SqlValue>> = rows.by_ref().take(per_statement).collect();
@@ -919,7 +932,7 @@ async fn main() -> anyhow::Result<()> {
     }
     println!();
     println!(
-        "| backend | clients | first load rec/s | replay rec/s | floor rec/s | floor / first load | replay speed-up |"
+        "| backend | clients | first load rec/s | replay rec/s | floor rec/s | first load time / floor time | first load time / replay time |"
     );
     println!("| --- | --- | --- | --- | --- | --- | --- |");
     for r in runs {
