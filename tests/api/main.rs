@@ -27,5 +27,6 @@ mod sla;
 mod spend;
 mod subscriptions;
 mod sync;
+mod sync_job;
 mod transport;
 mod users;
