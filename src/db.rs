@@ -34,6 +34,13 @@ pub async fn connect_with(
         .record_stmt_in_spans(false);
     if config.database_url.starts_with("postgres") {
         opt.statement_timeout(config.statement_timeout);
+        // sqlx keeps prepared statements per connection, and after five
+        // executions PostgreSQL may switch one to a generic plan made from
+        // the table's size at that moment. A plan made while a table was
+        // small (a seq scan of `external_ids` on a fresh database) then stays
+        // as the table grows: sync batches got slower with every thousand
+        // rows. Planning each execution is cheap next to that.
+        opt.map_sqlx_postgres_opts(|o| o.options([("plan_cache_mode", "force_custom_plan")]));
     } else {
         opt.map_sqlx_sqlite_opts(|o| {
             o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
