@@ -118,15 +118,13 @@ pub async fn of_records(
 /// Rows per multi-row insert: 7 columns each, far under the bind limits.
 const INSERT_CHUNK: usize = 500;
 
-/// Attaches external ids to records, in as few statements as the bind
-/// limits allow. The caller has checked that no key is taken.
-pub async fn attach_many(
-    txn: &impl ConnectionTrait,
+/// The rows that attach `pairs` of external ids to records, stamped `at`.
+pub fn rows(
     object_type: ObjectType,
     pairs: impl IntoIterator<Item = (ExternalKey, Uuid)>,
-) -> AppResult<()> {
-    let at = records::now();
-    let rows: Vec<external_id::ActiveModel> = pairs
+    at: chrono::DateTime<chrono::Utc>,
+) -> Vec<external_id::ActiveModel> {
+    pairs
         .into_iter()
         .map(|(key, object_id)| external_id::ActiveModel {
             id: Set(Uuid::now_v7()),
@@ -137,7 +135,17 @@ pub async fn attach_many(
             external_id: Set(key.id),
             object_id: Set(object_id),
         })
-        .collect();
+        .collect()
+}
+
+/// Attaches external ids to records, in as few statements as the bind
+/// limits allow. The caller has checked that no key is taken.
+pub async fn attach_many(
+    txn: &impl ConnectionTrait,
+    object_type: ObjectType,
+    pairs: impl IntoIterator<Item = (ExternalKey, Uuid)>,
+) -> AppResult<()> {
+    let rows = rows(object_type, pairs, records::now());
     for chunk in rows.chunks(INSERT_CHUNK) {
         external_id::Entity::insert_many(chunk.to_vec())
             .exec_without_returning(txn)

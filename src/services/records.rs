@@ -146,17 +146,7 @@ pub async fn insert_at<E: Record>(
     am: &mut E::ActiveModel,
     at: DateTime<Utc>,
 ) -> AppResult<()> {
-    let id = Uuid::now_v7();
-    am.set(E::id_column(), id.into());
-    am.set(E::version_column(), 1i32.into());
-    am.set(E::updated_at_column(), at.into());
-    let created = column(E::Column::iter(), "created_at");
-    if let Some(created) = created
-        && !am.get(created).is_set()
-    {
-        am.set(created, at.into());
-    }
-    let fields = set_fields(am);
+    let (id, fields) = prepare_insert::<E>(am, at);
     E::insert(am.clone()).exec_without_returning(txn).await?;
     log(
         txn,
@@ -168,6 +158,25 @@ pub async fn insert_at<E: Record>(
         at,
     )
     .await
+}
+
+/// Sets the standard columns of a new row (a fresh id, version 1,
+/// `updated_at` and, unless the caller set it, `created_at` to `at`) and
+/// returns its id and the API names of the fields it sets, for the log.
+pub fn prepare_insert<E: Record>(
+    am: &mut E::ActiveModel,
+    at: DateTime<Utc>,
+) -> (Uuid, Vec<String>) {
+    let id = Uuid::now_v7();
+    am.set(E::id_column(), id.into());
+    am.set(E::version_column(), 1i32.into());
+    am.set(E::updated_at_column(), at.into());
+    if let Some(created) = column(E::Column::iter(), "created_at")
+        && !am.get(created).is_set()
+    {
+        am.set(created, at.into());
+    }
+    (id, set_fields(am))
 }
 
 /// Applies `patch` to `current` and, if anything changed, bumps the version,
@@ -301,8 +310,7 @@ pub async fn log(
     Ok(())
 }
 
-/// One change-log entry, not yet written (bulk writers insert many at once
-/// with [`log_many`]).
+/// One change-log entry, not yet written (bulk writers insert many at once).
 pub fn log_entry(
     actor: Option<Uuid>,
     object_type: ObjectType,
@@ -320,20 +328,6 @@ pub fn log_entry(
         at: ActiveValue::Set(at),
         ..Default::default()
     }
-}
-
-/// Appends change-log entries in multi-row inserts (500 rows, 3,000 bind
-/// parameters each: far under SQLite's and PostgreSQL's limits).
-pub async fn log_many(
-    txn: &impl ConnectionTrait,
-    entries: Vec<change_log::ActiveModel>,
-) -> AppResult<()> {
-    for chunk in entries.chunks(500) {
-        change_log::Entity::insert_many(chunk.to_vec())
-            .exec_without_returning(txn)
-            .await?;
-    }
-    Ok(())
 }
 
 /// The API names (camelCase) of the columns an active model sets, leaving

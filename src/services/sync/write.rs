@@ -13,7 +13,7 @@ use uuid::Uuid;
 use crate::{
     error::AppResult,
     services::{
-        external_ids::ExternalKey,
+        external_ids::{self, ExternalKey},
         records::{self, Record},
     },
 };
@@ -56,16 +56,7 @@ impl<E: Record> Writes<E> {
     /// `updated_at` and (unless the source gave one) `created_at`. Returns
     /// its id.
     pub(super) fn insert(&mut self, mut am: E::ActiveModel, key: ExternalKey) -> Uuid {
-        let id = Uuid::now_v7();
-        am.set(E::id_column(), id.into());
-        am.set(E::version_column(), 1i32.into());
-        am.set(E::updated_at_column(), self.at.into());
-        if let Some(created) = records::column(E::Column::iter(), "created_at")
-            && !am.get(created).is_set()
-        {
-            am.set(created, self.at.into());
-        }
-        let fields = records::set_fields(&am);
+        let (id, fields) = records::prepare_insert::<E>(&mut am, self.at);
         self.log.push(records::log_entry(
             self.actor,
             E::OBJECT,
@@ -119,20 +110,7 @@ impl<E: Record> Writes<E> {
     pub(super) async fn flush(self, txn: &impl ConnectionTrait) -> AppResult<()> {
         insert_rows::<E>(txn, self.inserts).await?;
         insert_rows::<stage_change::Entity>(txn, self.stage_changes).await?;
-        let object_type = E::OBJECT;
-        let ids = self
-            .external_ids
-            .into_iter()
-            .map(|(key, object_id)| external_id::ActiveModel {
-                id: ActiveValue::Set(Uuid::now_v7()),
-                created_at: ActiveValue::Set(self.at),
-                updated_at: ActiveValue::Set(self.at),
-                system: ActiveValue::Set(key.system),
-                object_type: ActiveValue::Set(object_type),
-                external_id: ActiveValue::Set(key.id),
-                object_id: ActiveValue::Set(object_id),
-            })
-            .collect();
+        let ids = external_ids::rows(E::OBJECT, self.external_ids, self.at);
         insert_rows::<external_id::Entity>(txn, ids).await?;
         insert_rows::<change_log::Entity>(txn, self.log).await
     }
