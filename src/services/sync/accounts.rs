@@ -3,11 +3,7 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
-use entity::{
-    account,
-    enums::{ExternalSystem, ObjectType},
-    user,
-};
+use entity::{account, enums::ExternalSystem, user};
 use rust_decimal::Decimal;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect,
@@ -15,8 +11,8 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::{
-    ErrorCode, RecordError, RecordResult, Ref, Resolved, Status, Written, admit, admit_keys,
-    failure, finish, not_future, run_chunks, write::Writes,
+    ErrorCode, RecordError, RecordResult, Ref, Resolved, Status, Written, batch, check_expected,
+    current_of, failure, not_future, success, updated, write::Writes,
 };
 use crate::{
     auth::Viewer,
@@ -24,7 +20,7 @@ use crate::{
     domain::validate::Errors,
     error::{AppResult, UserErrorCode},
     services::{
-        external_ids::{self, ExternalKey},
+        external_ids::ExternalKey,
         records,
         scoring::{self, Scope},
     },
@@ -65,18 +61,11 @@ pub async fn upsert(
     system: ExternalSystem,
     inputs: Vec<AccountUpsert>,
 ) -> AppResult<Vec<RecordResult>> {
-    admit(viewer, inputs.len())?;
-    let mut results = vec![None; inputs.len()];
-    let items = admit_keys(inputs, |i| &i.external_id, &mut results);
     let actor = viewer.user_id;
-    run_chunks(
-        items,
-        |i| &i.external_id,
-        &mut results,
-        |chunk| write_chunk(db, actor, system, chunk),
-    )
-    .await?;
-    finish(results)
+    batch(viewer, inputs, |chunk| {
+        write_chunk(db, actor, system, chunk)
+    })
+    .await
 }
 
 #[derive(Debug, Default)]
@@ -104,15 +93,7 @@ async fn write_chunk(
         .iter()
         .map(|(_, i)| ExternalKey::new(system, i.external_id.trim()))
         .collect();
-    let known = external_ids::resolve(&txn, ObjectType::Account, &keys).await?;
-    let mut current: HashMap<Uuid, account::Model> = account::Entity::find()
-        .filter(account::Column::Id.is_in(known.values().copied()))
-        .lock_exclusive()
-        .all(&txn)
-        .await?
-        .into_iter()
-        .map(|m| (m.id, m))
-        .collect();
+    let (known, mut current) = current_of::<account::Entity>(&txn, &keys).await?;
     let owners = Resolved::load::<user::Entity>(
         &txn,
         system,
@@ -194,29 +175,13 @@ async fn write_chunk(
                         am.deleted_at.set_if_not_equals(None);
                     })
                     .await?;
-                match changed {
-                    Some(version) => {
-                        rescore.push(id);
-                        Written {
-                            status: Status::Updated,
-                            id,
-                            version,
-                        }
-                    }
-                    None => Written {
-                        status: Status::Unchanged,
-                        id,
-                        version,
-                    },
+                if changed.is_some() {
+                    rescore.push(id);
                 }
+                updated(id, version, changed)
             }
         };
-        results.push(RecordResult {
-            index,
-            external_id: key.id,
-            outcome: Ok(written),
-            warnings: Vec::new(),
-        });
+        results.push(success(index, key.id, written, Vec::new()));
     }
     writes.flush(&txn).await?;
     // Industry, head count, country and target status feed its leads' fit.
@@ -234,26 +199,11 @@ fn validate(
     owners: &Resolved,
     now: DateTime<Utc>,
 ) -> Result<Fields, RecordError> {
-    match (current, input.expected_version) {
-        (Some(a), Some(expected)) if a.version != expected => {
-            return Err(RecordError::on(
-                "expectedVersion",
-                ErrorCode::Conflict,
-                format!(
-                    "the account is at version {}, not {expected}: fetch it and merge",
-                    a.version
-                ),
-            ));
-        }
-        (None, Some(_)) => {
-            return Err(RecordError::on(
-                "expectedVersion",
-                ErrorCode::Conflict,
-                "no account has this external id yet: leave expectedVersion out to create it",
-            ));
-        }
-        _ => {}
-    }
+    check_expected(
+        "account",
+        current.map(|a| a.version),
+        input.expected_version,
+    )?;
     not_future("createdAt", input.created_at, now)?;
     let mut e = Errors::new();
     let mut out = Fields {

@@ -17,9 +17,8 @@ use sea_orm::{ActiveValue::Set, DatabaseConnection};
 use uuid::Uuid;
 
 use super::{
-    ErrorCode, RecordError, RecordResult, Ref, Resolved, Status, Written, admit, admit_keys,
-    check_expected, current_of, failure, finish, not_future, run_chunks, success, updated,
-    write::Writes,
+    ErrorCode, RecordError, RecordResult, Ref, Resolved, Status, Written, batch, check_expected,
+    current_of, failure, not_future, success, updated, write::Writes,
 };
 use crate::{
     auth::Viewer,
@@ -60,18 +59,11 @@ pub async fn upsert(
     system: ExternalSystem,
     inputs: Vec<ActivityUpsert>,
 ) -> AppResult<Vec<RecordResult>> {
-    admit(viewer, inputs.len())?;
-    let mut results = vec![None; inputs.len()];
-    let items = admit_keys(inputs, |i| &i.external_id, &mut results);
     let actor = viewer.user_id;
-    run_chunks(
-        items,
-        |i| &i.external_id,
-        &mut results,
-        |chunk| write_chunk(db, actor, system, chunk),
-    )
-    .await?;
-    finish(results)
+    batch(viewer, inputs, |chunk| {
+        write_chunk(db, actor, system, chunk)
+    })
+    .await
 }
 
 #[derive(Debug, Default)]

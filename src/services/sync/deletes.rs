@@ -2,22 +2,20 @@
 //! sync job through the change feed. Deleting a record that is already
 //! deleted is UNCHANGED, so a replayed batch is silent.
 
-use std::collections::HashMap;
-
 use entity::enums::{ExternalSystem, ObjectType};
-use sea_orm::{ColumnTrait, DatabaseConnection, QueryFilter, QuerySelect};
+use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
 use super::{
-    ErrorCode, RecordError, RecordResult, Status, Written, admit, admit_keys, failure, finish,
-    run_chunks,
+    ErrorCode, RecordError, RecordResult, Status, Written, batch, check_expected, current_of,
+    failure,
 };
 use crate::{
     auth::Viewer,
     db::begin_write,
     error::{AppError, AppResult},
     services::{
-        external_ids::{self, ExternalKey},
+        external_ids::ExternalKey,
         records::{self, Record},
     },
 };
@@ -60,18 +58,11 @@ async fn delete_of<E: Record>(
     system: ExternalSystem,
     inputs: Vec<DeleteByExternalId>,
 ) -> AppResult<Vec<RecordResult>> {
-    admit(viewer, inputs.len())?;
-    let mut results = vec![None; inputs.len()];
-    let items = admit_keys(inputs, |i| &i.external_id, &mut results);
     let actor = viewer.user_id;
-    run_chunks(
-        items,
-        |i| &i.external_id,
-        &mut results,
-        |chunk| write_chunk::<E>(db, actor, system, chunk),
-    )
-    .await?;
-    finish(results)
+    batch(viewer, inputs, |chunk| {
+        write_chunk::<E>(db, actor, system, chunk)
+    })
+    .await
 }
 
 async fn write_chunk<E: Record>(
@@ -85,15 +76,7 @@ async fn write_chunk<E: Record>(
         .iter()
         .map(|(_, i)| ExternalKey::new(system, i.external_id.trim()))
         .collect();
-    let known = external_ids::resolve(&txn, E::OBJECT, &keys).await?;
-    let mut current: HashMap<Uuid, E::Model> = E::find()
-        .filter(E::id_column().is_in(known.values().copied()))
-        .lock_exclusive()
-        .all(&txn)
-        .await?
-        .into_iter()
-        .map(|m| (E::id_of(&m), m))
-        .collect();
+    let (known, mut current) = current_of::<E>(&txn, &keys).await?;
     let mut results = Vec::with_capacity(chunk.len());
     for ((index, input), key) in chunk.into_iter().zip(keys) {
         let Some(model) = known.get(&key).and_then(|id| current.remove(id)) else {
@@ -109,21 +92,8 @@ async fn write_chunk<E: Record>(
             continue;
         };
         let (id, version) = (E::id_of(&model), E::version_of(&model));
-        if let Some(expected) = input.expected_version
-            && expected != version
-        {
-            results.push(failure(
-                index,
-                key.id,
-                RecordError::on(
-                    "expectedVersion",
-                    ErrorCode::Conflict,
-                    format!(
-                        "the {} is at version {version}, not {expected}: fetch it and merge",
-                        E::NAME
-                    ),
-                ),
-            ));
+        if let Err(error) = check_expected(E::NAME, Some(version), input.expected_version) {
+            results.push(failure(index, key.id, error));
             continue;
         }
         let deleted = is_deleted::<E>(&model);

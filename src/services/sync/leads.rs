@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use entity::{
     account, campaign,
-    enums::{Channel, ExternalSystem, LeadStage, ObjectType, Seniority, StageSubject},
+    enums::{Channel, ExternalSystem, LeadStage, Seniority, StageSubject},
     lead, user,
 };
 use sea_orm::{
@@ -26,8 +26,8 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::{
-    ErrorCode, RecordError, RecordResult, Ref, Resolved, Status, Written, admit, admit_keys,
-    failure, finish, not_future, run_chunks,
+    ErrorCode, RecordError, RecordResult, Ref, Resolved, Status, Written, batch, check_expected,
+    check_time, current_of, failure, not_future, success, updated,
     write::{Writes, stage_change_row},
 };
 use crate::{
@@ -39,7 +39,7 @@ use crate::{
     },
     error::{AppResult, UserErrorCode},
     services::{
-        external_ids::{self, ExternalKey},
+        external_ids::ExternalKey,
         records,
         scoring::{self, Scope},
     },
@@ -105,18 +105,11 @@ pub async fn upsert(
     system: ExternalSystem,
     inputs: Vec<LeadUpsert>,
 ) -> AppResult<Vec<RecordResult>> {
-    admit(viewer, inputs.len())?;
-    let mut results = vec![None; inputs.len()];
-    let items = admit_keys(inputs, |i| &i.external_id, &mut results);
     let actor = viewer.user_id;
-    run_chunks(
-        items,
-        |i| &i.external_id,
-        &mut results,
-        |chunk| write_chunk(db, actor, system, chunk),
-    )
-    .await?;
-    finish(results)
+    batch(viewer, inputs, |chunk| {
+        write_chunk(db, actor, system, chunk)
+    })
+    .await
 }
 
 /// The references of a chunk, resolved.
@@ -138,15 +131,7 @@ async fn write_chunk(
         .iter()
         .map(|(_, i)| ExternalKey::new(system, i.external_id.trim()))
         .collect();
-    let known = external_ids::resolve(&txn, ObjectType::Lead, &keys).await?;
-    let mut current: HashMap<Uuid, lead::Model> = lead::Entity::find()
-        .filter(lead::Column::Id.is_in(known.values().copied()))
-        .lock_exclusive()
-        .all(&txn)
-        .await?
-        .into_iter()
-        .map(|m| (m.id, m))
-        .collect();
+    let (known, mut current) = current_of::<lead::Entity>(&txn, &keys).await?;
     let refs = Refs {
         accounts: Resolved::load::<account::Entity>(
             &txn,
@@ -223,29 +208,13 @@ async fn write_chunk(
                 for m in &moves.changes {
                     writes.stage_change(m.row(id, Some(actor)));
                 }
-                match changed {
-                    Some(version) => {
-                        touched.push(id);
-                        Written {
-                            status: Status::Updated,
-                            id,
-                            version,
-                        }
-                    }
-                    None => Written {
-                        status: Status::Unchanged,
-                        id,
-                        version,
-                    },
+                if changed.is_some() {
+                    touched.push(id);
                 }
+                updated(id, version, changed)
             }
         };
-        results.push(RecordResult {
-            index,
-            external_id: key.id,
-            outcome: Ok(written),
-            warnings,
-        });
+        results.push(success(index, key.id, written, warnings));
     }
     writes.flush(&txn).await?;
     if !touched.is_empty() {
@@ -345,26 +314,7 @@ fn plan(
     now: DateTime<Utc>,
     refs: &Refs,
 ) -> Result<Plan, RecordError> {
-    match (current, input.expected_version) {
-        (Some(lead), Some(expected)) if lead.version != expected => {
-            return Err(RecordError::on(
-                "expectedVersion",
-                ErrorCode::Conflict,
-                format!(
-                    "the lead is at version {}, not {expected}: fetch it and merge",
-                    lead.version
-                ),
-            ));
-        }
-        (None, Some(_)) => {
-            return Err(RecordError::on(
-                "expectedVersion",
-                ErrorCode::Conflict,
-                "no lead has this external id yet: leave expectedVersion out to create it",
-            ));
-        }
-        _ => {}
-    }
+    check_expected("lead", current.map(|l| l.version), input.expected_version)?;
     let fields = validate(input, current.is_none(), refs)?;
     not_future("createdAt", input.created_at, now)?;
     let created_at = fields
@@ -482,10 +432,10 @@ fn stage_moves(
         })?;
     entries.sort_by_key(|(_, _, at)| *at);
     for (field, _, at) in &entries {
-        check_time(field, *at, created_at, now)?;
+        check_time("lead", field, *at, created_at, now)?;
     }
     if let Some(at) = input.stage_entered_at {
-        check_time("stageEnteredAt", at, created_at, now)?;
+        check_time("lead", "stageEnteredAt", at, created_at, now)?;
     }
     if let Some(stage) = reported {
         let latest = entries.last().map(|(_, _, at)| *at);
@@ -544,23 +494,6 @@ fn stage_moves(
         });
     }
     Ok(Moves { state, changes })
-}
-
-fn check_time(
-    field: &str,
-    at: DateTime<Utc>,
-    created_at: DateTime<Utc>,
-    now: DateTime<Utc>,
-) -> Result<(), RecordError> {
-    not_future(field, Some(at), now)?;
-    if at < created_at {
-        return Err(RecordError::on(
-            field,
-            ErrorCode::OutOfOrder,
-            format!("`{field}` ({at}) is before the lead was created ({created_at})"),
-        ));
-    }
-    Ok(())
 }
 
 fn apply(am: &mut lead::ActiveModel, f: &Fields, s: &StageState) {

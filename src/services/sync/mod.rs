@@ -273,6 +273,70 @@ fn admit_keys<T>(
     out
 }
 
+/// A batch record: it names its external id.
+trait Keyed {
+    fn external_id(&self) -> &str;
+}
+
+macro_rules! keyed {
+    ($($t:ty),*) => {$(
+        impl Keyed for $t {
+            fn external_id(&self) -> &str {
+                &self.external_id
+            }
+        }
+    )*};
+}
+
+keyed!(
+    accounts::AccountUpsert,
+    activities::ActivityUpsert,
+    campaigns::CampaignUpsert,
+    deletes::DeleteByExternalId,
+    leads::LeadUpsert,
+    opportunities::OpportunityUpsert
+);
+
+/// Writes one batch: checks the caller and the size, gives blank and
+/// repeated external ids their errors, writes the rest chunk by chunk with
+/// `write_chunk` and answers in batch order.
+async fn batch<T, F, Fut>(
+    viewer: &Viewer,
+    inputs: Vec<T>,
+    write_chunk: F,
+) -> AppResult<Vec<RecordResult>>
+where
+    T: Keyed + Clone,
+    F: FnMut(Vec<(usize, T)>) -> Fut,
+    Fut: Future<Output = AppResult<Vec<RecordResult>>>,
+{
+    admit(viewer, inputs.len())?;
+    let mut results = vec![None; inputs.len()];
+    let items = admit_keys(inputs, T::external_id, &mut results);
+    run_chunks(items, T::external_id, &mut results, write_chunk).await?;
+    finish(results)
+}
+
+/// Checks a source timestamp of a record created at `created_at`: not in
+/// the future, not before the record existed.
+fn check_time(
+    what: &str,
+    field: &str,
+    at: DateTime<Utc>,
+    created_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<(), RecordError> {
+    not_future(field, Some(at), now)?;
+    if at < created_at {
+        return Err(RecordError::on(
+            field,
+            ErrorCode::OutOfOrder,
+            format!("`{field}` ({at}) is before the {what} was created ({created_at})"),
+        ));
+    }
+    Ok(())
+}
+
 /// A failed record's result.
 fn failure(index: usize, external_id: String, error: RecordError) -> RecordResult {
     RecordResult {

@@ -25,10 +25,10 @@ use sea_orm::{ActiveValue::Set, DatabaseConnection};
 use uuid::Uuid;
 
 use super::{
-    ErrorCode, RecordError, RecordResult, Ref, Resolved, Status, Written, admit, admit_keys,
-    check_expected, current_of, failure, finish,
+    ErrorCode, RecordError, RecordResult, Ref, Resolved, Status, Written, batch, check_expected,
+    check_time, current_of, failure,
     leads::StageEntry,
-    not_future, run_chunks, success, updated,
+    not_future, success, updated,
     write::{Writes, stage_change_row},
 };
 use crate::{
@@ -84,18 +84,11 @@ pub async fn upsert(
     system: ExternalSystem,
     inputs: Vec<OpportunityUpsert>,
 ) -> AppResult<Vec<RecordResult>> {
-    admit(viewer, inputs.len())?;
-    let mut results = vec![None; inputs.len()];
-    let items = admit_keys(inputs, |i| &i.external_id, &mut results);
     let actor = viewer.user_id;
-    run_chunks(
-        items,
-        |i| &i.external_id,
-        &mut results,
-        |chunk| write_chunk(db, actor, system, chunk),
-    )
-    .await?;
-    finish(results)
+    batch(viewer, inputs, |chunk| {
+        write_chunk(db, actor, system, chunk)
+    })
+    .await
 }
 
 struct Refs {
@@ -315,14 +308,14 @@ fn stage_moves(
         .map_err(|m| RecordError::on("stage", ErrorCode::UnknownStage, m))?;
     entries.sort_by_key(|(_, _, at)| *at);
     for (field, _, at) in &entries {
-        check_time(field, *at, created_at, now)?;
+        check_time("opportunity", field, *at, created_at, now)?;
     }
     for (field, at) in [
         ("closedAt", input.closed_at),
         ("stageEnteredAt", input.stage_entered_at),
     ] {
         if let Some(at) = at {
-            check_time(field, at, created_at, now)?;
+            check_time("opportunity", field, at, created_at, now)?;
         }
     }
     let latest = entries.last().map(|(_, _, at)| *at);
@@ -397,23 +390,6 @@ fn stage_moves(
         state.closed_at = None;
     }
     Ok((state, moves))
-}
-
-fn check_time(
-    field: &str,
-    at: DateTime<Utc>,
-    created_at: DateTime<Utc>,
-    now: DateTime<Utc>,
-) -> Result<(), RecordError> {
-    not_future(field, Some(at), now)?;
-    if at < created_at {
-        return Err(RecordError::on(
-            field,
-            ErrorCode::OutOfOrder,
-            format!("`{field}` ({at}) is before the opportunity was created ({created_at})"),
-        ));
-    }
-    Ok(())
 }
 
 fn apply(am: &mut opportunity::ActiveModel, f: &Fields, s: &StageState) {
