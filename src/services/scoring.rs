@@ -164,6 +164,111 @@ pub async fn score_one(
     })
 }
 
+/// What fit scoring reads of a live account.
+#[derive(Debug, Clone, FromQueryResult)]
+pub struct AccountFit {
+    id: Uuid,
+    industry: Option<String>,
+    employee_count: Option<i32>,
+    country: Option<String>,
+    is_target_account: bool,
+}
+
+/// The fit columns of those of `ids` that are live accounts, by id.
+pub async fn account_fits(
+    db: &impl ConnectionTrait,
+    ids: &[Uuid],
+) -> AppResult<HashMap<Uuid, AccountFit>> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    use account::Column as C;
+    let rows = account::Entity::live()
+        .select_only()
+        .columns([
+            C::Id,
+            C::Industry,
+            C::EmployeeCount,
+            C::Country,
+            C::IsTargetAccount,
+        ])
+        .filter(one_of(C::Id, ids, db.get_database_backend()))
+        .into_model::<AccountFit>()
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().map(|a| (a.id, a)).collect())
+}
+
+/// What fit scoring reads of a lead about to be created.
+#[derive(Debug, Clone, Copy)]
+pub struct NewLead<'a> {
+    /// The stage it is created in.
+    pub stage: LeadStage,
+    /// Its seniority.
+    pub seniority: Option<Seniority>,
+    /// Its job title.
+    pub job_title: Option<&'a str>,
+    /// Its own country (its account's counts when it has none).
+    pub country: Option<&'a str>,
+    /// Its live account, if any.
+    pub account: Option<&'a AccountFit>,
+}
+
+/// The fit and engagement scores `lead` gets under `definition` when it is
+/// created: the values [`rescore`] would write right after its insert,
+/// computed before it so that a bulk insert stores the lead with them at
+/// version 1 (one write and one change-log entry instead of two). A new
+/// lead has no activity yet. `None` for a lead created in a closed stage:
+/// rescoring reads open leads only, so it keeps the scores it has.
+pub fn new_lead_scores(
+    definition: &Definition,
+    lead: NewLead<'_>,
+    now: DateTime<Utc>,
+) -> Option<(i32, i32)> {
+    if !lifecycle::is_open(lead.stage) {
+        return None;
+    }
+    let account = lead.account;
+    let input = FitInput {
+        industry: account.and_then(|a| a.industry.as_deref()),
+        employee_count: account.and_then(|a| a.employee_count),
+        seniority: lead.seniority,
+        job_title: lead.job_title,
+        country: lead
+            .country
+            .or_else(|| account.and_then(|a| a.country.as_deref())),
+        is_target_account: account.is_some_and(|a| a.is_target_account),
+    };
+    let fit = scoring::fit_value(&definition.fit, &input);
+    let engagement =
+        scoring::engagement_value(&definition.rules, definition.model.half_life_days, &[], now);
+    Some((fit, engagement))
+}
+
+/// Whether a lead in `stage` with these scores becomes MQL under
+/// `definition` (only NEW leads move).
+pub fn qualifies(definition: &Definition, stage: LeadStage, (fit, engagement): (i32, i32)) -> bool {
+    let model = &definition.model;
+    stage == LeadStage::New
+        && scoring::qualifies(fit, engagement, model.mql_fit_min, model.mql_engagement_min)
+}
+
+/// Moves leads created in this transaction with qualifying scores (see
+/// [`new_lead_scores`]) from NEW to MQL, as rescoring would have right
+/// after their insert: SLA clocks, stage change, event and a change-log
+/// entry each. Returns the leads it moved.
+pub async fn qualify_created(
+    txn: &impl ConnectionTrait,
+    definition: &Definition,
+    ids: &[Uuid],
+    actor: Option<Uuid>,
+    now: DateTime<Utc>,
+) -> AppResult<Vec<Uuid>> {
+    let moved = become_mql(txn, definition, ids, actor, now).await?;
+    log_changes(txn, &moved, &["stage", "mqlAt", "slaStatus"], actor, now).await?;
+    Ok(moved)
+}
+
 /// What scoring reads of a lead and of its live account: the columns
 /// rescoring selects, so a batch decodes a few columns instead of whole rows.
 #[derive(Debug, Clone, FromQueryResult)]

@@ -485,3 +485,108 @@ db_test! {
         assert_eq!(again["unchanged"], 300, "{again}");
     }
 }
+
+/// Fit: Software 30 + 50..5000 employees 20 + VP 20 + US 10; a NEW lead
+/// with fit 50 or more is an MQL (no engagement needed).
+fn fit_only_definition() -> Value {
+    json!({
+        "fitCriteria": {
+            "industries": [{ "value": "Software", "points": 30 }],
+            "employeeRange": { "min": 50, "max": 5000, "points": 20 },
+            "seniorities": [{ "seniority": "VP", "points": 20 }],
+            "countries": [{ "value": "US", "points": 10 }]
+        },
+        "engagementRules": [{ "kind": "DEMO_REQUEST", "points": 40 }],
+        "halfLifeDays": 30,
+        "mqlFitMin": 50,
+        "mqlEngagementMin": 0,
+        "reviewBy": "2027-03-31"
+    })
+}
+
+db_test! {
+    async fn synced_leads_are_created_with_their_scores_under_the_approved_definition(app) {
+        let def = app.gql(Marketing, "mutation($i: LeadDefinitionInput!) { createLeadDefinition(input: $i) { leadDefinition { id } } }", json!({ "i": fit_only_definition() })).await;
+        let id = def["createLeadDefinition"]["leadDefinition"]["id"].clone();
+        let sign = "mutation($i: SignLeadDefinitionInput!) { signLeadDefinition(input: $i) { approved } }";
+        app.gql(Sales, sign, json!({ "i": { "id": id } })).await;
+        let signed = app.gql(Marketing, sign, json!({ "i": { "id": id } })).await;
+        assert_eq!(signed["signLeadDefinition"]["approved"], true, "{signed}");
+        upsert_accounts(&app, "HUBSPOT", json!([{ "externalId": "co-fit", "name": "Fitco", "industry": "Software", "employeeCount": 250, "country": "US" }])).await;
+
+        let before = change_log_len(&app).await;
+        let done = upsert_leads(&app, "HUBSPOT", json!([
+            // 30 + 20 + 20 + 10 (the account's country) = 80: an MQL at once.
+            { "externalId": "vp", "email": "vp@fitco.example", "seniority": "VP", "accountExternalId": "co-fit" },
+            // 10 (own country) only: stays NEW, created with its score.
+            { "externalId": "ic", "email": "ic@elsewhere.example", "country": "US" },
+        ])).await;
+        assert_eq!(statuses(&done), ["CREATED", "CREATED"], "{done}");
+        // The qualifying lead was written twice (created, then moved to
+        // MQL); the other once, with its score.
+        assert_eq!(done["results"][0]["version"], 2, "{done}");
+        assert_eq!(done["results"][1]["version"], 1, "{done}");
+        assert_eq!(change_log_len(&app).await - before, 3);
+
+        let q = "query($id: ID!) { node(id: $id) { ... on Lead { stage fitScore engagementScore version mqlAt slaStatus stageHistory { from to reason } scores { fit { value } engagement { value } } } } }";
+        let vp = app.gql(Admin, q, json!({ "id": done["results"][0]["id"] })).await["node"].clone();
+        assert_eq!(vp["stage"], "MQL", "{vp}");
+        assert_eq!(vp["fitScore"], 80, "{vp}");
+        assert_eq!(vp["engagementScore"], 0, "{vp}");
+        assert_eq!(vp["version"], 2, "{vp}");
+        assert_eq!(vp["slaStatus"], "ON_TRACK", "{vp}");
+        assert!(vp["mqlAt"].is_string(), "{vp}");
+        let last = vp["stageHistory"].as_array().unwrap().last().unwrap().clone();
+        assert_eq!((last["from"].as_str(), last["to"].as_str()), (Some("NEW"), Some("MQL")), "{vp}");
+        assert!(last["reason"].as_str().unwrap().contains("lead definition"), "{vp}");
+        let ic = app.gql(Admin, q, json!({ "id": done["results"][1]["id"] })).await["node"].clone();
+        assert_eq!(ic["stage"], "NEW", "{ic}");
+        assert_eq!(ic["fitScore"], 10, "{ic}");
+        assert_eq!(ic["version"], 1, "{ic}");
+        // The stored scores are the ones the definition gives when asked.
+        for lead in [&vp, &ic] {
+            assert_eq!(lead["fitScore"], lead["scores"]["fit"]["value"], "{lead}");
+            assert_eq!(lead["engagementScore"], lead["scores"]["engagement"]["value"], "{lead}");
+        }
+
+        // A replay changes nothing, and a data change rescores.
+        let replay = upsert_leads(&app, "HUBSPOT", json!([
+            { "externalId": "vp", "email": "vp@fitco.example", "seniority": "VP", "accountExternalId": "co-fit" },
+            { "externalId": "ic", "email": "ic@elsewhere.example", "country": "US" },
+        ])).await;
+        assert_eq!(statuses(&replay), ["UNCHANGED", "UNCHANGED"], "{replay}");
+        let moved = upsert_leads(&app, "HUBSPOT", json!([
+            { "externalId": "ic", "country": "US", "seniority": "VP", "accountExternalId": "co-fit" },
+        ])).await;
+        assert_eq!(statuses(&moved), ["UPDATED"], "{moved}");
+        let ic = app.gql(Admin, q, json!({ "id": done["results"][1]["id"] })).await["node"].clone();
+        assert_eq!((ic["stage"].as_str(), ic["fitScore"].as_i64()), (Some("MQL"), Some(80)), "{ic}");
+        assert_eq!(moved["results"][0]["version"], ic["version"], "{moved} {ic}");
+    }
+}
+
+db_test! {
+    async fn a_full_batch_answers_every_record_in_order_whatever_chunk_it_fell_in(app) {
+        // 1,000 leads are four chunks, written side by side on PostgreSQL.
+        let bad = [10, 260, 510, 999];
+        let batch: Vec<Value> = (0..1000)
+            .map(|i| {
+                let email = if bad.contains(&i) { format!("not-an-email-{i}") } else { format!("p{i}@chunks.example") };
+                json!({ "externalId": format!("p{i}"), "email": email })
+            })
+            .collect();
+        let done = upsert_leads(&app, "HUBSPOT", json!(batch)).await;
+        assert_eq!((done["created"].as_i64(), done["failed"].as_i64()), (Some(996), Some(4)), "{}", done["failed"]);
+        for (i, r) in done["results"].as_array().unwrap().iter().enumerate() {
+            assert_eq!(r["index"], i, "{r}");
+            assert_eq!(r["externalId"], format!("p{i}"), "{r}");
+            if bad.contains(&i) {
+                assert_eq!((r["error"]["code"].as_str(), r["error"]["field"].as_str()), (Some("INVALID"), Some("email")), "{r}");
+            } else {
+                assert_eq!(r["status"], "CREATED", "{r}");
+            }
+        }
+        let count = app.gql(Admin, "{ leads { totalCount } }", json!({})).await;
+        assert_eq!(count["leads"]["totalCount"], 996);
+    }
+}

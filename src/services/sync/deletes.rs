@@ -59,7 +59,7 @@ async fn delete_of<E: Record>(
     inputs: Vec<DeleteByExternalId>,
 ) -> AppResult<Vec<RecordResult>> {
     let actor = viewer.user_id;
-    batch(viewer, inputs, |chunk| {
+    batch(viewer, inputs, 1, |chunk| {
         write_chunk::<E>(db, actor, system, chunk)
     })
     .await

@@ -27,7 +27,7 @@ use uuid::Uuid;
 
 use super::{
     ErrorCode, RecordError, RecordResult, Ref, Resolved, Status, Written, batch, check_expected,
-    check_time, current_of, failure, not_future, success, updated,
+    check_time, chunks_at_once, current_of, failure, not_future, success, updated,
     write::{Writes, stage_change_row},
 };
 use crate::{
@@ -106,7 +106,10 @@ pub async fn upsert(
     inputs: Vec<LeadUpsert>,
 ) -> AppResult<Vec<RecordResult>> {
     let actor = viewer.user_id;
-    batch(viewer, inputs, |chunk| {
+    // A batch's leads are distinct records (repeated external ids are
+    // refused before any chunk), and a chunk only reads the rows it
+    // references, so its chunks can be written side by side.
+    batch(viewer, inputs, chunks_at_once(db, true), |chunk| {
         write_chunk(db, actor, system, chunk)
     })
     .await
@@ -157,9 +160,21 @@ async fn write_chunk(
         .await?,
     };
 
+    // New leads are scored here and inserted with their scores; updated
+    // ones are rescored after the writes (their activities count).
+    let definition = scoring::approved(&txn).await?;
+    let account_fits = match &definition {
+        Some(_) => {
+            let ids: Vec<Uuid> = refs.accounts.ids.iter().copied().collect();
+            scoring::account_fits(&txn, &ids).await?
+        }
+        None => HashMap::new(),
+    };
+
     let mut writes = Writes::<lead::Entity>::new(Some(actor), now);
     let mut results = Vec::with_capacity(chunk.len());
     let mut touched = Vec::new();
+    let mut qualifying = Vec::new();
     for ((index, input), key) in chunk.into_iter().zip(keys) {
         let existing = known.get(&key).and_then(|id| current.remove(id));
         let plan = match plan(&input, existing.as_ref(), system, now, &refs) {
@@ -186,11 +201,31 @@ async fn write_chunk(
                     ..Default::default()
                 };
                 apply(&mut am, &fields, &moves.state);
+                let scores = definition.as_ref().and_then(|d| {
+                    let lead = scoring::NewLead {
+                        stage: moves.state.stage,
+                        seniority: fields.seniority.flatten(),
+                        job_title: fields.job_title.as_ref().and_then(|t| t.as_deref()),
+                        country: fields.country.as_ref().and_then(|c| c.as_deref()),
+                        account: fields
+                            .account_id
+                            .flatten()
+                            .and_then(|id| account_fits.get(&id)),
+                    };
+                    let scores = scoring::new_lead_scores(d, lead, now)?;
+                    Some((scores, scoring::qualifies(d, moves.state.stage, scores)))
+                });
+                if let Some(((fit, engagement), _)) = scores {
+                    am.fit_score = Set(fit);
+                    am.engagement_score = Set(engagement);
+                }
                 let id = writes.insert(am, key.clone());
                 for m in &moves.changes {
                     writes.stage_change(m.row(id, Some(actor)));
                 }
-                touched.push(id);
+                if let Some((_, true)) = scores {
+                    qualifying.push(id);
+                }
                 Written {
                     status: Status::Created,
                     id,
@@ -217,17 +252,30 @@ async fn write_chunk(
         results.push(success(index, key.id, written, warnings));
     }
     writes.flush(&txn).await?;
-    if !touched.is_empty() {
-        // New data can change scores (and make a NEW lead an MQL under the
-        // approved definition), which bumps the version again.
-        let rescored =
-            scoring::rescore_if_approved(&txn, Scope::Leads(touched.clone()), Some(actor)).await?;
-        if rescored.changed > 0 {
+    if let Some(definition) = &definition {
+        // Qualifying new leads become MQL; changed ones are rescored, which
+        // can make a NEW lead an MQL too. Either bumps the version again.
+        let mut bumped =
+            scoring::qualify_created(&txn, definition, &qualifying, Some(actor), now).await?;
+        if !touched.is_empty() {
+            let rescored = scoring::rescore(
+                &txn,
+                definition,
+                Scope::Leads(touched.clone()),
+                Some(actor),
+                records::now(),
+            )
+            .await?;
+            if rescored.changed > 0 || rescored.became_mql > 0 {
+                bumped.extend(touched);
+            }
+        }
+        if !bumped.is_empty() {
             let versions: HashMap<Uuid, i32> = lead::Entity::find()
                 .select_only()
                 .column(lead::Column::Id)
                 .column(lead::Column::Version)
-                .filter(lead::Column::Id.is_in(touched))
+                .filter(lead::Column::Id.is_in(bumped))
                 .into_tuple::<(Uuid, i32)>()
                 .all(&txn)
                 .await?

@@ -42,6 +42,12 @@ pub const MAX_BATCH: usize = 1_000;
 /// Records written per transaction.
 pub const CHUNK: usize = 250;
 
+/// Chunks of one batch written at once on PostgreSQL, when they cannot
+/// touch the same rows (see [`chunks_at_once`]). A request then keeps up to
+/// this many pool connections busy: it uses both cores of a small server
+/// even when a sync job sends one batch at a time.
+pub const CHUNKS_AT_ONCE: usize = 4;
+
 /// How far ahead of the server's clock a source timestamp may be (clock
 /// skew between the CRM, the job and Handoff) before it counts as future.
 pub const CLOCK_SKEW: Duration = Duration::minutes(5);
@@ -303,6 +309,7 @@ keyed!(
 async fn batch<T, F, Fut>(
     viewer: &Viewer,
     inputs: Vec<T>,
+    at_once: usize,
     write_chunk: F,
 ) -> AppResult<Vec<RecordResult>>
 where
@@ -313,8 +320,20 @@ where
     admit(viewer, inputs.len())?;
     let mut results = vec![None; inputs.len()];
     let items = admit_keys(inputs, T::external_id, &mut results);
-    run_chunks(items, T::external_id, &mut results, write_chunk).await?;
+    run_chunks(items, T::external_id, &mut results, at_once, write_chunk).await?;
     finish(results)
+}
+
+/// How many chunks of one batch may be written at once, each in its own
+/// transaction on its own connection: [`CHUNKS_AT_ONCE`] on PostgreSQL
+/// when the chunks cannot touch the same rows, one at a time otherwise.
+/// SQLite has one writer, so its chunks always go one after another.
+fn chunks_at_once(db: &impl ConnectionTrait, disjoint: bool) -> usize {
+    if disjoint && db.get_database_backend() == sea_orm::DbBackend::Postgres {
+        CHUNKS_AT_ONCE
+    } else {
+        1
+    }
 }
 
 /// Checks a source timestamp of a record created at `created_at`: not in
@@ -348,12 +367,14 @@ fn failure(index: usize, external_id: String, error: RecordError) -> RecordResul
 }
 
 /// Writes `items` in chunks of [`CHUNK`] with `write_chunk` (which opens,
-/// fills and commits one transaction), falling back to one record per
-/// transaction when a chunk fails at the database, and fills `results`.
+/// fills and commits one transaction), up to `at_once` chunks at a time,
+/// falling back to one record per transaction when a chunk fails at the
+/// database, and fills `results`.
 async fn run_chunks<T, F, Fut>(
     items: Vec<(usize, T)>,
     key: impl Fn(&T) -> &str,
     results: &mut [Option<RecordResult>],
+    at_once: usize,
     mut write_chunk: F,
 ) -> AppResult<()>
 where
@@ -361,10 +382,23 @@ where
     F: FnMut(Vec<(usize, T)>) -> Fut,
     Fut: Future<Output = AppResult<Vec<RecordResult>>>,
 {
+    use futures_util::{StreamExt, stream};
+
     let mut items = items.into_iter().peekable();
+    let mut chunks = Vec::new();
     while items.peek().is_some() {
-        let chunk: Vec<(usize, T)> = items.by_ref().take(CHUNK).collect();
-        match write_chunk(chunk.clone()).await {
+        chunks.push(items.by_ref().take(CHUNK).collect::<Vec<_>>());
+    }
+    let written: Vec<_> = stream::iter(chunks)
+        .map(|chunk| {
+            let write = write_chunk(chunk.clone());
+            async move { (chunk, write.await) }
+        })
+        .buffered(at_once.max(1))
+        .collect()
+        .await;
+    for (chunk, outcome) in written {
+        match outcome {
             Ok(done) => place(results, done),
             Err(AppError::Db(e)) => {
                 tracing::warn!(error = %e, records = chunk.len(), "sync chunk failed; writing its records one by one");
@@ -373,27 +407,7 @@ where
                     match write_chunk(vec![one]).await {
                         Ok(done) => place(results, done),
                         Err(AppError::Db(e)) => {
-                            let taken = matches!(
-                                e.sql_err(),
-                                Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
-                            );
-                            if !taken {
-                                tracing::error!(error = %e, index, "sync record failed");
-                            }
-                            let error = if taken {
-                                RecordError::on(
-                                    "externalId",
-                                    ErrorCode::Taken,
-                                    "another writer stored a record with the same unique value at the same time; retry the record",
-                                )
-                            } else {
-                                RecordError::on(
-                                    "",
-                                    ErrorCode::Failed,
-                                    "the database refused this record; see the server log",
-                                )
-                            };
-                            results[index] = Some(failure(index, external_id, error));
+                            results[index] = Some(failure(index, external_id, refused(index, &e)));
                         }
                         Err(other) => return Err(other),
                     }
@@ -403,6 +417,28 @@ where
         }
     }
     Ok(())
+}
+
+/// The error of a record the database refused on its own: TAKEN when a
+/// unique index lost a race with another writer, FAILED (logged) otherwise.
+fn refused(index: usize, e: &sea_orm::DbErr) -> RecordError {
+    if matches!(
+        e.sql_err(),
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+    ) {
+        RecordError::on(
+            "externalId",
+            ErrorCode::Taken,
+            "another writer stored a record with the same unique value at the same time; retry the record",
+        )
+    } else {
+        tracing::error!(error = %e, index, "sync record failed");
+        RecordError::on(
+            "",
+            ErrorCode::Failed,
+            "the database refused this record; see the server log",
+        )
+    }
 }
 
 fn place(results: &mut [Option<RecordResult>], done: Vec<RecordResult>) {

@@ -85,7 +85,7 @@ pub async fn upsert(
     inputs: Vec<OpportunityUpsert>,
 ) -> AppResult<Vec<RecordResult>> {
     let actor = viewer.user_id;
-    batch(viewer, inputs, |chunk| {
+    batch(viewer, inputs, 1, |chunk| {
         write_chunk(db, actor, system, chunk)
     })
     .await
