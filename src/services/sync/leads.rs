@@ -162,7 +162,13 @@ async fn write_chunk(
 
     // New leads are scored here and inserted with their scores; updated
     // ones are rescored after the writes (their activities count).
-    let definition = scoring::approved(&txn).await?;
+    // (Only read when the chunk creates a lead or changes one: a replay
+    // reads neither.)
+    let creating = keys.iter().any(|k| !known.contains_key(k));
+    let mut definition = match creating {
+        true => scoring::approved(&txn).await?,
+        false => None,
+    };
     let account_fits = match &definition {
         Some(_) => {
             let ids: Vec<Uuid> = refs.accounts.ids.iter().copied().collect();
@@ -252,6 +258,9 @@ async fn write_chunk(
         results.push(success(index, key.id, written, warnings));
     }
     writes.flush(&txn).await?;
+    if !creating && !touched.is_empty() {
+        definition = scoring::approved(&txn).await?;
+    }
     if let Some(definition) = &definition {
         // Qualifying new leads become MQL; changed ones are rescored, which
         // can make a NEW lead an MQL too. Either bumps the version again.
