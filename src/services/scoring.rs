@@ -58,8 +58,9 @@ use crate::{
 
 /// Leads per batch: two reads and at most four writes each. The score
 /// update binds about 36 bytes per lead; at 400 leads its message stays
-/// under 16 KB, past which sqlx 0.9 (which does not set `TCP_NODELAY`, sqlx
-/// issue #4335) can wait ~40 ms for the server's delayed ACK.
+/// under 16 KB, past which sqlx 0.9.0 (which did not set `TCP_NODELAY`,
+/// sqlx issue #4335; 0.9.1 does) could wait ~40 ms for the server's delayed
+/// ACK.
 pub const BATCH: u64 = 400;
 
 /// The approved definition, with its criteria parsed.
