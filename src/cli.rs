@@ -143,11 +143,15 @@ pub fn parse_ttl(s: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs(secs))
 }
 
-/// Initialises logging: text or JSON, filtered by `RUST_LOG` (default `info`).
+/// Initialises logging: text or JSON, filtered by `RUST_LOG` (default
+/// `info`), on stderr, so that what a command prints on stdout (a token,
+/// the schema, an import's summary) can be captured alone.
 pub fn init_tracing(json: bool) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if json {
         builder.json().flatten_event(true).init();
     } else {
