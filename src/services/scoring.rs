@@ -230,17 +230,21 @@ pub fn new_lead_scores(
         return None;
     }
     let account = lead.account;
-    let input = FitInput {
-        industry: account.and_then(|a| a.industry.as_deref()),
-        employee_count: account.and_then(|a| a.employee_count),
+    // The same reading of the lead and its account as rescoring's.
+    let subject = Subject {
+        id: Uuid::nil(),
+        stage: lead.stage,
+        fit_score: 0,
+        engagement_score: 0,
         seniority: lead.seniority,
-        job_title: lead.job_title,
-        country: lead
-            .country
-            .or_else(|| account.and_then(|a| a.country.as_deref())),
-        is_target_account: account.is_some_and(|a| a.is_target_account),
+        job_title: lead.job_title.map(str::to_owned),
+        country: lead.country.map(str::to_owned),
+        industry: account.and_then(|a| a.industry.clone()),
+        employee_count: account.and_then(|a| a.employee_count),
+        account_country: account.and_then(|a| a.country.clone()),
+        is_target_account: account.map(|a| a.is_target_account),
     };
-    let fit = scoring::fit_value(&definition.fit, &input);
+    let fit = scoring::fit_value(&definition.fit, &subject.fit_input());
     let engagement =
         scoring::engagement_value(&definition.rules, definition.model.half_life_days, &[], now);
     Some((fit, engagement))

@@ -520,13 +520,17 @@ db_test! {
             { "externalId": "vp", "email": "vp@fitco.example", "seniority": "VP", "accountExternalId": "co-fit" },
             // 10 (own country) only: stays NEW, created with its score.
             { "externalId": "ic", "email": "ic@elsewhere.example", "country": "US" },
+            // A customer is past scoring (rescoring reads open leads only).
+            { "externalId": "cu", "email": "cu@fitco.example", "seniority": "VP", "accountExternalId": "co-fit",
+              "stage": "customer", "stageEnteredAt": "2025-06-01T00:00:00Z", "createdAt": "2025-01-01T00:00:00Z" },
         ])).await;
-        assert_eq!(statuses(&done), ["CREATED", "CREATED"], "{done}");
+        assert_eq!(statuses(&done), ["CREATED", "CREATED", "CREATED"], "{done}");
         // The qualifying lead was written twice (created, then moved to
         // MQL); the other once, with its score.
         assert_eq!(done["results"][0]["version"], 2, "{done}");
         assert_eq!(done["results"][1]["version"], 1, "{done}");
-        assert_eq!(change_log_len(&app).await - before, 3);
+        assert_eq!(done["results"][2]["version"], 1, "{done}");
+        assert_eq!(change_log_len(&app).await - before, 4);
 
         let q = "query($id: ID!) { node(id: $id) { ... on Lead { stage fitScore engagementScore version mqlAt slaStatus stageHistory { from to reason } scores { fit { value } engagement { value } } } } }";
         let vp = app.gql(Admin, q, json!({ "id": done["results"][0]["id"] })).await["node"].clone();
@@ -543,6 +547,8 @@ db_test! {
         assert_eq!(ic["stage"], "NEW", "{ic}");
         assert_eq!(ic["fitScore"], 10, "{ic}");
         assert_eq!(ic["version"], 1, "{ic}");
+        let cu = app.gql(Admin, q, json!({ "id": done["results"][2]["id"] })).await["node"].clone();
+        assert_eq!((cu["stage"].as_str(), cu["fitScore"].as_i64()), (Some("CUSTOMER"), Some(0)), "{cu}");
         // The stored scores are the ones the definition gives when asked.
         for lead in [&vp, &ic] {
             assert_eq!(lead["fitScore"], lead["scores"]["fit"]["value"], "{lead}");
@@ -553,8 +559,10 @@ db_test! {
         let replay = upsert_leads(&app, "HUBSPOT", json!([
             { "externalId": "vp", "email": "vp@fitco.example", "seniority": "VP", "accountExternalId": "co-fit" },
             { "externalId": "ic", "email": "ic@elsewhere.example", "country": "US" },
+            { "externalId": "cu", "email": "cu@fitco.example", "seniority": "VP", "accountExternalId": "co-fit",
+              "stage": "customer", "stageEnteredAt": "2025-06-01T00:00:00Z", "createdAt": "2025-01-01T00:00:00Z" },
         ])).await;
-        assert_eq!(statuses(&replay), ["UNCHANGED", "UNCHANGED"], "{replay}");
+        assert_eq!(statuses(&replay), ["UNCHANGED", "UNCHANGED", "UNCHANGED"], "{replay}");
         let moved = upsert_leads(&app, "HUBSPOT", json!([
             { "externalId": "ic", "country": "US", "seniority": "VP", "accountExternalId": "co-fit" },
         ])).await;

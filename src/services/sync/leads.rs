@@ -109,7 +109,7 @@ pub async fn upsert(
     // A batch's leads are distinct records (repeated external ids are
     // refused before any chunk), and a chunk only reads the rows it
     // references, so its chunks can be written side by side.
-    batch(viewer, inputs, chunks_at_once(db, true), |chunk| {
+    batch(viewer, inputs, chunks_at_once(db), |chunk| {
         write_chunk(db, actor, system, chunk)
     })
     .await

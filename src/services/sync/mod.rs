@@ -324,15 +324,16 @@ where
     finish(results)
 }
 
-/// How many chunks of one batch may be written at once, each in its own
-/// transaction on its own connection: [`CHUNKS_AT_ONCE`] on PostgreSQL
-/// when the chunks cannot touch the same rows, one at a time otherwise.
-/// SQLite has one writer, so its chunks always go one after another.
-fn chunks_at_once(db: &impl ConnectionTrait, disjoint: bool) -> usize {
-    if disjoint && db.get_database_backend() == sea_orm::DbBackend::Postgres {
-        CHUNKS_AT_ONCE
-    } else {
-        1
+/// How many chunks of a batch whose chunks cannot touch the same rows may
+/// be written at once, each in its own transaction on its own connection:
+/// [`CHUNKS_AT_ONCE`] on PostgreSQL. SQLite has one writer, so its chunks
+/// always go one after another. (A batch whose chunks can share rows
+/// passes 1 to [`batch`].) Chunks waiting for a pool connection queue in
+/// order, within the pool's acquire timeout.
+fn chunks_at_once(db: &impl ConnectionTrait) -> usize {
+    match db.get_database_backend() {
+        sea_orm::DbBackend::Postgres => CHUNKS_AT_ONCE,
+        _ => 1,
     }
 }
 
