@@ -265,7 +265,7 @@ fn measures(kpi: Kpi) -> Vec<Measure> {
         ],
     );
     // Closed in the period: won, closed, won amount and count in the
-    // currency, days from lead created to won.
+    // currency. Deals only: without a lead segment it reads no lead.
     let closed = Measure {
         cond: "o.stage IN ('CLOSED_WON', 'CLOSED_LOST')",
         aggs: &[
@@ -273,10 +273,19 @@ fn measures(kpi: Kpi) -> Vec<Measure> {
             "COUNT(*)",
             "SUM(CASE WHEN o.stage = 'CLOSED_WON' AND o.currency = ? THEN o.amount ELSE 0 END)",
             "SUM(CASE WHEN o.stage = 'CLOSED_WON' AND o.currency = ? THEN 1 ELSE 0 END)",
-            "SUM(CASE WHEN o.stage = 'CLOSED_WON' THEN {days:COALESCE(l.created_at, o.created_at):o.closed_at} ELSE 0 END)",
         ],
         agg_params: &[Param::Currency, Param::Currency],
         ..m("closed", Source::Opportunities, "o.closed_at", "", COUNT)
+    };
+    // Won in the period, with the days from the primary lead's creation (or
+    // the deal's) to the win: its own statement, as it joins the lead.
+    let cycle = Measure {
+        cond: "o.stage = 'CLOSED_WON'",
+        aggs: &[
+            "COUNT(*)",
+            "SUM({days:COALESCE(l.created_at, o.created_at):o.closed_at})",
+        ],
+        ..m("cycle", Source::Opportunities, "o.closed_at", "", COUNT)
     };
     let spend = Measure {
         cond: "s.currency = ?",
@@ -344,9 +353,8 @@ fn measures(kpi: Kpi) -> Vec<Measure> {
         | Kpi::LeadToOpportunityRate
         | Kpi::OpportunityToWinRate
         | Kpi::LeadToCustomerRate => vec![cohort],
-        Kpi::WinRate | Kpi::AverageDealSize | Kpi::SalesCycleDays | Kpi::Revenue => {
-            vec![closed]
-        }
+        Kpi::WinRate | Kpi::AverageDealSize | Kpi::Revenue => vec![closed],
+        Kpi::SalesCycleDays => vec![cycle],
         Kpi::PipelineVelocity => vec![Measure {
             id: "velocity",
             source: Source::Opportunities,
@@ -1340,7 +1348,7 @@ fn figures(kpi: Kpi, m: &[f64], median: Option<f64>) -> Figures {
         Kpi::WinRate => ratio(at(0), at(1)),
         Kpi::Revenue => plain(at(2)),
         Kpi::AverageDealSize => ratio(at(2), at(3)),
-        Kpi::SalesCycleDays => ratio(at(4), at(0)),
+        Kpi::SalesCycleDays => ratio(at(1), at(0)),
         Kpi::TimeToFirstContact => {
             let (num, den) = (at(2), at(1));
             Figures {
