@@ -28,6 +28,12 @@ pub struct Config {
     pub db_max_connections: u32,
     /// `HANDOFF_STATEMENT_TIMEOUT_SECS`: PostgreSQL `statement_timeout` (default 10).
     pub statement_timeout: Duration,
+    /// `HANDOFF_PG_PARALLEL_WORKERS`: PostgreSQL
+    /// `max_parallel_workers_per_gather` for the API's connections (default
+    /// 0: a KPI request already runs its statements side by side on several
+    /// connections, and on a small server parallel plans only compete with
+    /// them for the same cores).
+    pub pg_parallel_workers: u32,
     /// `HANDOFF_SLA_SWEEP_SECS`: how often the background SLA sweep moves
     /// leads to AT_RISK and BREACHED (default 60; 0 disables it).
     pub sla_sweep_interval: Duration,
@@ -131,6 +137,7 @@ impl Config {
                 "HANDOFF_STATEMENT_TIMEOUT_SECS",
                 10u64,
             )?),
+            pg_parallel_workers: parse_var("HANDOFF_PG_PARALLEL_WORKERS", 0u32)?,
             sla_sweep_interval: Duration::from_secs(parse_var("HANDOFF_SLA_SWEEP_SECS", 60u64)?),
         })
     }
@@ -148,6 +155,7 @@ impl Config {
             request_timeout: Duration::from_secs(10),
             db_max_connections: 10,
             statement_timeout: Duration::from_secs(10),
+            pg_parallel_workers: 0,
             sla_sweep_interval: Duration::from_secs(60),
         })
     }

@@ -258,3 +258,27 @@ db_test! {
         assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
     }
 }
+
+db_test! {
+    async fn postgres_connections_plan_each_execution_without_parallel_workers(app) {
+        use sea_orm::{ConnectionTrait, DbBackend, Statement};
+        if app.db.get_database_backend() != DbBackend::Postgres {
+            return;
+        }
+        // Session settings of the server's pool (`src/db.rs`): custom plans
+        // for every execution, and no parallel workers by default.
+        for (setting, expected) in [
+            ("plan_cache_mode", "force_custom_plan"),
+            ("max_parallel_workers_per_gather", "0"),
+        ] {
+            let row = app
+                .db
+                .query_one_raw(Statement::from_string(DbBackend::Postgres, format!("SHOW {setting}")))
+                .await
+                .unwrap()
+                .unwrap();
+            let value: String = row.try_get_by_index(0).unwrap();
+            assert_eq!(value, expected, "{setting}");
+        }
+    }
+}
