@@ -474,9 +474,7 @@ async fn rescore_batch(
         if (fit, engagement) != (lead.fit_score, lead.engagement_score) {
             changed.push((lead.id, fit, engagement));
         }
-        if lead.stage == LeadStage::New
-            && scoring::qualifies(fit, engagement, model.mql_fit_min, model.mql_engagement_min)
-        {
+        if qualifies(definition, lead.stage, (fit, engagement)) {
             qualifying.push(lead.id);
         }
     }
