@@ -514,8 +514,7 @@ db_test! {
         assert_eq!(signed["signLeadDefinition"]["approved"], true, "{signed}");
         upsert_accounts(&app, "HUBSPOT", json!([{ "externalId": "co-fit", "name": "Fitco", "industry": "Software", "employeeCount": 250, "country": "US" }])).await;
 
-        let before = change_log_len(&app).await;
-        let done = upsert_leads(&app, "HUBSPOT", json!([
+        let batch = json!([
             // 30 + 20 + 20 + 10 (the account's country) = 80: an MQL at once.
             { "externalId": "vp", "email": "vp@fitco.example", "seniority": "VP", "accountExternalId": "co-fit" },
             // 10 (own country) only: stays NEW, created with its score.
@@ -523,7 +522,9 @@ db_test! {
             // A customer is past scoring (rescoring reads open leads only).
             { "externalId": "cu", "email": "cu@fitco.example", "seniority": "VP", "accountExternalId": "co-fit",
               "stage": "customer", "stageEnteredAt": "2025-06-01T00:00:00Z", "createdAt": "2025-01-01T00:00:00Z" },
-        ])).await;
+        ]);
+        let before = change_log_len(&app).await;
+        let done = upsert_leads(&app, "HUBSPOT", batch.clone()).await;
         assert_eq!(statuses(&done), ["CREATED", "CREATED", "CREATED"], "{done}");
         // The qualifying lead was written twice (created, then moved to
         // MQL); the other once, with its score.
@@ -556,12 +557,7 @@ db_test! {
         }
 
         // A replay changes nothing, and a data change rescores.
-        let replay = upsert_leads(&app, "HUBSPOT", json!([
-            { "externalId": "vp", "email": "vp@fitco.example", "seniority": "VP", "accountExternalId": "co-fit" },
-            { "externalId": "ic", "email": "ic@elsewhere.example", "country": "US" },
-            { "externalId": "cu", "email": "cu@fitco.example", "seniority": "VP", "accountExternalId": "co-fit",
-              "stage": "customer", "stageEnteredAt": "2025-06-01T00:00:00Z", "createdAt": "2025-01-01T00:00:00Z" },
-        ])).await;
+        let replay = upsert_leads(&app, "HUBSPOT", batch).await;
         assert_eq!(statuses(&replay), ["UNCHANGED", "UNCHANGED", "UNCHANGED"], "{replay}");
         let moved = upsert_leads(&app, "HUBSPOT", json!([
             { "externalId": "ic", "country": "US", "seniority": "VP", "accountExternalId": "co-fit" },
