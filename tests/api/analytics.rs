@@ -57,7 +57,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::{
-    common::{ROLES, TestApp},
+    common::{ROLES, TestApp, gid},
     db_test,
 };
 
@@ -67,11 +67,6 @@ fn t(month: u32, day: u32, hour: u32) -> DateTime<Utc> {
 
 fn d(month: u32, day: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, month, day).unwrap()
-}
-
-fn gid(kind: &str, id: Uuid) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{kind}:{id}"))
 }
 
 fn money(s: &str) -> Decimal {

@@ -352,10 +352,14 @@ impl TestApp {
 
     /// The global id of a seeded user.
     pub fn user_gid(&self, role: Role) -> String {
-        use base64::Engine;
-        base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .encode(format!("User:{}", self.user_id(role)))
+        gid("User", self.user_id(role))
     }
+}
+
+/// The global id the API gives a record of `kind` (`Lead`, `User`, ...).
+pub fn gid(kind: &str, id: Uuid) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{kind}:{id}"))
 }
 
 /// Opens a pool on a test's database, in its PostgreSQL schema if it has one.

@@ -38,7 +38,10 @@ use sea_orm::{ActiveModelTrait, ActiveValue::Set};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::{common::TestApp, db_test};
+use crate::{
+    common::{TestApp, gid},
+    db_test,
+};
 
 fn t(s: &str) -> DateTime<Utc> {
     let full = if s.len() == 10 {
@@ -590,6 +593,60 @@ db_test! {
         assert!(close(&win[3]["value"]["value"], 0.5) && close(&win[4]["value"]["value"], 1.0));
         // Median per bucket: Jan has L1 (4 h) and L5 (26 h): 15.
         assert!(close(&r[4]["series"][2]["value"]["value"], 15.0), "{}", r[4]["series"]);
+    }
+}
+
+db_test! {
+    async fn a_deleted_lead_counts_in_no_kpi_total_or_bucket(app) {
+        use LeadStage::*;
+        fixture(&app).await;
+        // L7: created, MQL and accepted in January, then deleted.
+        let l7 = add_lead(
+            &app,
+            7,
+            LeadSpec {
+                created: "2026-01-15",
+                source: Channel::Email,
+                campaign: None,
+                account: None,
+                owner: None,
+                mql: Some("2026-01-16T00:00"),
+                contacted: Some("2026-01-16T03:00"),
+                due: Some("2026-01-17T00:00"),
+                moves: &[(Sal, "2026-01-17")],
+            },
+        )
+        .await;
+        let kpis_l7 = json!(["LEADS_CREATED", "MQLS", "MQL_ACCEPTANCE_RATE", "MQL_WORKED_RATE", "COST_PER_MQL"]);
+        let before = kpis(&app, Leadership, json!({ "kpis": kpis_l7, "from": "2026-01-01", "to": "2026-03-31" })).await;
+        assert!(close(&by_kpi(&before, "MQLS")["total"]["value"], 6.0), "{before}");
+        let deleted = app
+            .gql(Admin, "mutation($id: ID!) { deleteLead(input: {id: $id}) { deletedLeadId } }", json!({ "id": gid("Lead", l7) }))
+            .await;
+        assert_eq!(deleted["deleteLead"]["deletedLeadId"], gid("Lead", l7));
+        // Back to the hand-computed Q1 of the fixture.
+        let r = kpis(&app, Leadership, json!({ "kpis": kpis_l7, "from": "2026-01-01", "to": "2026-03-31" })).await;
+        let expected: &[(&str, f64, Option<f64>)] = &[
+            ("LEADS_CREATED", 4.0, None),
+            ("MQLS", 5.0, None),
+            ("MQL_ACCEPTANCE_RATE", 0.75, Some(4.0)),
+            ("MQL_WORKED_RATE", 0.8, Some(5.0)),
+            ("COST_PER_MQL", 360.0, Some(5.0)),
+        ];
+        for (kpi, value, den) in expected {
+            let total = &by_kpi(&r, kpi)["total"];
+            assert!(close(&total["value"], *value), "{kpi}: {total}");
+            if let Some(den) = den {
+                assert!(close(&total["denominator"], *den), "{kpi}: {total}");
+            }
+        }
+        // January's buckets too: L1 and L2 created, L1 and L5 MQL.
+        let r = kpis(&app, Leadership, json!({ "kpis": kpis_l7, "from": "2026-01-01", "to": "2026-03-31", "granularity": "MONTH" })).await;
+        let january = |kpi: &str| by_kpi(&r, kpi)["series"][0]["value"].clone();
+        assert!(close(&january("LEADS_CREATED")["value"], 2.0), "{r}");
+        assert!(close(&january("MQLS")["value"], 2.0), "{r}");
+        // January's dispositions: L1 and L5 accepted, 2 of 2.
+        assert!(close(&january("MQL_ACCEPTANCE_RATE")["denominator"], 2.0), "{r}");
     }
 }
 

@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::{
-    common::{Instance, TestApp, backends},
+    common::{Instance, TestApp, backends, gid},
     db_test,
 };
 
@@ -304,8 +304,7 @@ db_test! {
 }
 
 fn lead_gid(id: Uuid) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("Lead:{id}"))
+    gid("Lead", id)
 }
 
 /// Moves a lead's SLA clock `by` into the past, as if it became MQL then.
