@@ -350,10 +350,51 @@ impl TestApp {
             .to_owned()
     }
 
+    /// Drafts `definition` as MARKETING and has both teams sign it; returns
+    /// its id. Open leads that meet it become MQL now.
+    pub async fn approve_definition(&self, definition: Value) -> String {
+        const CREATE: &str = "mutation($i: LeadDefinitionInput!) { createLeadDefinition(input: $i) { leadDefinition { id } userErrors { field message code } } }";
+        const SIGN: &str = "mutation($i: SignLeadDefinitionInput!) { signLeadDefinition(input: $i) { approved userErrors { field message code } } }";
+        let data = self
+            .gql(Role::Marketing, CREATE, json!({ "i": definition }))
+            .await;
+        let id = data["createLeadDefinition"]["leadDefinition"]["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no definition: {data}"))
+            .to_owned();
+        self.gql(Role::Sales, SIGN, json!({ "i": { "id": id } }))
+            .await;
+        let signed = self
+            .gql(Role::Marketing, SIGN, json!({ "i": { "id": id } }))
+            .await;
+        assert_eq!(signed["signLeadDefinition"]["approved"], true, "{signed}");
+        id
+    }
+
     /// The global id of a seeded user.
     pub fn user_gid(&self, role: Role) -> String {
         gid("User", self.user_id(role))
     }
+}
+
+/// The scoring fixture the SLA, subscription and sync tests share: fit
+/// Software 30 + 50-5000 employees 20 + VP 20 + US 10 (80 for the ideal
+/// lead), a DEMO_REQUEST 40 engagement; a NEW lead with `fit_min` fit and
+/// `engagement_min` engagement is an MQL; 24 h to first contact.
+pub fn lead_definition(fit_min: i32, engagement_min: i32) -> Value {
+    json!({
+        "fitCriteria": {
+            "industries": [{ "value": "Software", "points": 30 }],
+            "employeeRange": { "min": 50, "max": 5000, "points": 20 },
+            "seniorities": [{ "seniority": "VP", "points": 20 }],
+            "countries": [{ "value": "US", "points": 10 }]
+        },
+        "engagementRules": [{ "kind": "DEMO_REQUEST", "points": 40 }],
+        "halfLifeDays": 30,
+        "mqlFitMin": fit_min,
+        "mqlEngagementMin": engagement_min,
+        "reviewBy": "2027-03-31"
+    })
 }
 
 /// The global id the API gives a record of `kind` (`Lead`, `User`, ...).

@@ -19,45 +19,17 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::{
-    common::{Instance, TestApp, backends, gid},
+    common::{Instance, TestApp, backends, gid, lead_definition},
     db_test,
 };
 
-const CREATE_DEF: &str = "mutation($i: LeadDefinitionInput!) { createLeadDefinition(input: $i) { leadDefinition { id } userErrors { field message code } } }";
-const SIGN: &str = "mutation($i: SignLeadDefinitionInput!) { signLeadDefinition(input: $i) { approved userErrors { field message code } } }";
 const LEAD: &str = "query($id: ID!) { node(id: $id) { ... on Lead { stage mqlAt slaStatus slaFirstContactDueAt slaDispositionDueAt firstContactedAt dispositionedAt owner { id } version } } }";
 
-/// Fit 80 for the ideal lead (Software, 250 people, VP, US); a DEMO_REQUEST
-/// is 40 engagement. 24 h to first contact, 48 h to disposition.
-fn definition() -> Value {
-    json!({
-        "fitCriteria": {
-            "industries": [{ "value": "Software", "points": 30 }],
-            "employeeRange": { "min": 50, "max": 5000, "points": 20 },
-            "seniorities": [{ "seniority": "VP", "points": 20 }],
-            "countries": [{ "value": "US", "points": 10 }]
-        },
-        "engagementRules": [{ "kind": "DEMO_REQUEST", "points": 40 }],
-        "halfLifeDays": 30,
-        "mqlFitMin": 50,
-        "mqlEngagementMin": 30,
-        "reviewBy": "2027-03-31"
-    })
-}
-
-/// Drafts the definition and has both teams sign it; open leads that meet
-/// it become MQL now.
+/// Approves the shared definition (fit 80 for the ideal lead, a DEMO_REQUEST
+/// 40 engagement, MQL at fit 50 and engagement 30; 24 h to first contact,
+/// 48 h to disposition); open leads that meet it become MQL now.
 async fn approve(app: &TestApp) {
-    let data = app
-        .gql(Marketing, CREATE_DEF, json!({ "i": definition() }))
-        .await;
-    let id = data["createLeadDefinition"]["leadDefinition"]["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no definition: {data}"))
-        .to_owned();
-    app.gql(Sales, SIGN, json!({ "i": { "id": id } })).await;
-    let signed = app.gql(Marketing, SIGN, json!({ "i": { "id": id } })).await;
-    assert_eq!(signed["signLeadDefinition"]["approved"], true, "{signed}");
+    app.approve_definition(lead_definition(50, 30)).await;
 }
 
 /// An account that fits the definition.

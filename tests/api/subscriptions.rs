@@ -17,12 +17,10 @@ use tokio_tungstenite::{
 };
 
 use crate::{
-    common::{TestApp, backends},
+    common::{TestApp, backends, lead_definition},
     db_test,
 };
 
-const CREATE_DEF: &str = "mutation($i: LeadDefinitionInput!) { createLeadDefinition(input: $i) { leadDefinition { id } userErrors { field message code } } }";
-const SIGN: &str = "mutation($i: SignLeadDefinitionInput!) { signLeadDefinition(input: $i) { approved userErrors { field message code } } }";
 const EVENTS: &str = "subscription($kinds: [EventKind!], $owner: ID, $after: ID) { events(kinds: $kinds, ownerId: $owner, after: $after) { id kind occurredAt subjectId fromStage toStage reason fitScore definitionVersion owner { id } lead { id stage } leadDefinition { version status } } }";
 
 /// How long a test waits for a message it expects.
@@ -128,36 +126,10 @@ impl Client {
     }
 }
 
-/// Fit 80 for the ideal lead; a DEMO_REQUEST is 40 engagement.
-fn definition() -> Value {
-    json!({
-        "fitCriteria": {
-            "industries": [{ "value": "Software", "points": 30 }],
-            "employeeRange": { "min": 50, "max": 5000, "points": 20 },
-            "seniorities": [{ "seniority": "VP", "points": 20 }],
-            "countries": [{ "value": "US", "points": 10 }]
-        },
-        "engagementRules": [{ "kind": "DEMO_REQUEST", "points": 40 }],
-        "halfLifeDays": 30,
-        "mqlFitMin": 50,
-        "mqlEngagementMin": 30,
-        "reviewBy": "2027-03-31"
-    })
-}
-
-/// Drafts the definition and has both teams sign it.
+/// Approves the shared definition (fit 80 for the ideal lead, a DEMO_REQUEST
+/// 40 engagement, MQL at fit 50 and engagement 30); returns its id.
 async fn approve(app: &TestApp) -> String {
-    let data = app
-        .gql(Marketing, CREATE_DEF, json!({ "i": definition() }))
-        .await;
-    let id = data["createLeadDefinition"]["leadDefinition"]["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no definition: {data}"))
-        .to_owned();
-    app.gql(Sales, SIGN, json!({ "i": { "id": id } })).await;
-    let signed = app.gql(Marketing, SIGN, json!({ "i": { "id": id } })).await;
-    assert_eq!(signed["signLeadDefinition"]["approved"], true, "{signed}");
-    id
+    app.approve_definition(lead_definition(50, 30)).await
 }
 
 /// A VP at a fitting account who asked for a demo: an MQL once a

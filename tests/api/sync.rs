@@ -5,7 +5,10 @@
 use entity::enums::Role::*;
 use serde_json::{Value, json};
 
-use crate::{common::TestApp, db_test};
+use crate::{
+    common::{TestApp, lead_definition},
+    db_test,
+};
 
 const RESULT: &str = "created updated unchanged deleted failed
     results { index externalId status id version warnings error { code field message } }";
@@ -486,32 +489,10 @@ db_test! {
     }
 }
 
-/// Fit: Software 30 + 50..5000 employees 20 + VP 20 + US 10; a NEW lead
-/// with fit 50 or more is an MQL (no engagement needed).
-fn fit_only_definition() -> Value {
-    json!({
-        "fitCriteria": {
-            "industries": [{ "value": "Software", "points": 30 }],
-            "employeeRange": { "min": 50, "max": 5000, "points": 20 },
-            "seniorities": [{ "seniority": "VP", "points": 20 }],
-            "countries": [{ "value": "US", "points": 10 }]
-        },
-        "engagementRules": [{ "kind": "DEMO_REQUEST", "points": 40 }],
-        "halfLifeDays": 30,
-        "mqlFitMin": 50,
-        "mqlEngagementMin": 0,
-        "reviewBy": "2027-03-31"
-    })
-}
-
 db_test! {
     async fn synced_leads_are_created_with_their_scores_under_the_approved_definition(app) {
-        let def = app.gql(Marketing, "mutation($i: LeadDefinitionInput!) { createLeadDefinition(input: $i) { leadDefinition { id } } }", json!({ "i": fit_only_definition() })).await;
-        let id = def["createLeadDefinition"]["leadDefinition"]["id"].clone();
-        let sign = "mutation($i: SignLeadDefinitionInput!) { signLeadDefinition(input: $i) { approved } }";
-        app.gql(Sales, sign, json!({ "i": { "id": id } })).await;
-        let signed = app.gql(Marketing, sign, json!({ "i": { "id": id } })).await;
-        assert_eq!(signed["signLeadDefinition"]["approved"], true, "{signed}");
+        // A NEW lead with fit 50 or more is an MQL (no engagement needed).
+        app.approve_definition(lead_definition(50, 0)).await;
         upsert_accounts(&app, "HUBSPOT", json!([{ "externalId": "co-fit", "name": "Fitco", "industry": "Software", "employeeCount": 250, "country": "US" }])).await;
 
         let batch = json!([
