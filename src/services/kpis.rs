@@ -869,8 +869,8 @@ fn median_sql(scope: &Scope<'_>) -> Statement {
     )
 }
 
-/// How many statements of one request run at once (each on its own pooled
-/// connection).
+/// How many statements of one `kpis` request run at once (each on its own
+/// pooled connection; the cohort's size runs beside the cohort).
 const PARALLEL_STATEMENTS: usize = 4;
 
 /// Aggregated rows of a measure: (group key, bucket) -> measures.
