@@ -1,11 +1,14 @@
 //! Configuration, read once from the environment. Secrets are never logged.
 
-use std::{net::SocketAddr, path::PathBuf, time::Duration};
+use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
 use anyhow::{Context, bail};
 use rand::RngCore;
 
-use crate::auth::jwt::{JwtAlgorithm, JwtSettings};
+use crate::{
+    auth::jwt::{JwtAlgorithm, JwtSettings},
+    http::throttle::{Clock, SystemClock, ThrottleSettings},
+};
 
 /// The whole configuration of one server process.
 #[derive(Clone)]
@@ -26,6 +29,16 @@ pub struct Config {
     pub request_timeout: Duration,
     /// `HANDOFF_DB_MAX_CONNECTIONS`: pool size (default 10).
     pub db_max_connections: u32,
+    /// `HANDOFF_DB_ACQUIRE_TIMEOUT_SECS`: how long a request waits for a
+    /// database connection before it is answered 503 `UNAVAILABLE`
+    /// (default 2; fractions allowed).
+    pub db_acquire_timeout: Duration,
+    /// `HANDOFF_RATE_LIMIT_POINTS` and `HANDOFF_RATE_LIMIT_RESTORE_PER_SEC`:
+    /// each user's cost budget (default 1,000 points refilling at 50 a
+    /// second; 0 points turns it off).
+    pub throttle: ThrottleSettings,
+    /// The clock of the cost budget (the system's; tests move their own).
+    pub clock: Arc<dyn Clock>,
     /// `HANDOFF_STATEMENT_TIMEOUT_SECS`: PostgreSQL `statement_timeout` (default 10).
     pub statement_timeout: Duration,
     /// `HANDOFF_PG_PARALLEL_WORKERS`: PostgreSQL
@@ -57,6 +70,24 @@ where
             .parse()
             .map_err(|e| anyhow::anyhow!("{name}={raw:?} is not valid: {e}")),
     }
+}
+
+/// A number of seconds, fractions allowed, above zero.
+fn seconds(name: &str, default: f64) -> anyhow::Result<Duration> {
+    let secs: f64 = parse_var(name, default)?;
+    if !secs.is_finite() || secs <= 0.0 || secs > 86_400.0 {
+        bail!("{name}={secs} must be a number of seconds above 0 and at most 86400");
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// A finite number, zero or more.
+fn non_negative(name: &str, default: f64) -> anyhow::Result<f64> {
+    let value: f64 = parse_var(name, default)?;
+    if !value.is_finite() || value < 0.0 {
+        bail!("{name}={value} must be a number, 0 or more");
+    }
+    Ok(value)
 }
 
 fn parse_bool(name: &str, default: bool) -> anyhow::Result<bool> {
@@ -133,6 +164,12 @@ impl Config {
             field_suggestions: parse_bool("HANDOFF_FIELD_SUGGESTIONS", true)?,
             request_timeout: Duration::from_secs(parse_var("HANDOFF_REQUEST_TIMEOUT_SECS", 10u64)?),
             db_max_connections: parse_var("HANDOFF_DB_MAX_CONNECTIONS", 10u32)?,
+            db_acquire_timeout: seconds("HANDOFF_DB_ACQUIRE_TIMEOUT_SECS", 2.0)?,
+            throttle: ThrottleSettings {
+                capacity: non_negative("HANDOFF_RATE_LIMIT_POINTS", 1000.0)?,
+                restore_rate: non_negative("HANDOFF_RATE_LIMIT_RESTORE_PER_SEC", 50.0)?,
+            },
+            clock: Arc::new(SystemClock::default()),
             statement_timeout: Duration::from_secs(parse_var(
                 "HANDOFF_STATEMENT_TIMEOUT_SECS",
                 10u64,
@@ -154,6 +191,9 @@ impl Config {
             field_suggestions: true,
             request_timeout: Duration::from_secs(10),
             db_max_connections: 10,
+            db_acquire_timeout: Duration::from_secs(2),
+            throttle: ThrottleSettings::default(),
+            clock: Arc::new(SystemClock::default()),
             statement_timeout: Duration::from_secs(10),
             pg_parallel_workers: 0,
             sla_sweep_interval: Duration::from_secs(60),

@@ -27,7 +27,8 @@ pub async fn connect_with(
     let mut opt = ConnectOptions::new(config.database_url.clone());
     opt.max_connections(config.db_max_connections)
         .min_connections(1)
-        .acquire_timeout(Duration::from_secs(10))
+        .acquire_timeout(config.db_acquire_timeout)
+        .connect_timeout(config.db_acquire_timeout)
         .idle_timeout(Duration::from_secs(300))
         .max_lifetime(Duration::from_secs(1800))
         .sqlx_logging(false)

@@ -71,6 +71,10 @@ pub enum AppError {
     /// The request took longer than the configured limit.
     #[error("{0}")]
     Timeout(String),
+    /// The database cannot be reached or is saturated right now; the same
+    /// request may succeed when retried (HTTP 503 with `Retry-After`).
+    #[error("{0}")]
+    Unavailable(String),
     /// A failure of ours. The detail is logged, never sent.
     #[error("internal error: {0}")]
     Internal(String),
@@ -89,6 +93,8 @@ impl AppError {
             Self::NotFound(_) => "NOT_FOUND",
             Self::Conflict(_) => "CONFLICT",
             Self::Timeout(_) => "TIMEOUT",
+            Self::Unavailable(_) => "UNAVAILABLE",
+            Self::Db(e) if is_unavailable(e) => "UNAVAILABLE",
             Self::Internal(_) | Self::Db(_) => "INTERNAL",
         }
     }
@@ -119,6 +125,7 @@ impl AppError {
     /// What the client may see.
     pub fn public_message(&self) -> String {
         match self {
+            Self::Db(e) if is_unavailable(e) => UNAVAILABLE_MESSAGE.into(),
             Self::Internal(_) | Self::Db(_) => {
                 "internal error; quote the requestId when reporting it".into()
             }
@@ -127,9 +134,52 @@ impl AppError {
     }
 }
 
+/// What a client hears when the database is out of reach.
+pub const UNAVAILABLE_MESSAGE: &str =
+    "the database is unavailable or busy; retry after the Retry-After delay";
+
+/// Whether a database error is about reaching the database rather than
+/// about the statement: no connection from the pool in time, a connection
+/// lost or refused, the server shutting down or out of connections, or
+/// SQLite's file staying locked past the busy timeout. Such a request can
+/// be retried as it is.
+pub fn is_unavailable(err: &DbErr) -> bool {
+    use sea_orm::{RuntimeErr, sqlx};
+    let runtime = match err {
+        DbErr::ConnectionAcquire(_) => return true,
+        DbErr::Conn(r) | DbErr::Exec(r) | DbErr::Query(r) => r,
+        _ => return false,
+    };
+    let RuntimeErr::SqlxError(e) = runtime else {
+        return matches!(err, DbErr::Conn(_));
+    };
+    match e.as_ref() {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            if code.len() == 5 {
+                // A PostgreSQL SQLSTATE: connection exceptions (08...), too
+                // many connections, shutting down, starting up.
+                code.starts_with("08")
+                    || matches!(code.as_ref(), "53300" | "57P01" | "57P02" | "57P03")
+            } else {
+                // A SQLite result code: BUSY and LOCKED, with their
+                // extended codes in the upper bits.
+                matches!(code.parse::<i64>().map(|c| c & 0xff), Ok(5 | 6))
+            }
+        }),
+        _ => matches!(err, DbErr::Conn(_)),
+    }
+}
+
 impl From<AppError> for async_graphql::Error {
     fn from(e: AppError) -> Self {
-        if matches!(e, AppError::Internal(_) | AppError::Db(_)) {
+        if e.code() == "UNAVAILABLE" {
+            tracing::warn!(error = %e, "database unavailable");
+        } else if matches!(e, AppError::Internal(_) | AppError::Db(_)) {
             // Logged once, here, inside the request span that carries the request id.
             tracing::error!(error = %e, "request failed");
         }

@@ -53,6 +53,11 @@ impl Application {
             jwt: config.jwt.clone(),
             request_timeout: config.request_timeout,
             introspection: config.introspection,
+            cost: std::sync::Arc::new(graphql::cost::CostModel::handoff()),
+            throttle: std::sync::Arc::new(http::throttle::Throttle::new(
+                config.throttle,
+                config.clock.clone(),
+            )),
         };
         let listener = TcpListener::bind(config.bind)
             .await

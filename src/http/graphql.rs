@@ -12,10 +12,14 @@
 //! - a request over the time limit is cut off with code TIMEOUT;
 //! - every response with errors carries the request id in `extensions`.
 
+use std::panic::AssertUnwindSafe;
+
 use async_graphql::{
     Request, Response, ServerError,
     http::GraphiQLSource,
-    parser::types::{DocumentOperations, OperationType, Selection},
+    parser::types::{
+        DocumentOperations, ExecutableDocument, OperationDefinition, OperationType, Selection,
+    },
 };
 use axum::{
     body::Bytes,
@@ -23,13 +27,19 @@ use axum::{
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{Html, IntoResponse, Response as HttpResponse},
 };
+use futures_util::FutureExt;
 use serde_json::json;
+use tokio::time::Instant;
 
 use super::AppState;
 use crate::{
     auth::Viewer,
     error::AppError,
-    graphql::{cost, loaders::Loaders},
+    graphql::{
+        cost::{self, Refusal},
+        loaders::Loaders,
+    },
+    http::throttle::{ThrottleStatus, Throttled},
     services,
 };
 
@@ -147,6 +157,9 @@ async fn execute(
     via_get: bool,
     request_id: String,
 ) -> HttpResponse {
+    // The time limit covers everything from here to the last byte of the
+    // body: authentication, execution and serialisation.
+    let deadline = Instant::now() + state.request_timeout;
     let viewer = match authenticate(&state, headers).await {
         Ok(viewer) => viewer,
         Err(AppError::Unauthenticated(message)) => {
@@ -162,86 +175,81 @@ async fn execute(
             );
             return response;
         }
-        Err(other) => {
-            let _: async_graphql::Error = other.into(); // logs it
-            return error_response(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "INTERNAL",
-                "internal error; quote the requestId when reporting it",
-                &request_id,
-            );
-        }
+        Err(other) => return app_error_response(other, &request_id),
     };
 
-    let mut introspection_only = false;
-    let mut requested_cost = 0;
+    // Parsed once, here; execution reuses it. A document that does not
+    // parse is answered by execution itself.
     let operation_name = request.operation_name.clone();
     let variables = request.variables.clone();
-    if let Ok(doc) = request.parsed_query() {
-        let operation = match (&doc.operations, operation_name.as_deref()) {
-            (DocumentOperations::Single(op), _) => Some(op),
-            (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name),
-            (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops.values().next(),
-            _ => None,
-        };
-        if let Some(op) = operation {
-            match op.node.ty {
-                OperationType::Mutation if via_get => {
-                    let mut response = error_response(
-                        StatusCode::METHOD_NOT_ALLOWED,
-                        "BAD_USER_INPUT",
-                        "mutations must be sent with POST",
-                        &request_id,
-                    );
-                    response
-                        .headers_mut()
-                        .insert(header::ALLOW, HeaderValue::from_static("POST"));
-                    return response;
-                }
-                OperationType::Subscription => {
-                    return error_response(
-                        StatusCode::BAD_REQUEST,
-                        "BAD_USER_INPUT",
-                        "subscriptions are served over WebSocket, not HTTP",
-                        &request_id,
-                    );
-                }
-                _ => {}
-            }
-            requested_cost = cost::cost(doc, &op.node.selection_set.node, &variables);
-            if requested_cost > cost::MAX_COST {
-                let mut response = Response::from_errors(vec![ServerError::new(
-                    format!(
-                        "Query is too complex: it would cost {requested_cost} points and the limit is {}. \
-                         A connection costs its page size (first/last, default 20) times the cost of one \
-                         item; ask for smaller pages or fewer nested lists.",
-                        cost::MAX_COST
-                    ),
-                    None,
-                )]);
+    let document = request.parsed_query().ok().cloned();
+    let operation = document
+        .as_ref()
+        .and_then(|doc| operation(doc, operation_name.as_deref()));
+    let mut introspection_only = false;
+    let mut requested = 0;
+    if let (Some(doc), Some(op)) = (&document, operation) {
+        match op.ty {
+            OperationType::Mutation if via_get => {
+                let mut response = error_response(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "BAD_USER_INPUT",
+                    "mutations must be sent with POST",
+                    &request_id,
+                );
                 response
-                    .extensions
-                    .insert("cost".into(), cost_extension(requested_cost));
-                return json_response(finish(response, &request_id));
+                    .headers_mut()
+                    .insert(header::ALLOW, HeaderValue::from_static("POST"));
+                return response;
             }
-            let asks_schema = op.node.selection_set.node.items.iter().any(|s| {
-                matches!(&s.node, Selection::Field(f)
-                    if matches!(f.node.name.node.as_str(), "__schema" | "__type"))
-            });
-            if asks_schema && !state.introspection {
+            OperationType::Subscription => {
                 return error_response(
-                    StatusCode::OK,
-                    "FORBIDDEN",
-                    "introspection is disabled on this server; use the published schema.graphql",
+                    StatusCode::BAD_REQUEST,
+                    "BAD_USER_INPUT",
+                    "subscriptions are served over WebSocket, not HTTP",
                     &request_id,
                 );
             }
-            introspection_only = !op.node.selection_set.node.items.is_empty()
-                && op.node.selection_set.node.items.iter().all(|s| {
-                    matches!(&s.node, Selection::Field(f)
-                        if matches!(f.node.name.node.as_str(), "__schema" | "__type" | "__typename"))
-                });
+            _ => {}
         }
+        requested = match state.cost.requested(doc, op, &variables) {
+            Ok(cost) => cost,
+            Err(refusal) => {
+                let mut response =
+                    Response::from_errors(vec![ServerError::new(refusal.message(), None)]);
+                let cost = match refusal {
+                    Refusal::Cost(cost) => cost,
+                    _ => 0,
+                };
+                response
+                    .extensions
+                    .insert("cost".into(), cost_extension(cost, 0, None));
+                return json_response(finish(response, &request_id), &request_id, deadline);
+            }
+        };
+        let asks_schema = op.selection_set.node.items.iter().any(|s| {
+            matches!(&s.node, Selection::Field(f)
+                if matches!(f.node.name.node.as_str(), "__schema" | "__type"))
+        });
+        if asks_schema && !state.introspection {
+            return error_response(
+                StatusCode::OK,
+                "FORBIDDEN",
+                "introspection is disabled on this server; use the published schema.graphql",
+                &request_id,
+            );
+        }
+        introspection_only = !op.selection_set.node.items.is_empty()
+            && op.selection_set.node.items.iter().all(|s| {
+                matches!(&s.node, Selection::Field(f)
+                    if matches!(f.node.name.node.as_str(), "__schema" | "__type" | "__typename"))
+            });
+    }
+
+    // The budget is charged before anything runs.
+    let user = viewer.user_id;
+    if let Some(Err(throttled)) = state.throttle.take(user, requested) {
+        return rate_limited(requested, &throttled, &request_id);
     }
 
     let schema = if introspection_only {
@@ -256,43 +264,126 @@ async fn execute(
         .data(viewer)
         .data(std::sync::Arc::new(Loaders::new(state.db.clone())));
 
-    let response = match tokio::time::timeout(state.request_timeout, schema.execute(request)).await
-    {
-        Ok(response) => response,
-        Err(_) => {
-            tracing::warn!(
-                timeout.secs = state.request_timeout.as_secs(),
-                "request cut off"
-            );
-            return error_response(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "TIMEOUT",
-                &format!(
-                    "the request took longer than {} s and was cut off; ask for less data",
-                    state.request_timeout.as_secs()
-                ),
-                &request_id,
-            );
+    let run = AssertUnwindSafe(schema.execute(request)).catch_unwind();
+    let mut response = match tokio::time::timeout_at(deadline, run).await {
+        Ok(Ok(response)) => response,
+        Ok(Err(panic)) => {
+            tracing::error!(panic = %super::panic_message(&panic), "a GraphQL request panicked");
+            return internal_error_response(&request_id);
         }
+        Err(_) => return timed_out(&state, &request_id),
     };
-    let mut response = response;
+    let actual = match (&document, operation) {
+        (Some(doc), Some(op)) => state.cost.actual(doc, op, &variables, &response.data),
+        _ => 0,
+    };
+    let status = state.throttle.settle(user, requested, actual);
     response
         .extensions
-        .insert("cost".into(), cost_extension(requested_cost));
-    json_response(finish(response, &request_id))
+        .insert("cost".into(), cost_extension(requested, actual, status));
+    let response = finish(response, &request_id);
+    if Instant::now() >= deadline {
+        return timed_out(&state, &request_id);
+    }
+    json_response(response, &request_id, deadline)
 }
 
-/// `extensions.cost`: what the query was charged and the limit.
-fn cost_extension(requested: usize) -> async_graphql::Value {
+/// The operation a request runs: the only one, or the one named.
+fn operation<'a>(
+    doc: &'a ExecutableDocument,
+    name: Option<&str>,
+) -> Option<&'a OperationDefinition> {
+    let op = match (&doc.operations, name) {
+        (DocumentOperations::Single(op), _) => Some(op),
+        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name),
+        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops.values().next(),
+        _ => None,
+    };
+    op.map(|op| &op.node)
+}
+
+/// HTTP 503 `TIMEOUT`: the request ran past its time limit.
+fn timed_out(state: &AppState, request_id: &str) -> HttpResponse {
+    tracing::warn!(
+        timeout.secs = state.request_timeout.as_secs_f64(),
+        "request cut off"
+    );
+    error_response(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "TIMEOUT",
+        &format!(
+            "the request took longer than {} s and was cut off; ask for less data",
+            state.request_timeout.as_secs_f64()
+        ),
+        request_id,
+    )
+}
+
+/// HTTP 429 `RATE_LIMITED` with `Retry-After`: the user's budget holds
+/// less than the request's cost.
+fn rate_limited(requested: usize, throttled: &Throttled, request_id: &str) -> HttpResponse {
+    let retry_after = throttled.retry_after_secs();
+    let body = json!({
+        "errors": [{
+            "message": format!(
+                "Throttled: this request costs {requested} points and your budget holds {:.0} \
+                 (it refills at {} points a second); retry in {retry_after} s",
+                throttled.status.currently_available, throttled.status.restore_rate
+            ),
+            "extensions": { "code": "RATE_LIMITED" },
+        }],
+        "extensions": {
+            "requestId": request_id,
+            "cost": serde_json::to_value(cost_extension(requested, 0, Some(throttled.status)))
+                .unwrap_or_default(),
+        },
+    });
+    let mut response = (StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response();
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+    response
+}
+
+/// `extensions.cost`, as Shopify reports it: what the query was charged
+/// before it ran, what it cost as it ran, the limit, and the budget.
+fn cost_extension(
+    requested: usize,
+    actual: usize,
+    throttle: Option<ThrottleStatus>,
+) -> async_graphql::Value {
     let mut map = async_graphql::indexmap::IndexMap::new();
     map.insert(
         async_graphql::Name::new("requestedQueryCost"),
         async_graphql::Value::from(requested as u64),
     );
     map.insert(
+        async_graphql::Name::new("actualQueryCost"),
+        async_graphql::Value::from(actual as u64),
+    );
+    map.insert(
         async_graphql::Name::new("maximumQueryCost"),
         async_graphql::Value::from(cost::MAX_COST as u64),
     );
+    if let Some(status) = throttle {
+        let mut t = async_graphql::indexmap::IndexMap::new();
+        t.insert(
+            async_graphql::Name::new("maximumAvailable"),
+            async_graphql::Value::from(status.maximum_available.floor() as u64),
+        );
+        t.insert(
+            async_graphql::Name::new("currentlyAvailable"),
+            async_graphql::Value::from(status.currently_available.floor() as u64),
+        );
+        t.insert(
+            async_graphql::Name::new("restoreRate"),
+            async_graphql::Value::from(status.restore_rate),
+        );
+        map.insert(
+            async_graphql::Name::new("throttleStatus"),
+            async_graphql::Value::Object(t),
+        );
+    }
     async_graphql::Value::Object(map)
 }
 
@@ -372,18 +463,156 @@ pub fn request_id(headers: &HeaderMap) -> String {
         .to_owned()
 }
 
-fn json_response(response: Response) -> HttpResponse {
-    match serde_json::to_vec(&response) {
-        Ok(body) => (
-            StatusCode::OK,
-            [(header::CONTENT_TYPE, "application/json")],
-            body,
-        )
-            .into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, "could not serialise a response");
-            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+/// Largest response body: a bigger one is replaced by an error.
+pub const MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
+
+/// Serialises a response within the size limit and the request's deadline.
+/// A response with an `UNAVAILABLE` error is HTTP 503 with `Retry-After`
+/// (the database is out of reach: retry); any other is HTTP 200.
+fn json_response(response: Response, request_id: &str, deadline: Instant) -> HttpResponse {
+    let unavailable = response.errors.iter().any(|e| {
+        e.extensions
+            .as_ref()
+            .and_then(|ext| ext.get("code"))
+            .is_some_and(|code| *code == async_graphql::Value::from("UNAVAILABLE"))
+    });
+    let mut body = BoundedBody::new(deadline);
+    match serde_json::to_writer(&mut body, &response) {
+        Ok(()) => {
+            let mut http = (
+                if unavailable {
+                    StatusCode::SERVICE_UNAVAILABLE
+                } else {
+                    StatusCode::OK
+                },
+                [(header::CONTENT_TYPE, "application/json")],
+                body.bytes,
+            )
+                .into_response();
+            if unavailable {
+                http.headers_mut().insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from(RETRY_UNAVAILABLE_SECS),
+                );
+            }
+            http
         }
+        Err(e) => match body.stopped {
+            Some(Stop::TooLarge) => error_response(
+                StatusCode::OK,
+                "QUERY_TOO_COMPLEX",
+                &format!(
+                    "the response would be larger than {} MiB; ask for less data",
+                    MAX_RESPONSE_BYTES / (1024 * 1024)
+                ),
+                request_id,
+            ),
+            Some(Stop::Deadline) => error_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "TIMEOUT",
+                "the request took longer than its time limit and was cut off; ask for less data",
+                request_id,
+            ),
+            None => {
+                tracing::error!(error = %e, "could not serialise a response");
+                internal_error_response(request_id)
+            }
+        },
+    }
+}
+
+/// `Retry-After` of a 503 `UNAVAILABLE`, in seconds.
+pub const RETRY_UNAVAILABLE_SECS: u64 = 2;
+
+/// Why serialisation stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Stop {
+    TooLarge,
+    Deadline,
+}
+
+/// A body buffer that refuses to grow past [`MAX_RESPONSE_BYTES`] or past
+/// a deadline (checked every 64 KiB).
+struct BoundedBody {
+    bytes: Vec<u8>,
+    deadline: Instant,
+    checked_at: usize,
+    stopped: Option<Stop>,
+}
+
+impl BoundedBody {
+    fn new(deadline: Instant) -> Self {
+        Self {
+            bytes: Vec::with_capacity(1024),
+            deadline,
+            checked_at: 0,
+            stopped: None,
+        }
+    }
+}
+
+impl std::io::Write for BoundedBody {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        if self.bytes.len() + data.len() > MAX_RESPONSE_BYTES {
+            self.stopped = Some(Stop::TooLarge);
+            return Err(std::io::Error::other("response too large"));
+        }
+        if self.bytes.len() - self.checked_at >= 64 * 1024 {
+            self.checked_at = self.bytes.len();
+            if Instant::now() >= self.deadline {
+                self.stopped = Some(Stop::Deadline);
+                return Err(std::io::Error::other("deadline passed"));
+            }
+        }
+        self.bytes.extend_from_slice(data);
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// HTTP 500 `INTERNAL` with only the request id.
+pub fn internal_error_response(request_id: &str) -> HttpResponse {
+    error_response(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "INTERNAL",
+        "internal error; quote the requestId when reporting it",
+        request_id,
+    )
+}
+
+/// An [`AppError`] outside GraphQL execution as an HTTP response: 503 with
+/// `Retry-After` when the database is unavailable, 500 for our failures
+/// (logged), else its code with 400.
+pub fn app_error_response(error: AppError, request_id: &str) -> HttpResponse {
+    match error.code() {
+        "UNAVAILABLE" => {
+            let message = error.public_message();
+            let _: async_graphql::Error = error.into(); // logs it
+            let mut response = error_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "UNAVAILABLE",
+                &message,
+                request_id,
+            );
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(RETRY_UNAVAILABLE_SECS),
+            );
+            response
+        }
+        "INTERNAL" => {
+            let _: async_graphql::Error = error.into(); // logs it
+            internal_error_response(request_id)
+        }
+        code => error_response(
+            StatusCode::BAD_REQUEST,
+            code,
+            &error.public_message(),
+            request_id,
+        ),
     }
 }
 

@@ -2,24 +2,31 @@
 
 pub mod graphql;
 pub mod reports;
+pub mod throttle;
 pub mod ws;
 
-use std::time::Duration;
+use std::{panic::AssertUnwindSafe, sync::Arc, time::Duration};
 
 use axum::{
     Router,
     extract::{DefaultBodyLimit, State},
     http::{Request, StatusCode},
-    response::IntoResponse,
+    middleware::{self, Next},
+    response::{IntoResponse, Response},
     routing::get,
 };
+use futures_util::FutureExt;
 use sea_orm::DatabaseConnection;
 use tower_http::{
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
     trace::TraceLayer,
 };
 
-use crate::{auth::jwt::JwtSettings, event_hub::EventHub, graphql::AppSchema};
+use crate::{
+    auth::jwt::JwtSettings,
+    event_hub::EventHub,
+    graphql::{AppSchema, cost::CostModel},
+};
 
 /// What every handler shares. Cheap to clone.
 #[derive(Clone)]
@@ -39,6 +46,10 @@ pub struct AppState {
     pub request_timeout: Duration,
     /// Whether introspection is answered (off: an explicit error, not null).
     pub introspection: bool,
+    /// How queries are costed (read from the schema once).
+    pub cost: Arc<CostModel>,
+    /// Every user's cost budget.
+    pub throttle: Arc<throttle::Throttle>,
 }
 
 /// Builds the router with its middleware.
@@ -51,6 +62,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .layer(DefaultBodyLimit::max(graphql::MAX_BODY_BYTES))
+        .layer(middleware::from_fn(catch_panic))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(
             TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
@@ -71,13 +83,81 @@ async fn healthz() -> impl IntoResponse {
     (StatusCode::OK, "ok")
 }
 
-/// Readiness: the database answers.
+/// How long `/readyz` waits for the database.
+pub const READY_TIMEOUT: Duration = Duration::from_millis(900);
+
+/// Readiness: the database answers, within [`READY_TIMEOUT`].
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
-    match state.db.ping().await {
-        Ok(()) => (StatusCode::OK, "ready"),
-        Err(e) => {
+    match tokio::time::timeout(READY_TIMEOUT, state.db.ping()).await {
+        Ok(Ok(())) => (StatusCode::OK, "ready"),
+        Ok(Err(e)) => {
             tracing::warn!(error = %e, "readiness check failed");
             (StatusCode::SERVICE_UNAVAILABLE, "database unreachable")
         }
+        Err(_) => {
+            tracing::warn!("readiness check timed out");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "database did not answer within 1 s",
+            )
+        }
+    }
+}
+
+/// Turns a panic anywhere in a handler into HTTP 500 with code INTERNAL and
+/// the request id, instead of a dropped connection. The panic is logged
+/// (by the panic hook and here), never sent.
+async fn catch_panic(request: Request<axum::body::Body>, next: Next) -> Response {
+    let request_id = graphql::request_id(request.headers());
+    match AssertUnwindSafe(next.run(request)).catch_unwind().await {
+        Ok(response) => response,
+        Err(panic) => {
+            tracing::error!(panic = %panic_message(&panic), "a request panicked");
+            graphql::internal_error_response(&request_id)
+        }
+    }
+}
+
+/// The text of a panic payload, when it has one.
+pub(crate) fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> &str {
+    panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(no message)")
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::{body::Body, routing::get};
+    use tower::ServiceExt;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panicking_handler_answers_500_internal_with_the_request_id() {
+        async fn boom() -> &'static str {
+            panic!("boom")
+        }
+        let app = Router::new()
+            .route("/boom", get(boom))
+            .layer(middleware::from_fn(catch_panic));
+        let response = app
+            .oneshot(
+                Request::get("/boom")
+                    .header("x-request-id", "req-1")
+                    .body(Body::empty())
+                    .unwrap_or_default(),
+            )
+            .await
+            .unwrap_or_else(|e| match e {});
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .unwrap_or_default();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+        assert_eq!(body["errors"][0]["extensions"]["code"], "INTERNAL");
+        assert_eq!(body["extensions"]["requestId"], "req-1");
+        assert!(!body.to_string().contains("boom"));
     }
 }

@@ -38,9 +38,7 @@ use tokio::{sync::mpsc, task::AbortHandle, time::Instant};
 use uuid::Uuid;
 
 use super::{AppState, graphql};
-use crate::{
-    auth::Viewer, event_hub::Reserved, graphql::cost, graphql::loaders::Loaders, services,
-};
+use crate::{auth::Viewer, event_hub::Reserved, graphql::loaders::Loaders, services};
 
 /// The subprotocol spoken.
 pub const PROTOCOL: &str = "graphql-transport-ws";
@@ -264,8 +262,19 @@ impl Connection {
                 )
                 .await;
         }
-        if let Some(problem) = self.check_operation(&mut request) {
-            return self.refuse(&id, &problem.0, problem.1).await;
+        let requested = match self.check_operation(&mut request) {
+            Ok(cost) => cost,
+            Err((message, code)) => return self.refuse(&id, &message, code).await,
+        };
+        // Starting a subscription is charged to the budget like a request
+        // (its events are not: each is held to the cost limit instead).
+        if let Some(Err(throttled)) = self.state.throttle.take(viewer.user_id, requested) {
+            let message = format!(
+                "Throttled: this subscription costs {requested} points and your budget holds {:.0}; retry in {} s",
+                throttled.status.currently_available,
+                throttled.retry_after_secs()
+            );
+            return self.refuse(&id, &message, "RATE_LIMITED").await;
         }
 
         // Fix where the subscription starts now, before the next message
@@ -330,35 +339,33 @@ impl Connection {
             .map_err(|_| Close(1011, "socket write failed".into()))
     }
 
-    /// Refuses what this endpoint does not run, with the HTTP limits.
-    fn check_operation(&self, request: &mut Request) -> Option<(String, &'static str)> {
+    /// Refuses what this endpoint does not run, with the HTTP limits; the
+    /// requested cost of what it runs.
+    fn check_operation(&self, request: &mut Request) -> Result<usize, (String, &'static str)> {
         let operation_name = request.operation_name.clone();
         let variables = request.variables.clone();
         // Parse errors are reported by execution itself.
-        let doc = request.parsed_query().ok()?;
+        let Ok(doc) = request.parsed_query() else {
+            return Ok(0);
+        };
         let op = match (&doc.operations, operation_name.as_deref()) {
             (DocumentOperations::Single(op), _) => Some(op),
             (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name),
             (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops.values().next(),
             _ => None,
-        }?;
+        };
+        let Some(op) = op else { return Ok(0) };
         if op.node.ty != OperationType::Subscription {
-            return Some((
+            return Err((
                 "only subscriptions run over WebSocket; send queries and mutations to POST /graphql"
                     .into(),
                 "BAD_USER_INPUT",
             ));
         }
-        let requested = cost::cost(doc, &op.node.selection_set.node, &variables);
-        (requested > cost::MAX_COST).then(|| {
-            (
-                format!(
-                    "Query is too complex: each event would cost {requested} points and the limit is {}",
-                    cost::MAX_COST
-                ),
-                "QUERY_TOO_COMPLEX",
-            )
-        })
+        self.state
+            .cost
+            .requested(doc, &op.node, &variables)
+            .map_err(|refusal| (refusal.message(), "QUERY_TOO_COMPLEX"))
     }
 
     async fn on_outgoing(

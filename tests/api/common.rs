@@ -118,6 +118,9 @@ impl TestApp {
         };
         let mut config = Config::for_database(url, TEST_SECRET).expect("config");
         config.db_max_connections = 5;
+        // Tests fire requests faster than any client should; the budget
+        // has tests of its own (tests/api/limits.rs).
+        config.throttle.capacity = 1_000_000.0;
         adjust(&mut config);
         let queries = Arc::new(AtomicUsize::new(0));
         let counter = queries.clone();
