@@ -39,6 +39,9 @@ pub struct Config {
     pub throttle: ThrottleSettings,
     /// The clock of the cost budget (the system's; tests move their own).
     pub clock: Arc<dyn Clock>,
+    /// `HANDOFF_MAX_RESPONSE_MIB`: a larger response body is replaced by
+    /// an error (default 16).
+    pub max_response_bytes: usize,
     /// `HANDOFF_STATEMENT_TIMEOUT_SECS`: PostgreSQL `statement_timeout` (default 10).
     pub statement_timeout: Duration,
     /// `HANDOFF_PG_PARALLEL_WORKERS`: PostgreSQL
@@ -170,6 +173,8 @@ impl Config {
                 restore_rate: non_negative("HANDOFF_RATE_LIMIT_RESTORE_PER_SEC", 50.0)?,
             },
             clock: Arc::new(SystemClock::default()),
+            max_response_bytes: parse_var("HANDOFF_MAX_RESPONSE_MIB", 16usize)?
+                .saturating_mul(1024 * 1024),
             statement_timeout: Duration::from_secs(parse_var(
                 "HANDOFF_STATEMENT_TIMEOUT_SECS",
                 10u64,
@@ -194,6 +199,7 @@ impl Config {
             db_acquire_timeout: Duration::from_secs(2),
             throttle: ThrottleSettings::default(),
             clock: Arc::new(SystemClock::default()),
+            max_response_bytes: 16 * 1024 * 1024,
             statement_timeout: Duration::from_secs(10),
             pg_parallel_workers: 0,
             sla_sweep_interval: Duration::from_secs(60),

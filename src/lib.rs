@@ -58,6 +58,7 @@ impl Application {
                 config.throttle,
                 config.clock.clone(),
             )),
+            max_response_bytes: config.max_response_bytes,
         };
         let listener = TcpListener::bind(config.bind)
             .await

@@ -432,9 +432,13 @@ impl CostModel {
         let walk = Walk::new(self, doc, operation, variables);
         let root = self.root_of(operation.ty);
         let root_fields = walk.root_fields(&operation.selection_set.node, 0);
+        if walk.over_budget() {
+            return Err(Refusal::Selections);
+        }
         if root_fields > MAX_ROOT_FIELDS {
             return Err(Refusal::RootFields(root_fields));
         }
+        walk.selections.set(0);
         let cost = walk.set(root, &operation.selection_set.node, None, None, 0);
         if walk.selections.get() > MAX_SELECTIONS {
             return Err(Refusal::Selections);
@@ -541,15 +545,19 @@ impl<'a> Walk<'a> {
         }
     }
 
-    /// Root fields of a selection, fragments spread.
+    /// Root fields of a selection, fragments spread (counting stops once
+    /// the selections are over their limit).
     fn root_fields(&self, set: &SelectionSet, nesting: usize) -> usize {
-        if nesting > MAX_FRAGMENT_NESTING {
+        if nesting > MAX_FRAGMENT_NESTING || self.over_budget() {
             return 0;
         }
         set.items
             .iter()
             .map(|item| match &item.node {
-                Selection::Field(f) => usize::from(f.node.name.node.as_str() != "__typename"),
+                Selection::Field(f) => {
+                    self.selections.set(self.selections.get() + 1);
+                    usize::from(f.node.name.node.as_str() != "__typename")
+                }
                 Selection::FragmentSpread(spread) => self
                     .doc
                     .fragments
@@ -1241,7 +1249,21 @@ fragment TypeRef on __Type { kind name ofType { kind name ofType { kind name ofT
             ),
             Err(Refusal::Aliases(101))
         );
-        // Each fragment spreads the next one twice: 2^20 selections.
+        // Each fragment spreads the next one twice: 2^20 selections, at
+        // the root or below it.
+        let mut doc = String::from("{ ...F0 } ");
+        for i in 0..20 {
+            doc.push_str(&format!(
+                "fragment F{i} on QueryRoot {{ ...F{} ...F{} }} ",
+                i + 1,
+                i + 1
+            ));
+        }
+        doc.push_str("fragment F20 on QueryRoot { viewer { id } }");
+        assert_eq!(
+            requested(&doc, serde_json::json!({})),
+            Err(Refusal::Selections)
+        );
         let mut doc = String::from("{ viewer { ...F0 } } ");
         for i in 0..20 {
             doc.push_str(&format!(

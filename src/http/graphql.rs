@@ -224,7 +224,12 @@ async fn execute(
                 response
                     .extensions
                     .insert("cost".into(), cost_extension(cost, 0, None));
-                return json_response(finish(response, &request_id), &request_id, deadline);
+                return json_response(
+                    finish(response, &request_id),
+                    &request_id,
+                    deadline,
+                    state.max_response_bytes,
+                );
             }
         };
         let asks_schema = op.selection_set.node.items.iter().any(|s| {
@@ -285,7 +290,7 @@ async fn execute(
     if Instant::now() >= deadline {
         return timed_out(&state, &request_id);
     }
-    json_response(response, &request_id, deadline)
+    json_response(response, &request_id, deadline, state.max_response_bytes)
 }
 
 /// The operation a request runs: the only one, or the one named.
@@ -463,20 +468,22 @@ pub fn request_id(headers: &HeaderMap) -> String {
         .to_owned()
 }
 
-/// Largest response body: a bigger one is replaced by an error.
-pub const MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
-
 /// Serialises a response within the size limit and the request's deadline.
 /// A response with an `UNAVAILABLE` error is HTTP 503 with `Retry-After`
 /// (the database is out of reach: retry); any other is HTTP 200.
-fn json_response(response: Response, request_id: &str, deadline: Instant) -> HttpResponse {
+fn json_response(
+    response: Response,
+    request_id: &str,
+    deadline: Instant,
+    max_bytes: usize,
+) -> HttpResponse {
     let unavailable = response.errors.iter().any(|e| {
         e.extensions
             .as_ref()
             .and_then(|ext| ext.get("code"))
             .is_some_and(|code| *code == async_graphql::Value::from("UNAVAILABLE"))
     });
-    let mut body = BoundedBody::new(deadline);
+    let mut body = BoundedBody::new(deadline, max_bytes);
     match serde_json::to_writer(&mut body, &response) {
         Ok(()) => {
             let mut http = (
@@ -501,10 +508,7 @@ fn json_response(response: Response, request_id: &str, deadline: Instant) -> Htt
             Some(Stop::TooLarge) => error_response(
                 StatusCode::OK,
                 "QUERY_TOO_COMPLEX",
-                &format!(
-                    "the response would be larger than {} MiB; ask for less data",
-                    MAX_RESPONSE_BYTES / (1024 * 1024)
-                ),
+                &format!("the response would be larger than {max_bytes} bytes; ask for less data"),
                 request_id,
             ),
             Some(Stop::Deadline) => error_response(
@@ -531,19 +535,21 @@ enum Stop {
     Deadline,
 }
 
-/// A body buffer that refuses to grow past [`MAX_RESPONSE_BYTES`] or past
-/// a deadline (checked every 64 KiB).
+/// A body buffer that refuses to grow past a size or past a deadline
+/// (checked every 64 KiB).
 struct BoundedBody {
     bytes: Vec<u8>,
+    max_bytes: usize,
     deadline: Instant,
     checked_at: usize,
     stopped: Option<Stop>,
 }
 
 impl BoundedBody {
-    fn new(deadline: Instant) -> Self {
+    fn new(deadline: Instant, max_bytes: usize) -> Self {
         Self {
             bytes: Vec::with_capacity(1024),
+            max_bytes,
             deadline,
             checked_at: 0,
             stopped: None,
@@ -553,7 +559,7 @@ impl BoundedBody {
 
 impl std::io::Write for BoundedBody {
     fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
-        if self.bytes.len() + data.len() > MAX_RESPONSE_BYTES {
+        if self.bytes.len() + data.len() > self.max_bytes {
             self.stopped = Some(Stop::TooLarge);
             return Err(std::io::Error::other("response too large"));
         }
@@ -631,4 +637,46 @@ pub fn error_response(
         })),
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+
+    #[test]
+    fn a_body_stops_at_its_size_limit() {
+        let mut body = BoundedBody::new(Instant::now() + std::time::Duration::from_secs(60), 10);
+        assert!(body.write_all(b"0123456789").is_ok());
+        assert!(body.write_all(b"x").is_err());
+        assert_eq!(body.stopped, Some(Stop::TooLarge));
+        assert_eq!(body.bytes.len(), 10);
+    }
+
+    #[test]
+    fn a_body_stops_once_its_deadline_has_passed() {
+        let mut body = BoundedBody::new(Instant::now(), usize::MAX);
+        let chunk = vec![b'x'; 64 * 1024];
+        assert!(body.write_all(&chunk).is_ok());
+        assert!(body.write_all(&chunk).is_err());
+        assert_eq!(body.stopped, Some(Stop::Deadline));
+    }
+
+    #[test]
+    fn a_response_with_an_unavailable_error_is_503_with_retry_after() {
+        let mut error = ServerError::new("down", None);
+        error
+            .extensions
+            .get_or_insert_with(Default::default)
+            .set("code", "UNAVAILABLE");
+        let response = json_response(
+            Response::from_errors(vec![error]),
+            "r",
+            Instant::now() + std::time::Duration::from_secs(60),
+            1 << 20,
+        );
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "2");
+    }
 }

@@ -50,6 +50,8 @@ pub struct AppState {
     pub cost: Arc<CostModel>,
     /// Every user's cost budget.
     pub throttle: Arc<throttle::Throttle>,
+    /// Largest response body.
+    pub max_response_bytes: usize,
 }
 
 /// Builds the router with its middleware.

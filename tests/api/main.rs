@@ -18,6 +18,7 @@ mod import;
 mod kpis;
 mod leads;
 mod lifecycle;
+mod limits;
 mod opportunities;
 mod pagination;
 mod query_count;
