@@ -25,7 +25,7 @@ use axum::{
 };
 use serde_json::json;
 
-use super::AppState;
+use super::{AppState, idempotency};
 use crate::{
     auth::Viewer,
     error::AppError,
@@ -93,6 +93,15 @@ pub async fn post(
             );
         }
     };
+    // Idempotency-Key (src/http/idempotency.rs): a keyed request runs on its
+    // own task, to the end even if the client hangs up.
+    if idempotency::is_keyed(&headers) {
+        let id = request_id.clone();
+        return idempotency::detached(id, async move {
+            execute(state, &headers, request, false, request_id).await
+        })
+        .await;
+    }
     execute(state, &headers, request, false, request_id).await
 }
 
@@ -244,6 +253,14 @@ async fn execute(
         }
     }
 
+    // Idempotency-Key (src/http/idempotency.rs): replay, refuse, or claim
+    // the key of a mutation; every response from here on goes to `settle`.
+    let claim = match idempotency::claim(&state, headers, &viewer, &mut request, &request_id).await
+    {
+        Ok(claim) => claim,
+        Err(answer) => return answer,
+    };
+
     let schema = if introspection_only {
         // The standard introspection query is 15 levels deep; it runs on a
         // schema with a higher depth limit that answers introspection only.
@@ -264,7 +281,7 @@ async fn execute(
                 timeout.secs = state.request_timeout.as_secs(),
                 "request cut off"
             );
-            return error_response(
+            let response = error_response(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "TIMEOUT",
                 &format!(
@@ -273,13 +290,14 @@ async fn execute(
                 ),
                 &request_id,
             );
+            return idempotency::settle(claim, response).await;
         }
     };
     let mut response = response;
     response
         .extensions
         .insert("cost".into(), cost_extension(requested_cost));
-    json_response(finish(response, &request_id))
+    idempotency::settle(claim, json_response(finish(response, &request_id))).await
 }
 
 /// `extensions.cost`: what the query was charged and the limit.
