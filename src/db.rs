@@ -8,7 +8,7 @@ use sea_orm::{
     SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 
-use crate::{config::Config, error::AppResult};
+use crate::{config::Config, error::AppResult, services};
 
 /// Opens the pool with explicit settings for both engines: WAL, a busy
 /// timeout and `synchronous=NORMAL` on SQLite; pool bounds and a
@@ -72,12 +72,16 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), sea_orm::DbErr> {
 
 /// Begins a write transaction. On SQLite it is IMMEDIATE, so it takes the
 /// write lock up front instead of failing with SQLITE_BUSY when it first
-/// writes.
+/// writes. Every write of a request goes through here, so that a request
+/// sent with an `Idempotency-Key` leaves a trace in each of its write
+/// transactions ([`services::idempotency::record_write`]).
 pub async fn begin_write(db: &DatabaseConnection) -> AppResult<DatabaseTransaction> {
     let options = TransactionOptions {
         sqlite_transaction_mode: (db.get_database_backend() == DbBackend::Sqlite)
             .then_some(SqliteTransactionMode::Immediate),
         ..Default::default()
     };
-    Ok(db.begin_with_options(options).await?)
+    let txn = db.begin_with_options(options).await?;
+    services::idempotency::record_write(&txn).await?;
+    Ok(txn)
 }

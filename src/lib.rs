@@ -108,10 +108,11 @@ impl Application {
     }
 }
 
-/// Runs [`services::sla::sweep`] every `every` (the first one `every` after
-/// start) until `stop` resolves or is dropped. A failed or panicking sweep
-/// is logged and the next one runs on schedule; replicas may sweep at the
-/// same moment, each lead still changes once.
+/// Runs [`services::sla::sweep`] (and deletes expired Idempotency-Keys,
+/// [`services::idempotency::delete_expired`]) every `every` (the first one
+/// `every` after start) until `stop` resolves or is dropped. A failed or
+/// panicking sweep is logged and the next one runs on schedule; replicas
+/// may sweep at the same moment, each lead still changes once.
 async fn sweep_sla(db: DatabaseConnection, every: Duration, mut stop: oneshot::Receiver<()>) {
     let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -123,8 +124,18 @@ async fn sweep_sla(db: DatabaseConnection, every: Duration, mut stop: oneshot::R
         }
         let db = db.clone();
         // Its own task, so that even a panic only costs this one sweep.
-        let sweep =
-            tokio::spawn(async move { services::sla::sweep(&db, services::records::now()).await });
+        let sweep = tokio::spawn(async move {
+            let now = services::records::now();
+            // Idempotency-Key responses over 24 h old go on the same beat.
+            match services::idempotency::delete_expired(&db, now).await {
+                Ok(0) => {}
+                Ok(n) => {
+                    tracing::info!(idempotency.expired = n, "expired Idempotency-Keys deleted")
+                }
+                Err(e) => tracing::warn!(error = %e, "deleting expired Idempotency-Keys failed"),
+            }
+            services::sla::sweep(&db, now).await
+        });
         match sweep.await {
             Ok(Ok(report)) if !report.is_empty() => tracing::info!(
                 sla.at_risk = report.at_risk.len(),

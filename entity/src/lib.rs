@@ -1,5 +1,5 @@
-//! SeaORM entities of Handoff: one module per table of the migration
-//! `m20261123_000001_create_tables`, plus the string-backed [`enums`] they use.
+//! SeaORM entities of Handoff: one module per table of the migrations, plus
+//! the string-backed [`enums`] they use.
 //!
 //! Plain data access only; nothing here knows about GraphQL.
 
@@ -21,6 +21,10 @@ pub mod enums;
 pub mod event;
 /// The `external_ids` table.
 pub mod external_id;
+/// The `idempotency_keys` table: mutations' `Idempotency-Key`s and their responses.
+pub mod idempotency_key;
+/// The `idempotency_key_writes` table: which keyed requests committed a write.
+pub mod idempotency_key_write;
 /// The `kpi_targets` table.
 pub mod kpi_target;
 /// The `leads` table.

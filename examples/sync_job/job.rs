@@ -10,7 +10,9 @@
 //!   external id, so a batch sent twice changes nothing the second time
 //!   (every record comes back UNCHANGED). A batch whose answer was lost (a
 //!   timeout, a dropped connection, a 503) can therefore simply be sent
-//!   again.
+//!   again. Every call also carries an `Idempotency-Key`, the same on each
+//!   of its attempts, so a retry of any mutation whose first attempt was
+//!   written gets that attempt's answer back instead of writing again.
 //! - **The cursor is stored only after its page is processed**, and stored
 //!   atomically (a temporary file renamed over the old one), so a crash
 //!   repeats at most the page in hand and never skips one.
@@ -129,11 +131,16 @@ impl Handoff {
     }
 
     /// Runs one GraphQL document and returns its `data`, retrying network
-    /// errors, HTTP 429 (after `Retry-After`) and 5xx with backoff. Only
-    /// call it for documents that are safe to repeat: queries, and the
-    /// idempotent sync mutations.
+    /// errors, HTTP 429 (after `Retry-After`), 409 (an earlier attempt of
+    /// this call is still running) and 5xx with backoff. Every attempt
+    /// sends the same `Idempotency-Key`, made once per call: when an
+    /// attempt was written but its answer lost, the retry gets that answer
+    /// (`Idempotent-Replayed: true`) and nothing is written twice, so any
+    /// mutation is safe to send through it. A replayed answer is final,
+    /// whatever its status. (Queries ignore the key.)
     pub async fn call(&self, query: &str, variables: Value) -> Result<Value, CallError> {
         let body = json!({ "query": query, "variables": variables });
+        let key = uuid::Uuid::new_v4().to_string();
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -141,6 +148,7 @@ impl Handoff {
                 .client
                 .post(&self.url)
                 .bearer_auth(&self.token)
+                .header("Idempotency-Key", &key)
                 .json(&body)
                 .send()
                 .await
@@ -156,12 +164,19 @@ impl Handoff {
                         .and_then(|v| v.to_str().ok())
                         .and_then(|v| v.trim().parse::<u64>().ok())
                         .map(Duration::from_secs);
+                    let replayed = response
+                        .headers()
+                        .get("idempotent-replayed")
+                        .is_some_and(|v| v == "true");
                     let text = response.text().await.unwrap_or_default();
-                    if status.as_u16() == 429 || status.is_server_error() {
+                    let transient =
+                        matches!(status.as_u16(), 409 | 429) || status.is_server_error();
+                    if transient && !replayed {
                         (format!("HTTP {status}: {}", clip(&text)), retry_after)
                     } else {
                         // Anything else is final: 200 with or without
-                        // errors, 400, 401, 413, 415.
+                        // errors, 400, 401, 413, 415, 422, and a replay
+                        // (the same key always gets the same answer).
                         let reply: Value = serde_json::from_str(&text).map_err(|_| {
                             CallError::Refused(format!("HTTP {status}: {}", clip(&text)))
                         })?;

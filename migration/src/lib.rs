@@ -14,6 +14,7 @@ mod m20261202_000008_set_leads_fillfactor;
 mod m20261202_000009_add_kpi_indexes;
 mod m20261202_000010_add_kpi_covering_indexes;
 mod m20261204_000011_add_dashboard_indexes;
+mod m20261205_000012_create_idempotency_keys;
 
 /// All migrations, in the order they run.
 pub struct Migrator;
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000009_add_kpi_indexes::Migration),
             Box::new(m20261202_000010_add_kpi_covering_indexes::Migration),
             Box::new(m20261204_000011_add_dashboard_indexes::Migration),
+            Box::new(m20261205_000012_create_idempotency_keys::Migration),
         ]
     }
 }

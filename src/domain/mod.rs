@@ -4,6 +4,7 @@ pub mod attribution;
 pub mod crm;
 pub mod deal_stages;
 pub mod feedback;
+pub mod idempotency;
 pub mod kpi;
 pub mod lifecycle;
 pub mod scoring;

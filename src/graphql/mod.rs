@@ -54,7 +54,10 @@ pub struct QueryRoot(
     changes::ChangesQuery,
 );
 
-/// Every mutation.
+/// Every mutation. Send an `Idempotency-Key` header (1-255 printable ASCII
+/// characters, e.g. a UUID) to make a retry safe: for 24 hours, a retry
+/// with the same key of a request that wrote gets its first response
+/// again, marked `Idempotent-Replayed: true`, instead of writing twice.
 #[derive(MergedObject, Default)]
 pub struct MutationRoot(
     user::UserMutation,

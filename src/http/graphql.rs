@@ -31,7 +31,7 @@ use futures_util::FutureExt;
 use serde_json::json;
 use tokio::time::Instant;
 
-use super::AppState;
+use super::{AppState, idempotency};
 use crate::{
     auth::Viewer,
     error::AppError,
@@ -103,6 +103,15 @@ pub async fn post(
             );
         }
     };
+    // Idempotency-Key (src/http/idempotency.rs): a keyed request runs on its
+    // own task, to the end even if the client hangs up.
+    if idempotency::is_keyed(&headers) {
+        let id = request_id.clone();
+        return idempotency::detached(id, async move {
+            execute(state, &headers, request, false, request_id).await
+        })
+        .await;
+    }
     execute(state, &headers, request, false, request_id).await
 }
 
@@ -257,6 +266,18 @@ async fn execute(
         return rate_limited(requested, &throttled, &request_id);
     }
 
+    // Idempotency-Key (src/http/idempotency.rs): replay, refuse, or claim
+    // the key of a mutation; every response from here on goes to `settle`.
+    let claim = match idempotency::claim(&state, headers, &viewer, &mut request, &request_id).await
+    {
+        Ok(claim) => claim,
+        Err(answer) => {
+            // A replay or a refusal runs nothing: it costs 1.
+            state.throttle.settle(user, requested, 1);
+            return answer;
+        }
+    };
+
     let schema = if introspection_only {
         // The standard introspection query is 15 levels deep; it runs on a
         // schema with a higher depth limit that answers introspection only.
@@ -274,9 +295,9 @@ async fn execute(
         Ok(Ok(response)) => response,
         Ok(Err(panic)) => {
             tracing::error!(panic = %super::panic_message(&panic), "a GraphQL request panicked");
-            return internal_error_response(&request_id);
+            return idempotency::settle(claim, internal_error_response(&request_id)).await;
         }
-        Err(_) => return timed_out(&state, &request_id),
+        Err(_) => return idempotency::settle(claim, timed_out(&state, &request_id)).await,
     };
     let actual = match (&document, operation) {
         (Some(doc), Some(op)) => state.cost.actual(doc, op, &variables, &response.data),
@@ -287,10 +308,12 @@ async fn execute(
         .extensions
         .insert("cost".into(), cost_extension(requested, actual, status));
     let response = finish(response, &request_id);
-    if Instant::now() >= deadline {
-        return timed_out(&state, &request_id);
-    }
-    json_response(response, &request_id, deadline, state.max_response_bytes)
+    let response = if Instant::now() >= deadline {
+        timed_out(&state, &request_id)
+    } else {
+        json_response(response, &request_id, deadline, state.max_response_bytes)
+    };
+    idempotency::settle(claim, response).await
 }
 
 /// The operation a request runs: the only one, or the one named.

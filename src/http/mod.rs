@@ -1,6 +1,7 @@
 //! The axum application: routes, middleware and shared state.
 
 pub mod graphql;
+pub mod idempotency;
 pub mod reports;
 pub mod throttle;
 pub mod ws;

@@ -14,6 +14,7 @@ pub mod events;
 pub mod external_ids;
 pub mod feedback;
 pub mod filters;
+pub mod idempotency;
 pub mod kpis;
 pub mod lead_definitions;
 pub mod leads;

@@ -14,6 +14,7 @@ mod competitors;
 mod concurrency;
 mod external_ids;
 mod feedback;
+mod idempotency;
 mod import;
 mod kpis;
 mod leads;

@@ -1,8 +1,17 @@
 //! The example sync job (`examples/sync_job.rs`) against a real server: its
 //! own functions, with its own GraphQL documents and sample leads.
 
-use std::time::Duration;
+use std::{
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
+use axum::{
+    body::Bytes,
+    http::{HeaderMap, StatusCode},
+    response::IntoResponse,
+    routing::post,
+};
 use entity::enums::Role;
 use serde_json::Value;
 
@@ -131,47 +140,76 @@ fn the_cursor_file_is_replaced_whole() {
     assert!(!path.with_extension("tmp").exists());
 }
 
-/// A server that answers 429 (with `Retry-After: 0`), then 503, then a
-/// GraphQL reply.
-async fn flaky_server() -> String {
-    use std::sync::{
-        Arc,
-        atomic::{AtomicUsize, Ordering},
-    };
+/// The `Idempotency-Key` of each request a test server received, in order.
+type Keys = Arc<Mutex<Vec<Option<String>>>>;
 
-    use axum::{http::StatusCode, response::IntoResponse, routing::post};
+fn key_of(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get("idempotency-key")
+        .map(|v| v.to_str().unwrap().to_owned())
+}
 
-    let calls = Arc::new(AtomicUsize::new(0));
-    let app = axum::Router::new().route(
-        "/graphql",
-        post(move || {
-            let calls = calls.clone();
-            async move {
-                match calls.fetch_add(1, Ordering::SeqCst) {
-                    0 => (
-                        StatusCode::TOO_MANY_REQUESTS,
-                        [("retry-after", "0")],
-                        "slow down",
-                    )
-                        .into_response(),
-                    1 => (StatusCode::SERVICE_UNAVAILABLE, "busy").into_response(),
-                    _ => axum::Json(serde_json::json!({ "data": { "ok": true } })).into_response(),
-                }
-            }
-        }),
-    );
+async fn serve(app: axum::Router) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.ok() });
     format!("http://{addr}/graphql")
 }
 
+/// A server that answers 429 (with `Retry-After: 0`), then 503, then 409
+/// (with `Retry-After: 0`), then a GraphQL reply to every request.
+async fn flaky_server() -> (String, Keys) {
+    let keys = Keys::default();
+    let seen = keys.clone();
+    let app = axum::Router::new().route(
+        "/graphql",
+        post(move |headers: HeaderMap| {
+            let seen = seen.clone();
+            async move {
+                let mut seen = seen.lock().unwrap();
+                seen.push(key_of(&headers));
+                match seen.len() {
+                    1 => (
+                        StatusCode::TOO_MANY_REQUESTS,
+                        [("retry-after", "0")],
+                        "slow down",
+                    )
+                        .into_response(),
+                    2 => (StatusCode::SERVICE_UNAVAILABLE, "busy").into_response(),
+                    3 => (
+                        StatusCode::CONFLICT,
+                        [("retry-after", "0")],
+                        "still running",
+                    )
+                        .into_response(),
+                    _ => axum::Json(serde_json::json!({ "data": { "ok": true } })).into_response(),
+                }
+            }
+        }),
+    );
+    (serve(app).await, keys)
+}
+
 #[tokio::test]
-async fn a_call_retries_429_and_5xx_and_gives_up_on_a_dead_server() {
-    let mut handoff = Handoff::new(flaky_server().await, "token").unwrap();
+async fn a_call_retries_429_409_and_5xx_with_one_key_and_gives_up_on_a_dead_server() {
+    let (url, keys) = flaky_server().await;
+    let mut handoff = Handoff::new(url, "token").unwrap();
     handoff.retry.base = Duration::from_millis(5);
     let data = handoff.call("{ ok }", Value::Null).await.unwrap();
     assert_eq!(data["ok"], true);
+    handoff.call("{ ok }", Value::Null).await.unwrap();
+    let keys = keys.lock().unwrap().clone();
+    assert_eq!(
+        keys.len(),
+        5,
+        "four attempts of the first call, one of the second"
+    );
+    assert!(keys[0].is_some());
+    assert!(
+        keys[..4].iter().all(|k| *k == keys[0]),
+        "one key for every attempt of a call: {keys:?}"
+    );
+    assert_ne!(keys[4], keys[0], "a new key for a new call");
 
     // Nothing listens on a port just released.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -187,4 +225,79 @@ async fn a_call_retries_429_and_5xx_and_gives_up_on_a_dead_server() {
     };
     let err = dead.call("{ ok }", Value::Null).await.unwrap_err();
     assert!(matches!(err, CallError::GaveUp(_)), "{err}");
+}
+
+/// A proxy to `upstream` that loses the answer to the first request it
+/// forwards (a 502, as from a load balancer whose upstream connection
+/// dropped after the request went through). For every request it records
+/// the `Idempotency-Key` sent and the `Idempotent-Replayed` header received.
+async fn lossy_proxy(
+    upstream: String,
+) -> (String, Arc<Mutex<Vec<(Option<String>, Option<String>)>>>) {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let client = reqwest::Client::new();
+    let app = axum::Router::new().route(
+        "/graphql",
+        post(move |headers: HeaderMap, body: Bytes| {
+            let (log, client, upstream) = (log.clone(), client.clone(), upstream.clone());
+            async move {
+                let mut forward = client.post(&upstream).body(body);
+                for name in ["authorization", "content-type", "idempotency-key"] {
+                    if let Some(value) = headers.get(name) {
+                        forward = forward.header(name, value.as_bytes());
+                    }
+                }
+                let answer = forward.send().await.unwrap();
+                let status = answer.status().as_u16();
+                let replayed = answer
+                    .headers()
+                    .get("idempotent-replayed")
+                    .map(|v| v.to_str().unwrap().to_owned());
+                let body = answer.bytes().await.unwrap();
+                let first = {
+                    let mut log = log.lock().unwrap();
+                    log.push((key_of(&headers), replayed.clone()));
+                    log.len() == 1
+                };
+                if first {
+                    return (StatusCode::BAD_GATEWAY, "upstream connection lost").into_response();
+                }
+                let mut response = (
+                    StatusCode::from_u16(status).unwrap(),
+                    [("content-type", "application/json")],
+                    body,
+                )
+                    .into_response();
+                if let Some(replayed) = replayed {
+                    response
+                        .headers_mut()
+                        .insert("idempotent-replayed", replayed.parse().unwrap());
+                }
+                response
+            }
+        }),
+    );
+    (serve(app).await, seen)
+}
+
+db_test! {
+    async fn a_push_whose_answer_was_lost_is_retried_with_its_key_and_gets_the_first_answer(app) {
+        let (url, seen) = lossy_proxy(format!("{}/graphql", app.base)).await;
+        let mut handoff = Handoff::new(url, app.token(Role::Integration)).unwrap();
+        handoff.retry.base = Duration::from_millis(5);
+        let leads: Vec<Value> = serde_json::from_str(SAMPLE).unwrap();
+
+        let pushed = push_leads(&handoff, "HUBSPOT", &leads).await.unwrap();
+        // The first attempt created the three leads; resent without the key,
+        // the batch would have come back 0 created, 3 unchanged.
+        assert_eq!((pushed.created, pushed.updated, pushed.unchanged), (3, 0, 0), "{pushed:?}");
+        assert_eq!(pushed.written.len(), 3);
+        let seen = seen.lock().unwrap().clone();
+        assert_eq!(seen.len(), 2, "{seen:?}");
+        assert!(seen[0].0.is_some());
+        assert_eq!(seen[1].0, seen[0].0, "the retry sent the same key");
+        assert_eq!(seen[0].1, None);
+        assert_eq!(seen[1].1.as_deref(), Some("true"), "the retry was answered from the key");
+    }
 }
