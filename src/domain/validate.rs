@@ -113,15 +113,11 @@ impl Errors {
         Some(v)
     }
 
-    /// An ISO 4217 code: three letters, upper-cased.
+    /// An active ISO 4217 code, upper-cased.
     pub fn currency(&mut self, field: &str, value: &str) -> String {
         let v = value.trim().to_uppercase();
-        if v.len() != 3 || !v.chars().all(|c| c.is_ascii_uppercase()) {
-            self.add(
-                field,
-                UserErrorCode::Invalid,
-                format!("`{field}` must be an ISO 4217 code such as USD"),
-            );
+        if let Err(message) = currency(field, &v) {
+            self.add(field, UserErrorCode::Invalid, message);
         }
         v
     }
@@ -176,6 +172,18 @@ impl Errors {
             );
         }
         value
+    }
+}
+
+/// Checks an (upper-cased) currency code against the active ISO 4217 codes;
+/// `Err` is the message naming `field`.
+pub fn currency(field: &str, code: &str) -> Result<(), String> {
+    if crate::domain::currency::is_active(code) {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{field}` must be an active ISO 4217 currency code such as USD, EUR or JPY; {code:?} is not one"
+        ))
     }
 }
 

@@ -933,9 +933,12 @@ fn validate(req: &KpiRequest) -> AppResult<(Period, Split, Buckets)> {
         None => Vec::new(),
     };
     if let Some(c) = &req.currency
-        && (c.len() != 3 || !c.chars().all(|ch| ch.is_ascii_uppercase()))
+        && !crate::domain::currency::is_active(c)
     {
-        return Err(bad("currency", "an ISO 4217 code in capitals, e.g. USD"));
+        return Err(bad(
+            "currency",
+            format!("{c:?} is not an active ISO 4217 currency code such as USD, EUR or JPY"),
+        ));
     }
     for kpi in &req.kpis {
         let d = kpi.definition();

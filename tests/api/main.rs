@@ -12,6 +12,7 @@ mod campaigns;
 mod changes;
 mod competitors;
 mod concurrency;
+mod currencies;
 mod external_ids;
 mod feedback;
 mod import;
