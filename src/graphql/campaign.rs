@@ -194,7 +194,7 @@ connection!(
 /// Which campaigns to list. All given conditions must hold.
 #[derive(InputObject, Default, Clone)]
 pub struct CampaignFilter {
-    /// Case-insensitive match on name.
+    /// Case-insensitive match on name; at most 200 characters.
     pub search: Option<String>,
     /// Running on one of these channels.
     pub channels: Option<Vec<Channel>>,
@@ -259,7 +259,7 @@ pub async fn list(
         })
         .transpose()?;
     let filter = SvcFilter {
-        search: f.search,
+        search: crate::services::filters::search_term(f.search)?,
         channels: f.channels.map(|v| v.into_iter().map(Into::into).collect()),
         objectives: f
             .objectives

@@ -206,7 +206,7 @@ connection!(
 /// Which opportunities to list. All given conditions must hold.
 #[derive(InputObject, Default, Clone)]
 pub struct OpportunityFilter {
-    /// Case-insensitive match on name.
+    /// Case-insensitive match on name; at most 200 characters.
     pub search: Option<String>,
     /// Of this account.
     pub account_id: Option<ID>,
@@ -289,7 +289,7 @@ pub async fn list(
         .map(|id| decode_arg_id(&id, ObjectType::Lead, "filter.primaryLeadId"))
         .transpose()?;
     let filter = SvcFilter {
-        search: f.search,
+        search: crate::services::filters::search_term(f.search)?,
         account_id,
         primary_lead_id,
         owner_ids,

@@ -24,6 +24,7 @@ mod pagination;
 mod query_count;
 mod roles;
 mod schema;
+mod search;
 mod sla;
 mod spend;
 mod subscriptions;
