@@ -289,7 +289,7 @@ pub struct CreateAccountInput {
     pub country: Option<String>,
     /// A target account of account-based marketing (default false).
     pub is_target_account: Option<bool>,
-    /// The owning user.
+    /// The owning user: an active ADMIN, MARKETING, SALES or LEADERSHIP user.
     pub owner_id: Option<ID>,
 }
 
@@ -314,7 +314,7 @@ pub struct UpdateAccountInput {
     pub country: MaybeUndefined<String>,
     /// A target account of account-based marketing.
     pub is_target_account: Option<bool>,
-    /// The owning user.
+    /// The owning user: an active ADMIN, MARKETING, SALES or LEADERSHIP user.
     pub owner_id: MaybeUndefined<ID>,
 }
 

@@ -333,7 +333,7 @@ pub struct CreateCampaignInput {
     pub ends_on: Option<NaiveDate>,
     /// Budget.
     pub budget: Option<MoneyInput>,
-    /// The owning user.
+    /// The owning user: an active ADMIN, MARKETING, SALES or LEADERSHIP user.
     pub owner_id: Option<ID>,
 }
 
@@ -358,7 +358,7 @@ pub struct UpdateCampaignInput {
     pub ends_on: MaybeUndefined<NaiveDate>,
     /// Budget.
     pub budget: MaybeUndefined<MoneyInput>,
-    /// The owning user.
+    /// The owning user: an active ADMIN, MARKETING, SALES or LEADERSHIP user.
     pub owner_id: MaybeUndefined<ID>,
 }
 

@@ -445,7 +445,7 @@ pub struct CreateLeadInput {
     pub source: Channel,
     /// The campaign of the first touch.
     pub source_campaign_id: Option<ID>,
-    /// The owning sales rep.
+    /// The owning sales rep: an active ADMIN, MARKETING, SALES or LEADERSHIP user.
     pub owner_id: Option<ID>,
 }
 
@@ -477,7 +477,7 @@ pub struct UpdateLeadInput {
     pub source: Option<Channel>,
     /// The campaign of the first touch.
     pub source_campaign_id: MaybeUndefined<ID>,
-    /// The owning sales rep.
+    /// The owning sales rep: an active ADMIN, MARKETING, SALES or LEADERSHIP user.
     pub owner_id: MaybeUndefined<ID>,
 }
 

@@ -327,7 +327,7 @@ pub struct ConvertOpportunityInput {
     pub sourced_by: Option<SourcedBy>,
     /// Expected close date.
     pub expected_close_on: Option<NaiveDate>,
-    /// Owner (default: the lead's owner, else the caller).
+    /// Owner (default: the lead's owner, else the caller): an active ADMIN, MARKETING, SALES or LEADERSHIP user.
     pub owner_id: Option<ID>,
 }
 

@@ -359,8 +359,8 @@ pub struct CreateOpportunityInput {
     pub account_id: Option<ID>,
     /// The lead the opportunity was converted from.
     pub primary_lead_id: Option<ID>,
-    /// The owning user; a SALES caller owns what it creates and may not name
-    /// another owner.
+    /// The owning user: an active ADMIN, MARKETING, SALES or LEADERSHIP user. A SALES
+    /// caller owns what it creates and may not name another owner.
     pub owner_id: Option<ID>,
     /// Pipeline stage (default DISCOVERY).
     pub stage: Option<OpportunityStage>,
@@ -389,8 +389,8 @@ pub struct UpdateOpportunityInput {
     pub account_id: MaybeUndefined<ID>,
     /// The lead the opportunity was converted from.
     pub primary_lead_id: MaybeUndefined<ID>,
-    /// The owning user; a SALES caller may not hand its opportunity to
-    /// another owner.
+    /// The owning user: an active ADMIN, MARKETING, SALES or LEADERSHIP user. A SALES
+    /// caller may not hand its opportunity to another owner.
     pub owner_id: MaybeUndefined<ID>,
     /// Pipeline stage; a change is recorded in the stage history, and moving
     /// into CLOSED_WON or CLOSED_LOST sets `closedAt`. Open stages move

@@ -174,11 +174,14 @@ pub struct LeadUpsertInput {
     pub source_campaign_id: MaybeUndefined<ID>,
     /// The first-touch campaign, by its id in the batch's system.
     pub source_campaign_external_id: MaybeUndefined<String>,
-    /// The owning user, by Handoff id.
+    /// The owning user (an active ADMIN, MARKETING, SALES or LEADERSHIP user), by
+    /// Handoff id.
     pub owner_id: MaybeUndefined<ID>,
-    /// The owning user, by its id in the batch's system.
+    /// The owning user (an active ADMIN, MARKETING, SALES or LEADERSHIP user), by
+    /// its id in the batch's system.
     pub owner_external_id: MaybeUndefined<String>,
-    /// The owning user, by email.
+    /// The owning user (an active ADMIN, MARKETING, SALES or LEADERSHIP user), by
+    /// email.
     pub owner_email: MaybeUndefined<String>,
     /// The current stage: HubSpot's lifecycle stage, Salesforce's Lead
     /// Status, or Handoff's name (see the README's mapping table).
@@ -229,11 +232,14 @@ pub struct AccountUpsertInput {
     pub country: MaybeUndefined<String>,
     /// A target account of account-based marketing.
     pub is_target_account: Option<bool>,
-    /// The owning user, by Handoff id.
+    /// The owning user (an active ADMIN, MARKETING, SALES or LEADERSHIP user), by
+    /// Handoff id.
     pub owner_id: MaybeUndefined<ID>,
-    /// The owning user, by its id in the batch's system.
+    /// The owning user (an active ADMIN, MARKETING, SALES or LEADERSHIP user), by
+    /// its id in the batch's system.
     pub owner_external_id: MaybeUndefined<String>,
-    /// The owning user, by email.
+    /// The owning user (an active ADMIN, MARKETING, SALES or LEADERSHIP user), by
+    /// email.
     pub owner_email: MaybeUndefined<String>,
     /// When the account was created in the source system (default: now).
     pub created_at: Option<DateTime<Utc>>,
@@ -271,11 +277,14 @@ pub struct CampaignUpsertInput {
     pub ends_on: MaybeUndefined<NaiveDate>,
     /// Budget (its currency becomes the campaign's; USD by default).
     pub budget: MaybeUndefined<MoneyInput>,
-    /// The owning user, by Handoff id.
+    /// The owning user (an active ADMIN, MARKETING, SALES or LEADERSHIP user), by
+    /// Handoff id.
     pub owner_id: MaybeUndefined<ID>,
-    /// The owning user, by its id in the batch's system.
+    /// The owning user (an active ADMIN, MARKETING, SALES or LEADERSHIP user), by
+    /// its id in the batch's system.
     pub owner_external_id: MaybeUndefined<String>,
-    /// The owning user, by email.
+    /// The owning user (an active ADMIN, MARKETING, SALES or LEADERSHIP user), by
+    /// email.
     pub owner_email: MaybeUndefined<String>,
     /// When the campaign was created in the source system (default: now).
     pub created_at: Option<DateTime<Utc>>,
@@ -309,11 +318,14 @@ pub struct OpportunityUpsertInput {
     pub primary_lead_id: MaybeUndefined<ID>,
     /// The lead the deal came from, by its id in the batch's system.
     pub primary_lead_external_id: MaybeUndefined<String>,
-    /// The owning user, by Handoff id.
+    /// The owning user (an active ADMIN, MARKETING, SALES or LEADERSHIP user), by
+    /// Handoff id.
     pub owner_id: MaybeUndefined<ID>,
-    /// The owning user, by its id in the batch's system.
+    /// The owning user (an active ADMIN, MARKETING, SALES or LEADERSHIP user), by
+    /// its id in the batch's system.
     pub owner_external_id: MaybeUndefined<String>,
-    /// The owning user, by email.
+    /// The owning user (an active ADMIN, MARKETING, SALES or LEADERSHIP user), by
+    /// email.
     pub owner_email: MaybeUndefined<String>,
     /// The current stage: HubSpot's `dealstage`, Salesforce's `StageName`,
     /// or Handoff's name (DISCOVERY when a new deal comes without one).

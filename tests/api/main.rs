@@ -20,6 +20,7 @@ mod kpis;
 mod leads;
 mod lifecycle;
 mod opportunities;
+mod owners;
 mod pagination;
 mod query_count;
 mod roles;
