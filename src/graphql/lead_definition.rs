@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::graphql::scalars::InputDate;
 use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, NaiveDate, Utc};
 use entity::{
@@ -421,7 +422,7 @@ pub struct LeadDefinitionInput {
     #[graphql(default = 48)]
     pub disposition_hours: i32,
     /// When both teams review it next (quarterly).
-    pub review_by: NaiveDate,
+    pub review_by: InputDate,
 }
 
 impl From<LeadDefinitionInput> for DefinitionFields {
@@ -442,7 +443,7 @@ impl From<LeadDefinitionInput> for DefinitionFields {
             mql_engagement_min: i.mql_engagement_min,
             first_contact_hours: i.first_contact_hours,
             disposition_hours: i.disposition_hours,
-            review_by: i.review_by,
+            review_by: i.review_by.get(),
         }
     }
 }

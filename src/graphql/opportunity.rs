@@ -1,5 +1,6 @@
 //! Opportunities in the API.
 
+use crate::graphql::scalars::InputDate;
 use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject};
 use chrono::{DateTime, NaiveDate, Utc};
 use entity::{enums::ObjectType, opportunity};
@@ -372,7 +373,7 @@ pub struct CreateOpportunityInput {
     /// Who sourced the deal (default SALES).
     pub sourced_by: Option<SourcedBy>,
     /// When the deal is expected to close.
-    pub expected_close_on: Option<NaiveDate>,
+    pub expected_close_on: Option<InputDate>,
 }
 
 /// Input of `updateOpportunity`: only the fields given change; `null` clears.
@@ -408,7 +409,7 @@ pub struct UpdateOpportunityInput {
     /// Who sourced the deal.
     pub sourced_by: Option<SourcedBy>,
     /// When the deal is expected to close.
-    pub expected_close_on: MaybeUndefined<NaiveDate>,
+    pub expected_close_on: MaybeUndefined<InputDate>,
 }
 
 /// Input of `deleteOpportunity`.
@@ -492,7 +493,7 @@ impl OpportunityMutation {
                 amount: Some(money(input.amount)),
                 opportunity_type: input.opportunity_type.map(Into::into),
                 sourced_by: input.sourced_by.map(Into::into),
-                expected_close_on: Some(input.expected_close_on),
+                expected_close_on: Some(input.expected_close_on.map(InputDate::get)),
             };
             svc::create(db(ctx)?, viewer(ctx)?, fields).await
         }
@@ -527,7 +528,8 @@ impl OpportunityMutation {
                 amount: input.amount.map(money),
                 opportunity_type: input.opportunity_type.map(Into::into),
                 sourced_by: input.sourced_by.map(Into::into),
-                expected_close_on: input.expected_close_on.into(),
+                expected_close_on: Option::<Option<InputDate>>::from(input.expected_close_on)
+                    .map(|d| d.map(InputDate::get)),
             };
             svc::update(db(ctx)?, viewer(ctx)?, id, input.expected_version, fields).await
         }

@@ -13,6 +13,7 @@ mod changes;
 mod competitors;
 mod concurrency;
 mod currencies;
+mod dates;
 mod external_ids;
 mod feedback;
 mod import;
