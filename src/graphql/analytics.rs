@@ -3,7 +3,6 @@
 //! no personal data (no names, emails or notes), so every reading role,
 //! REPORTING included, may read them.
 
-use crate::graphql::scalars::InputDate;
 use async_graphql::{ComplexObject, Context, Enum, ID, Object, Result, SimpleObject};
 use chrono::{DateTime, NaiveDate, Utc};
 use entity::enums::ObjectType;
@@ -15,6 +14,7 @@ use super::{
     common::{Money, Ratio, db, global_id, loaders, viewer},
     competitor::Competitor,
     enums::{ActivityKind, Channel, FeedbackReason, Outcome, RejectionReason},
+    scalars::InputDate,
 };
 use crate::{
     auth::{Action, PolicyGuard},

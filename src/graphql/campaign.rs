@@ -1,6 +1,5 @@
 //! Campaigns in the API.
 
-use crate::graphql::scalars::InputDate;
 use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject};
 use chrono::{DateTime, NaiveDate, Utc};
 use entity::{campaign, enums::ObjectType};
@@ -13,6 +12,7 @@ use super::{
     },
     enums::{CampaignObjective, CampaignStatus, Channel},
     lead::{LeadConnection, LeadFilter, LeadOrder},
+    scalars::InputDate,
     spend::CampaignSpendConnection,
     user::User,
 };

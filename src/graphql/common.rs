@@ -1,7 +1,6 @@
 //! Types and helpers every domain module uses: context access, global ids,
 //! paging, money, user errors.
 
-use crate::graphql::scalars::InputDateTime;
 use async_graphql::{Context, Enum, ID, InputObject, SimpleObject};
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use entity::enums::ObjectType;
@@ -9,6 +8,7 @@ use rust_decimal::Decimal;
 use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
+use super::scalars::InputDateTime;
 use crate::{
     auth::{Action, Viewer},
     error::{AppError, AppResult, FieldError, UserErrorCode},

@@ -1,7 +1,6 @@
 //! The shared KPIs in the API: definitions, values (total, per group, per
 //! time bucket), targets and the funnel.
 
-use crate::graphql::scalars::InputDate;
 use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, NaiveDate, Utc};
 use entity::{enums::ObjectType, kpi_target};
@@ -11,6 +10,7 @@ use super::{
     analytics::AttributionModel,
     common::{UserError, db, decode_arg_id, global_id, loaders, payload, viewer},
     enums::Channel,
+    scalars::InputDate,
 };
 use crate::{
     auth::{Action, PolicyGuard},

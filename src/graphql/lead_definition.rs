@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 
-use crate::graphql::scalars::InputDate;
 use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, NaiveDate, Utc};
 use entity::{
@@ -16,6 +15,7 @@ use super::{
         UserError, connection, db, decode_arg_id, global_id, loaders, page_request, payload, viewer,
     },
     enums::{ActivityKind, DefinitionStatus, Seniority, Team},
+    scalars::InputDate,
     user::User,
 };
 use crate::{

@@ -1,7 +1,6 @@
 //! The lead lifecycle in the API: moves, activities, stage history and
 //! score breakdowns.
 
-use crate::graphql::scalars::{InputDate, InputDateTime};
 use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::{activity, enums::ObjectType, stage_change};
@@ -16,6 +15,7 @@ use super::{
     external_id::ExternalId,
     lead::{Lead, LeadPayload},
     opportunity::Opportunity,
+    scalars::{InputDate, InputDateTime},
     user::User,
 };
 use crate::{

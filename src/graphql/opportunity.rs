@@ -1,6 +1,5 @@
 //! Opportunities in the API.
 
-use crate::graphql::scalars::InputDate;
 use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject};
 use chrono::{DateTime, NaiveDate, Utc};
 use entity::{enums::ObjectType, opportunity};
@@ -16,6 +15,7 @@ use super::{
     enums::{OpportunityStage, OpportunityType, SourcedBy},
     feedback::{OpportunityStageChange, WinLossFeedback},
     lead::Lead,
+    scalars::InputDate,
     user::User,
 };
 use crate::{

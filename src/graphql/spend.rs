@@ -1,6 +1,5 @@
 //! Campaign spend in the API.
 
-use crate::graphql::scalars::InputDate;
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject};
 use chrono::{DateTime, NaiveDate, Utc};
 use entity::{campaign_spend, enums::ObjectType};
@@ -11,6 +10,7 @@ use super::{
         Money, MoneyInput, UserError, connection, db, decode_arg_id, decode_id, global_id, loaders,
         payload, personal, viewer,
     },
+    scalars::InputDate,
 };
 use crate::{
     auth::{Action, PolicyGuard},

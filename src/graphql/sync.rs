@@ -6,7 +6,6 @@
 //! `expectedVersion`) is in its result and never fails the others; only a
 //! batch that is too big, or a caller without the right, fails as a whole.
 
-use crate::graphql::scalars::{InputDate, InputDateTime};
 use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject};
 use entity::enums::ObjectType;
 
@@ -16,6 +15,7 @@ use super::{
         ActivityKind, CampaignObjective, CampaignStatus, Channel, ExternalSystem, OpportunityType,
         Seniority, SourcedBy,
     },
+    scalars::{InputDate, InputDateTime},
 };
 use crate::{
     auth::{Action, PolicyGuard},
