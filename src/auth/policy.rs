@@ -142,6 +142,17 @@ pub fn allows(role: Role, action: Action) -> bool {
         .any(|(a, roles)| *a == action && roles.contains(&role))
 }
 
+/// The roles whose users may own records (leads, accounts, campaigns,
+/// opportunities): the people who work them. INTEGRATION and REPORTING are
+/// machine clients; a record one of them owned would have nobody to work
+/// it (its SLA would run out unseen, and no rep's "my leads" would show it).
+pub const OWNER_ROLES: [Role; 4] = [Admin, Marketing, Sales, Leadership];
+
+/// Whether users of `role` may own records ([`OWNER_ROLES`]).
+pub fn may_own_records(role: Role) -> bool {
+    OWNER_ROLES.contains(&role)
+}
+
 /// Roles that act only on records they own for this action.
 pub fn owner_only(role: Role, action: Action) -> bool {
     role == Sales
@@ -205,6 +216,16 @@ mod tests {
         }
         assert!(allows(Admin, Action::ReadChanges));
         assert!(allows(Integration, Action::ReadChanges));
+    }
+
+    #[test]
+    fn people_own_records_and_machine_clients_do_not() {
+        for role in [Admin, Marketing, Sales, Leadership] {
+            assert!(may_own_records(role), "{role:?}");
+        }
+        for role in [Integration, Reporting] {
+            assert!(!may_own_records(role), "{role:?}");
+        }
     }
 
     #[test]

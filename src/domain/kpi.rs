@@ -6,8 +6,10 @@
 //! The SQL that computes the numerators and denominators lives in
 //! `services::kpis`; everything here is plain data and arithmetic.
 
-use chrono::{Datelike, Months, NaiveDate, TimeDelta};
+use chrono::{Datelike, Days, Months, NaiveDate};
 use entity::enums::TargetDirection;
+
+use super::validate;
 
 /// A shared KPI.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -627,8 +629,17 @@ pub struct Period {
 }
 
 impl Period {
-    /// A period, refusing `from` after `to`.
+    /// A period, refusing a day outside the years 1900 to 9999 and `from`
+    /// after `to`.
     pub fn new(from: NaiveDate, to: NaiveDate) -> Result<Period, PeriodError> {
+        for (argument, day) in [("from", from), ("to", to)] {
+            if !validate::date_in_range(day) {
+                return Err(PeriodError {
+                    argument,
+                    message: format!("`{argument}` ({day}) is outside {}", validate::DATE_RANGE),
+                });
+            }
+        }
         if from > to {
             return Err(PeriodError {
                 argument: "from",
@@ -638,9 +649,10 @@ impl Period {
         Ok(Period { from, to })
     }
 
-    /// The day after the last one (the exclusive end).
+    /// The day after the last one (the exclusive end); it saturates at
+    /// chrono's last day, far past any period [`Period::new`] accepts.
     pub fn end(self) -> NaiveDate {
-        self.to + TimeDelta::days(1)
+        self.to.succ_opt().unwrap_or(self.to)
     }
 
     /// Number of days.
@@ -653,7 +665,9 @@ impl Period {
 fn bucket_start(day: NaiveDate, g: Granularity) -> NaiveDate {
     match g {
         Granularity::Day => day,
-        Granularity::Week => day - TimeDelta::days(i64::from(day.weekday().num_days_from_monday())),
+        Granularity::Week => day
+            .checked_sub_days(Days::new(u64::from(day.weekday().num_days_from_monday())))
+            .unwrap_or(day),
         Granularity::Month => day.with_day(1).unwrap_or(day),
         Granularity::Quarter => {
             let month = (day.month0() / 3) * 3 + 1;
@@ -664,8 +678,8 @@ fn bucket_start(day: NaiveDate, g: Granularity) -> NaiveDate {
 
 fn next_bucket(start: NaiveDate, g: Granularity) -> NaiveDate {
     match g {
-        Granularity::Day => start + TimeDelta::days(1),
-        Granularity::Week => start + TimeDelta::days(7),
+        Granularity::Day => start.checked_add_days(Days::new(1)).unwrap_or(start),
+        Granularity::Week => start.checked_add_days(Days::new(7)).unwrap_or(start),
         Granularity::Month => start.checked_add_months(Months::new(1)).unwrap_or(start),
         Granularity::Quarter => start.checked_add_months(Months::new(3)).unwrap_or(start),
     }
@@ -799,6 +813,32 @@ mod tests {
 
     fn day(s: &str) -> NaiveDate {
         s.parse().unwrap_or_default()
+    }
+
+    #[test]
+    fn a_period_is_refused_outside_the_years_1900_to_9999_and_naming_its_end() {
+        let refused =
+            |from: &str, to: &str| Period::new(day(from), day(to)).err().map(|e| e.argument);
+        assert_eq!(refused("1899-12-31", "2026-01-01"), Some("from"));
+        assert_eq!(refused("2026-01-01", "+10000-01-01"), Some("to"));
+        assert_eq!(refused("2026-01-01", "+262142-12-31"), Some("to"));
+        assert_eq!(refused("1900-01-01", "9999-12-31"), None);
+    }
+
+    #[test]
+    fn a_period_ending_on_9999_12_31_has_buckets_without_overflow() {
+        let p =
+            Period::new(day("9999-12-20"), day("9999-12-31")).unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(p.end(), day("+10000-01-01"));
+        // 20 Dec 9999 is a Monday: two ISO weeks, the second cut at the period's end.
+        assert_eq!(
+            buckets(p, Granularity::Week),
+            Ok(vec![
+                (day("9999-12-20"), day("9999-12-27")),
+                (day("9999-12-27"), day("+10000-01-01"))
+            ])
+        );
+        assert_eq!(buckets(p, Granularity::Quarter).map(|b| b.len()), Ok(1));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 pub mod attribution;
 pub mod crm;
+pub mod currency;
 pub mod deal_stages;
 pub mod feedback;
 pub mod idempotency;

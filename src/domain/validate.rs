@@ -1,6 +1,7 @@
 //! Input validation shared by every write: each check appends a
 //! [`FieldError`] naming the field, so one response lists every problem.
 
+use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, Utc};
 use rust_decimal::Decimal;
 
 use crate::error::{AppError, AppResult, FieldError, UserErrorCode};
@@ -113,15 +114,11 @@ impl Errors {
         Some(v)
     }
 
-    /// An ISO 4217 code: three letters, upper-cased.
+    /// An active ISO 4217 code, upper-cased.
     pub fn currency(&mut self, field: &str, value: &str) -> String {
         let v = value.trim().to_uppercase();
-        if v.len() != 3 || !v.chars().all(|c| c.is_ascii_uppercase()) {
-            self.add(
-                field,
-                UserErrorCode::Invalid,
-                format!("`{field}` must be an ISO 4217 code such as USD"),
-            );
+        if let Err(message) = currency(field, &v) {
+            self.add(field, UserErrorCode::Invalid, message);
         }
         v
     }
@@ -176,6 +173,74 @@ impl Errors {
             );
         }
         value
+    }
+}
+
+/// The first year of every date and timestamp input.
+pub const FIRST_YEAR: i32 = 1900;
+/// The last year of every date and timestamp input. Beyond it SQLite,
+/// which compares timestamps as text, writes the year with a sign that
+/// sorts before every digit, and `day + 1` starts to overflow.
+pub const LAST_YEAR: i32 = 9999;
+
+/// The range rule of dates and timestamps, for messages.
+pub const DATE_RANGE: &str = "the years 1900 to 9999";
+
+/// Whether `day` lies in the years [`FIRST_YEAR`] to [`LAST_YEAR`].
+pub fn date_in_range(day: NaiveDate) -> bool {
+    (FIRST_YEAR..=LAST_YEAR).contains(&day.year())
+}
+
+/// Whether `at` lies in the years [`FIRST_YEAR`] to [`LAST_YEAR`] (UTC).
+pub fn instant_in_range(at: DateTime<Utc>) -> bool {
+    date_in_range(at.date_naive())
+}
+
+/// Reads a `YYYY-MM-DD` day in range; `Err` says what is accepted.
+pub fn parse_date(value: &str) -> Result<NaiveDate, String> {
+    NaiveDate::parse_from_str(value, "%Y-%m-%d")
+        .ok()
+        .filter(|day| date_in_range(*day))
+        .ok_or_else(|| format!("{value:?} is not a day YYYY-MM-DD in {DATE_RANGE}"))
+}
+
+/// Reads an RFC 3339 instant in range (in UTC); `Err` says what is
+/// accepted.
+pub fn parse_instant(value: &str) -> Result<DateTime<Utc>, String> {
+    value
+        .parse::<DateTime<Utc>>()
+        .ok()
+        .filter(|at| instant_in_range(*at))
+        .ok_or_else(|| {
+            format!("{value:?} is not an RFC 3339 time such as 2026-03-01T09:30:00Z in {DATE_RANGE} (UTC)")
+        })
+}
+
+/// The last instant in range: 9999-12-31T23:59:59.999999Z.
+pub fn last_instant() -> DateTime<Utc> {
+    NaiveDate::from_ymd_opt(LAST_YEAR, 12, 31)
+        .and_then(|d| d.and_hms_micro_opt(23, 59, 59, 999_999))
+        .map(|t| t.and_utc())
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+/// Midnight UTC at the start of `day`, as a query bound: for the day after
+/// 9999-12-31 (the exclusive end of a period that runs to the last day in
+/// range) it is [`last_instant`], which both engines compare correctly.
+/// Nothing stored is later: every input is in range.
+pub fn day_start(day: NaiveDate) -> DateTime<Utc> {
+    day.and_time(NaiveTime::MIN).and_utc().min(last_instant())
+}
+
+/// Checks an (upper-cased) currency code against the active ISO 4217 codes;
+/// `Err` is the message naming `field`.
+pub fn currency(field: &str, code: &str) -> Result<(), String> {
+    if crate::domain::currency::is_active(code) {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{field}` must be an active ISO 4217 currency code such as USD, EUR or JPY; {code:?} is not one"
+        ))
     }
 }
 
@@ -246,6 +311,73 @@ mod tests {
             panic!("expected two failures");
         };
         assert_eq!(errors.len(), 2);
+    }
+
+    fn day(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap_or_else(|e| panic!("{s}: {e}"))
+    }
+
+    #[test]
+    fn dates_are_read_in_the_years_1900_to_9999_only() {
+        assert_eq!(parse_date("1900-01-01"), Ok(day("1900-01-01")));
+        assert_eq!(parse_date("9999-12-31"), Ok(day("9999-12-31")));
+        for bad in [
+            "1899-12-31",
+            "10000-01-01",
+            "+10000-01-01",
+            "+262142-12-31",
+            "-000001-01-01",
+            "0001-01-01",
+            "2026-02-30",
+            "2026-3-1x",
+            "",
+        ] {
+            match parse_date(bad) {
+                Err(message) => assert!(message.contains("1900 to 9999"), "{message}"),
+                Ok(day) => panic!("{bad:?} read as {day}"),
+            }
+        }
+    }
+
+    #[test]
+    fn instants_are_read_in_the_years_1900_to_9999_utc_only() {
+        let at = |s: &str| {
+            s.parse::<DateTime<Utc>>()
+                .unwrap_or_else(|e| panic!("{s}: {e}"))
+        };
+        assert_eq!(
+            parse_instant("1900-01-01T00:00:00Z"),
+            Ok(at("1900-01-01T00:00:00Z"))
+        );
+        assert_eq!(
+            parse_instant("9999-12-31T23:59:59Z"),
+            Ok(at("9999-12-31T23:59:59Z"))
+        );
+        // 01:00 on 1 January 1900 in +02:00 is still 1899 in UTC.
+        for bad in [
+            "1899-12-31T23:59:59Z",
+            "1900-01-01T01:00:00+02:00",
+            "9999-12-31T23:00:00-05:00",
+            "+10000-01-01T00:00:00Z",
+            "0001-01-01T00:00:00Z",
+            "yesterday",
+        ] {
+            assert!(parse_instant(bad).is_err(), "{bad} accepted");
+        }
+    }
+
+    #[test]
+    fn a_period_end_past_9999_is_bound_at_the_last_instant() {
+        let ten_thousand = day("9999-12-31").succ_opt().unwrap_or(NaiveDate::MAX);
+        assert_eq!(day_start(ten_thousand), last_instant());
+        assert_eq!(
+            last_instant().to_rfc3339(),
+            "9999-12-31T23:59:59.999999+00:00"
+        );
+        assert_eq!(
+            day_start(day("2026-03-01")).to_rfc3339(),
+            "2026-03-01T00:00:00+00:00"
+        );
     }
 
     #[test]

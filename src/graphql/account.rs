@@ -158,7 +158,7 @@ connection!(
 /// Which accounts to list. All given conditions must hold.
 #[derive(InputObject, Default, Clone)]
 pub struct AccountFilter {
-    /// Case-insensitive match on name or domain.
+    /// Case-insensitive match on name or domain; at most 200 characters.
     pub search: Option<String>,
     /// Owned by one of these users.
     pub owner_ids: Option<Vec<ID>>,
@@ -219,7 +219,7 @@ pub async fn list(
         })
         .transpose()?;
     let filter = SvcFilter {
-        search: f.search,
+        search: crate::services::filters::search_term(f.search)?,
         owner_ids,
         industries: f.industries,
         is_target_account: f.is_target_account,
@@ -289,7 +289,7 @@ pub struct CreateAccountInput {
     pub country: Option<String>,
     /// A target account of account-based marketing (default false).
     pub is_target_account: Option<bool>,
-    /// The owning user.
+    /// The owning user: an active ADMIN, MARKETING, SALES or LEADERSHIP user.
     pub owner_id: Option<ID>,
 }
 
@@ -314,7 +314,7 @@ pub struct UpdateAccountInput {
     pub country: MaybeUndefined<String>,
     /// A target account of account-based marketing.
     pub is_target_account: Option<bool>,
-    /// The owning user.
+    /// The owning user: an active ADMIN, MARKETING, SALES or LEADERSHIP user.
     pub owner_id: MaybeUndefined<ID>,
 }
 

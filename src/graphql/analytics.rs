@@ -14,6 +14,7 @@ use super::{
     common::{Money, Ratio, db, global_id, loaders, viewer},
     competitor::Competitor,
     enums::{ActivityKind, Channel, FeedbackReason, Outcome, RejectionReason},
+    scalars::InputDate,
 };
 use crate::{
     auth::{Action, PolicyGuard},
@@ -554,14 +555,14 @@ impl AnalyticsQuery {
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "The period's first day (UTC), on the deals' `closedAt`.")]
-        from: NaiveDate,
-        #[graphql(desc = "The period's last day (UTC, included).")] to: NaiveDate,
+        from: InputDate,
+        #[graphql(desc = "The period's last day (UTC, included).")] to: InputDate,
         #[graphql(desc = "The dimension to group by; one group when omitted.")] group_by: Option<
             WinLossGroupBy,
         >,
         #[graphql(desc = "Only won or only lost deals.")] outcome: Option<Outcome>,
     ) -> Result<Vec<WinLossGroup>> {
-        let period = Period::whole_days(from, to)?;
+        let period = Period::whole_days(from.get(), to.get())?;
         let dim = group_by.map(|g| match g {
             WinLossGroupBy::Source => WinLossDimension::Source,
             WinLossGroupBy::Campaign => WinLossDimension::Campaign,
@@ -619,13 +620,13 @@ impl AnalyticsQuery {
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "The period's first day (UTC), on the stage changes' time.")]
-        from: NaiveDate,
-        #[graphql(desc = "The period's last day (UTC, included).")] to: NaiveDate,
+        from: InputDate,
+        #[graphql(desc = "The period's last day (UTC, included).")] to: InputDate,
         #[graphql(desc = "The dimension to group by; one group when omitted.")] group_by: Option<
             LeadRejectionGroupBy,
         >,
     ) -> Result<Vec<LeadRejectionGroup>> {
-        let period = Period::whole_days(from, to)?;
+        let period = Period::whole_days(from.get(), to.get())?;
         let dim = group_by.map(|g| match g {
             LeadRejectionGroupBy::Source => RejectionDimension::Source,
             LeadRejectionGroupBy::Campaign => RejectionDimension::Campaign,

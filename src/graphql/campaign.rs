@@ -12,6 +12,7 @@ use super::{
     },
     enums::{CampaignObjective, CampaignStatus, Channel},
     lead::{LeadConnection, LeadFilter, LeadOrder},
+    scalars::InputDate,
     spend::CampaignSpendConnection,
     user::User,
 };
@@ -93,10 +94,13 @@ impl Campaign {
         after: Option<String>,
         last: Option<i32>,
         before: Option<String>,
-        from: Option<NaiveDate>,
-        to: Option<NaiveDate>,
+        from: Option<InputDate>,
+        to: Option<InputDate>,
     ) -> Result<CampaignSpendConnection> {
-        let days = DayRange { from, to };
+        let days = DayRange {
+            from: from.map(InputDate::get),
+            to: to.map(InputDate::get),
+        };
         let page = page_request(first, after, last, before);
         Ok(CampaignSpendConnection {
             page: spend::list(db(ctx)?, viewer(ctx)?, self.0.id, days, &page).await?,
@@ -108,10 +112,19 @@ impl Campaign {
     async fn total_spend(
         &self,
         ctx: &Context<'_>,
-        from: Option<NaiveDate>,
-        to: Option<NaiveDate>,
+        from: Option<InputDate>,
+        to: Option<InputDate>,
     ) -> Result<Money> {
-        let total = spend::total(db(ctx)?, viewer(ctx)?, self.0.id, DayRange { from, to }).await?;
+        let total = spend::total(
+            db(ctx)?,
+            viewer(ctx)?,
+            self.0.id,
+            DayRange {
+                from: from.map(InputDate::get),
+                to: to.map(InputDate::get),
+            },
+        )
+        .await?;
         Ok(Money::new(total, self.0.currency.clone()))
     }
     /// What the campaign did from the day `from` through the day `to` (UTC,
@@ -125,8 +138,8 @@ impl Campaign {
     async fn performance(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "The period's first day (UTC).")] from: NaiveDate,
-        #[graphql(desc = "The period's last day (UTC, included).")] to: NaiveDate,
+        #[graphql(desc = "The period's first day (UTC).")] from: InputDate,
+        #[graphql(desc = "The period's last day (UTC, included).")] to: InputDate,
         #[graphql(
             desc = "The model for `attributedPipeline` and `attributedRevenue` (LINEAR when omitted or null).",
             default_with = "Some(AttributionModel::Linear)"
@@ -134,7 +147,7 @@ impl Campaign {
         attribution_model: Option<AttributionModel>,
     ) -> Result<CampaignPerformance> {
         let model = attribution_model.unwrap_or(AttributionModel::Linear);
-        super::analytics::performance(ctx, self.0.id, from, to, model).await
+        super::analytics::performance(ctx, self.0.id, from.get(), to.get(), model).await
     }
     /// Ids of this campaign in external systems, ordered by system and id.
     async fn external_ids(&self, ctx: &Context<'_>) -> Result<Vec<super::external_id::ExternalId>> {
@@ -194,7 +207,7 @@ connection!(
 /// Which campaigns to list. All given conditions must hold.
 #[derive(InputObject, Default, Clone)]
 pub struct CampaignFilter {
-    /// Case-insensitive match on name.
+    /// Case-insensitive match on name; at most 200 characters.
     pub search: Option<String>,
     /// Running on one of these channels.
     pub channels: Option<Vec<Channel>>,
@@ -205,7 +218,7 @@ pub struct CampaignFilter {
     /// Owned by one of these users.
     pub owner_ids: Option<Vec<ID>>,
     /// Running on this day: started on or before it and not ended before it.
-    pub active_on: Option<NaiveDate>,
+    pub active_on: Option<InputDate>,
     /// Created in this range.
     pub created_at: Option<DateTimeRange>,
     /// Last updated in this range.
@@ -259,14 +272,14 @@ pub async fn list(
         })
         .transpose()?;
     let filter = SvcFilter {
-        search: f.search,
+        search: crate::services::filters::search_term(f.search)?,
         channels: f.channels.map(|v| v.into_iter().map(Into::into).collect()),
         objectives: f
             .objectives
             .map(|v| v.into_iter().map(Into::into).collect()),
         statuses: f.statuses.map(|v| v.into_iter().map(Into::into).collect()),
         owner_ids,
-        active_on: f.active_on,
+        active_on: f.active_on.map(InputDate::get),
         created_at: f.created_at.map(Into::into),
         updated_at: f.updated_at.map(Into::into),
         external_ids: super::external_id::presence(f.has_external_id_in, f.lacks_external_id_in),
@@ -328,12 +341,12 @@ pub struct CreateCampaignInput {
     /// Where the campaign is in its life (default PLANNED).
     pub status: Option<CampaignStatus>,
     /// First day.
-    pub starts_on: NaiveDate,
+    pub starts_on: InputDate,
     /// Last day; not before `startsOn`.
-    pub ends_on: Option<NaiveDate>,
+    pub ends_on: Option<InputDate>,
     /// Budget.
     pub budget: Option<MoneyInput>,
-    /// The owning user.
+    /// The owning user: an active ADMIN, MARKETING, SALES or LEADERSHIP user.
     pub owner_id: Option<ID>,
 }
 
@@ -353,12 +366,12 @@ pub struct UpdateCampaignInput {
     /// Where the campaign is in its life.
     pub status: Option<CampaignStatus>,
     /// First day.
-    pub starts_on: Option<NaiveDate>,
+    pub starts_on: Option<InputDate>,
     /// Last day; not before `startsOn`.
-    pub ends_on: MaybeUndefined<NaiveDate>,
+    pub ends_on: MaybeUndefined<InputDate>,
     /// Budget.
     pub budget: MaybeUndefined<MoneyInput>,
-    /// The owning user.
+    /// The owning user: an active ADMIN, MARKETING, SALES or LEADERSHIP user.
     pub owner_id: MaybeUndefined<ID>,
 }
 
@@ -412,8 +425,8 @@ impl CampaignMutation {
                 channel: Some(input.channel.into()),
                 objective: Some(input.objective.into()),
                 status: input.status.map(Into::into),
-                starts_on: Some(input.starts_on),
-                ends_on: Some(input.ends_on),
+                starts_on: Some(input.starts_on.get()),
+                ends_on: Some(input.ends_on.map(InputDate::get)),
                 budget: Some(input.budget.map(money)),
                 owner_id: Some(decode_opt_id(
                     input.owner_id.as_ref(),
@@ -452,8 +465,9 @@ impl CampaignMutation {
                 channel: input.channel.map(Into::into),
                 objective: input.objective.map(Into::into),
                 status: input.status.map(Into::into),
-                starts_on: input.starts_on,
-                ends_on: input.ends_on.into(),
+                starts_on: input.starts_on.map(InputDate::get),
+                ends_on: Option::<Option<InputDate>>::from(input.ends_on)
+                    .map(|d| d.map(InputDate::get)),
                 budget: Option::<Option<MoneyInput>>::from(input.budget).map(|v| v.map(money)),
                 owner_id,
             };

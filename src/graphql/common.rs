@@ -3,12 +3,12 @@
 
 use async_graphql::{Context, Enum, ID, InputObject, SimpleObject};
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
-use chrono::{DateTime, Utc};
 use entity::enums::ObjectType;
 use rust_decimal::Decimal;
 use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
+use super::scalars::InputDateTime;
 use crate::{
     auth::{Action, Viewer},
     error::{AppError, AppResult, FieldError, UserErrorCode},
@@ -146,16 +146,16 @@ pub enum OrderDirection {
 #[derive(InputObject, Clone, Debug, Default)]
 pub struct DateTimeRange {
     /// Inclusive lower bound.
-    pub from: Option<DateTime<Utc>>,
+    pub from: Option<InputDateTime>,
     /// Exclusive upper bound.
-    pub to: Option<DateTime<Utc>>,
+    pub to: Option<InputDateTime>,
 }
 
 impl From<DateTimeRange> for crate::services::filters::TimeRange {
     fn from(r: DateTimeRange) -> Self {
         Self {
-            from: r.from,
-            to: r.to,
+            from: r.from.map(InputDateTime::get),
+            to: r.to.map(InputDateTime::get),
         }
     }
 }

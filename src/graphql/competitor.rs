@@ -70,7 +70,7 @@ connection!(
 /// Which competitors to list. All given conditions must hold.
 #[derive(InputObject, Default, Clone)]
 pub struct CompetitorFilter {
-    /// Case-insensitive match on name.
+    /// Case-insensitive match on name; at most 200 characters.
     pub search: Option<String>,
 }
 
@@ -106,7 +106,9 @@ pub async fn list(
 ) -> Result<CompetitorConnection> {
     let viewer = viewer(ctx)?;
     let f = filter.unwrap_or_default();
-    let filter = SvcFilter { search: f.search };
+    let filter = SvcFilter {
+        search: crate::services::filters::search_term(f.search)?,
+    };
     let order = order_by.unwrap_or_default();
     let sort = match order.field {
         CompetitorOrderField::Name => CompetitorSort::Name,

@@ -10,6 +10,7 @@ use super::{
     analytics::AttributionModel,
     common::{UserError, db, decode_arg_id, global_id, loaders, payload, viewer},
     enums::Channel,
+    scalars::InputDate,
 };
 use crate::{
     auth::{Action, PolicyGuard},
@@ -474,9 +475,9 @@ pub struct KpisInput {
     /// The KPIs wanted, answered in this order.
     pub kpis: Vec<Kpi>,
     /// First day of the period (UTC, inclusive).
-    pub from: NaiveDate,
+    pub from: InputDate,
     /// Last day of the period (UTC, inclusive); not before `from`.
-    pub to: NaiveDate,
+    pub to: InputDate,
     /// Segment filters.
     pub filter: Option<KpiFilter>,
     /// One value per value of this dimension (each KPI's definition lists
@@ -498,8 +499,8 @@ impl KpisInput {
     pub fn request(self) -> AppResult<svc::KpiRequest> {
         Ok(svc::KpiRequest {
             kpis: self.kpis.into_iter().map(Into::into).collect(),
-            from: self.from,
-            to: self.to,
+            from: self.from.get(),
+            to: self.to.get(),
             segment: self.filter.unwrap_or_default().segment("filter")?,
             group_by: self.group_by.map(Into::into),
             granularity: self.granularity.map(Into::into),
@@ -584,9 +585,9 @@ pub struct Funnel {
 #[derive(InputObject)]
 pub struct FunnelInput {
     /// First day of the period in which the cohort's leads were created.
-    pub from: NaiveDate,
+    pub from: InputDate,
     /// Last day of that period (inclusive).
-    pub to: NaiveDate,
+    pub to: InputDate,
     /// Segment filters (on the leads).
     pub filter: Option<KpiFilter>,
 }
@@ -642,16 +643,16 @@ impl KpiQuery {
         let stages = svc::funnel(
             db(ctx)?,
             viewer(ctx)?,
-            input.from,
-            input.to,
+            input.from.get(),
+            input.to.get(),
             &segment,
             cohorts,
         )
         .await?;
         let top = stages.first().map(|s| s.count).unwrap_or(0);
         Ok(Funnel {
-            from: input.from,
-            to: input.to,
+            from: input.from.get(),
+            to: input.to.get(),
             stages: stages
                 .into_iter()
                 .zip(STEPS)
@@ -673,15 +674,22 @@ impl KpiQuery {
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "Only these KPIs.")] kpis: Option<Vec<Kpi>>,
-        #[graphql(desc = "Periods starting on or after this day.")] from: Option<NaiveDate>,
-        #[graphql(desc = "Periods starting on or before this day.")] to: Option<NaiveDate>,
+        #[graphql(desc = "Periods starting on or after this day.")] from: Option<InputDate>,
+        #[graphql(desc = "Periods starting on or before this day.")] to: Option<InputDate>,
     ) -> Result<Vec<KpiTarget>> {
         let kpis: Vec<dom::Kpi> = kpis
             .unwrap_or_default()
             .into_iter()
             .map(Into::into)
             .collect();
-        let targets = svc::list_targets(db(ctx)?, viewer(ctx)?, &kpis, from, to).await?;
+        let targets = svc::list_targets(
+            db(ctx)?,
+            viewer(ctx)?,
+            &kpis,
+            from.map(InputDate::get),
+            to.map(InputDate::get),
+        )
+        .await?;
         Ok(targets.into_iter().map(KpiTarget).collect())
     }
 }
@@ -705,7 +713,7 @@ pub struct SetKpiTargetInput {
     pub period_kind: KpiPeriodKind,
     /// First day of the period: the 1st of a month (of January, April, July
     /// or October for a quarter).
-    pub period_start: NaiveDate,
+    pub period_start: InputDate,
     /// The segment; omit for the whole business.
     pub segment: Option<KpiSegmentInput>,
     /// The target: ratios as fractions (0.3 for 30 %), amounts in the
@@ -781,7 +789,7 @@ impl KpiMutation {
         let fields = svc::TargetInput {
             kpi: input.kpi.into(),
             period_kind: input.period_kind.into(),
-            period_start: input.period_start,
+            period_start: input.period_start.get(),
             segment,
             target,
             direction: input.direction.into(),

@@ -271,8 +271,8 @@ connection!(LeadConnection, LeadEdge, Lead, lead::Entity, "leads");
 /// Which leads to list. All given conditions must hold.
 #[derive(InputObject, Default, Clone)]
 pub struct LeadFilter {
-    /// Case-insensitive match on email, names or company. Needs the right to
-    /// read personal data (not REPORTING).
+    /// Case-insensitive match on email, names or company; at most 200
+    /// characters. Needs the right to read personal data (not REPORTING).
     pub search: Option<String>,
     /// In one of these stages.
     pub stages: Option<Vec<LeadStage>>,
@@ -337,7 +337,7 @@ fn to_service_filter(f: LeadFilter) -> AppResult<SvcFilter> {
         })
         .transpose()?;
     Ok(SvcFilter {
-        search: f.search,
+        search: crate::services::filters::search_term(f.search)?,
         stages: f.stages.map(|v| v.into_iter().map(Into::into).collect()),
         sources: f.sources.map(|v| v.into_iter().map(Into::into).collect()),
         owner_ids,
@@ -445,7 +445,7 @@ pub struct CreateLeadInput {
     pub source: Channel,
     /// The campaign of the first touch.
     pub source_campaign_id: Option<ID>,
-    /// The owning sales rep.
+    /// The owning sales rep: an active ADMIN, MARKETING, SALES or LEADERSHIP user.
     pub owner_id: Option<ID>,
 }
 
@@ -477,7 +477,7 @@ pub struct UpdateLeadInput {
     pub source: Option<Channel>,
     /// The campaign of the first touch.
     pub source_campaign_id: MaybeUndefined<ID>,
-    /// The owning sales rep.
+    /// The owning sales rep: an active ADMIN, MARKETING, SALES or LEADERSHIP user.
     pub owner_id: MaybeUndefined<ID>,
 }
 

@@ -15,6 +15,7 @@ use super::{
         UserError, connection, db, decode_arg_id, global_id, loaders, page_request, payload, viewer,
     },
     enums::{ActivityKind, DefinitionStatus, Seniority, Team},
+    scalars::InputDate,
     user::User,
 };
 use crate::{
@@ -421,7 +422,7 @@ pub struct LeadDefinitionInput {
     #[graphql(default = 48)]
     pub disposition_hours: i32,
     /// When both teams review it next (quarterly).
-    pub review_by: NaiveDate,
+    pub review_by: InputDate,
 }
 
 impl From<LeadDefinitionInput> for DefinitionFields {
@@ -442,7 +443,7 @@ impl From<LeadDefinitionInput> for DefinitionFields {
             mql_engagement_min: i.mql_engagement_min,
             first_contact_hours: i.first_contact_hours,
             disposition_hours: i.disposition_hours,
-            review_by: i.review_by,
+            review_by: i.review_by.get(),
         }
     }
 }

@@ -2,7 +2,7 @@
 //! score breakdowns.
 
 use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use entity::{activity, enums::ObjectType, stage_change};
 
 use super::{
@@ -15,6 +15,7 @@ use super::{
     external_id::ExternalId,
     lead::{Lead, LeadPayload},
     opportunity::Opportunity,
+    scalars::{InputDate, InputDateTime},
     user::User,
 };
 use crate::{
@@ -282,7 +283,7 @@ pub struct RecordActivityInput {
     /// What happened.
     pub kind: ActivityKind,
     /// When (default now; never in the future).
-    pub occurred_at: Option<DateTime<Utc>>,
+    pub occurred_at: Option<InputDateTime>,
     /// The campaign, when this is a campaign touch.
     pub campaign_id: Option<ID>,
     /// Free text.
@@ -326,8 +327,8 @@ pub struct ConvertOpportunityInput {
     /// partners, SALES for outbound, MARKETING otherwise).
     pub sourced_by: Option<SourcedBy>,
     /// Expected close date.
-    pub expected_close_on: Option<NaiveDate>,
-    /// Owner (default: the lead's owner, else the caller).
+    pub expected_close_on: Option<InputDate>,
+    /// Owner (default: the lead's owner, else the caller): an active ADMIN, MARKETING, SALES or LEADERSHIP user.
     pub owner_id: Option<ID>,
 }
 
@@ -445,7 +446,7 @@ impl LifecycleMutation {
                     amount: Some((o.amount.amount, o.amount.currency)),
                     opportunity_type: o.opportunity_type.map(Into::into),
                     sourced_by: o.sourced_by.map(Into::into),
-                    expected_close_on: Some(o.expected_close_on),
+                    expected_close_on: Some(o.expected_close_on.map(InputDate::get)),
                     owner_id: decode_opt_id(
                         o.owner_id.as_ref(),
                         ObjectType::User,
@@ -491,7 +492,7 @@ impl LifecycleMutation {
             let new = NewActivity {
                 lead_id: decode_id(&input.lead_id, ObjectType::Lead, "leadId")?,
                 kind: input.kind.into(),
-                occurred_at: input.occurred_at,
+                occurred_at: input.occurred_at.map(InputDateTime::get),
                 campaign_id: decode_opt_id(
                     input.campaign_id.as_ref(),
                     ObjectType::Campaign,

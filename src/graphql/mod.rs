@@ -20,6 +20,7 @@ pub mod lifecycle;
 pub mod loaders;
 pub mod node;
 pub mod opportunity;
+pub mod scalars;
 pub mod spend;
 pub mod sync;
 pub mod user;
@@ -38,6 +39,9 @@ pub const MAX_DIRECTIVES: usize = 5;
 /// Every query field.
 #[derive(MergedObject, Default)]
 pub struct QueryRoot(
+    // No fields: first so that the range-checked input date scalars are
+    // registered before chrono's output scalars of the same names.
+    scalars::InputScalarsFirst,
     node::NodeQuery,
     external_id::ExternalIdQuery,
     user::UserQuery,
@@ -105,11 +109,15 @@ pub fn build_schema(
     options: SchemaOptions,
     depth: usize,
 ) -> AppSchema {
-    let mut builder = Schema::build(
+    // Inputs take the range-checked `DateTime` and `NaiveDate` of
+    // `scalars`, outputs chrono's: the same GraphQL scalars.
+    let mut builder = Schema::build_with_ignore_name_conflicts(
         QueryRoot::default(),
         MutationRoot::default(),
         events::SubscriptionRoot,
+        scalars::NAMES,
     )
+    .extension(scalars::DateHints)
     .limit_depth(depth)
     .limit_directives(MAX_DIRECTIVES);
     if !options.introspection {

@@ -15,6 +15,7 @@ use super::{
     enums::{OpportunityStage, OpportunityType, SourcedBy},
     feedback::{OpportunityStageChange, WinLossFeedback},
     lead::Lead,
+    scalars::InputDate,
     user::User,
 };
 use crate::{
@@ -206,7 +207,7 @@ connection!(
 /// Which opportunities to list. All given conditions must hold.
 #[derive(InputObject, Default, Clone)]
 pub struct OpportunityFilter {
-    /// Case-insensitive match on name.
+    /// Case-insensitive match on name; at most 200 characters.
     pub search: Option<String>,
     /// Of this account.
     pub account_id: Option<ID>,
@@ -289,7 +290,7 @@ pub async fn list(
         .map(|id| decode_arg_id(&id, ObjectType::Lead, "filter.primaryLeadId"))
         .transpose()?;
     let filter = SvcFilter {
-        search: f.search,
+        search: crate::services::filters::search_term(f.search)?,
         account_id,
         primary_lead_id,
         owner_ids,
@@ -359,8 +360,8 @@ pub struct CreateOpportunityInput {
     pub account_id: Option<ID>,
     /// The lead the opportunity was converted from.
     pub primary_lead_id: Option<ID>,
-    /// The owning user; a SALES caller owns what it creates and may not name
-    /// another owner.
+    /// The owning user: an active ADMIN, MARKETING, SALES or LEADERSHIP user. A SALES
+    /// caller owns what it creates and may not name another owner.
     pub owner_id: Option<ID>,
     /// Pipeline stage (default DISCOVERY).
     pub stage: Option<OpportunityStage>,
@@ -372,7 +373,7 @@ pub struct CreateOpportunityInput {
     /// Who sourced the deal (default SALES).
     pub sourced_by: Option<SourcedBy>,
     /// When the deal is expected to close.
-    pub expected_close_on: Option<NaiveDate>,
+    pub expected_close_on: Option<InputDate>,
 }
 
 /// Input of `updateOpportunity`: only the fields given change; `null` clears.
@@ -389,8 +390,8 @@ pub struct UpdateOpportunityInput {
     pub account_id: MaybeUndefined<ID>,
     /// The lead the opportunity was converted from.
     pub primary_lead_id: MaybeUndefined<ID>,
-    /// The owning user; a SALES caller may not hand its opportunity to
-    /// another owner.
+    /// The owning user: an active ADMIN, MARKETING, SALES or LEADERSHIP user. A SALES
+    /// caller may not hand its opportunity to another owner.
     pub owner_id: MaybeUndefined<ID>,
     /// Pipeline stage; a change is recorded in the stage history, and moving
     /// into CLOSED_WON or CLOSED_LOST sets `closedAt`. Open stages move
@@ -408,7 +409,7 @@ pub struct UpdateOpportunityInput {
     /// Who sourced the deal.
     pub sourced_by: Option<SourcedBy>,
     /// When the deal is expected to close.
-    pub expected_close_on: MaybeUndefined<NaiveDate>,
+    pub expected_close_on: MaybeUndefined<InputDate>,
 }
 
 /// Input of `deleteOpportunity`.
@@ -492,7 +493,7 @@ impl OpportunityMutation {
                 amount: Some(money(input.amount)),
                 opportunity_type: input.opportunity_type.map(Into::into),
                 sourced_by: input.sourced_by.map(Into::into),
-                expected_close_on: Some(input.expected_close_on),
+                expected_close_on: Some(input.expected_close_on.map(InputDate::get)),
             };
             svc::create(db(ctx)?, viewer(ctx)?, fields).await
         }
@@ -527,7 +528,8 @@ impl OpportunityMutation {
                 amount: input.amount.map(money),
                 opportunity_type: input.opportunity_type.map(Into::into),
                 sourced_by: input.sourced_by.map(Into::into),
-                expected_close_on: input.expected_close_on.into(),
+                expected_close_on: Option::<Option<InputDate>>::from(input.expected_close_on)
+                    .map(|d| d.map(InputDate::get)),
             };
             svc::update(db(ctx)?, viewer(ctx)?, id, input.expected_version, fields).await
         }

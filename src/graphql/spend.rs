@@ -10,6 +10,7 @@ use super::{
         Money, MoneyInput, UserError, connection, db, decode_arg_id, decode_id, global_id, loaders,
         payload, personal, viewer,
     },
+    scalars::InputDate,
 };
 use crate::{
     auth::{Action, PolicyGuard},
@@ -93,7 +94,7 @@ pub struct CreateCampaignSpendInput {
     pub campaign_id: ID,
     /// The day of the spend: within the campaign's `startsOn..endsOn` (on or
     /// after `startsOn` while it has no end).
-    pub spent_on: NaiveDate,
+    pub spent_on: InputDate,
     /// How much: not negative, at most 2 decimals, in the campaign's
     /// currency (its budget's; USD when created without a budget).
     pub amount: MoneyInput,
@@ -110,7 +111,7 @@ pub struct UpdateCampaignSpendInput {
     /// Refuse the change with CONFLICT unless the entry is at this version.
     pub expected_version: Option<i32>,
     /// The day of the spend, within the campaign's dates.
-    pub spent_on: Option<NaiveDate>,
+    pub spent_on: Option<InputDate>,
     /// How much, in the campaign's currency.
     pub amount: Option<MoneyInput>,
     /// Free-text note.
@@ -165,7 +166,7 @@ impl SpendMutation {
         let result = async {
             let campaign_id = decode_id(&input.campaign_id, ObjectType::Campaign, "campaignId")?;
             let fields = SpendFields {
-                spent_on: Some(input.spent_on),
+                spent_on: Some(input.spent_on.get()),
                 amount: Some(money(input.amount)),
                 note: Some(input.note),
             };
@@ -188,7 +189,7 @@ impl SpendMutation {
     ) -> Result<CampaignSpendPayload> {
         let id = decode_arg_id(&input.id, ObjectType::CampaignSpend, "input.id")?;
         let fields = SpendFields {
-            spent_on: input.spent_on,
+            spent_on: input.spent_on.map(InputDate::get),
             amount: input.amount.map(money),
             note: input.note.into(),
         };

@@ -7,7 +7,6 @@
 //! batch that is too big, or a caller without the right, fails as a whole.
 
 use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject};
-use chrono::{DateTime, NaiveDate, Utc};
 use entity::enums::ObjectType;
 
 use super::{
@@ -16,6 +15,7 @@ use super::{
         ActivityKind, CampaignObjective, CampaignStatus, Channel, ExternalSystem, OpportunityType,
         Seniority, SourcedBy,
     },
+    scalars::{InputDate, InputDateTime},
 };
 use crate::{
     auth::{Action, PolicyGuard},
@@ -137,7 +137,7 @@ pub struct StageEntryInput {
     /// Salesforce Lead Status) or Handoff's name (`MQL`).
     pub stage: String,
     /// When the lead entered it.
-    pub entered_at: DateTime<Utc>,
+    pub entered_at: InputDateTime,
 }
 
 /// One lead of `upsertLeads`. Omitted fields are left as they are; `null`
@@ -174,11 +174,14 @@ pub struct LeadUpsertInput {
     pub source_campaign_id: MaybeUndefined<ID>,
     /// The first-touch campaign, by its id in the batch's system.
     pub source_campaign_external_id: MaybeUndefined<String>,
-    /// The owning user, by Handoff id.
+    /// The owning user (an active ADMIN, MARKETING, SALES or LEADERSHIP user), by
+    /// Handoff id.
     pub owner_id: MaybeUndefined<ID>,
-    /// The owning user, by its id in the batch's system.
+    /// The owning user (an active ADMIN, MARKETING, SALES or LEADERSHIP user), by
+    /// its id in the batch's system.
     pub owner_external_id: MaybeUndefined<String>,
-    /// The owning user, by email.
+    /// The owning user (an active ADMIN, MARKETING, SALES or LEADERSHIP user), by
+    /// email.
     pub owner_email: MaybeUndefined<String>,
     /// The current stage: HubSpot's lifecycle stage, Salesforce's Lead
     /// Status, or Handoff's name (see the README's mapping table).
@@ -188,13 +191,13 @@ pub struct LeadUpsertInput {
     pub lead_status: Option<String>,
     /// When the current stage was entered (default: the latest date known
     /// for a new lead; now for a stage change of an existing one).
-    pub stage_entered_at: Option<DateTime<Utc>>,
+    pub stage_entered_at: Option<InputDateTime>,
     /// Earlier stages with their dates (HubSpot's "date entered stage"
     /// properties, Salesforce's stage history).
     #[graphql(default)]
     pub stage_history: Vec<StageEntryInput>,
     /// When the lead was created in the source system (default: now).
-    pub created_at: Option<DateTime<Utc>>,
+    pub created_at: Option<InputDateTime>,
 }
 
 /// Input of `upsertLeads`.
@@ -229,14 +232,17 @@ pub struct AccountUpsertInput {
     pub country: MaybeUndefined<String>,
     /// A target account of account-based marketing.
     pub is_target_account: Option<bool>,
-    /// The owning user, by Handoff id.
+    /// The owning user (an active ADMIN, MARKETING, SALES or LEADERSHIP user), by
+    /// Handoff id.
     pub owner_id: MaybeUndefined<ID>,
-    /// The owning user, by its id in the batch's system.
+    /// The owning user (an active ADMIN, MARKETING, SALES or LEADERSHIP user), by
+    /// its id in the batch's system.
     pub owner_external_id: MaybeUndefined<String>,
-    /// The owning user, by email.
+    /// The owning user (an active ADMIN, MARKETING, SALES or LEADERSHIP user), by
+    /// email.
     pub owner_email: MaybeUndefined<String>,
     /// When the account was created in the source system (default: now).
-    pub created_at: Option<DateTime<Utc>>,
+    pub created_at: Option<InputDateTime>,
 }
 
 /// Input of `upsertAccounts`.
@@ -266,19 +272,22 @@ pub struct CampaignUpsertInput {
     /// Status (PLANNED when a new campaign comes without one).
     pub status: Option<CampaignStatus>,
     /// First day; required to create a campaign.
-    pub starts_on: Option<NaiveDate>,
+    pub starts_on: Option<InputDate>,
     /// Last day.
-    pub ends_on: MaybeUndefined<NaiveDate>,
+    pub ends_on: MaybeUndefined<InputDate>,
     /// Budget (its currency becomes the campaign's; USD by default).
     pub budget: MaybeUndefined<MoneyInput>,
-    /// The owning user, by Handoff id.
+    /// The owning user (an active ADMIN, MARKETING, SALES or LEADERSHIP user), by
+    /// Handoff id.
     pub owner_id: MaybeUndefined<ID>,
-    /// The owning user, by its id in the batch's system.
+    /// The owning user (an active ADMIN, MARKETING, SALES or LEADERSHIP user), by
+    /// its id in the batch's system.
     pub owner_external_id: MaybeUndefined<String>,
-    /// The owning user, by email.
+    /// The owning user (an active ADMIN, MARKETING, SALES or LEADERSHIP user), by
+    /// email.
     pub owner_email: MaybeUndefined<String>,
     /// When the campaign was created in the source system (default: now).
-    pub created_at: Option<DateTime<Utc>>,
+    pub created_at: Option<InputDateTime>,
 }
 
 /// Input of `upsertCampaigns`.
@@ -309,18 +318,21 @@ pub struct OpportunityUpsertInput {
     pub primary_lead_id: MaybeUndefined<ID>,
     /// The lead the deal came from, by its id in the batch's system.
     pub primary_lead_external_id: MaybeUndefined<String>,
-    /// The owning user, by Handoff id.
+    /// The owning user (an active ADMIN, MARKETING, SALES or LEADERSHIP user), by
+    /// Handoff id.
     pub owner_id: MaybeUndefined<ID>,
-    /// The owning user, by its id in the batch's system.
+    /// The owning user (an active ADMIN, MARKETING, SALES or LEADERSHIP user), by
+    /// its id in the batch's system.
     pub owner_external_id: MaybeUndefined<String>,
-    /// The owning user, by email.
+    /// The owning user (an active ADMIN, MARKETING, SALES or LEADERSHIP user), by
+    /// email.
     pub owner_email: MaybeUndefined<String>,
     /// The current stage: HubSpot's `dealstage`, Salesforce's `StageName`,
     /// or Handoff's name (DISCOVERY when a new deal comes without one).
     pub stage: Option<String>,
     /// When the current stage was entered (default: the latest date known
     /// for a new deal; now for a stage change of an existing one).
-    pub stage_entered_at: Option<DateTime<Utc>>,
+    pub stage_entered_at: Option<InputDateTime>,
     /// Earlier stages with their dates (Salesforce's stage history,
     /// HubSpot's "date entered stage" properties).
     #[graphql(default)]
@@ -332,11 +344,11 @@ pub struct OpportunityUpsertInput {
     /// The team that sourced it (SALES when a new deal comes without one).
     pub sourced_by: Option<SourcedBy>,
     /// Expected close date.
-    pub expected_close_on: MaybeUndefined<NaiveDate>,
+    pub expected_close_on: MaybeUndefined<InputDate>,
     /// When the deal was created in the source system (default: now).
-    pub created_at: Option<DateTime<Utc>>,
+    pub created_at: Option<InputDateTime>,
     /// When the deal closed (default: when its closed stage was entered).
-    pub closed_at: Option<DateTime<Utc>>,
+    pub closed_at: Option<InputDateTime>,
 }
 
 /// Input of `upsertOpportunities`.
@@ -366,7 +378,7 @@ pub struct ActivityUpsertInput {
     pub kind: Option<ActivityKind>,
     /// When it happened; required to create an activity, never in the
     /// future.
-    pub occurred_at: Option<DateTime<Utc>>,
+    pub occurred_at: Option<InputDateTime>,
     /// The campaign, by Handoff id.
     pub campaign_id: MaybeUndefined<ID>,
     /// The campaign, by its id in the batch's system.
@@ -747,9 +759,9 @@ fn lead_upsert(l: LeadUpsertInput) -> Result<LeadUpsert, RecordError> {
         source: l.source.map(Into::into),
         stage: l.stage,
         lead_status: l.lead_status,
-        stage_entered_at: l.stage_entered_at,
+        stage_entered_at: l.stage_entered_at.map(InputDateTime::get),
         stage_history: stage_history(l.stage_history),
-        created_at: l.created_at,
+        created_at: l.created_at.map(InputDateTime::get),
     })
 }
 
@@ -771,7 +783,7 @@ fn account_upsert(a: AccountUpsertInput) -> Result<AccountUpsert, RecordError> {
         annual_revenue: Option::<Option<MoneyInput>>::from(a.annual_revenue).map(|v| v.map(money)),
         country: a.country.into(),
         is_target_account: a.is_target_account,
-        created_at: a.created_at,
+        created_at: a.created_at.map(InputDateTime::get),
     })
 }
 
@@ -784,7 +796,7 @@ fn stage_history(entries: Vec<StageEntryInput>) -> Vec<StageEntry> {
         .into_iter()
         .map(|e| StageEntry {
             stage: e.stage,
-            entered_at: e.entered_at,
+            entered_at: e.entered_at.get(),
         })
         .collect()
 }
@@ -804,10 +816,10 @@ fn campaign_upsert(c: CampaignUpsertInput) -> Result<CampaignUpsert, RecordError
         channel: c.channel.map(Into::into),
         objective: c.objective.map(Into::into),
         status: c.status.map(Into::into),
-        starts_on: c.starts_on,
-        ends_on: c.ends_on.into(),
+        starts_on: c.starts_on.map(InputDate::get),
+        ends_on: Option::<Option<InputDate>>::from(c.ends_on).map(|d| d.map(InputDate::get)),
         budget: Option::<Option<MoneyInput>>::from(c.budget).map(|v| v.map(money)),
-        created_at: c.created_at,
+        created_at: c.created_at.map(InputDateTime::get),
     })
 }
 
@@ -838,14 +850,15 @@ fn opportunity_upsert(o: OpportunityUpsertInput) -> Result<OpportunityUpsert, Re
         expected_version: o.expected_version,
         name: o.name,
         stage: o.stage,
-        stage_entered_at: o.stage_entered_at,
+        stage_entered_at: o.stage_entered_at.map(InputDateTime::get),
         stage_history: stage_history(o.stage_history),
         amount: o.amount.map(money),
         opportunity_type: o.opportunity_type.map(Into::into),
         sourced_by: o.sourced_by.map(Into::into),
-        expected_close_on: o.expected_close_on.into(),
-        created_at: o.created_at,
-        closed_at: o.closed_at,
+        expected_close_on: Option::<Option<InputDate>>::from(o.expected_close_on)
+            .map(|d| d.map(InputDate::get)),
+        created_at: o.created_at.map(InputDateTime::get),
+        closed_at: o.closed_at.map(InputDateTime::get),
     })
 }
 
@@ -872,7 +885,7 @@ fn activity_upsert(a: ActivityUpsertInput) -> Result<ActivityUpsert, RecordError
         external_id: a.external_id,
         expected_version: a.expected_version,
         kind: a.kind.map(Into::into),
-        occurred_at: a.occurred_at,
+        occurred_at: a.occurred_at.map(InputDateTime::get),
         note: a.note.into(),
     })
 }

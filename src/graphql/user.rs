@@ -90,8 +90,8 @@ connection!(UserConnection, UserEdge, User, user::Entity, "users");
 /// Which users to list. All given conditions must hold.
 #[derive(InputObject, Default, Clone)]
 pub struct UserFilter {
-    /// Case-insensitive match on name or email; FORBIDDEN for REPORTING,
-    /// which may not read personal data.
+    /// Case-insensitive match on name or email; at most 200 characters.
+    /// FORBIDDEN for REPORTING, which may not read personal data.
     pub search: Option<String>,
     /// With one of these roles.
     pub roles: Option<Vec<Role>>,
@@ -144,7 +144,7 @@ pub async fn list(
     let viewer = viewer(ctx)?;
     let f = filter.unwrap_or_default();
     let filter = SvcFilter {
-        search: f.search,
+        search: crate::services::filters::search_term(f.search)?,
         roles: f
             .roles
             .map(|roles| roles.into_iter().map(Into::into).collect()),

@@ -27,6 +27,7 @@ use crate::{
     graphql::kpi::{
         KpiDimension, KpiFilter, KpiGranularity, KpiResult, KpiValue, KpisInput, compute,
     },
+    graphql::scalars::InputDate,
     services::kpis::CohortCache,
 };
 
@@ -70,12 +71,11 @@ fn channels(
         .map(Some)
 }
 
-fn day(params: &HashMap<String, String>, name: &str) -> Result<NaiveDate, AppError> {
+fn day(params: &HashMap<String, String>, name: &str) -> Result<InputDate, AppError> {
     let v = params
         .get(name)
         .ok_or_else(|| bad(name, "required (YYYY-MM-DD)"))?;
-    v.parse()
-        .map_err(|_| bad(name, format!("{v} is not a date (YYYY-MM-DD)")))
+    InputDate::parse(v).map_err(|message| bad(name, message))
 }
 
 /// Reads the query string into the `kpis` query's input.
@@ -271,7 +271,7 @@ pub async fn kpis_csv(
         Ok(i) => i,
         Err(e) => return fail(e),
     };
-    let (from, to) = (input.from, input.to);
+    let (from, to) = (input.from.get(), input.to.get());
     let cohorts = CohortCache::default();
     let work = compute(&state.db, &viewer, input, &cohorts);
     let results = match tokio::time::timeout(state.request_timeout, work).await {

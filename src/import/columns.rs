@@ -113,7 +113,8 @@ pub struct Context {
 
 impl Context {
     /// The context of an import, with the active users' names for owners
-    /// exported by name; `Err` names a mapping value that is no channel.
+    /// exported by name; `Err` names a `--currency` that is no ISO 4217
+    /// code or a mapping value that is no channel.
     pub fn new(
         system: ExternalSystem,
         currency: &str,
@@ -121,6 +122,12 @@ impl Context {
         mapping: &Mapping,
         users: &[(Uuid, String)],
     ) -> anyhow::Result<Self> {
+        let currency = currency.trim().to_uppercase();
+        if !crate::domain::currency::is_active(&currency) {
+            bail!(
+                "--currency {currency:?} is not an active ISO 4217 currency code such as USD, EUR or JPY"
+            );
+        }
         let mut owners: HashMap<String, Option<Uuid>> = HashMap::new();
         for (id, name) in users {
             owners
@@ -139,7 +146,7 @@ impl Context {
         }
         Ok(Self {
             system,
-            currency: currency.trim().to_uppercase(),
+            currency,
             offset,
             stages: mapping
                 .stages

@@ -8,6 +8,8 @@
 
 use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, NaiveDateTime, TimeZone, Utc};
 
+use crate::domain::validate;
+
 /// Formats with a time and no zone.
 const DATE_TIMES: &[&str] = &[
     "%Y-%m-%dT%H:%M:%S%.f",
@@ -23,9 +25,23 @@ const DATE_TIMES: &[&str] = &[
 /// Formats with a date only.
 const DATES: &[&str] = &["%Y-%m-%d", "%m/%d/%Y"];
 
-/// Reads one cell as an instant; `offset` is the zone of times that name
-/// none. `Err` says which formats are read.
+/// Reads one cell as an instant in the years 1900 to 9999 (UTC), as every
+/// date the API takes; `offset` is the zone of times that name none. `Err`
+/// says which formats are read, or that the date is out of range.
 pub fn parse(value: &str, offset: FixedOffset) -> Result<DateTime<Utc>, String> {
+    let at = read(value, offset)?;
+    if validate::instant_in_range(at) {
+        Ok(at)
+    } else {
+        Err(format!(
+            "{value:?} is outside {} (UTC)",
+            validate::DATE_RANGE
+        ))
+    }
+}
+
+/// [`parse`] without the range check.
+fn read(value: &str, offset: FixedOffset) -> Result<DateTime<Utc>, String> {
     let v = value.split_whitespace().collect::<Vec<_>>().join(" ");
     let bad = || {
         format!(
@@ -59,8 +75,9 @@ pub fn parse(value: &str, offset: FixedOffset) -> Result<DateTime<Utc>, String> 
                 .and_then(|d| d.and_hms_opt(0, 0, 0))
         })
         .ok_or_else(bad)?;
-    // `%Y` reads `3/15/24` as the year 24: two-digit years are refused.
-    if naive.year() < 1900 {
+    // `%Y` reads `3/15/24` as the year 24: two-digit years are refused
+    // (other years before 1900 by the range check).
+    if naive.year() < 100 {
         return Err(bad());
     }
     offset
@@ -163,6 +180,28 @@ mod tests {
         ] {
             assert!(parse(text, utc()).is_err(), "{text:?} read as a date");
         }
+    }
+
+    #[test]
+    fn dates_outside_the_years_1900_to_9999_are_refused_by_name() {
+        for text in [
+            "+262142-12-31",
+            "10000-01-01",
+            "+10000-01-01T00:00:00Z",
+            "1899-12-31T23:59:59Z",
+            "0001-01-01T00:00:00Z",
+        ] {
+            assert!(parse(text, utc()).is_err(), "{text:?} read as a date");
+        }
+        // In range locally, out of range in UTC.
+        let minus_five = parse_offset("-05:00").unwrap_or_else(|e| panic!("{e}"));
+        let late = parse("9999-12-31 22:00", minus_five);
+        assert!(
+            late.as_ref().is_err_and(|m| m.contains("1900 to 9999")),
+            "{late:?}"
+        );
+        assert_eq!(parse("9999-12-31", utc()), Ok(at(9999, 12, 31, 0, 0, 0)));
+        assert_eq!(parse("1900-01-01", utc()), Ok(at(1900, 1, 1, 0, 0, 0)));
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Accounts: the companies leads work at and deals are sold to.
 
-use entity::{account, user};
+use entity::account;
 use rust_decimal::Decimal;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
@@ -164,14 +164,8 @@ async fn validate(
     out.country = fields.country.map(|v| e.country("country", v.as_deref()));
     out.is_target_account = fields.is_target_account;
     out.owner_id = fields.owner_id;
-    if let Some(Some(owner)) = out.owner_id
-        && records::find::<user::Entity>(db, owner).await?.is_none()
-    {
-        e.add(
-            "ownerId",
-            UserErrorCode::NotFound,
-            "`ownerId` names no user",
-        );
+    if let Some(Some(owner)) = out.owner_id {
+        super::users::check_owner(db, "ownerId", owner, &mut e).await?;
     }
     if let Some(Some(domain)) = &out.domain {
         let mut taken = account::Entity::find().filter(account::Column::Domain.eq(domain.clone()));

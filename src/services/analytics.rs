@@ -40,7 +40,10 @@ use uuid::Uuid;
 use super::kpis::Segment;
 use crate::{
     auth::{Action, Viewer},
-    domain::attribution::{self, AttributionModel, Deal, Touch},
+    domain::{
+        attribution::{self, AttributionModel, Deal, Touch},
+        validate::day_start,
+    },
     error::{AppError, AppResult},
 };
 
@@ -86,8 +89,7 @@ impl Period {
     pub fn whole_days(from: NaiveDate, to: NaiveDate) -> AppResult<Self> {
         let days = crate::domain::kpi::Period::new(from, to)
             .map_err(|e| AppError::BadUserInput(e.message))?;
-        let midnight = |day: NaiveDate| day.and_time(chrono::NaiveTime::MIN).and_utc();
-        Self::new(midnight(days.from), midnight(days.end()))
+        Self::new(day_start(days.from), day_start(days.end()))
     }
 
     /// The days whose start (00:00 UTC) lies in the period, as an inclusive
@@ -100,7 +102,10 @@ impl Period {
             self.from.date_naive().succ_opt()?
         };
         // The last day starting before `to`.
-        let last = (self.to - TimeDelta::microseconds(1)).date_naive();
+        let last = self
+            .to
+            .checked_sub_signed(TimeDelta::microseconds(1))?
+            .date_naive();
         (first <= last).then_some((first, last))
     }
 }

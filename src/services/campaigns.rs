@@ -4,7 +4,6 @@ use chrono::NaiveDate;
 use entity::{
     campaign,
     enums::{CampaignObjective, CampaignStatus, Channel},
-    user,
 };
 use rust_decimal::Decimal;
 use sea_orm::{
@@ -250,14 +249,8 @@ async fn validate(
             }
         }
     }
-    if let Some(Some(owner)) = out.owner_id
-        && records::find::<user::Entity>(db, owner).await?.is_none()
-    {
-        e.add(
-            "ownerId",
-            UserErrorCode::NotFound,
-            "`ownerId` names no user",
-        );
+    if let Some(Some(owner)) = out.owner_id {
+        super::users::check_owner(db, "ownerId", owner, &mut e).await?;
     }
     e.finish()?;
     Ok(out)

@@ -6,6 +6,8 @@ use sea_orm::{
     sea_query::{Expr, ExprTrait, Func, SimpleExpr},
 };
 
+use crate::error::{AppError, AppResult};
+
 /// A time range; `from` inclusive, `to` exclusive.
 #[derive(Debug, Clone, Default)]
 pub struct TimeRange {
@@ -26,6 +28,25 @@ pub fn in_range(cond: Condition, col: impl ColumnTrait, range: Option<&TimeRange
         cond = cond.add(col.lt(to));
     }
     cond
+}
+
+/// Longest search term (`filter.search` of every list), in characters once
+/// trimmed: longer than any name, email or domain searched, and far below
+/// SQLite's limit on `LIKE` patterns (50,000 bytes).
+pub const MAX_SEARCH_CHARS: usize = 200;
+
+/// A list's `filter.search`, refused (BAD_USER_INPUT naming it) when longer
+/// than [`MAX_SEARCH_CHARS`].
+pub fn search_term(term: Option<String>) -> AppResult<Option<String>> {
+    if let Some(term) = &term {
+        let chars = term.trim().chars().count();
+        if chars > MAX_SEARCH_CHARS {
+            return Err(AppError::BadUserInput(format!(
+                "`filter.search` is {chars} characters long; at most {MAX_SEARCH_CHARS} are allowed"
+            )));
+        }
+    }
+    Ok(term)
 }
 
 /// A case-insensitive "contains" over several columns, the same on SQLite

@@ -24,7 +24,7 @@ use std::{
     sync::{Arc, Mutex, PoisonError},
 };
 
-use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use entity::{
     enums::{ChangeOperation, Channel, ObjectType, PeriodKind, SegmentDimension, TargetDirection},
     kpi_target,
@@ -521,9 +521,11 @@ fn elapsed(backend: DbBackend, from: &str, to: &str, per_second: f64, per_day: f
     }
 }
 
-/// Midnight UTC of a day.
+/// Midnight UTC of a day, as a query bound
+/// ([`day_start`](crate::domain::validate::day_start): the end of a period
+/// running to 9999-12-31 compares right on SQLite too).
 fn midnight(day: NaiveDate) -> DateTime<Utc> {
-    day.and_time(NaiveTime::MIN).and_utc()
+    crate::domain::validate::day_start(day)
 }
 
 /// What a measure is computed over.
@@ -618,7 +620,7 @@ fn measure_sql(m: &Measure, scope: &Scope<'_>) -> Statement {
             let bucket = Scope {
                 period: Period {
                     from,
-                    to: end - chrono::TimeDelta::days(1),
+                    to: end.pred_opt().unwrap_or(end),
                 },
                 split: Split::None,
                 ..scope_copy(scope)
@@ -746,20 +748,21 @@ fn push_measure(sql: &mut Sql, m: &Measure, scope: &Scope<'_>, kb: usize) {
             " AND l.deleted_at IS NULL"
         });
     }
-    let date = m.source == Source::Spend;
-    let bound = |day: NaiveDate| -> Value {
-        if date {
-            day.into()
-        } else {
-            midnight(day).into()
-        }
-    };
     match m.ts {
+        // A day column (spend's `spent_on`) runs to the last day included:
+        // the day after 9999-12-31 is written "+10000-01-01" on SQLite,
+        // which sorts before every day.
+        Some(ts) if m.source == Source::Spend => {
+            sql.push(&format!(" AND {ts} >= "));
+            sql.bind(scope.period.from.into());
+            sql.push(&format!(" AND {ts} <= "));
+            sql.bind(scope.period.to.into());
+        }
         Some(ts) => {
             sql.push(&format!(" AND {ts} >= "));
-            sql.bind(bound(scope.period.from));
+            sql.bind(midnight(scope.period.from).into());
             sql.push(&format!(" AND {ts} < "));
-            sql.bind(bound(scope.period.end()));
+            sql.bind(midnight(scope.period.end()).into());
         }
         None => {
             sql.push(" AND ");
@@ -933,9 +936,12 @@ fn validate(req: &KpiRequest) -> AppResult<(Period, Split, Buckets)> {
         None => Vec::new(),
     };
     if let Some(c) = &req.currency
-        && (c.len() != 3 || !c.chars().all(|ch| ch.is_ascii_uppercase()))
+        && !crate::domain::currency::is_active(c)
     {
-        return Err(bad("currency", "an ISO 4217 code in capitals, e.g. USD"));
+        return Err(bad(
+            "currency",
+            format!("{c:?} is not an active ISO 4217 currency code such as USD, EUR or JPY"),
+        ));
     }
     for kpi in &req.kpis {
         let d = kpi.definition();
@@ -1257,7 +1263,7 @@ pub async fn compute(
             Split::Series(_) => {
                 for (i, (start, end)) in buckets.iter().enumerate() {
                     let cell = (None, i64::try_from(i).unwrap_or(i64::MAX));
-                    let end_incl = *end - chrono::TimeDelta::days(1);
+                    let end_incl = end.pred_opt().unwrap_or(*end);
                     let mut f = figures(kpi, &measures_at(&cell), median_at(true, &cell));
                     if let Some(seg) = total_segment.clone() {
                         f.target = target_for(*start, end_incl, seg, f.value);
@@ -1505,7 +1511,7 @@ fn target_figures(
     today: NaiveDate,
 ) -> Option<TargetFigures> {
     find_target(targets, kpi, start, end_incl, segment).map(|t| {
-        let end = end_incl + chrono::TimeDelta::days(1);
+        let end = end_incl.succ_opt().unwrap_or(end_incl);
         let outcome = target_outcome(
             value,
             t.target.to_f64().unwrap_or(0.0),
@@ -1545,7 +1551,7 @@ fn find_target(
     end_incl: NaiveDate,
     segment: Option<(SegmentDimension, String)>,
 ) -> Option<&kpi_target::Model> {
-    let end = end_incl + chrono::TimeDelta::days(1);
+    let end = end_incl.succ_opt().unwrap_or(end_incl);
     targets.iter().find(|t| {
         t.kpi == kpi.key()
             && t.period_start == start

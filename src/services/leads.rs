@@ -7,7 +7,7 @@
 use entity::{
     account, activity, campaign,
     enums::{Channel, LeadStage, Seniority, SlaStatus, StageSubject},
-    lead, user,
+    lead,
 };
 use sea_orm::{
     ActiveValue::Set,
@@ -253,14 +253,8 @@ async fn validate(
             "`sourceCampaignId` names no campaign",
         );
     }
-    if let Some(Some(id)) = out.owner_id
-        && records::find::<user::Entity>(db, id).await?.is_none()
-    {
-        e.add(
-            "ownerId",
-            UserErrorCode::NotFound,
-            "`ownerId` names no user",
-        );
+    if let Some(Some(owner)) = out.owner_id {
+        super::users::check_owner(db, "ownerId", owner, &mut e).await?;
     }
     e.finish()?;
     Ok(out)

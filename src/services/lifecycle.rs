@@ -1,9 +1,10 @@
 //! Moving leads through the lifecycle of DESIGN.md section 3.
 //!
 //! Every move checks the state machine ([`crate::domain::lifecycle`]),
-//! the role and ownership rules, and the expected version; then, in one
-//! transaction, it updates the lead, records a stage change (with the
-//! reason) and appends to the change log.
+//! the role and ownership rules, then the expected version (in that order,
+//! so a stale version never tells a rep about a lead that is not theirs);
+//! then, in one transaction, it updates the lead, records a stage change
+//! (with the reason) and appends to the change log.
 //!
 //! Ownership: SALES works leads it owns, or unowned MQLs; accepting or
 //! claiming an unowned MQL makes the viewer its owner. Accepting or
@@ -123,8 +124,10 @@ pub async fn apply(
 
     let txn = begin_write(db).await?;
     let current = records::lock::<lead::Entity>(&txn, id).await?;
-    records::check_version("lead", current.version, expected_version)?;
+    // Ownership first: a CONFLICT would tell a rep the version of a lead
+    // that is not theirs.
     authorize(viewer, &current)?;
+    records::check_version("lead", current.version, expected_version)?;
 
     let at = now();
     let from = current.stage;
@@ -371,8 +374,10 @@ pub async fn convert(
     viewer.require(Action::WriteOpportunity)?;
     let txn = begin_write(db).await?;
     let current = records::lock::<lead::Entity>(&txn, id).await?;
-    records::check_version("lead", current.version, expected_version)?;
+    // Ownership first: a CONFLICT would tell a rep the version of a lead
+    // that is not theirs.
     authorize(viewer, &current)?;
+    records::check_version("lead", current.version, expected_version)?;
     let to = next_stage(current.stage, LeadAction::Convert)
         .map_err(|e| AppError::BadUserInput(e.to_string()))?;
 

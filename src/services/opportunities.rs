@@ -4,7 +4,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use entity::{
     account,
     enums::{OpportunityStage, OpportunityType, Outcome, SourcedBy, StageSubject},
-    lead, opportunity, stage_change, user, win_loss_feedback,
+    lead, opportunity, stage_change, win_loss_feedback,
 };
 use rust_decimal::Decimal;
 use sea_orm::{
@@ -218,14 +218,8 @@ async fn validate(
             "`primaryLeadId` names no lead",
         );
     }
-    if let Some(Some(id)) = out.owner_id
-        && records::find::<user::Entity>(db, id).await?.is_none()
-    {
-        e.add(
-            "ownerId",
-            UserErrorCode::NotFound,
-            "`ownerId` names no user",
-        );
+    if let Some(Some(owner)) = out.owner_id {
+        super::users::check_owner(db, "ownerId", owner, &mut e).await?;
     }
     e.finish()?;
     Ok(out)

@@ -16,7 +16,7 @@ use super::{
     records::{self, Record},
 };
 use crate::{
-    auth::{Action, Viewer, jwt::Claims},
+    auth::{Action, Viewer, jwt::Claims, policy},
     db::begin_write,
     domain::validate::Errors,
     error::{AppError, AppResult, UserErrorCode},
@@ -81,6 +81,49 @@ pub async fn active_names(db: &DatabaseConnection) -> AppResult<Vec<(Uuid, Strin
         .into_tuple()
         .all(db)
         .await?)
+}
+
+/// Why `user` may not own records, or `None` when they may: an owner is an
+/// active user of a role that owns records ([`policy::may_own_records`]).
+pub fn owner_refusal(user: &user::Model) -> Option<String> {
+    if !user.active {
+        Some(format!(
+            "user {} is deactivated; only active users own records",
+            user.id
+        ))
+    } else if !policy::may_own_records(user.role) {
+        Some(format!(
+            "user {} has role {}, which does not own records (owners are {} users)",
+            user.id,
+            user.role.as_str(),
+            policy::OWNER_ROLES.map(|r| r.as_str()).join(", ")
+        ))
+    } else {
+        None
+    }
+}
+
+/// Checks the owner an input names in `field`: NOT_FOUND when no user has
+/// the id, INVALID when that user may not own records ([`owner_refusal`]).
+pub async fn check_owner(
+    db: &impl ConnectionTrait,
+    field: &str,
+    id: Uuid,
+    errors: &mut Errors,
+) -> AppResult<()> {
+    match records::find::<user::Entity>(db, id).await? {
+        None => errors.add(
+            field,
+            UserErrorCode::NotFound,
+            format!("`{field}` names no user"),
+        ),
+        Some(user) => {
+            if let Some(why) = owner_refusal(&user) {
+                errors.add(field, UserErrorCode::Invalid, format!("`{field}`: {why}"));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Which users to list.

@@ -3,7 +3,7 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
-use entity::{account, enums::ExternalSystem, user};
+use entity::{account, enums::ExternalSystem};
 use rust_decimal::Decimal;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect,
@@ -94,7 +94,7 @@ async fn write_chunk(
         .map(|(_, i)| ExternalKey::new(system, i.external_id.trim()))
         .collect();
     let (known, mut current) = current_of::<account::Entity>(&txn, &keys).await?;
-    let owners = Resolved::load::<user::Entity>(
+    let owners = Resolved::load_owners(
         &txn,
         system,
         chunk.iter().filter_map(|(_, i)| i.owner.clone().flatten()),

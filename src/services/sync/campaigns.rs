@@ -4,7 +4,6 @@ use chrono::{DateTime, NaiveDate, Utc};
 use entity::{
     campaign,
     enums::{CampaignObjective, CampaignStatus, Channel, ExternalSystem},
-    user,
 };
 use rust_decimal::Decimal;
 use sea_orm::{ActiveValue::Set, DatabaseConnection};
@@ -90,7 +89,7 @@ async fn write_chunk(
         .map(|(_, i)| ExternalKey::new(system, i.external_id.trim()))
         .collect();
     let (known, mut current) = current_of::<campaign::Entity>(&txn, &keys).await?;
-    let owners = Resolved::load::<user::Entity>(
+    let owners = Resolved::load_owners(
         &txn,
         system,
         chunk.iter().filter_map(|(_, i)| i.owner.clone().flatten()),

@@ -18,7 +18,7 @@ use chrono::{DateTime, Utc};
 use entity::{
     account, campaign,
     enums::{Channel, ExternalSystem, LeadStage, Seniority, StageSubject},
-    lead, user,
+    lead,
 };
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect,
@@ -152,7 +152,7 @@ async fn write_chunk(
                 .filter_map(|(_, i)| i.source_campaign.clone().flatten()),
         )
         .await?,
-        owners: Resolved::load::<user::Entity>(
+        owners: Resolved::load_owners(
             &txn,
             system,
             chunk.iter().filter_map(|(_, i)| i.owner.clone().flatten()),

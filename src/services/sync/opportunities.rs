@@ -18,7 +18,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use entity::{
     account,
     enums::{ExternalSystem, OpportunityStage, OpportunityType, Role, SourcedBy, StageSubject},
-    lead, opportunity, user,
+    lead, opportunity,
 };
 use rust_decimal::Decimal;
 use sea_orm::{ActiveValue::Set, DatabaseConnection};
@@ -155,7 +155,7 @@ async fn write_chunk(
                 .filter_map(|(_, i)| i.primary_lead.clone().flatten()),
         )
         .await?,
-        owners: Resolved::load::<user::Entity>(
+        owners: Resolved::load_owners(
             &txn,
             system,
             chunk.iter().filter_map(|(_, i)| i.owner.clone().flatten()),
