@@ -90,6 +90,13 @@ impl Config {
         let issuer = var("HANDOFF_JWT_ISSUER").unwrap_or_else(|| "handoff".into());
         let audience = var("HANDOFF_JWT_AUDIENCE").unwrap_or_else(|| "handoff-api".into());
         let leeway_secs = parse_var("HANDOFF_JWT_LEEWAY_SECS", 30u64)?;
+        let max_ttl_secs = parse_var(
+            "HANDOFF_JWT_MAX_TTL_SECS",
+            crate::auth::jwt::DEFAULT_MAX_TTL.as_secs(),
+        )?;
+        if max_ttl_secs == 0 {
+            bail!("HANDOFF_JWT_MAX_TTL_SECS must be at least 1");
+        }
         let jwt = match algorithm {
             JwtAlgorithm::Hs256 => {
                 let secret = match var("HANDOFF_JWT_SECRET") {
@@ -119,7 +126,8 @@ impl Config {
                     leeway_secs,
                 )?
             }
-        };
+        }
+        .with_max_ttl(Duration::from_secs(max_ttl_secs));
         Ok(Self {
             database_url,
             bind: parse_var("HANDOFF_BIND", SocketAddr::from(([127, 0, 0, 1], 8080)))?,
