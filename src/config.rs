@@ -37,6 +37,12 @@ pub struct Config {
     /// `HANDOFF_SLA_SWEEP_SECS`: how often the background SLA sweep moves
     /// leads to AT_RISK and BREACHED (default 60; 0 disables it).
     pub sla_sweep_interval: Duration,
+    /// `HANDOFF_WS_RECHECK_SECS`: how long a WebSocket connection trusts
+    /// its last check that the user is still active with the token's role
+    /// (default 5): it checks again before delivering an event when the
+    /// last check is older, and every interval without events. 0 checks
+    /// before every event.
+    pub ws_recheck_interval: Duration,
 }
 
 /// Where the embedded default keeps its files when nothing else is said.
@@ -147,6 +153,10 @@ impl Config {
             )?),
             pg_parallel_workers: parse_var("HANDOFF_PG_PARALLEL_WORKERS", 0u32)?,
             sla_sweep_interval: Duration::from_secs(parse_var("HANDOFF_SLA_SWEEP_SECS", 60u64)?),
+            ws_recheck_interval: Duration::from_secs(parse_var(
+                "HANDOFF_WS_RECHECK_SECS",
+                crate::http::ws::RECHECK_INTERVAL.as_secs(),
+            )?),
         })
     }
 
@@ -165,6 +175,7 @@ impl Config {
             statement_timeout: Duration::from_secs(10),
             pg_parallel_workers: 0,
             sla_sweep_interval: Duration::from_secs(60),
+            ws_recheck_interval: crate::http::ws::RECHECK_INTERVAL,
         })
     }
 }

@@ -53,6 +53,7 @@ impl Application {
             jwt: config.jwt.clone(),
             request_timeout: config.request_timeout,
             introspection: config.introspection,
+            ws_recheck_interval: config.ws_recheck_interval,
         };
         let listener = TcpListener::bind(config.bind)
             .await

@@ -40,6 +40,8 @@ pub struct AppState {
     pub request_timeout: Duration,
     /// Whether introspection is answered (off: an explicit error, not null).
     pub introspection: bool,
+    /// How long a WebSocket connection trusts its last principal check.
+    pub ws_recheck_interval: Duration,
 }
 
 /// Builds the router with its middleware.
