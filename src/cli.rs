@@ -185,6 +185,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("database is up to date");
         }
         Command::Token { role, sub, ttl } => {
+            // Before looking for the user, so the lifetime is what is reported.
+            config.jwt.check_ttl(ttl)?;
             let user_id = resolve_user(&db, role, sub.as_deref()).await?;
             println!("{}", config.jwt.mint(user_id, role, ttl)?);
         }

@@ -264,6 +264,18 @@ impl JwtSettings {
         self.max_ttl
     }
 
+    /// Refuses a lifetime over the maximum, with the message `mint` gives.
+    pub fn check_ttl(&self, ttl: Duration) -> anyhow::Result<()> {
+        if ttl > self.max_ttl {
+            bail!(
+                "a token may live at most {} (HANDOFF_JWT_MAX_TTL_SECS); {} is longer",
+                describe_ttl(self.max_ttl),
+                describe_ttl(ttl)
+            );
+        }
+        Ok(())
+    }
+
     /// The pinned algorithm.
     pub fn algorithm(&self) -> JwtAlgorithm {
         self.algorithm
@@ -334,13 +346,7 @@ impl JwtSettings {
     /// configured maximum lifetime). Needs the signing key (the HS256
     /// secret, or the private key file for RS256/ES256).
     pub fn mint(&self, user_id: Uuid, role: Role, ttl: Duration) -> anyhow::Result<String> {
-        if ttl > self.max_ttl {
-            bail!(
-                "a token may live at most {} (HANDOFF_JWT_MAX_TTL_SECS); {} is longer",
-                describe_ttl(self.max_ttl),
-                describe_ttl(ttl)
-            );
-        }
+        self.check_ttl(ttl)?;
         let key = self.encoding.as_ref().context(
             "no signing key configured: set HANDOFF_JWT_PRIVATE_KEY_FILE to mint RS256/ES256 tokens",
         )?;
