@@ -46,7 +46,8 @@ use uuid::Uuid;
 
 use super::{AppState, graphql};
 use crate::{
-    auth::Viewer, event_hub::Reserved, graphql::cost, graphql::loaders::Loaders, services,
+    auth::Viewer, error::AppError, event_hub::Reserved, graphql::cost, graphql::loaders::Loaders,
+    services,
 };
 
 /// The subprotocol spoken.
@@ -487,7 +488,16 @@ async fn authenticate(state: &AppState, token: &str) -> Result<(Viewer, Instant)
         .map_err(|e| forbidden(e.to_string()))?;
     let viewer = services::users::viewer_for_claims(&state.db, &claims)
         .await
-        .map_err(|e| forbidden(e.to_string()))?;
+        .map_err(|e| match e {
+            AppError::Unauthenticated(why) | AppError::Forbidden(why) => forbidden(why),
+            // The user could not be checked (the database): closed, since
+            // nothing may be delivered unchecked, but not as a refusal and
+            // without the detail.
+            other => {
+                tracing::error!(error = %other, "cannot check a WebSocket user");
+                Close(1011, "Internal error; reconnect".into())
+            }
+        })?;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default()
