@@ -46,7 +46,8 @@ pub enum Command {
         /// The user: a UUID or an email. Default: the first active user with the role.
         #[arg(long)]
         sub: Option<String>,
-        /// Lifetime, e.g. `30m`, `12h`, `7d` or seconds.
+        /// Lifetime, e.g. `30m`, `12h` or seconds; at most
+        /// `HANDOFF_JWT_MAX_TTL_SECS` (default 24 h).
         #[arg(long, default_value = "12h", value_parser = parse_ttl)]
         ttl: Duration,
     },
@@ -184,6 +185,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("database is up to date");
         }
         Command::Token { role, sub, ttl } => {
+            // Before looking for the user, so the lifetime is what is reported.
+            config.jwt.check_ttl(ttl)?;
             let user_id = resolve_user(&db, role, sub.as_deref()).await?;
             println!("{}", config.jwt.mint(user_id, role, ttl)?);
         }
@@ -342,12 +345,15 @@ async fn serve(config: Config, db: DatabaseConnection, print_tokens: bool) -> an
         "\nHandoff is running.\n  GraphQL:  {base}/graphql  (POST application/json, Authorization: Bearer <token>)\n  GraphiQL: {base}/graphiql  (paste a token into the Headers tab as {{\"Authorization\": \"Bearer <token>\"}})\n  Live:     ws://{addr}/graphql/ws  (subscriptions, graphql-transport-ws; send {{\"token\": \"<token>\"}} in connection_init)\n  Health:   {base}/healthz, {base}/readyz\n"
     );
     if print_tokens {
-        banner.push_str("\nTokens (valid 12 h; mint more with `handoff token --role ROLE`):\n");
+        // 12 h, unless HANDOFF_JWT_MAX_TTL_SECS allows less.
+        let ttl = Duration::from_secs(12 * 3600).min(config.jwt.max_ttl());
+        banner.push_str(&format!(
+            "\nTokens (valid {}; mint more with `handoff token --role ROLE`):\n",
+            crate::auth::jwt::describe_ttl(ttl)
+        ));
         for (_, _, role, _) in demo::ROLE_USERS {
             if let Some(user) = services::users::first_with_role(&db, role).await? {
-                let token = config
-                    .jwt
-                    .mint(user.id, role, Duration::from_secs(12 * 3600))?;
+                let token = config.jwt.mint(user.id, role, ttl)?;
                 banner.push_str(&format!("  {:<12} {token}\n", role.as_str()));
             }
         }

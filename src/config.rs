@@ -53,6 +53,12 @@ pub struct Config {
     /// `HANDOFF_SLA_SWEEP_SECS`: how often the background SLA sweep moves
     /// leads to AT_RISK and BREACHED (default 60; 0 disables it).
     pub sla_sweep_interval: Duration,
+    /// `HANDOFF_WS_RECHECK_SECS`: how long a WebSocket connection trusts
+    /// its last check that the user is still active with the token's role
+    /// (default 5): it checks again before delivering an event when the
+    /// last check is older, and every interval without events. 0 checks
+    /// before every event.
+    pub ws_recheck_interval: Duration,
 }
 
 /// Where the embedded default keeps its files when nothing else is said.
@@ -124,6 +130,13 @@ impl Config {
         let issuer = var("HANDOFF_JWT_ISSUER").unwrap_or_else(|| "handoff".into());
         let audience = var("HANDOFF_JWT_AUDIENCE").unwrap_or_else(|| "handoff-api".into());
         let leeway_secs = parse_var("HANDOFF_JWT_LEEWAY_SECS", 30u64)?;
+        let max_ttl_secs = parse_var(
+            "HANDOFF_JWT_MAX_TTL_SECS",
+            crate::auth::jwt::DEFAULT_MAX_TTL.as_secs(),
+        )?;
+        if max_ttl_secs == 0 {
+            bail!("HANDOFF_JWT_MAX_TTL_SECS must be at least 1");
+        }
         let jwt = match algorithm {
             JwtAlgorithm::Hs256 => {
                 let secret = match var("HANDOFF_JWT_SECRET") {
@@ -153,7 +166,8 @@ impl Config {
                     leeway_secs,
                 )?
             }
-        };
+        }
+        .with_max_ttl(Duration::from_secs(max_ttl_secs));
         Ok(Self {
             database_url,
             bind: parse_var("HANDOFF_BIND", SocketAddr::from(([127, 0, 0, 1], 8080)))?,
@@ -181,6 +195,10 @@ impl Config {
             )?),
             pg_parallel_workers: parse_var("HANDOFF_PG_PARALLEL_WORKERS", 0u32)?,
             sla_sweep_interval: Duration::from_secs(parse_var("HANDOFF_SLA_SWEEP_SECS", 60u64)?),
+            ws_recheck_interval: Duration::from_secs(parse_var(
+                "HANDOFF_WS_RECHECK_SECS",
+                crate::http::ws::RECHECK_INTERVAL.as_secs(),
+            )?),
         })
     }
 
@@ -203,6 +221,7 @@ impl Config {
             statement_timeout: Duration::from_secs(10),
             pg_parallel_workers: 0,
             sla_sweep_interval: Duration::from_secs(60),
+            ws_recheck_interval: crate::http::ws::RECHECK_INTERVAL,
         })
     }
 }

@@ -659,7 +659,7 @@ const OBJECTIONS: [&str; 10] = [
     "security",
     "integration",
     "onboarding",
-    "contract_terms",
+    "contract-terms",
     "reporting",
     "scalability",
     "support",

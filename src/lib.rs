@@ -59,6 +59,7 @@ impl Application {
                 config.clock.clone(),
             )),
             max_response_bytes: config.max_response_bytes,
+            ws_recheck_interval: config.ws_recheck_interval,
         };
         let listener = TcpListener::bind(config.bind)
             .await

@@ -1,9 +1,14 @@
 //! JWT bearer tokens: the algorithm is pinned by configuration, never taken
-//! from the token; `exp`, `iss`, `aud` and `sub` are required and checked.
+//! from the token; `exp`, `iat`, `iss`, `aud` and `sub` are required and
+//! checked. `aud` may be a string or an array that contains ours (RFC 7519
+//! section 4.1.3); a header with `crit` is refused, since we understand no
+//! extension (RFC 7515 section 4.1.11; jsonwebtoken ignores `crit`); a
+//! token's lifetime (`exp - iat`) is capped.
 
 use std::{fmt, str::FromStr, time::Duration};
 
 use anyhow::{Context, bail};
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use entity::enums::Role;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, errors::ErrorKind};
 use serde::{Deserialize, Serialize};
@@ -71,15 +76,82 @@ pub struct Claims {
     pub iat: u64,
 }
 
+/// The longest token lifetime (`exp - iat`) accepted and minted unless
+/// configured otherwise (`HANDOFF_JWT_MAX_TTL_SECS`): 24 hours.
+pub const DEFAULT_MAX_TTL: Duration = Duration::from_secs(24 * 3600);
+
+/// The claims as a token may carry them: `aud` a string or an array, `iat`
+/// possibly missing (refused with a message that says so).
+#[derive(Deserialize)]
+struct ReceivedClaims {
+    sub: String,
+    role: String,
+    iss: String,
+    aud: Audience,
+    exp: u64,
+    #[serde(default)]
+    iat: Option<u64>,
+}
+
+/// RFC 7519 section 4.1.3: one audience, or several.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Audience {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl Audience {
+    fn contains(&self, ours: &str) -> bool {
+        match self {
+            Self::One(aud) => aud == ours,
+            Self::Many(auds) => auds.iter().any(|aud| aud == ours),
+        }
+    }
+}
+
 /// Why a token was refused. The message is safe to show to the caller.
 #[derive(Debug, thiserror::Error)]
 pub enum TokenError {
     /// The token has expired.
     #[error("the token has expired")]
     Expired,
-    /// Anything else: malformed, bad signature, wrong algorithm, issuer or audience.
+    /// Anything else: malformed, bad signature, wrong algorithm, issuer or
+    /// audience, missing `iat`, `crit` header, lifetime over the cap.
     #[error("the token is invalid: {0}")]
-    Invalid(&'static str),
+    Invalid(String),
+}
+
+fn invalid(why: impl Into<String>) -> TokenError {
+    TokenError::Invalid(why.into())
+}
+
+/// Whether the token's header (its first segment) names a `crit`
+/// parameter, with any value. The `Header` type of jsonwebtoken reads
+/// `"crit": null` as absent, so the raw JSON is checked.
+fn has_crit(token: &str) -> bool {
+    let Some(segment) = token.split('.').next() else {
+        return false;
+    };
+    URL_SAFE_NO_PAD
+        .decode(segment.trim_end_matches('='))
+        .ok()
+        .and_then(|json| {
+            serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&json).ok()
+        })
+        .is_some_and(|header| header.contains_key("crit"))
+}
+
+/// `30 s`, `15 min`, `24 h`: a lifetime for messages.
+pub fn describe_ttl(ttl: Duration) -> String {
+    let secs = ttl.as_secs();
+    if secs.is_multiple_of(3600) {
+        format!("{} h", secs / 3600)
+    } else if secs.is_multiple_of(60) {
+        format!("{} min", secs / 60)
+    } else {
+        format!("{secs} s")
+    }
 }
 
 /// Keys and validation rules for one deployment.
@@ -91,6 +163,7 @@ pub struct JwtSettings {
     validation: Validation,
     issuer: String,
     audience: String,
+    max_ttl: Duration,
 }
 
 impl JwtSettings {
@@ -175,7 +248,32 @@ impl JwtSettings {
             validation,
             issuer,
             audience,
+            max_ttl: DEFAULT_MAX_TTL,
         }
+    }
+
+    /// The same settings with another longest token lifetime (`exp - iat`).
+    #[must_use]
+    pub fn with_max_ttl(mut self, max_ttl: Duration) -> Self {
+        self.max_ttl = max_ttl;
+        self
+    }
+
+    /// The longest token lifetime (`exp - iat`) accepted and minted.
+    pub fn max_ttl(&self) -> Duration {
+        self.max_ttl
+    }
+
+    /// Refuses a lifetime over the maximum, with the message `mint` gives.
+    pub fn check_ttl(&self, ttl: Duration) -> anyhow::Result<()> {
+        if ttl > self.max_ttl {
+            bail!(
+                "a token may live at most {} (HANDOFF_JWT_MAX_TTL_SECS); {} is longer",
+                describe_ttl(self.max_ttl),
+                describe_ttl(ttl)
+            );
+        }
+        Ok(())
     }
 
     /// The pinned algorithm.
@@ -185,28 +283,70 @@ impl JwtSettings {
 
     /// Validates a token and returns its claims.
     pub fn decode(&self, token: &str) -> Result<Claims, TokenError> {
-        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
-            .map(|data| data.claims)
-            .map_err(|e| match e.kind() {
-                ErrorKind::ExpiredSignature => TokenError::Expired,
-                ErrorKind::InvalidSignature => TokenError::Invalid("bad signature"),
-                ErrorKind::InvalidAlgorithm => TokenError::Invalid("wrong algorithm"),
-                ErrorKind::InvalidIssuer => TokenError::Invalid("wrong issuer"),
-                ErrorKind::InvalidAudience => TokenError::Invalid("wrong audience"),
-                ErrorKind::ImmatureSignature => TokenError::Invalid("not valid yet"),
-                ErrorKind::MissingRequiredClaim(_) => {
-                    TokenError::Invalid("a required claim is missing")
-                }
-                ErrorKind::InvalidClaimFormat(_) => {
-                    TokenError::Invalid("a claim has the wrong type")
-                }
-                _ => TokenError::Invalid("malformed"),
-            })
+        self.decode_at(token, jsonwebtoken::get_current_timestamp())
     }
 
-    /// Mints a token for a user and role, valid for `ttl`. Needs the signing
-    /// key (the HS256 secret, or the private key file for RS256/ES256).
+    /// [`decode`](Self::decode) with `iat` judged against `now` (seconds
+    /// since the epoch); jsonwebtoken judges `exp` and `nbf` by the clock.
+    fn decode_at(&self, token: &str, now: u64) -> Result<Claims, TokenError> {
+        let received =
+            jsonwebtoken::decode::<ReceivedClaims>(token, &self.decoding, &self.validation)
+                .map(|data| data.claims)
+                .map_err(|e| match e.kind() {
+                    ErrorKind::ExpiredSignature => TokenError::Expired,
+                    ErrorKind::InvalidSignature => invalid("bad signature"),
+                    ErrorKind::InvalidAlgorithm => invalid("wrong algorithm"),
+                    ErrorKind::InvalidIssuer => invalid("wrong issuer"),
+                    ErrorKind::InvalidAudience => invalid("wrong audience"),
+                    ErrorKind::ImmatureSignature => invalid("not valid yet"),
+                    ErrorKind::MissingRequiredClaim(claim) => {
+                        invalid(format!("the required claim `{claim}` is missing"))
+                    }
+                    ErrorKind::InvalidClaimFormat(claim) => {
+                        invalid(format!("the claim `{claim}` has the wrong type"))
+                    }
+                    _ => invalid("malformed"),
+                })?;
+        if has_crit(token) {
+            return Err(invalid(
+                "the header has a `crit` parameter, and no extension is understood here",
+            ));
+        }
+        // jsonwebtoken checks the audience too; this keeps the claim we
+        // return ours whichever form it came in.
+        if !received.aud.contains(&self.audience) {
+            return Err(invalid("wrong audience"));
+        }
+        let iat = received
+            .iat
+            .ok_or_else(|| invalid("the required claim `iat` is missing"))?;
+        if iat > now.saturating_add(self.validation.leeway) {
+            return Err(invalid("`iat` is in the future"));
+        }
+        if received.exp <= iat {
+            return Err(invalid("`exp` is not after `iat`"));
+        }
+        if received.exp - iat > self.max_ttl.as_secs() {
+            return Err(invalid(format!(
+                "its lifetime (`exp` - `iat`) is over the {} maximum",
+                describe_ttl(self.max_ttl)
+            )));
+        }
+        Ok(Claims {
+            sub: received.sub,
+            role: received.role,
+            iss: received.iss,
+            aud: self.audience.clone(),
+            exp: received.exp,
+            iat,
+        })
+    }
+
+    /// Mints a token for a user and role, valid for `ttl` (at most the
+    /// configured maximum lifetime). Needs the signing key (the HS256
+    /// secret, or the private key file for RS256/ES256).
     pub fn mint(&self, user_id: Uuid, role: Role, ttl: Duration) -> anyhow::Result<String> {
+        self.check_ttl(ttl)?;
         let key = self.encoding.as_ref().context(
             "no signing key configured: set HANDOFF_JWT_PRIVATE_KEY_FILE to mint RS256/ES256 tokens",
         )?;
@@ -221,5 +361,183 @@ impl JwtSettings {
         };
         jsonwebtoken::encode(&Header::new(self.algorithm.into()), &claims, key)
             .context("signing the token")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    const SECRET: &[u8] = b"unit-test-secret-that-is-32-bytes-long";
+    const NOW: u64 = 2_000_000_000;
+
+    fn settings() -> JwtSettings {
+        JwtSettings::hs256(SECRET, "handoff".into(), "handoff-api".into(), 30).unwrap()
+    }
+
+    /// A token with exactly this header and these claims, signed with
+    /// [`SECRET`]: the header is written by hand so it can hold what
+    /// jsonwebtoken's `Header` would not serialise.
+    fn token(header: Value, claims: Value) -> String {
+        let message = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header.to_string()),
+            URL_SAFE_NO_PAD.encode(claims.to_string())
+        );
+        let signature = jsonwebtoken::crypto::sign(
+            message.as_bytes(),
+            &EncodingKey::from_secret(SECRET),
+            Algorithm::HS256,
+        )
+        .unwrap();
+        format!("{message}.{signature}")
+    }
+
+    fn header() -> Value {
+        json!({ "alg": "HS256", "typ": "JWT" })
+    }
+
+    /// Claims issued at `NOW`, valid for an hour (exp is judged by the real
+    /// clock, so it is far in the future).
+    fn claims() -> Value {
+        json!({
+            "sub": "018f0000-0000-7000-8000-000000000000",
+            "role": "ADMIN",
+            "iss": "handoff",
+            "aud": "handoff-api",
+            "iat": NOW,
+            "exp": NOW + 3600,
+        })
+    }
+
+    fn refusal(token: &str) -> String {
+        match settings().decode_at(token, NOW) {
+            Ok(claims) => panic!("accepted: {claims:?}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn a_well_formed_token_is_accepted() {
+        let claims = settings()
+            .decode_at(&token(header(), claims()), NOW)
+            .unwrap();
+        assert_eq!(claims.role, "ADMIN");
+        assert_eq!(claims.aud, "handoff-api");
+        assert_eq!(claims.iat, NOW);
+    }
+
+    #[test]
+    fn an_audience_array_that_contains_ours_is_accepted_and_one_without_it_refused() {
+        let mut c = claims();
+        c["aud"] = json!(["crm-sync", "handoff-api"]);
+        let decoded = settings().decode_at(&token(header(), c), NOW).unwrap();
+        assert_eq!(decoded.aud, "handoff-api");
+
+        let mut c = claims();
+        c["aud"] = json!(["crm-sync", "reports"]);
+        assert!(refusal(&token(header(), c)).contains("wrong audience"));
+        let mut c = claims();
+        c["aud"] = json!([]);
+        assert!(refusal(&token(header(), c)).contains("audience"));
+    }
+
+    #[test]
+    fn any_crit_header_parameter_is_refused() {
+        for crit in [json!(["exp"]), json!(["b64"]), json!([]), Value::Null] {
+            let mut h = header();
+            h["crit"] = crit.clone();
+            if !crit.is_null() {
+                h["b64"] = json!(true);
+            }
+            let why = refusal(&token(h, claims()));
+            assert!(why.contains("crit"), "{crit}: {why}");
+        }
+    }
+
+    #[test]
+    fn a_token_without_iat_is_refused_and_says_so() {
+        let mut c = claims();
+        c.as_object_mut().unwrap().remove("iat");
+        assert!(refusal(&token(header(), c)).contains("`iat` is missing"));
+    }
+
+    #[test]
+    fn iat_in_the_future_is_refused_beyond_the_leeway_only() {
+        // Leeway 30 s: issued 30 s ahead of our clock passes, 31 s does not.
+        let mut c = claims();
+        c["iat"] = json!(NOW + 30);
+        assert!(settings().decode_at(&token(header(), c), NOW).is_ok());
+        let mut c = claims();
+        c["iat"] = json!(NOW + 31);
+        assert!(refusal(&token(header(), c)).contains("`iat` is in the future"));
+    }
+
+    #[test]
+    fn a_lifetime_over_the_cap_is_refused_and_one_at_the_cap_accepted() {
+        let day = 24 * 3600;
+        let mut c = claims();
+        c["exp"] = json!(NOW + day);
+        assert!(settings().decode_at(&token(header(), c), NOW).is_ok());
+        let mut c = claims();
+        c["exp"] = json!(NOW + day + 1);
+        assert!(refusal(&token(header(), c)).contains("over the 24 h maximum"));
+
+        // A configured cap of an hour.
+        let hourly = settings().with_max_ttl(Duration::from_secs(3600));
+        let mut c = claims();
+        c["exp"] = json!(NOW + 3601);
+        let why = hourly
+            .decode_at(&token(header(), c), NOW)
+            .unwrap_err()
+            .to_string();
+        assert!(why.contains("over the 1 h maximum"), "{why}");
+    }
+
+    #[test]
+    fn an_exp_not_after_iat_is_refused() {
+        let mut c = claims();
+        c["iat"] = json!(NOW + 7200);
+        c["exp"] = json!(NOW + 3600);
+        let s = settings();
+        let why = s
+            .decode_at(&token(header(), c), NOW + 7200)
+            .unwrap_err()
+            .to_string();
+        assert!(why.contains("`exp` is not after `iat`"), "{why}");
+    }
+
+    #[test]
+    fn minting_refuses_a_lifetime_over_the_cap() {
+        let s = settings().with_max_ttl(Duration::from_secs(3600));
+        let user = Uuid::now_v7();
+        assert!(s.mint(user, Role::Sales, Duration::from_secs(3600)).is_ok());
+        let why = s
+            .mint(user, Role::Sales, Duration::from_secs(7200))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            why,
+            "a token may live at most 1 h (HANDOFF_JWT_MAX_TTL_SECS); 2 h is longer"
+        );
+    }
+
+    #[test]
+    fn minted_tokens_carry_iat_and_decode() {
+        let s = settings();
+        let token = s
+            .mint(Uuid::now_v7(), Role::Reporting, Duration::from_secs(600))
+            .unwrap();
+        let claims = s.decode(&token).unwrap();
+        assert_eq!(claims.exp - claims.iat, 600);
+    }
+
+    #[test]
+    fn lifetimes_are_described_in_the_largest_whole_unit() {
+        assert_eq!(describe_ttl(Duration::from_secs(86_400)), "24 h");
+        assert_eq!(describe_ttl(Duration::from_secs(900)), "15 min");
+        assert_eq!(describe_ttl(Duration::from_secs(90)), "90 s");
     }
 }

@@ -10,4 +10,5 @@ pub mod kpi;
 pub mod lifecycle;
 pub mod scoring;
 pub mod sla;
+pub mod spreadsheet;
 pub mod validate;

@@ -108,6 +108,20 @@ pub struct ScoreLine {
     pub points: f64,
 }
 
+/// The criterion of a fit line for a job-title keyword.
+pub const TITLE_KEYWORD: &str = "titleKeyword";
+
+impl ScoreLine {
+    /// Whether the line's detail is derived from a personal field of the
+    /// lead, and so is personal data itself: a `titleKeyword` line names
+    /// words of the job title. The other criteria come from the account
+    /// (industry, head count, country, target account), the lead's
+    /// seniority and country, or activities, none of them personal.
+    pub fn is_personal(&self) -> bool {
+        self.criterion == TITLE_KEYWORD
+    }
+}
+
 /// A score and how it was reached.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -190,7 +204,7 @@ fn fit_points(
             let wanted = normalize(keyword);
             // An empty keyword would be "contained" in every title.
             if !wanted.is_empty() && title.contains(&wanted) {
-                line("titleKeyword", &|| keyword.trim().to_owned(), points);
+                line(TITLE_KEYWORD, &|| keyword.trim().to_owned(), points);
             }
         }
     }
@@ -669,6 +683,40 @@ mod tests {
         let matched: Vec<_> = score.lines.iter().map(|l| l.detail.as_str()).collect();
         assert_eq!(matched, ["Demand", "marketing"]);
         assert!(score.lines.iter().all(|l| l.criterion == "titleKeyword"));
+    }
+
+    #[test]
+    fn only_title_keyword_lines_are_personal_data() {
+        let criteria = FitCriteria {
+            title_keywords: map(&[("marketing", 10)]),
+            target_account_points: 5,
+            ..criteria()
+        };
+        let input = FitInput {
+            is_target_account: true,
+            ..vp_at_software_company()
+        };
+        let score = fit_score(&criteria, &input);
+        let personal: Vec<_> = score
+            .lines
+            .iter()
+            .map(|l| (l.criterion.as_str(), l.is_personal()))
+            .collect();
+        assert_eq!(
+            personal,
+            [
+                ("industry", false),
+                ("employeeRange", false),
+                ("seniority", false),
+                ("titleKeyword", true),
+                ("country", false),
+                ("targetAccount", false),
+            ]
+        );
+        let now = Utc::now();
+        let rules = map(&[("DEMO_REQUEST", 40)]);
+        let engagement = engagement_score(&rules, 30.0, &[(ActivityKind::DemoRequest, now)], now);
+        assert!(!engagement.lines[0].is_personal());
     }
 
     #[test]

@@ -68,9 +68,12 @@ impl WinLossFeedback {
             .await?
             .map(Competitor))
     }
-    /// Objections the buyer raised: short tags, lower-cased.
-    async fn objections(&self) -> Result<Vec<String>> {
-        Ok(svc::objections_of(&self.0)?)
+    /// Objections the buyer raised: tags of lower-case letters, digits and
+    /// hyphens (`too-expensive`). Feedback written before tags were
+    /// enforced may hold other text; that is personal data, left out for
+    /// REPORTING.
+    async fn objections(&self, ctx: &Context<'_>) -> Result<Vec<String>> {
+        Ok(svc::objections_of(&self.0, viewer(ctx)?)?)
     }
     /// How well the lead matched the lead definition, 1 (not at all) to 5
     /// (perfectly), in sales' view.
@@ -307,8 +310,11 @@ pub struct WinLossFeedbackInput {
     pub secondary_reasons: Vec<FeedbackReason>,
     /// The competitor the deal was won against or lost to.
     pub competitor_id: Option<ID>,
-    /// Objections the buyer raised: short tags (at most 10, each at most 50
-    /// characters), trimmed, lower-cased, repeats dropped.
+    /// Objections the buyer raised, as tags: at most 10, each at most 50
+    /// lower-case letters, digits and hyphens once normalised (trimmed,
+    /// lower-cased, blanks and `_` become `-`: "No SSO" is `no-sso`),
+    /// repeats dropped. Other text (an email address, punctuation) is a
+    /// user error: details go in `notes`.
     #[graphql(default)]
     pub objections: Vec<String>,
     /// How well the lead matched the lead definition, 1 (not at all) to 5
@@ -379,8 +385,11 @@ pub struct SubmitWinLossFeedbackInput {
     pub secondary_reasons: Vec<FeedbackReason>,
     /// The competitor the deal was won against or lost to.
     pub competitor_id: Option<ID>,
-    /// Objections the buyer raised: short tags (at most 10, each at most 50
-    /// characters), trimmed, lower-cased, repeats dropped.
+    /// Objections the buyer raised, as tags: at most 10, each at most 50
+    /// lower-case letters, digits and hyphens once normalised (trimmed,
+    /// lower-cased, blanks and `_` become `-`: "No SSO" is `no-sso`),
+    /// repeats dropped. Other text (an email address, punctuation) is a
+    /// user error: details go in `notes`.
     #[graphql(default)]
     pub objections: Vec<String>,
     /// How well the lead matched the lead definition, 1-5.

@@ -1,7 +1,7 @@
 //! The lead lifecycle in the API: moves, activities, stage history and
 //! score breakdowns.
 
-use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
+use async_graphql::{ComplexObject, Context, ID, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::{activity, enums::ObjectType, stage_change};
 
@@ -109,14 +109,34 @@ fn stages(v: Option<Vec<LeadStage>>) -> Option<Vec<String>> {
 
 /// One line of a score breakdown.
 #[derive(SimpleObject)]
+#[graphql(complex)]
 pub struct ScoreLine {
     /// The criterion (`industry`, `employeeRange`, `seniority`,
     /// `titleKeyword`, `country`, `targetAccount`) or the activity kind.
     pub criterion: String,
-    /// What matched, e.g. "Software" or "DEMO_REQUEST on 2026-03-01, 12.0 days ago".
+    #[graphql(skip)]
     pub detail: String,
+    /// Whether `detail` is derived from a personal field.
+    #[graphql(skip)]
+    pub personal: bool,
     /// Points it gave (engagement points after decay).
     pub points: f64,
+}
+
+#[ComplexObject]
+impl ScoreLine {
+    /// What matched, e.g. "Software" or "DEMO_REQUEST on 2026-03-01, 12.0
+    /// days ago". On a `titleKeyword` line it is the keyword found in the
+    /// job title, so it is personal data like the title: null with
+    /// FORBIDDEN for REPORTING (the criterion and points stay readable).
+    async fn detail(&self, ctx: &Context<'_>) -> Result<Option<&str>> {
+        let detail = Some(self.detail.as_str());
+        if self.personal {
+            personal(ctx, detail)
+        } else {
+            Ok(detail)
+        }
+    }
 }
 
 /// A score and why it is what it is.
@@ -139,6 +159,7 @@ impl From<Score> for ScoreBreakdown {
                 .lines
                 .into_iter()
                 .map(|l| ScoreLine {
+                    personal: l.is_personal(),
                     criterion: l.criterion,
                     detail: l.detail,
                     points: l.points,

@@ -12,7 +12,7 @@ use axum::{
     Router,
     extract::{DefaultBodyLimit, State},
     http::{Request, StatusCode},
-    middleware::{self, Next},
+    middleware::{self, Next, map_request},
     response::{IntoResponse, Response},
     routing::get,
 };
@@ -53,6 +53,8 @@ pub struct AppState {
     pub throttle: Arc<throttle::Throttle>,
     /// Largest response body.
     pub max_response_bytes: usize,
+    /// How long a WebSocket connection trusts its last principal check.
+    pub ws_recheck_interval: Duration,
 }
 
 /// Builds the router with its middleware.
@@ -78,7 +80,39 @@ pub fn router(state: AppState) -> Router {
             }),
         )
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        // Outermost: runs first, so the layer above generates an id in
+        // place of one that is not safe to echo.
+        .layer(map_request(drop_unsafe_request_id))
         .with_state(state)
+}
+
+/// Longest client-sent `x-request-id` that is kept.
+pub const MAX_REQUEST_ID_LEN: usize = 64;
+
+/// Whether a client's `x-request-id` may be echoed (in the response header,
+/// `extensions.requestId` and the logs): 1 to [`MAX_REQUEST_ID_LEN`]
+/// characters of `A-Z a-z 0-9 . _ -`.
+pub fn is_safe_request_id(id: &[u8]) -> bool {
+    (1..=MAX_REQUEST_ID_LEN).contains(&id.len())
+        && id
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+/// Removes a client's `x-request-id` (every one, if several) unless it is
+/// a single safe one, so that a generated UUID takes its place.
+async fn drop_unsafe_request_id(mut request: axum::extract::Request) -> axum::extract::Request {
+    let headers = request.headers_mut();
+    let mut ids = headers.get_all("x-request-id").iter();
+    let keep = match (ids.next(), ids.next()) {
+        (Some(id), None) => is_safe_request_id(id.as_bytes()),
+        (None, _) => true,
+        (Some(_), Some(_)) => false,
+    };
+    if !keep {
+        headers.remove("x-request-id");
+    }
+    request
 }
 
 /// Liveness: the process answers.
@@ -162,5 +196,24 @@ mod tests {
         assert_eq!(body["errors"][0]["extensions"]["code"], "INTERNAL");
         assert_eq!(body["extensions"]["requestId"], "req-1");
         assert!(!body.to_string().contains("boom"));
+    }
+
+    #[test]
+    fn request_ids_are_kept_only_when_short_and_plain() {
+        for ok in ["a", "req-42", "01HZX.abc_DEF-9", &"x".repeat(64)] {
+            assert!(is_safe_request_id(ok.as_bytes()), "{ok}");
+        }
+        for bad in [
+            "",
+            &"x".repeat(65),
+            "<script>alert(1)</script>",
+            "has space",
+            "semi;colon",
+            "quote\"",
+            "caf\u{e9}",
+            "tab\there",
+        ] {
+            assert!(!is_safe_request_id(bad.as_bytes()), "{bad:?}");
+        }
     }
 }

@@ -21,7 +21,10 @@ use super::{
     graphql::{authenticate, error_response, request_id},
 };
 use crate::{
-    domain::kpi::{Kpi, Unit},
+    domain::{
+        kpi::{Kpi, Unit},
+        spreadsheet,
+    },
     error::AppError,
     graphql::analytics::AttributionModel,
     graphql::kpi::{
@@ -155,12 +158,15 @@ fn input(params: &HashMap<String, String>) -> Result<KpisInput, AppError> {
     })
 }
 
-/// Quotes a CSV field when it needs it (RFC 4180).
+/// A CSV cell: neutralised so that no spreadsheet runs it as a formula
+/// (an industry or group name is anyone's text), then quoted when it needs
+/// it (RFC 4180).
 fn field(s: &str) -> String {
+    let s = spreadsheet::neutralise(s);
     if s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
-        s.to_owned()
+        s.into_owned()
     }
 }
 
@@ -195,16 +201,26 @@ fn row(out: &mut String, r: &KpiResult, group: &str, start: &str, end: &str, v: 
         ),
         None => Default::default(),
     };
-    let _ = writeln!(
-        out,
-        "{kpi},{unit},{},{},{start},{end},{},{},{},{},{target},{expected},{attainment},{status}",
+    // Every cell goes through `field`, numbers and names included: none
+    // may reach a spreadsheet as a formula.
+    let cells = [
+        kpi,
+        unit,
         r.currency.as_deref().unwrap_or(""),
-        field(group),
-        num(v.value),
-        num(v.numerator),
-        num(v.denominator),
-        num(v.mean),
-    );
+        group,
+        start,
+        end,
+        &num(v.value),
+        &num(v.numerator),
+        &num(v.denominator),
+        &num(v.mean),
+        &target,
+        &expected,
+        &attainment,
+        &status,
+    ];
+    let cells: Vec<String> = cells.into_iter().map(field).collect();
+    let _ = writeln!(out, "{}", cells.join(","));
 }
 
 /// Renders the results: per KPI a total row (empty `group`, the whole

@@ -16,6 +16,13 @@
 //!   `POST /graphql`); the depth and cost limits are those of HTTP.
 //! - When the token expires the socket closes with 4403; reconnect with a
 //!   new token and resume with `after:`.
+//! - The principal is checked again while the socket is open, not only at
+//!   `connection_init`: before an event is delivered when the last check is
+//!   older than the recheck interval ([`RECHECK_INTERVAL`] unless
+//!   configured), and every interval without events. A user deactivated or
+//!   given another role gets no further event; the socket closes with 4403.
+//! - A client message over [`MAX_MESSAGE_BYTES`] (the HTTP body limit)
+//!   closes the socket with 1009, the WebSocket code for a message too big.
 
 use std::{collections::HashMap, time::Duration};
 
@@ -38,7 +45,9 @@ use tokio::{sync::mpsc, task::AbortHandle, time::Instant};
 use uuid::Uuid;
 
 use super::{AppState, graphql};
-use crate::{auth::Viewer, event_hub::Reserved, graphql::loaders::Loaders, services};
+use crate::{
+    auth::Viewer, error::AppError, event_hub::Reserved, graphql::loaders::Loaders, services,
+};
 
 /// The subprotocol spoken.
 pub const PROTOCOL: &str = "graphql-transport-ws";
@@ -46,6 +55,12 @@ pub const PROTOCOL: &str = "graphql-transport-ws";
 pub const INIT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Most subscriptions running at once on one connection.
 pub const MAX_SUBSCRIPTIONS: usize = 100;
+/// How long a connection trusts its last check that the token's user is
+/// still active with the token's role, unless `HANDOFF_WS_RECHECK_SECS`
+/// says otherwise.
+pub const RECHECK_INTERVAL: Duration = Duration::from_secs(5);
+/// Largest message (and frame) a client may send: the HTTP body limit.
+pub const MAX_MESSAGE_BYTES: usize = graphql::MAX_BODY_BYTES;
 
 /// Close codes of the protocol.
 mod close {
@@ -55,6 +70,8 @@ mod close {
     pub const INIT_TIMEOUT: u16 = 4408;
     pub const DUPLICATE_ID: u16 = 4409;
     pub const TOO_MANY_INITS: u16 = 4429;
+    /// RFC 6455's "message too big".
+    pub const MESSAGE_TOO_BIG: u16 = 1009;
 }
 
 /// `GET /graphql/ws`: upgrades to a `graphql-transport-ws` socket.
@@ -78,6 +95,8 @@ pub async fn upgrade(
         );
     }
     ws.protocols([PROTOCOL])
+        .max_message_size(MAX_MESSAGE_BYTES)
+        .max_frame_size(MAX_MESSAGE_BYTES)
         .on_upgrade(move |socket| Connection::new(state, socket).run())
 }
 
@@ -113,13 +132,23 @@ enum Outgoing {
 /// Why the server closes the socket.
 struct Close(u16, String);
 
+/// What `connection_init` established.
+struct Session {
+    /// The token, checked again while the socket is open.
+    token: String,
+    /// When the token expires.
+    expires: Instant,
+    /// When the token and its user last passed [`authenticate`].
+    checked_at: Instant,
+}
+
 struct Connection {
     state: AppState,
     socket: WebSocket,
     /// For log lines and error responses.
     id: String,
-    /// Set by `connection_init`: who, and until when the token is valid.
-    session: Option<(Viewer, String, Instant)>,
+    /// Set by `connection_init`.
+    session: Option<Session>,
     /// Running subscriptions by client id, with a generation number so a
     /// late message of a finished one is not mistaken for its successor.
     running: HashMap<String, (u64, AbortHandle)>,
@@ -146,13 +175,26 @@ impl Connection {
     async fn run(mut self) {
         let init_deadline = Instant::now() + INIT_TIMEOUT;
         let closed = loop {
-            let expiry = self.session.as_ref().map(|(_, _, until)| *until);
+            let expiry = self.session.as_ref().map(|s| s.expires);
+            let interval = self.state.ws_recheck_interval;
+            // A periodic check only with a positive interval (0 checks
+            // before every event instead).
+            let next_check = self
+                .session
+                .as_ref()
+                .filter(|_| !interval.is_zero())
+                .map(|s| s.checked_at + interval);
             tokio::select! {
                 _ = tokio::time::sleep_until(init_deadline), if self.session.is_none() => {
                     break Some(Close(close::INIT_TIMEOUT, "Connection initialisation timeout".into()));
                 }
                 _ = tokio::time::sleep_until(expiry.unwrap_or(init_deadline)), if expiry.is_some() => {
                     break Some(Close(close::FORBIDDEN, "Forbidden: the token expired; reconnect with a new one".into()));
+                }
+                _ = tokio::time::sleep_until(next_check.unwrap_or(init_deadline)), if next_check.is_some() => {
+                    if let Err(close) = self.recheck().await {
+                        break Some(close);
+                    }
                 }
                 incoming = self.socket.recv() => match incoming {
                     Some(Ok(Message::Text(text))) => {
@@ -164,12 +206,17 @@ impl Connection {
                         break Some(Close(close::BAD_REQUEST, "binary messages are not part of the protocol".into()));
                     }
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                    Some(Err(e)) if is_too_big(&e) => {
+                        break Some(Close(
+                            close::MESSAGE_TOO_BIG,
+                            format!("Message too big: at most {MAX_MESSAGE_BYTES} bytes"),
+                        ));
+                    }
                     Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break None,
                 },
                 Some((id, generation, message)) = self.outgoing_rx.recv() => {
-                    if let Err(e) = self.on_outgoing(id, generation, message).await {
-                        tracing::debug!(ws.connection = %self.id, error = %e, "socket write failed");
-                        break None;
+                    if let Err(close) = self.on_outgoing(id, generation, message).await {
+                        break Some(close);
                     }
                 }
             }
@@ -217,8 +264,12 @@ impl Connection {
                             .into(),
                     )
                 })?;
-                let (viewer, until) = authenticate(&self.state, &token).await?;
-                self.session = Some((viewer, token, until));
+                let (_, expires) = authenticate(&self.state, &token).await?;
+                self.session = Some(Session {
+                    token,
+                    expires,
+                    checked_at: Instant::now(),
+                });
                 self.send(json!({ "type": "connection_ack" })).await
             }
             ClientMessage::Ping { payload } => {
@@ -241,7 +292,7 @@ impl Connection {
     }
 
     async fn subscribe(&mut self, id: String, mut request: Request) -> Result<(), Close> {
-        let Some((_, token, _)) = self.session.as_ref() else {
+        let Some(session) = self.session.as_mut() else {
             return Err(Close(close::UNAUTHORIZED, "Unauthorized".into()));
         };
         if self.running.contains_key(&id) {
@@ -251,8 +302,8 @@ impl Connection {
             ));
         }
         // The user may have been deactivated or demoted since init.
-        let token = token.clone();
-        let (viewer, _) = authenticate(&self.state, &token).await?;
+        let (viewer, _) = authenticate(&self.state, &session.token).await?;
+        session.checked_at = Instant::now();
         if self.running.len() >= MAX_SUBSCRIPTIONS {
             return self
                 .refuse(
@@ -368,18 +419,37 @@ impl Connection {
             .map_err(|refusal| (refusal.message(), "QUERY_TOO_COMPLEX"))
     }
 
+    /// Checks again that the token holds (its user is active and still has
+    /// its role) when the last check is older than the recheck interval;
+    /// a failure is the 4403 to close with.
+    async fn recheck(&mut self) -> Result<(), Close> {
+        let interval = self.state.ws_recheck_interval;
+        let Some(session) = self.session.as_mut() else {
+            return Ok(());
+        };
+        if session.checked_at.elapsed() < interval {
+            return Ok(());
+        }
+        authenticate(&self.state, &session.token).await?;
+        session.checked_at = Instant::now();
+        Ok(())
+    }
+
     async fn on_outgoing(
         &mut self,
         id: String,
         generation: u64,
         message: Outgoing,
-    ) -> Result<(), axum::Error> {
+    ) -> Result<(), Close> {
         // Only for the subscription that is still running under this id.
         if self.running.get(&id).map(|(g, _)| *g) != Some(generation) {
             return Ok(());
         }
-        match message {
+        let sent = match message {
             Outgoing::Next(response) => {
+                // The event was resolved for the principal as it was at
+                // subscribe time: deliver it only if that still holds.
+                self.recheck().await?;
                 let response = graphql::finish(response, &self.id);
                 self.send(json!({ "type": "next", "id": id, "payload": response }))
                     .await
@@ -394,8 +464,27 @@ impl Connection {
                 self.running.remove(&id);
                 self.send(json!({ "type": "complete", "id": id })).await
             }
-        }
+        };
+        sent.map_err(|e| {
+            tracing::debug!(ws.connection = %self.id, error = %e, "socket write failed");
+            Close(1011, "socket write failed".into())
+        })
     }
+}
+
+/// Whether a read failed because the client's message (or frame) is over
+/// [`MAX_MESSAGE_BYTES`].
+fn is_too_big(e: &axum::Error) -> bool {
+    std::error::Error::source(e)
+        .and_then(|source| source.downcast_ref::<tungstenite::Error>())
+        .is_some_and(|e| {
+            matches!(
+                e,
+                tungstenite::Error::Capacity(
+                    tungstenite::error::CapacityError::MessageTooLong { .. }
+                )
+            )
+        })
 }
 
 /// Checks the token and its user; the token's expiry as an instant.
@@ -407,7 +496,16 @@ async fn authenticate(state: &AppState, token: &str) -> Result<(Viewer, Instant)
         .map_err(|e| forbidden(e.to_string()))?;
     let viewer = services::users::viewer_for_claims(&state.db, &claims)
         .await
-        .map_err(|e| forbidden(e.to_string()))?;
+        .map_err(|e| match e {
+            AppError::Unauthenticated(why) | AppError::Forbidden(why) => forbidden(why),
+            // The user could not be checked (the database): closed, since
+            // nothing may be delivered unchecked, but not as a refusal and
+            // without the detail.
+            other => {
+                tracing::error!(error = %other, "cannot check a WebSocket user");
+                Close(1011, "Internal error; reconnect".into())
+            }
+        })?;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default()

@@ -29,6 +29,7 @@ use sea_orm::DatabaseConnection;
 pub use crate::services::sync::Ref;
 use crate::{
     auth::{Action, Viewer},
+    domain::spreadsheet,
     error::AppResult,
     services::{
         self,
@@ -289,7 +290,7 @@ async fn run_object<O: Object>(
         .iter()
         .map(|h| {
             String::from_utf8(h.to_vec())
-                .map(|h| h.trim_start_matches('\u{feff}').to_owned())
+                .map(|h| spreadsheet::restore(h.trim_start_matches('\u{feff}')).to_owned())
                 .with_context(|| format!("the header line of {} is not UTF-8", file.display()))
         })
         .collect::<anyhow::Result<_>>()?;
@@ -333,8 +334,12 @@ async fn run_object<O: Object>(
             }
         };
         import.summary.rows += 1;
-        let decoded: Result<Vec<String>, _> =
-            raw.iter().map(|f| String::from_utf8(f.to_vec())).collect();
+        // A cell this importer's failed-rows file neutralised for
+        // spreadsheets (`'=...`) reads as its original value.
+        let decoded: Result<Vec<String>, _> = raw
+            .iter()
+            .map(|f| String::from_utf8(f.to_vec()).map(|f| spreadsheet::restore(&f).to_owned()))
+            .collect();
         let Ok(fields) = decoded else {
             let lossy: Vec<String> = raw
                 .iter()
@@ -535,12 +540,22 @@ impl FailedFile {
                     .with_context(|| format!("creating {}", self.path.display()))?;
                 let mut header = vec!["line".to_owned(), "error".to_owned()];
                 header.extend(self.headers.iter().cloned());
-                w.write_record(&header)?;
+                w.write_record(
+                    header
+                        .iter()
+                        .map(|cell| spreadsheet::neutralise(cell).into_owned()),
+                )?;
                 self.writer.insert(w)
             }
         };
         let mut record = vec![line.to_string(), error.to_owned()];
         record.extend(fields.iter().cloned());
+        // Opened in a spreadsheet: no cell may run as a formula. Reading
+        // the file back (after a fix) restores the original values.
+        let record: Vec<String> = record
+            .iter()
+            .map(|cell| spreadsheet::neutralise(cell).into_owned())
+            .collect();
         writer
             .write_record(&record)
             .with_context(|| format!("writing {}", self.path.display()))

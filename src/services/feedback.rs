@@ -165,10 +165,16 @@ pub fn secondary_of(model: &win_loss_feedback::Model) -> AppResult<Vec<FeedbackR
         .map_err(|e| AppError::Internal(format!("feedback {}: secondary reasons: {e}", model.id)))
 }
 
-/// The objection tags stored on a row.
-pub fn objections_of(model: &win_loss_feedback::Model) -> AppResult<Vec<String>> {
-    serde_json::from_value(model.objections.clone())
-        .map_err(|e| AppError::Internal(format!("feedback {}: objections: {e}", model.id)))
+/// The objection tags of a row as `viewer` may see them: a stored value
+/// that is not a tag (free text from before tags were enforced) only when
+/// the viewer may read personal data ([`rules::visible_objections`]).
+pub fn objections_of(model: &win_loss_feedback::Model, viewer: &Viewer) -> AppResult<Vec<String>> {
+    let stored: Vec<String> = serde_json::from_value(model.objections.clone())
+        .map_err(|e| AppError::Internal(format!("feedback {}: objections: {e}", model.id)))?;
+    Ok(rules::visible_objections(
+        stored,
+        viewer.can(Action::ReadPersonalData),
+    ))
 }
 
 /// The fields of feedback a caller may set.

@@ -120,6 +120,50 @@ db_test! {
 }
 
 db_test! {
+    async fn a_token_that_lives_longer_than_the_cap_is_401_and_one_within_it_is_accepted(app) {
+        // The default cap is 24 h of `exp - iat`.
+        let mut within = claims(&app, Role::Sales);
+        within["exp"] = json!(now() + 24 * 3600);
+        let (status, body) = app.post_with_token(Some(&sign(&within, TEST_SECRET)), QUERY, json!({})).await;
+        assert_eq!(status, 200, "{body}");
+
+        let mut long = claims(&app, Role::Sales);
+        long["exp"] = json!(now() + 24 * 3600 + 60);
+        assert_401(&app, Some(&sign(&long, TEST_SECRET)), "a 24 h 1 min lifetime").await;
+        let (_, body) = app.post_with_token(Some(&sign(&long, TEST_SECRET)), QUERY, json!({})).await;
+        let message = body["errors"][0]["message"].as_str().unwrap_or_default();
+        assert!(message.contains("over the 24 h maximum"), "{body}");
+    }
+}
+
+db_test! {
+    async fn iat_is_required_and_may_not_lie_in_the_future(app) {
+        let mut no_iat = claims(&app, Role::Admin);
+        no_iat.as_object_mut().unwrap().remove("iat");
+        assert_401(&app, Some(&sign(&no_iat, TEST_SECRET)), "no iat").await;
+
+        let mut future = claims(&app, Role::Admin);
+        future["iat"] = json!(now() + 300);
+        assert_401(&app, Some(&sign(&future, TEST_SECRET)), "iat 5 min ahead").await;
+    }
+}
+
+db_test! {
+    async fn an_audience_array_with_ours_is_accepted_and_a_crit_header_is_401(app) {
+        let mut many = claims(&app, Role::Leadership);
+        many["aud"] = json!(["hubspot-sync", "handoff-api"]);
+        let (status, body) = app.post_with_token(Some(&sign(&many, TEST_SECRET)), QUERY, json!({})).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["data"]["viewer"]["role"], "LEADERSHIP");
+
+        let mut header = Header::new(Algorithm::HS256);
+        header.crit = Some(vec!["exp".into()]);
+        let crit = jsonwebtoken::encode(&header, &claims(&app, Role::Admin), &EncodingKey::from_secret(TEST_SECRET)).unwrap();
+        assert_401(&app, Some(&crit), "crit header").await;
+    }
+}
+
+db_test! {
     async fn a_token_for_an_unknown_user_or_another_role_is_401(app) {
         let mut unknown = claims(&app, Role::Admin);
         unknown["sub"] = json!(uuid::Uuid::now_v7().to_string());

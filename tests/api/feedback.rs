@@ -131,7 +131,7 @@ db_test! {
         assert_eq!(f["primaryReason"], "PRICE");
         assert_eq!(f["secondaryReasons"], json!(["TIMING", "COMPETITOR"]));
         assert_eq!(f["competitor"]["id"], rival);
-        assert_eq!(f["objections"], json!(["too expensive", "no sso"]));
+        assert_eq!(f["objections"], json!(["too-expensive", "no-sso"]));
         assert_eq!(f["leadFitRating"], 2);
         assert_eq!(f["notes"], "They went with Rival.");
         assert_eq!(f["author"]["id"], app.user_gid(Role::Sales));
@@ -273,7 +273,7 @@ db_test! {
         assert_eq!(g["lastEditedBy"]["id"], app.user_gid(Role::Admin));
         assert!(g["updatedAt"].as_str() > f["updatedAt"].as_str());
         assert_eq!(g["competitor"], json!(null));
-        assert_eq!(g["objections"], json!(["legal review"]));
+        assert_eq!(g["objections"], json!(["legal-review"]));
         assert_eq!(g["leadFitRating"], 4);
         assert_eq!(g["secondaryReasons"], json!(["TIMING"]), "untouched fields stay");
         let log = log_of(&app, ObjectType::WinLossFeedback).await;
@@ -409,6 +409,63 @@ db_test! {
             if !document.contains("lastEditedBy") {
                 assert_eq!(body["errors"][0]["extensions"]["code"], "FORBIDDEN", "{document}: {body}");
             }
+        }
+    }
+}
+
+db_test! {
+    async fn objections_are_tags_and_free_text_is_refused_by_every_mutation_that_writes_them(app) {
+        let hostile = json!(["price", "Ceo jane.doe@acme.example said no"]);
+        let expect_refused = |payload: &Value, field: &str| {
+            let errors = payload["userErrors"].as_array().unwrap();
+            assert_eq!(errors.len(), 1, "{payload}");
+            assert_eq!(errors[0]["field"][1], field, "{payload}");
+            assert_eq!(errors[0]["code"], "INVALID", "{payload}");
+            assert!(errors[0]["message"].as_str().unwrap().starts_with("objection 2 is not a tag"), "{payload}");
+            assert!(!payload.to_string().contains("jane.doe"), "the text is not echoed: {payload}");
+        };
+
+        // closeOpportunity
+        let a = deal(&app, "A", "NEGOTIATION").await;
+        let data = app.gql(Role::Sales, &close_doc(), json!({ "i": { "id": a, "outcome": "LOST", "feedback": { "primaryReason": "PRICE", "objections": hostile } } })).await;
+        expect_refused(&data["closeOpportunity"], "feedback.objections");
+
+        // submitWinLossFeedback
+        let b = deal(&app, "B", "CLOSED_LOST").await;
+        let p = submit(&app, Role::Sales, json!({ "opportunityId": b, "outcome": "LOST", "primaryReason": "PRICE", "objections": hostile })).await;
+        expect_refused(&p, "objections");
+        assert_eq!(feedback_rows(&app).await, 0);
+
+        // updateWinLossFeedback
+        let p = submit(&app, Role::Sales, json!({ "opportunityId": b, "outcome": "LOST", "primaryReason": "PRICE", "objections": ["No SSO", "contract_terms"] })).await;
+        assert_eq!(p["winLossFeedback"]["objections"], json!(["no-sso", "contract-terms"]), "{p}");
+        let id = p["winLossFeedback"]["id"].clone();
+        let data = app.gql(Role::Sales, &update_doc(), json!({ "i": { "id": id, "objections": hostile } })).await;
+        expect_refused(&data["updateWinLossFeedback"], "objections");
+        let stored = win_loss_feedback::Entity::find().one(&app.db).await.unwrap().unwrap();
+        assert_eq!(stored.objections, json!(["no-sso", "contract-terms"]));
+    }
+}
+
+db_test! {
+    async fn objections_stored_as_free_text_before_tags_are_hidden_from_reporting(app) {
+        use sea_orm::{ActiveModelTrait, ActiveValue::Set, IntoActiveModel};
+        let won = deal(&app, "Won", "CLOSED_WON").await;
+        let p = submit(&app, Role::Sales, json!({ "opportunityId": won, "outcome": "WON", "primaryReason": "PRODUCT_FIT" })).await;
+        let fid = p["winLossFeedback"]["id"].as_str().unwrap().to_owned();
+        // A row as the old rules let it be written.
+        let mut row = win_loss_feedback::Entity::find().one(&app.db).await.unwrap().unwrap().into_active_model();
+        row.objections = Set(json!(["Too expensive", "bob@acme.example", "security"]));
+        row.update(&app.db).await.unwrap();
+
+        let list = "{ winLossFeedback { nodes { objections } } }".to_owned();
+        let by_node = format!("{{ node(id: \"{fid}\") {{ ... on WinLossFeedback {{ objections }} }} }}");
+        let by_fragment = format!("{{ node(id: \"{won}\") {{ ...O }} }} fragment O on Opportunity {{ feedback {{ objections }} }}");
+        for (document, path) in [(&list, "/winLossFeedback/nodes/0/objections"), (&by_node, "/node/objections"), (&by_fragment, "/node/feedback/objections")] {
+            let reporting = app.gql(Role::Reporting, document, json!({})).await;
+            assert_eq!(reporting.pointer(path), Some(&json!(["too-expensive", "security"])), "{document}: {reporting}");
+            let sales = app.gql(Role::Sales, document, json!({})).await;
+            assert_eq!(sales.pointer(path), Some(&json!(["too-expensive", "bob@acme.example", "security"])), "{document}: {sales}");
         }
     }
 }

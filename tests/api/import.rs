@@ -476,3 +476,39 @@ db_test! {
         assert_eq!(counts(&again), [6, 0, 0, 4, 2]);
     }
 }
+
+db_test! {
+    async fn the_failed_rows_file_neutralises_formulas_and_reads_back_as_the_original_values(app) {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("companies.csv");
+        let hostile = r#"=HYPERLINK("http://evil.example","x")"#;
+        // No Record ID: the row fails and is written to the failed file.
+        std::fs::write(
+            &file,
+            format!("Record ID,Company name,Company Domain Name\n,\"{}\",evil.example\n,-12.5,minus.example\n", hostile.replace('"', "\"\"")),
+        )
+        .unwrap();
+        let (s, failed) = import(&app, System::Hubspot, ObjectKind::Accounts, &file, Mapping::default()).await;
+        assert_eq!(counts(&s), [2, 0, 0, 0, 2], "{failed}");
+        let mut reader = csv::Reader::from_reader(failed.as_bytes());
+        let rows: Vec<Vec<String>> = reader.records().map(|r| r.unwrap().iter().map(str::to_owned).collect()).collect();
+        assert_eq!(rows[0][3], format!("'{hostile}"), "{failed}");
+        assert_eq!(rows[1][3], "-12.5", "a number stays a number: {failed}");
+
+        // Fixed in a spreadsheet (ids filled in) and imported again: the
+        // names are the original ones, without the quote.
+        let fixed = dir.path().join("fixed.csv");
+        let mut writer = csv::Writer::from_path(&fixed).unwrap();
+        writer.write_record(reader.headers().unwrap()).unwrap();
+        for (i, row) in rows.iter().enumerate() {
+            let mut row = row.clone();
+            row[2] = format!("c{i}");
+            writer.write_record(&row).unwrap();
+        }
+        writer.flush().unwrap();
+        let (s, failed) = import(&app, System::Hubspot, ObjectKind::Accounts, &fixed, Mapping::default()).await;
+        assert_eq!(counts(&s), [2, 2, 0, 0, 0], "{failed}");
+        assert_eq!(account_of(&app, ExternalSystem::Hubspot, "c0").await.name, hostile);
+        assert_eq!(account_of(&app, ExternalSystem::Hubspot, "c1").await.name, "-12.5");
+    }
+}

@@ -938,3 +938,38 @@ db_test! {
         assert!(body.contains("`input.from`"), "{body}");
     }
 }
+
+db_test! {
+    async fn the_csv_report_shows_a_hostile_industry_as_text_not_as_a_formula(app) {
+        let hostile = r#"=HYPERLINK("http://evil.example","x")"#;
+        for (industry, email) in [(hostile, "a@evil.example"), ("-Services", "b@svc.example")] {
+            let data = app
+                .gql(Admin, "mutation($i: CreateAccountInput!) { createAccount(input: $i) { account { id } userErrors { message } } }", json!({ "i": { "name": email, "industry": industry } }))
+                .await;
+            let account = data["createAccount"]["account"]["id"].as_str().unwrap_or_else(|| panic!("{data}")).to_owned();
+            app.create_lead(email, json!({ "accountId": account })).await;
+        }
+        let today = Utc::now().date_naive();
+        let res = app
+            .client
+            .get(format!("{}/reports/kpis.csv?kpis=LEADS_CREATED&from={today}&to={today}&groupBy=INDUSTRY", app.base))
+            .bearer_auth(app.token(Reporting))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        let body = res.text().await.unwrap();
+        let lines: Vec<&str> = body.lines().collect();
+        // Groups in key order: "-Services" before "=HYPERLINK..."; each cell
+        // that would start a formula starts with a quote, then CSV quoting.
+        assert_eq!(
+            lines[1..],
+            [
+                format!("LEADS_CREATED,COUNT,,,{today},{today},2,,,,,,,"),
+                format!("LEADS_CREATED,COUNT,,'-Services,{today},{today},1,,,,,,,"),
+                format!(r#"LEADS_CREATED,COUNT,,"'=HYPERLINK(""http://evil.example"",""x"")",{today},{today},1,,,,,,,"#),
+            ],
+            "{body}"
+        );
+    }
+}

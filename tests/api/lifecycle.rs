@@ -691,3 +691,59 @@ db_test! {
         assert!(nodes.iter().all(|n| n["signatures"].as_array().unwrap().len() == 2));
     }
 }
+
+db_test! {
+    async fn reporting_reads_score_lines_but_not_the_job_title_words_behind_them(app) {
+        let mut def = crate::common::lead_definition(50, 30);
+        def["fitCriteria"]["titleKeywords"] = json!([{ "value": "demand", "points": 15 }]);
+        app.approve_definition(def).await;
+        let account = app
+            .gql(Admin, "mutation { createAccount(input: {name: \"Fitco\", industry: \"Software\"}) { account { id } } }", json!({}))
+            .await["createAccount"]["account"]["id"].as_str().unwrap().to_owned();
+        let lead = app.create_lead("head@fitco.example", json!({ "accountId": account, "jobTitle": "Head of Demand Gen" })).await;
+
+        let lines = "lines { criterion detail points }";
+        let documents = [
+            ("leads", format!("{{ leads {{ nodes {{ scores {{ fit {{ {lines} }} }} }} }} }}"), "/leads/nodes/0/scores/fit/lines"),
+            ("node", format!("{{ node(id: \"{lead}\") {{ ... on Lead {{ scores {{ fit {{ {lines} }} }} }} }} }}"), "/node/scores/fit/lines"),
+            ("fragment", format!("{{ leads {{ nodes {{ ...S }} }} }} fragment S on Lead {{ scores {{ fit {{ ...L }} }} }} fragment L on ScoreBreakdown {{ {lines} }}"), "/leads/nodes/0/scores/fit/lines"),
+        ];
+        for (path_name, document, pointer) in &documents {
+            // Roles that read personal data see the matched word.
+            let marketing = app.gql(Marketing, document, json!({})).await;
+            assert_eq!(
+                marketing.pointer(pointer),
+                Some(&json!([
+                    { "criterion": "industry", "detail": "Software", "points": 30.0 },
+                    { "criterion": "titleKeyword", "detail": "demand", "points": 15.0 },
+                ])),
+                "{path_name}: {marketing}"
+            );
+
+            // REPORTING gets the line, its points and the other details,
+            // but the title word is null (left out) with FORBIDDEN.
+            let (status, body) = app.post(Reporting, document, json!({})).await;
+            assert_eq!(status, 200, "{path_name}: {body}");
+            let got: Vec<(Value, Value, Value)> = body["data"]
+                .pointer(pointer)
+                .and_then(Value::as_array)
+                .unwrap_or_else(|| panic!("{path_name}: {body}"))
+                .iter()
+                .map(|l| (l["criterion"].clone(), l["detail"].clone(), l["points"].clone()))
+                .collect();
+            assert_eq!(
+                got,
+                [
+                    (json!("industry"), json!("Software"), json!(30.0)),
+                    (json!("titleKeyword"), Value::Null, json!(15.0)),
+                ],
+                "{path_name}: {body}"
+            );
+            let errors = body["errors"].as_array().unwrap();
+            assert_eq!(errors.len(), 1, "{path_name}: {body}");
+            assert_eq!(errors[0]["extensions"]["code"], "FORBIDDEN", "{path_name}: {body}");
+            assert_eq!(errors[0]["path"].as_array().unwrap().last(), Some(&json!("detail")), "{path_name}: {body}");
+            assert!(!body.to_string().to_lowercase().contains("demand"), "{path_name}: {body}");
+        }
+    }
+}

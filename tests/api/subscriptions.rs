@@ -110,6 +110,22 @@ impl Client {
         }
     }
 
+    /// The code the server closes with, failing the test if any protocol
+    /// message (an event) arrives first.
+    async fn closes_with_nothing_before(&mut self) -> u16 {
+        loop {
+            let frame = tokio::time::timeout(WAIT, self.socket.next())
+                .await
+                .expect("the server to close in time");
+            match frame {
+                Some(Ok(Message::Close(Some(close)))) => return u16::from(close.code),
+                Some(Ok(Message::Text(text))) => panic!("expected the socket to close, got {text}"),
+                Some(Ok(_)) => continue,
+                other => panic!("expected a close frame, got {other:?}"),
+            }
+        }
+    }
+
     /// The code the server closes with.
     async fn close_code(&mut self) -> u16 {
         loop {
@@ -564,4 +580,101 @@ async fn a_transaction_in_another_database_does_not_hold_events_back_on_postgres
     };
     assert_eq!(read.len(), 1, "held back by another database's transaction");
     long.rollback().await.unwrap();
+}
+
+/// Changes the seeded user of `role` as ADMIN (`{"active": false}`,
+/// `{"role": "REPORTING"}`).
+async fn update_user(app: &TestApp, role: Role, changes: Value) {
+    let mut input = changes;
+    input["id"] = json!(app.user_gid(role));
+    let data = app
+        .gql(
+            Admin,
+            "mutation($i: UpdateUserInput!) { updateUser(input: $i) { user { id } userErrors { message } } }",
+            json!({ "i": input }),
+        )
+        .await;
+    assert_eq!(data["updateUser"]["userErrors"], json!([]), "{data}");
+}
+
+/// Subscribes as LEADERSHIP (a role no fixture step needs) to the lead
+/// events with a personal field, and waits until the subscription runs.
+async fn leadership_listening(app: &TestApp) -> Client {
+    let mut client = Client::connect(&app.base, &app.token(Leadership)).await;
+    client
+        .send(json!({
+            "id": "s",
+            "type": "subscribe",
+            "payload": { "query": "subscription { events(kinds: [LEAD_BECAME_MQL]) { kind lead { email } } }" },
+        }))
+        .await;
+    client.send(json!({ "type": "ping" })).await;
+    assert_eq!(client.next().await["type"], "pong");
+    client
+}
+
+// Not `db_test!`: these need a configuration (the recheck interval), so
+// they loop over the same backends themselves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_deactivated_or_demoted_while_subscribed_gets_no_further_event_and_is_closed_with_4403()
+ {
+    for backend in backends() {
+        for change in [json!({ "active": false }), json!({ "role": "REPORTING" })] {
+            // Checked before every event, so the test needs no clock.
+            let app =
+                TestApp::spawn_with(backend.clone(), |c| c.ws_recheck_interval = Duration::ZERO)
+                    .await;
+            approve(&app).await;
+            let mut client = leadership_listening(&app).await;
+            // Events arrive while the user is as the token says.
+            ideal_lead(&app, "first@fitco.example").await;
+            let event = client.event("s").await;
+            assert_eq!(event["lead"]["email"], "first@fitco.example");
+
+            update_user(&app, Leadership, change.clone()).await;
+            ideal_lead(&app, "second@fitco.example").await;
+            assert_eq!(
+                client.closes_with_nothing_before().await,
+                4403,
+                "{change} on {backend:?}"
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_user_is_closed_within_the_recheck_interval_even_without_events() {
+    for backend in backends() {
+        let app =
+            TestApp::spawn_with(backend, |c| c.ws_recheck_interval = Duration::from_secs(1)).await;
+        let mut client = leadership_listening(&app).await;
+        update_user(&app, Leadership, json!({ "active": false })).await;
+        let started = tokio::time::Instant::now();
+        assert_eq!(client.closes_with_nothing_before().await, 4403);
+        // Within the interval of the last check, plus scheduling slack.
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+}
+
+db_test! {
+    async fn a_message_over_one_mebibyte_closes_the_socket_with_1009(app) {
+        let mut client = Client::connect(&app.base, &app.token(Admin)).await;
+        // Just under the limit: an ordinary ping, answered.
+        let filler = "x".repeat(1024 * 1024 - 64);
+        let ping = json!({ "type": "ping", "payload": { "f": filler } });
+        assert!(ping.to_string().len() <= 1024 * 1024);
+        client.send(ping).await;
+        assert_eq!(client.next().await["type"], "pong");
+
+        // One byte over. The server refuses it from the frame header and
+        // closes without reading the rest, so the client's own write may
+        // fail (connection reset); the close frame still arrives.
+        let over = "x".repeat(1024 * 1024 + 1);
+        let _ = client.socket.send(Message::Text(over.into())).await;
+        assert_eq!(client.close_code().await, 1009);
+    }
 }

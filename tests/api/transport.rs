@@ -4,7 +4,7 @@
 use entity::enums::Role;
 use serde_json::{Value, json};
 
-use crate::db_test;
+use crate::{common::TestApp, db_test};
 
 db_test! {
     async fn a_query_over_get_runs(app) {
@@ -279,6 +279,45 @@ db_test! {
                 .unwrap();
             let value: String = row.try_get_by_index(0).unwrap();
             assert_eq!(value, expected, "{setting}");
+        }
+    }
+}
+
+/// Sends a query with this `x-request-id` header; returns the response's
+/// header and `extensions.requestId`.
+async fn echoed_request_id(app: &TestApp, sent: &str) -> (String, String) {
+    let resp = app
+        .client
+        .post(format!("{}/graphql", app.base))
+        .bearer_auth(app.token(Role::Admin))
+        .header("x-request-id", sent)
+        .json(&json!({ "query": "{ nosuchfield }" }))
+        .send()
+        .await
+        .unwrap();
+    let header = resp.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let body: Value = resp.json().await.unwrap();
+    let in_body = body["extensions"]["requestId"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    (header, in_body)
+}
+
+db_test! {
+    async fn a_safe_client_request_id_is_echoed_and_any_other_is_replaced_by_a_uuid(app) {
+        let safe = "sync-job.2026-07-01_run-42";
+        assert_eq!(echoed_request_id(&app, safe).await, (safe.to_owned(), safe.to_owned()));
+
+        for hostile in [
+            "<script>alert(1)</script>".to_owned(),
+            "x".repeat(200),
+            "two words".to_owned(),
+            "id;drop".to_owned(),
+        ] {
+            let (header, in_body) = echoed_request_id(&app, &hostile).await;
+            assert_eq!(header, in_body, "{hostile}");
+            assert!(uuid::Uuid::parse_str(&header).is_ok(), "{hostile:?} came back as {header:?}");
         }
     }
 }
