@@ -88,6 +88,14 @@ pub const SURCHARGES: &[(&str, usize)] = &[
     ("attribution", 2),
 ];
 
+/// The surcharge of an aggregate field (0 for other fields).
+pub fn surcharge(field: &str) -> usize {
+    SURCHARGES
+        .iter()
+        .find(|(n, _)| *n == field)
+        .map_or(0, |(_, s)| *s)
+}
+
 /// Scalar fields that run a statement of their own: `totalCount` counts
 /// every row its filter matches, however many the page shows.
 pub const SCALAR_COSTS: &[(&str, usize)] = &[("totalCount", 10)];

@@ -349,7 +349,11 @@ fn timed_out(state: &AppState, request_id: &str) -> HttpResponse {
 
 /// HTTP 429 `RATE_LIMITED` with `Retry-After`: the user's budget holds
 /// less than the request's cost.
-fn rate_limited(requested: usize, throttled: &Throttled, request_id: &str) -> HttpResponse {
+pub(crate) fn rate_limited(
+    requested: usize,
+    throttled: &Throttled,
+    request_id: &str,
+) -> HttpResponse {
     let retry_after = throttled.retry_after_secs();
     let body = json!({
         "errors": [{

@@ -18,7 +18,7 @@ use sea_orm::Iterable;
 
 use super::{
     AppState,
-    graphql::{authenticate, error_response, request_id},
+    graphql::{app_error_response, authenticate, error_response, rate_limited, request_id},
 };
 use crate::{
     domain::{
@@ -27,6 +27,7 @@ use crate::{
     },
     error::AppError,
     graphql::analytics::AttributionModel,
+    graphql::cost,
     graphql::kpi::{
         KpiDimension, KpiFilter, KpiGranularity, KpiResult, KpiValue, KpisInput, compute,
     },
@@ -267,16 +268,14 @@ pub async fn kpis_csv(
 ) -> Response {
     let rid = request_id(&headers);
     let fail = |e: AppError| {
-        let status = match &e {
-            AppError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
-            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
-            AppError::BadUserInput(_) | AppError::Invalid(_) => StatusCode::BAD_REQUEST,
-            AppError::Timeout(_) => StatusCode::SERVICE_UNAVAILABLE,
-            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        let status = match e.code() {
+            "UNAUTHENTICATED" => StatusCode::UNAUTHORIZED,
+            "FORBIDDEN" => StatusCode::FORBIDDEN,
+            "BAD_USER_INPUT" => StatusCode::BAD_REQUEST,
+            "TIMEOUT" => StatusCode::SERVICE_UNAVAILABLE,
+            // UNAVAILABLE (503 with Retry-After) and INTERNAL (logged, 500).
+            _ => return app_error_response(e, &rid),
         };
-        if status == StatusCode::INTERNAL_SERVER_ERROR {
-            tracing::error!(error = %e, "KPI report failed");
-        }
         error_response(status, e.code(), &e.public_message(), &rid)
     };
     let viewer = match authenticate(&state, &headers).await {
@@ -287,6 +286,11 @@ pub async fn kpis_csv(
         Ok(i) => i,
         Err(e) => return fail(e),
     };
+    // Charged to the budget as the `kpis` query with the same KPIs costs.
+    let requested = cost::surcharge("kpis") + input.kpis.len();
+    if let Some(Err(throttled)) = state.throttle.take(viewer.user_id, requested) {
+        return rate_limited(requested, &throttled, &rid);
+    }
     let (from, to) = (input.from.get(), input.to.get());
     let cohorts = CohortCache::default();
     let work = compute(&state.db, &viewer, input, &cohorts);

@@ -491,3 +491,31 @@ async fn a_response_over_the_size_limit_is_replaced_by_an_error() {
         assert!(body["extensions"]["requestId"].is_string());
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_kpi_csv_export_is_charged_to_the_budget_too() {
+    for backend in backends() {
+        // The kpis surcharge 100 + 2 KPIs: 102 points; the budget holds 250.
+        let (app, clock) = throttled_app(backend, 250.0, 1.0).await;
+        let url = format!(
+            "{}/reports/kpis.csv?kpis=LEADS_CREATED,MQLS&from=2026-01-01&to=2026-03-31",
+            app.base
+        );
+        let get = || {
+            app.client
+                .get(&url)
+                .bearer_auth(app.token(Role::Reporting))
+                .send()
+        };
+        assert_eq!(get().await.unwrap().status(), 200);
+        assert_eq!(get().await.unwrap().status(), 200);
+        let refused = get().await.unwrap();
+        assert_eq!(refused.status(), 429);
+        // 46 left, 102 wanted: 56 s at 1 point a second.
+        assert_eq!(refused.headers()["retry-after"], "56");
+        let body: Value = refused.json().await.unwrap();
+        assert_eq!(code(&body), "RATE_LIMITED");
+        clock.advance(Duration::from_secs(56));
+        assert_eq!(get().await.unwrap().status(), 200);
+    }
+}

@@ -678,3 +678,37 @@ db_test! {
         assert_eq!(client.close_code().await, 1009);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn starting_subscriptions_is_charged_to_the_budget_and_refused_when_it_runs_out() {
+    for backend in backends() {
+        // EVENTS costs 1 + owner 1 + lead 1 + leadDefinition 1 = 4 points;
+        // a budget of 10 that does not refill starts two.
+        let app = TestApp::spawn_with(backend, |c| {
+            c.throttle = handoff::http::throttle::ThrottleSettings {
+                capacity: 10.0,
+                restore_rate: 0.0001,
+            };
+        })
+        .await;
+        let mut client = Client::connect(&app.base, &app.token(Marketing)).await;
+        client.subscribe("a", json!({})).await;
+        client.subscribe("b", json!({})).await;
+        client.subscribe("c", json!({})).await;
+        let error = client.next().await;
+        assert_eq!(error["type"], "error", "{error}");
+        assert_eq!(error["id"], "c");
+        assert_eq!(
+            error["payload"][0]["extensions"]["code"], "RATE_LIMITED",
+            "{error}"
+        );
+        // The two that started still run, and the socket stays usable.
+        client.send(json!({ "type": "ping" })).await;
+        assert_eq!(client.next().await["type"], "pong");
+        // A query over HTTP by the same user meets the same empty budget.
+        let (status, body) = app
+            .post(Marketing, "{ leads(first: 5) { nodes { id } } }", json!({}))
+            .await;
+        assert_eq!(status, 429, "{body}");
+    }
+}
