@@ -374,6 +374,44 @@ impl TestApp {
         id
     }
 
+    /// Imports a CSV export given as text (`handoff import` as the
+    /// INTEGRATION user, dates read at `utc_offset_hours`); returns the
+    /// summary and the failed-rows file's text ("" when none was written).
+    pub async fn import_csv(
+        &self,
+        system: handoff::import::System,
+        object: handoff::import::ObjectKind,
+        csv: &str,
+        utc_offset_hours: i32,
+    ) -> (handoff::import::Summary, String) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file = dir.path().join("export.csv");
+        std::fs::write(&file, csv).expect("write the export");
+        let viewer = handoff::auth::Viewer {
+            user_id: self.user_id(Role::Integration),
+            role: Role::Integration,
+            team: Team::Revops,
+        };
+        let options = handoff::import::Options {
+            system,
+            object,
+            file,
+            mapping: Default::default(),
+            currency: "USD".into(),
+            offset: chrono::FixedOffset::east_opt(utc_offset_hours * 3600).expect("offset"),
+            failed: Some(dir.path().join("failed.csv")),
+        };
+        let summary = handoff::import::run(&self.db, &viewer, &options, &mut |_| {})
+            .await
+            .expect("import");
+        let failed = summary
+            .failed_file
+            .as_ref()
+            .map(|path| std::fs::read_to_string(path).expect("failed rows"))
+            .unwrap_or_default();
+        (summary, failed)
+    }
+
     /// The global id of a seeded user.
     pub fn user_gid(&self, role: Role) -> String {
         gid("User", self.user_id(role))

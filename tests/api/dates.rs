@@ -3,11 +3,8 @@
 //! well-formed response, never a dropped connection or a silently empty
 //! answer; the edges of the range work on both engines.
 
-use entity::enums::{Role::*, Team};
-use handoff::{
-    auth::Viewer,
-    import::{self, ObjectKind, Options, System},
-};
+use entity::enums::Role::*;
+use handoff::import::{ObjectKind, System};
 use serde_json::{Value, json};
 
 use crate::{common::TestApp, db_test};
@@ -175,26 +172,15 @@ db_test! {
 
 db_test! {
     async fn an_imported_row_with_a_date_out_of_range_fails_with_its_reason(app) {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("contacts.csv");
-        std::fs::write(
-            &file,
-            "Record ID,Email,Create Date\n1,one@example.com,+262142-12-31\n2,two@example.com,1899-12-31\n3,three@example.com,9999-12-31 23:00\n4,four@example.com,2024-03-12 09:14\n",
-        )
-        .unwrap();
-        let viewer = Viewer { user_id: app.user_id(Integration), role: Integration, team: Team::Revops };
-        let options = Options {
-            system: System::Hubspot,
-            object: ObjectKind::Leads,
-            file,
-            mapping: Default::default(),
-            currency: "USD".into(),
-            offset: chrono::FixedOffset::east_opt(-5 * 3600).unwrap(),
-            failed: Some(dir.path().join("failed.csv")),
-        };
-        let summary = import::run(&app.db, &viewer, &options, &mut |_| {}).await.unwrap();
+        let (summary, failed) = app
+            .import_csv(
+                System::Hubspot,
+                ObjectKind::Leads,
+                "Record ID,Email,Create Date\n1,one@example.com,+262142-12-31\n2,two@example.com,1899-12-31\n3,three@example.com,9999-12-31 23:00\n4,four@example.com,2024-03-12 09:14\n",
+                -5,
+            )
+            .await;
         assert_eq!((summary.rows, summary.created, summary.failed), (4, 1, 3), "{summary:?}");
-        let failed = std::fs::read_to_string(dir.path().join("failed.csv")).unwrap();
         // 1899 and 10000 (04:00 UTC) are out of range; +262142 too, or no
         // date the import reads.
         assert!(failed.matches("1900 to 9999").count() >= 2, "{failed}");

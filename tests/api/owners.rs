@@ -2,11 +2,8 @@
 //! upserts, the CSV import), and ownership checked before `expectedVersion`
 //! so a stale version never tells a rep about someone else's record.
 
-use entity::enums::{Role::*, Team};
-use handoff::{
-    auth::Viewer,
-    import::{self, ObjectKind, Options, System},
-};
+use entity::enums::Role::*;
+use handoff::import::{ObjectKind, System};
 use serde_json::{Value, json};
 
 use crate::{
@@ -154,26 +151,15 @@ db_test! {
 
 db_test! {
     async fn an_imported_row_owned_by_a_machine_client_fails_with_its_reason(app) {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("contacts.csv");
-        std::fs::write(
-            &file,
-            "Record ID,Email,Contact owner\r\n1,one@example.com,reporting@example.com\r\n2,two@example.com,REPORTING User\r\n3,three@example.com,sales@example.com\r\n",
-        )
-        .unwrap();
-        let viewer = Viewer { user_id: app.user_id(Integration), role: Integration, team: Team::Revops };
-        let options = Options {
-            system: System::Hubspot,
-            object: ObjectKind::Leads,
-            file,
-            mapping: Default::default(),
-            currency: "USD".into(),
-            offset: chrono::FixedOffset::east_opt(0).unwrap(),
-            failed: Some(dir.path().join("failed.csv")),
-        };
-        let summary = import::run(&app.db, &viewer, &options, &mut |_| {}).await.unwrap();
+        let (summary, failed) = app
+            .import_csv(
+                System::Hubspot,
+                ObjectKind::Leads,
+                "Record ID,Email,Contact owner\r\n1,one@example.com,reporting@example.com\r\n2,two@example.com,REPORTING User\r\n3,three@example.com,sales@example.com\r\n",
+                0,
+            )
+            .await;
         assert_eq!((summary.rows, summary.created, summary.failed), (3, 1, 2), "{summary:?}");
-        let failed = std::fs::read_to_string(dir.path().join("failed.csv")).unwrap();
         assert_eq!(failed.matches("has role REPORTING, which does not own records").count(), 2, "{failed}");
     }
 }
