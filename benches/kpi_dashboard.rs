@@ -13,7 +13,7 @@
 //!
 //! An empty database is loaded first (`BENCH_LEADS`, default 1,000,000).
 //! `BENCH_RUNS` (default 5) timed runs of each follow one warm-up run; the
-//! fastest and the median are printed. Results are in the README.
+//! fastest and the median are printed. Results are in docs/benchmarks.md.
 
 use std::{process::Command, time::Instant};
 

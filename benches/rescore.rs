@@ -10,7 +10,7 @@
 //! ```
 //!
 //! Without `BENCH_DATABASE_URL` it runs on a temporary SQLite file. Results
-//! are recorded in the README's benchmark section.
+//! are recorded in docs/benchmarks.md.
 
 use std::time::Instant;
 

@@ -38,7 +38,7 @@
 //! them, validate anything, score them or answer per record: it is the
 //! cost of the writes alone.
 //!
-//! Results are in the README ("Sync upsert throughput").
+//! Results are in docs/benchmarks.md ("Sync upsert throughput").
 
 use std::{
     sync::{

@@ -7,7 +7,7 @@ use clap::Parser;
 // jemalloc, with a background thread that gives freed memory back to the
 // system about a second after a heavy request (`.cargo/config.toml` sets
 // its options at build time); glibc's malloc kept the peak for good. See
-// README "Memory".
+// docs/operations.md "Memory".
 #[global_allocator]
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 

@@ -1,4 +1,4 @@
-//! How HubSpot's and Salesforce's stages map to Handoff's (DESIGN.md §7).
+//! How HubSpot's and Salesforce's stages map to Handoff's (docs/sync.md).
 //!
 //! A sync job sends a stage as the source system spells it, or as Handoff's
 //! own name (`MQL`, `CLOSED_WON`), which every system accepts. Matching
@@ -6,7 +6,7 @@
 //! hyphen, so `Working - Contacted`, `working-contacted` and `WORKING -
 //! CONTACTED` are one value; both HubSpot's internal names
 //! (`marketingqualifiedlead`) and its labels (`Marketing Qualified Lead`)
-//! match. The README's table is generated from the same lists
+//! match. The table in docs/sync.md is generated from the same lists
 //! (`mapping_table`), so the documentation cannot drift.
 
 use entity::enums::{ExternalSystem, LeadStage, OpportunityStage};
@@ -240,7 +240,7 @@ pub fn opportunity_stage(system: ExternalSystem, value: &str) -> Result<Opportun
 fn unknown(what: &str, system: ExternalSystem, value: &str) -> String {
     format!(
         "{value:?} is not a {what} Handoff maps from {system}; send one of the values in the \
-         README's mapping table or Handoff's own stage name"
+         mapping table of docs/sync.md or Handoff's own stage name"
     )
 }
 
@@ -271,8 +271,8 @@ pub enum SyncMove {
     KeepCurrent,
 }
 
-/// The sync policy for lead stages (README, "Stages from HubSpot and
-/// Salesforce"). The source system is the record of what happened, so
+/// The sync policy for lead stages (docs/sync.md, "What a sync does with
+/// a reported stage"). The source system is the record of what happened, so
 /// moves the interactive state machine would refuse as skipping a step
 /// (NEW straight to SQL, as HubSpot allows) are recorded as one move; but a
 /// stage a lead has passed is never taken back, so a report of an earlier
@@ -292,7 +292,7 @@ pub fn sync_move(current: LeadStage, reported: LeadStage) -> SyncMove {
 }
 
 /// The mapping tables as Markdown rows `| system | field | value | stage |`,
-/// for the README (a test keeps the README's copy equal to this).
+/// for docs/sync.md (a test keeps its copy equal to this).
 pub fn mapping_table() -> String {
     let mut out = String::from(
         "| system | field | source value | Handoff stage |\n| --- | --- | --- | --- |\n",
@@ -427,11 +427,11 @@ mod tests {
     }
 
     #[test]
-    fn the_readme_shows_the_mapping_table() {
-        let readme = include_str!("../../README.md");
+    fn the_sync_doc_shows_the_mapping_table() {
+        let doc = include_str!("../../docs/sync.md");
         assert!(
-            readme.contains(&mapping_table()),
-            "README.md's mapping table differs from domain::crm::mapping_table(); paste its output:\n{}",
+            doc.contains(&mapping_table()),
+            "docs/sync.md's mapping table differs from domain::crm::mapping_table(); paste its output:\n{}",
             mapping_table()
         );
     }

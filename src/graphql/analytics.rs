@@ -282,7 +282,7 @@ const TOP: usize = 5;
 
 /// What a campaign did in a period, from touch to revenue. Each count uses
 /// one timestamp, always within the period's whole UTC days; see the field descriptions and
-/// the README's "Closed-loop analytics".
+/// docs/analytics.md, "Closed-loop analytics".
 #[derive(SimpleObject)]
 pub struct CampaignPerformance {
     /// The period's first day (UTC).

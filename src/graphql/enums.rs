@@ -3,7 +3,7 @@
 
 use async_graphql::Enum;
 
-/// What a caller may do; see the role table in the README.
+/// What a caller may do; see the role table in docs/roles.md.
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 #[graphql(remote = "entity::enums::Role")]
 pub enum Role {
@@ -65,7 +65,7 @@ pub enum Channel {
     Other,
 }
 
-/// Lifecycle stage of a lead (DESIGN.md section 3).
+/// Lifecycle stage of a lead (docs/lifecycle.md).
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 #[graphql(remote = "entity::enums::LeadStage")]
 pub enum LeadStage {

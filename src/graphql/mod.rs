@@ -28,7 +28,7 @@ pub mod user;
 use async_graphql::{MergedObject, Schema};
 use sea_orm::DatabaseConnection;
 
-/// Deepest selection allowed (DESIGN.md: 12).
+/// Deepest selection allowed (docs/api.md, "Transport and limits": 12).
 pub const MAX_DEPTH: usize = 12;
 /// Depth allowed for introspection-only operations (the standard
 /// introspection query is 15 deep).

@@ -184,7 +184,7 @@ pub struct LeadUpsertInput {
     /// email.
     pub owner_email: MaybeUndefined<String>,
     /// The current stage: HubSpot's lifecycle stage, Salesforce's Lead
-    /// Status, or Handoff's name (see the README's mapping table).
+    /// Status, or Handoff's name (see the mapping table in docs/sync.md).
     pub stage: Option<String>,
     /// HubSpot's lead status (`hs_lead_status`), which refines the
     /// lifecycle stage (IN_PROGRESS makes an MQL a SAL).

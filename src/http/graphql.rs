@@ -1,6 +1,7 @@
 //! Our GraphQL handler. async-graphql's stock axum service runs array
 //! batches, executes mutations sent with GET, parses any content type and has
-//! no body limit; this one follows DESIGN.md "Transport and limits" instead:
+//! no body limit; this one follows docs/api.md "Transport and limits"
+//! instead:
 //!
 //! - POST with `application/json` (415 otherwise), one operation per request
 //!   (a JSON array is 400), a body over 1 MiB is 413;

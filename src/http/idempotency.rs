@@ -1,6 +1,6 @@
 //! `Idempotency-Key` on `POST /graphql` mutations, as Stripe's API has it,
 //! with the status codes of the IETF draft "The Idempotency-Key HTTP Header
-//! Field" (README "Retrying mutations safely"):
+//! Field" (docs/api.md "Retrying mutations safely"):
 //!
 //! - the first request with a key runs; if it committed a write, its
 //!   status and body are stored for 24 hours;

@@ -22,7 +22,7 @@ pub struct Column {
     pub headers: &'static [&'static str],
     /// The sync service's field it fills (errors name it).
     pub field: &'static str,
-    /// How the cell is read, for the README.
+    /// How the cell is read, for docs/import.md.
     pub note: &'static str,
 }
 
@@ -335,8 +335,8 @@ impl<'a> Row<'a> {
     }
 }
 
-/// The columns as a Markdown table for the README (a test keeps the
-/// README's copy equal to this).
+/// The columns as a Markdown table for docs/import.md (a test keeps its
+/// copy equal to this).
 pub fn markdown_table(columns: &[Column]) -> String {
     let mut out =
         String::from("| column | key | field | how it is read |\n| --- | --- | --- | --- |\n");

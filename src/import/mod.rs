@@ -597,11 +597,12 @@ fn first_id(cell: &str) -> Option<String> {
 mod tests {
     use super::*;
 
-    const README: &str = include_str!("../../README.md");
+    const IMPORT_DOC: &str = include_str!("../../docs/import.md");
 
-    /// The README's column and source tables are generated from the code.
+    /// The column and source tables of docs/import.md are generated from
+    /// the code.
     #[test]
-    fn the_readme_lists_every_column_and_source_mapping() {
+    fn the_import_doc_lists_every_column_and_source_mapping() {
         for system in [System::Hubspot, System::Salesforce] {
             for object in [
                 ObjectKind::Leads,
@@ -610,15 +611,15 @@ mod tests {
             ] {
                 let table = columns::markdown_table(object.columns(system));
                 assert!(
-                    README.contains(&table),
-                    "README lacks the {system:?} {object:?} table:\n{table}"
+                    IMPORT_DOC.contains(&table),
+                    "docs/import.md lacks the {system:?} {object:?} table:\n{table}"
                 );
             }
         }
         let sources = values::sources_table();
         assert!(
-            README.contains(&sources),
-            "README lacks the source table:\n{sources}"
+            IMPORT_DOC.contains(&sources),
+            "docs/import.md lacks the source table:\n{sources}"
         );
     }
 

@@ -187,8 +187,8 @@ pub fn flag(value: &str) -> Option<bool> {
     }
 }
 
-/// The source mappings as a Markdown table for the README (a test keeps
-/// the README's copy equal to this).
+/// The source mappings as a Markdown table for docs/import.md (a test
+/// keeps its copy equal to this).
 pub fn sources_table() -> String {
     let mut out = String::from("| system | source value | channel |\n| --- | --- | --- |\n");
     for (label, channel) in HUBSPOT_SOURCES {

@@ -9,7 +9,7 @@
 //! are computed by [`crate::domain::attribution`] (in [`campaign_credits`],
 //! shared by campaign performance and the CAMPAIGN_ROI KPI).
 //!
-//! Definitions (the README's "Closed-loop analytics" repeats them):
+//! Definitions (docs/analytics.md, "Closed-loop analytics", repeats them):
 //!
 //! - A period is `from <= t < to` (the API passes whole UTC days, both
 //!   included: [`Period::whole_days`]). Each count uses one timestamp: a touch its

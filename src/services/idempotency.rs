@@ -1,5 +1,5 @@
-//! Storage of mutations' `Idempotency-Key`s (README "Retrying mutations
-//! safely"); the HTTP side is `http::idempotency`.
+//! Storage of mutations' `Idempotency-Key`s (docs/api.md "Retrying
+//! mutations safely"); the HTTP side is `http::idempotency`.
 //!
 //! A key is **claimed** before its mutation runs: an insert of its own,
 //! outside any transaction, that the unique index on `(user_id, key)` lets

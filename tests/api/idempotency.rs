@@ -1,7 +1,8 @@
-//! `Idempotency-Key` on mutations (README "Retrying mutations safely"): a
-//! retry gets the first answer and writes nothing; another request with the
-//! key is 422, one while the first runs 409; a request that wrote nothing
-//! releases its key; keys expire after 24 hours and are per user.
+//! `Idempotency-Key` on mutations (docs/api.md "Retrying mutations
+//! safely"): a retry gets the first answer and writes nothing; another
+//! request with the key is 422, one while the first runs 409; a request that
+//! wrote nothing releases its key; keys expire after 24 hours and are per
+//! user.
 
 use std::time::Duration;
 
