@@ -310,3 +310,15 @@ db_test! {
         assert!(data["createLead"]["lead"]["id"].is_string(), "{data}");
     }
 }
+
+db_test! {
+    async fn the_csv_report_refuses_a_parameter_with_a_nul_character_by_name(app) {
+        // An industry with U+0000 was an INTERNAL error on PostgreSQL.
+        let url = format!("{}/reports/kpis.csv?kpis=LEADS_CREATED&from=2026-01-01&to=2026-03-31&industries=Soft%00ware", app.base);
+        let res = app.client.get(url).bearer_auth(app.token(Role::Reporting)).send().await.unwrap();
+        assert_eq!(res.status().as_u16(), 400);
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{body}");
+        assert!(body["errors"][0]["message"].as_str().unwrap().contains("`industries`"), "{body}");
+    }
+}
