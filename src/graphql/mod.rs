@@ -23,6 +23,7 @@ pub mod opportunity;
 pub mod scalars;
 pub mod spend;
 pub mod sync;
+pub mod text;
 pub mod user;
 
 use async_graphql::{MergedObject, Schema};
@@ -118,6 +119,7 @@ pub fn build_schema(
         scalars::NAMES,
     )
     .extension(scalars::DateHints)
+    .extension(text::NoNulText)
     .limit_depth(depth)
     .limit_directives(MAX_DIRECTIVES);
     if !options.introspection {

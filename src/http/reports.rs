@@ -84,6 +84,13 @@ fn day(params: &HashMap<String, String>, name: &str) -> Result<InputDate, AppErr
 
 /// Reads the query string into the `kpis` query's input.
 fn input(params: &HashMap<String, String>) -> Result<KpisInput, AppError> {
+    // The rule of all text given to the API (src/graphql/text.rs).
+    if let Some(name) = params
+        .iter()
+        .find_map(|(k, v)| v.contains('\0').then_some(k))
+    {
+        return Err(bad(name, "must not contain the NUL character (U+0000)"));
+    }
     let kpis = list(params, "kpis")
         .iter()
         .map(|k| {

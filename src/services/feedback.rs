@@ -117,7 +117,12 @@ pub fn select(filter: &FeedbackFilter) -> Select<win_loss_feedback::Entity> {
         // in its text, and no name is part of another quoted one.
         let text = Expr::col(C::SecondaryReasons).cast_as(Alias::new("TEXT"));
         let mut any = Condition::any().add(C::PrimaryReason.is_in(reasons.clone()));
-        for r in reasons {
+        // One LIKE per distinct reason: a list that repeats them (1,001
+        // items) nested past SQLite's expression depth limit of 1,000.
+        let mut distinct = reasons.clone();
+        distinct.sort_by_key(|r| r.as_str());
+        distinct.dedup();
+        for r in &distinct {
             any = any.add(
                 text.clone()
                     .like(LikeExpr::new(format!("%\"{}\"%", r.as_str()))),

@@ -112,11 +112,12 @@ pub async fn create_draft(
         .await?
         .flatten();
     let at = now();
+    let version = latest.unwrap_or(0) + 1;
     let model = lead_definition::ActiveModel {
         id: Set(Uuid::now_v7()),
         created_at: Set(at),
         updated_at: Set(at),
-        version: Set(latest.unwrap_or(0) + 1),
+        version: Set(version),
         status: Set(DefinitionStatus::Draft),
         description: Set(fields.description),
         fit_criteria: Set(json(&fields.fit_criteria)?),
@@ -134,7 +135,15 @@ pub async fn create_draft(
         deleted_at: Set(None),
     }
     .insert(&txn)
-    .await?;
+    .await
+    // On PostgreSQL a draft created at the same moment can read the same
+    // latest version; the unique index decides, and the loser wrote nothing.
+    .map_err(|e| match e.sql_err() {
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => AppError::Conflict(format!(
+            "another draft took version {version} at the same moment; nothing was written, retry"
+        )),
+        _ => AppError::Db(e),
+    })?;
     log(&txn, viewer, model.id, &["version", "status"], at).await?;
     txn.commit().await?;
     Ok(model)

@@ -57,3 +57,27 @@ db_test! {
         assert_eq!(entity::change_log::Entity::find().count(&app.db).await.unwrap(), before);
     }
 }
+
+db_test! {
+    async fn drafts_created_at_the_same_moment_get_distinct_versions_or_a_conflict(app) {
+        // A draft takes the next version number. On PostgreSQL, drafts
+        // created at once read the same latest version, and the losers'
+        // inserts met the unique index as INTERNAL errors.
+        const CREATE: &str = "mutation($i: LeadDefinitionInput!) { createLeadDefinition(input: $i) { leadDefinition { version } } }";
+        let sent = (0..8).map(|_| app.post(Role::Marketing, CREATE, json!({ "i": crate::common::lead_definition(50, 30) })));
+        let mut versions = vec![];
+        for (status, body) in futures_util::future::join_all(sent).await {
+            assert_eq!(status, 200, "{body}");
+            match body["data"]["createLeadDefinition"]["leadDefinition"]["version"].as_i64() {
+                Some(version) => versions.push(version),
+                None => assert_eq!(body["errors"][0]["extensions"]["code"], "CONFLICT", "{body}"),
+            }
+        }
+        let created = versions.len();
+        versions.sort_unstable();
+        versions.dedup();
+        assert!(created > 0 && versions.len() == created, "versions {versions:?} of {created} drafts");
+        let listed = app.gql(Role::Marketing, "{ leadDefinitions { totalCount } }", json!({})).await;
+        assert_eq!(listed["leadDefinitions"]["totalCount"], created, "a conflict wrote a draft");
+    }
+}

@@ -502,3 +502,17 @@ db_test! {
         assert_eq!(list(json!({ "outcomes": ["LOST"] })).await, ["B"]);
     }
 }
+
+db_test! {
+    async fn the_reasons_filter_takes_a_list_that_repeats_its_values(app) {
+        // 1,001 items were 1,001 nested LIKEs: past SQLite's expression
+        // depth limit, an INTERNAL error.
+        let a = deal(&app, "A", "CLOSED_WON").await;
+        submit(&app, Role::Sales, json!({ "opportunityId": a, "outcome": "WON", "primaryReason": "PRODUCT_FIT", "secondaryReasons": ["PRICE"] })).await;
+        let reasons: Vec<&str> = ["TIMING", "PRICE"].into_iter().cycle().take(1001).collect();
+        let data = app
+            .gql(Role::Marketing, "query($f: WinLossFeedbackFilter) { winLossFeedback(filter: $f) { totalCount } }", json!({ "f": { "reasons": reasons } }))
+            .await;
+        assert_eq!(data["winLossFeedback"]["totalCount"], 1);
+    }
+}

@@ -26,6 +26,7 @@ mod opportunities;
 mod owners;
 mod pagination;
 mod query_count;
+mod robustness;
 mod roles;
 mod schema;
 mod search;

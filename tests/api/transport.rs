@@ -321,3 +321,43 @@ db_test! {
         }
     }
 }
+
+db_test! {
+    async fn text_with_a_nul_character_is_refused_before_anything_runs_naming_where(app) {
+        // PostgreSQL cannot store U+0000 in text: a lead named with one
+        // was an INTERNAL error there (and written on SQLite).
+        let create = "mutation($i: CreateLeadInput!) { createLead(input: $i) { lead { id } userErrors { code } } }";
+        let (status, body) = app
+            .post(Role::Admin, create, json!({ "i": { "email": "nul@example.com", "firstName": "A\u{0}da", "source": "EMAIL" } }))
+            .await;
+        assert_eq!(status, 200);
+        assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{body}");
+        assert!(body["errors"][0]["message"].as_str().unwrap().contains("\"$i.firstName\""), "{body}");
+        let leads = app.gql(Role::Admin, "{ leads { totalCount } }", json!({})).await;
+        assert_eq!(leads["leads"]["totalCount"], 0);
+
+        // In a literal too (the escape is the only way to write one).
+        let search = r#"{ accounts(filter: {search: "a\u0000"}) { totalCount } }"#;
+        let (_, body) = app.post(Role::Admin, search, json!({})).await;
+        assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{body}");
+        assert!(body["errors"][0]["message"].as_str().unwrap().contains("accounts.filter.search"), "{body}");
+
+        // Other characters a database stores are text like any other.
+        let data = app
+            .gql(Role::Admin, create, json!({ "i": { "email": "rtl@example.com", "firstName": "\u{202E}\u{5E9}\u{5DC}\u{5D5}\u{5DD} \u{1F600}", "source": "EMAIL" } }))
+            .await;
+        assert!(data["createLead"]["lead"]["id"].is_string(), "{data}");
+    }
+}
+
+db_test! {
+    async fn the_csv_report_refuses_a_parameter_with_a_nul_character_by_name(app) {
+        // An industry with U+0000 was an INTERNAL error on PostgreSQL.
+        let url = format!("{}/reports/kpis.csv?kpis=LEADS_CREATED&from=2026-01-01&to=2026-03-31&industries=Soft%00ware", app.base);
+        let res = app.client.get(url).bearer_auth(app.token(Role::Reporting)).send().await.unwrap();
+        assert_eq!(res.status().as_u16(), 400);
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{body}");
+        assert!(body["errors"][0]["message"].as_str().unwrap().contains("`industries`"), "{body}");
+    }
+}
