@@ -13,6 +13,15 @@ pub const MAX_SCORE: i32 = 100;
 
 /// The longest SLA window a definition may set, in hours (30 days).
 pub const MAX_SLA_HOURS: i32 = 24 * 30;
+/// Most values in one fit criterion list (industries, countries, title
+/// keywords, seniorities) and most engagement rules.
+pub const MAX_CRITERIA: usize = 100;
+/// Longest industry, country or title keyword.
+pub const MAX_CRITERION_CHARS: usize = 100;
+/// Largest head count a range may name (as an account's employee count).
+pub const MAX_EMPLOYEES: i32 = 10_000_000;
+/// The half-life's bounds, in days: from a few hours to ten years.
+pub const HALF_LIFE_DAYS: std::ops::RangeInclusive<f64> = 0.1..=3650.0;
 
 /// Fit criteria, stored as JSON in `lead_definitions.fit_criteria` (camelCase):
 ///
@@ -353,6 +362,26 @@ pub fn validate(
 
     // Names compared case-insensitively must stay unambiguous, and a blank one
     // would match nothing (industries, countries) or everything (keywords).
+    // Sizes first: a definition is read on every rescoring, so it stays small.
+    for (group, len) in [
+        ("fitCriteria.industries", criteria.industries.len()),
+        ("fitCriteria.countries", criteria.countries.len()),
+        ("fitCriteria.titleKeywords", criteria.title_keywords.len()),
+        ("fitCriteria.seniorities", criteria.seniorities.len()),
+        ("engagementRules", rules.len()),
+    ] {
+        if len > MAX_CRITERIA {
+            error(
+                group.to_owned(),
+                format!("at most {MAX_CRITERIA} values, got {len}"),
+            );
+        }
+    }
+    let points_over = |points: i32| {
+        (points > MAX_SCORE)
+            .then(|| format!("points must be at most {MAX_SCORE} (a score is capped at {MAX_SCORE}), got {points}"))
+    };
+
     for (group, map) in [
         ("industries", &criteria.industries),
         ("countries", &criteria.countries),
@@ -360,7 +389,18 @@ pub fn validate(
     ] {
         let mut seen: BTreeMap<String, &str> = BTreeMap::new();
         for (name, &points) in map {
+            if name.chars().count() > MAX_CRITERION_CHARS {
+                // The value itself is too long to name the field by.
+                error(
+                    format!("fitCriteria.{group}"),
+                    format!("a value is over {MAX_CRITERION_CHARS} characters"),
+                );
+                continue;
+            }
             let field = format!("fitCriteria.{group}.{name}");
+            if let Some(message) = points_over(points) {
+                error(field.clone(), message);
+            }
             let normalized = normalize(name);
             if normalized.is_empty() {
                 error(field.clone(), "must not be blank".to_owned());
@@ -386,6 +426,15 @@ pub fn validate(
                     format!("must not be negative, got {v}"),
                 );
             }
+            if let Some(v) = value.filter(|v| *v > MAX_EMPLOYEES) {
+                error(
+                    format!("fitCriteria.employeeRange.{end}"),
+                    format!("must be at most {MAX_EMPLOYEES}, got {v}"),
+                );
+            }
+        }
+        if let Some(message) = points_over(range.points) {
+            error("fitCriteria.employeeRange.points".to_owned(), message);
         }
         if let (Some(min), Some(max)) = (range.min, range.max)
             && min > max
@@ -405,6 +454,9 @@ pub fn validate(
 
     for (name, &points) in &criteria.seniorities {
         let field = format!("fitCriteria.seniorities.{name}");
+        if let Some(message) = points_over(points) {
+            error(field.clone(), message);
+        }
         if from_stored_name::<Seniority>(name).is_none() {
             error(
                 field.clone(),
@@ -419,6 +471,9 @@ pub fn validate(
         }
     }
 
+    if let Some(message) = points_over(criteria.target_account_points) {
+        error("fitCriteria.targetAccountPoints".to_owned(), message);
+    }
     if criteria.target_account_points < 0 {
         error(
             "fitCriteria.targetAccountPoints".to_owned(),
@@ -434,6 +489,9 @@ pub fn validate(
                            EVENT_VISIT";
     for (name, &points) in rules {
         let field = format!("engagementRules.{name}");
+        if let Some(message) = points_over(points) {
+            error(field.clone(), message);
+        }
         match from_stored_name::<ActivityKind>(name) {
             None => error(
                 field.clone(),
@@ -458,6 +516,15 @@ pub fn validate(
         error(
             "halfLifeDays".to_owned(),
             format!("must be a positive number of days, got {half_life_days}"),
+        );
+    } else if !HALF_LIFE_DAYS.contains(&half_life_days) {
+        error(
+            "halfLifeDays".to_owned(),
+            format!(
+                "must be between {} and {} days",
+                HALF_LIFE_DAYS.start(),
+                HALF_LIFE_DAYS.end()
+            ),
         );
     }
 
@@ -1091,6 +1158,66 @@ mod tests {
             validate(&c, &r, 0.0, 40, 30, 24, 48)[0].1,
             "must be a positive number of days, got 0"
         );
+    }
+
+    #[test]
+    fn a_definition_stays_small_and_its_numbers_sane() {
+        let many: BTreeMap<String, i32> = (0..101).map(|i| (format!("Industry {i}"), 1)).collect();
+        let criteria = FitCriteria {
+            industries: many,
+            countries: map(&[("US", 101)]),
+            title_keywords: [("x".repeat(101), 10)].into_iter().collect(),
+            employee_range: Some(EmployeeRange {
+                min: Some(0),
+                max: Some(i32::MAX),
+                points: 20,
+            }),
+            ..FitCriteria::default()
+        };
+        let rules = map(&[("DEMO_REQUEST", 2_147_483_647)]);
+        let errors = validate(&criteria, &rules, 5e-324, 40, 30, 24, 48);
+        assert_eq!(
+            fields(&errors),
+            [
+                "fitCriteria.industries",
+                "fitCriteria.countries.US",
+                "fitCriteria.titleKeywords",
+                "fitCriteria.employeeRange.max",
+                "engagementRules.DEMO_REQUEST",
+                "halfLifeDays",
+            ]
+        );
+        assert_eq!(errors[0].1, "at most 100 values, got 101");
+        assert_eq!(errors[2].1, "a value is over 100 characters");
+        assert!(
+            errors[1].1.starts_with("points must be at most 100"),
+            "{}",
+            errors[1].1
+        );
+        assert_eq!(errors[5].1, "must be between 0.1 and 3650 days");
+        // The edges are accepted.
+        let edge = FitCriteria {
+            countries: map(&[("US", 100)]),
+            employee_range: Some(EmployeeRange {
+                min: Some(0),
+                max: Some(10_000_000),
+                points: 100,
+            }),
+            ..FitCriteria::default()
+        };
+        assert!(
+            validate(
+                &edge,
+                &map(&[("DEMO_REQUEST", 100)]),
+                3650.0,
+                40,
+                30,
+                24,
+                48
+            )
+            .is_empty()
+        );
+        assert!(validate(&edge, &marketing_rules(), 0.1, 40, 30, 24, 48).is_empty());
     }
 
     #[test]

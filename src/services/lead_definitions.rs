@@ -56,7 +56,14 @@ pub struct DefinitionFields {
     pub review_by: NaiveDate,
 }
 
+/// Longest description of a definition.
+pub const MAX_DESCRIPTION_CHARS: usize = 10_000;
+
 fn check(fields: &DefinitionFields) -> AppResult<()> {
+    let too_long = fields
+        .description
+        .as_ref()
+        .is_some_and(|d| d.chars().count() > MAX_DESCRIPTION_CHARS);
     let errors = validate(
         &fields.fit_criteria,
         &fields.engagement_rules,
@@ -66,24 +73,35 @@ fn check(fields: &DefinitionFields) -> AppResult<()> {
         fields.first_contact_hours,
         fields.disposition_hours,
     );
-    if errors.is_empty() {
+    if errors.is_empty() && !too_long {
         return Ok(());
     }
+    let description = too_long.then(|| {
+        FieldError::new(
+            "description",
+            UserErrorCode::TooLong,
+            format!("at most {MAX_DESCRIPTION_CHARS} characters"),
+        )
+    });
     Err(AppError::Invalid(
-        errors
+        description
             .into_iter()
-            .map(|(field, message)| FieldError {
-                field: std::iter::once("input".to_owned())
-                    .chain(field.split('.').map(str::to_owned))
-                    .collect(),
-                message,
-                code: if field.ends_with("min") || field.ends_with("max") || field.contains("Hours")
-                {
-                    UserErrorCode::OutOfRange
-                } else {
-                    UserErrorCode::Invalid
-                },
-            })
+            .chain(errors.into_iter().map(|(field, message)| {
+                FieldError {
+                    field: std::iter::once("input".to_owned())
+                        .chain(field.split('.').map(str::to_owned))
+                        .collect(),
+                    message,
+                    code: if field.ends_with("min")
+                        || field.ends_with("max")
+                        || field.contains("Hours")
+                    {
+                        UserErrorCode::OutOfRange
+                    } else {
+                        UserErrorCode::Invalid
+                    },
+                }
+            }))
             .collect(),
     ))
 }

@@ -747,3 +747,32 @@ db_test! {
         }
     }
 }
+
+db_test! {
+    async fn a_definition_that_would_grow_without_bound_is_refused_with_user_errors(app) {
+        let mut input = definition(50, 30);
+        input["description"] = json!("x".repeat(10_001));
+        input["halfLifeDays"] = json!(5e-324);
+        input["fitCriteria"]["industries"] = json!((0..101).map(|i| json!({ "value": format!("I{i}"), "points": 1 })).collect::<Vec<_>>());
+        input["engagementRules"] = json!([{ "kind": "DEMO_REQUEST", "points": 2_147_483_647 }]);
+        let data = app.gql(Role::Marketing, CREATE_DEF, json!({ "i": input })).await;
+        let payload = &data["createLeadDefinition"];
+        assert!(payload["leadDefinition"].is_null(), "{payload}");
+        let errors: Vec<(String, String)> = payload["userErrors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| (e["field"].as_array().unwrap().iter().map(|f| f.as_str().unwrap()).collect::<Vec<_>>().join("."), e["code"].as_str().unwrap().to_owned()))
+            .collect();
+        for expected in [
+            ("input.description", "TOO_LONG"),
+            ("input.fitCriteria.industries", "INVALID"),
+            ("input.engagementRules.DEMO_REQUEST", "INVALID"),
+            ("input.halfLifeDays", "INVALID"),
+        ] {
+            assert!(errors.iter().any(|(f, c)| (f.as_str(), c.as_str()) == expected), "{expected:?} in {errors:?}");
+        }
+        let none = app.gql(Role::Marketing, "{ leadDefinitions { totalCount } }", json!({})).await;
+        assert_eq!(none["leadDefinitions"]["totalCount"], 0);
+    }
+}
