@@ -130,9 +130,7 @@ fn win_loss_key(db: &impl ConnectionTrait, dim: WinLossDimension) -> (String, Ke
         WinLossDimension::Campaign => ("l.source_campaign_id".into(), KeyKind::Campaign),
         WinLossDimension::Industry => ("a.industry".into(), KeyKind::Text),
         WinLossDimension::SourcedBy => ("o.sourced_by".into(), KeyKind::SourcedBy),
-        WinLossDimension::OpportunityType => {
-            ("o.opportunity_type".into(), KeyKind::OpportunityType)
-        }
+        WinLossDimension::OpportunityType => ("o.type".into(), KeyKind::OpportunityType),
         WinLossDimension::CloseMonth => (
             match db.get_database_backend() {
                 DbBackend::Postgres => "to_char(o.closed_at AT TIME ZONE 'UTC', 'YYYY-MM')".into(),
