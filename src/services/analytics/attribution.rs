@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, Utc};
 use entity::enums::{ActivityKind, OpportunityStage};
 use rust_decimal::Decimal;
-use sea_orm::ConnectionTrait;
+use sea_orm::{ConnectionTrait, QueryResult};
 use uuid::Uuid;
 
 use super::{Amount, stored};
@@ -48,6 +48,27 @@ pub struct OpportunityTouches {
     pub touches: Vec<OpportunityTouch>,
 }
 
+/// The rows of `select`, opportunities `o` to attribute, in id order: at
+/// most [`MAX_ATTRIBUTED_OPPORTUNITIES`], else BAD_USER_INPUT saying
+/// `too_many`.
+async fn bounded(
+    db: &impl ConnectionTrait,
+    mut sql: Sql,
+    select: &str,
+    too_many: impl FnOnce() -> String,
+) -> AppResult<Vec<QueryResult>> {
+    sql.push(select);
+    sql.push(&format!(
+        " ORDER BY o.id LIMIT {}",
+        MAX_ATTRIBUTED_OPPORTUNITIES + 1
+    ));
+    let rows = db.query_all_raw(sql.statement()).await?;
+    if rows.len() > MAX_ATTRIBUTED_OPPORTUNITIES {
+        return Err(AppError::BadUserInput(too_many()));
+    }
+    Ok(rows)
+}
+
 /// Credits to the campaign under `model`: from opportunities created in the
 /// period (pipeline) and from those won in the period (revenue), per
 /// currency. Only opportunities with a touch of the campaign can credit it,
@@ -69,18 +90,15 @@ pub(super) async fn attributed(
               OR (o.stage = 'CLOSED_WON' AND o.closed_at >= {from} AND o.closed_at < {to})) \
          AND EXISTS (SELECT 1 FROM activities a JOIN campaigns c ON c.id = a.campaign_id AND c.deleted_at IS NULL \
                      WHERE a.lead_id = o.primary_lead_id AND a.campaign_id = {c} \
-                     AND a.deleted_at IS NULL AND a.occurred_at <= o.created_at) \
-         ORDER BY o.id LIMIT {}",
-        MAX_ATTRIBUTED_OPPORTUNITIES + 1
+                     AND a.deleted_at IS NULL AND a.occurred_at <= o.created_at)"
     );
-    sql.push(&text);
-    let rows = db.query_all_raw(sql.statement()).await?;
-    if rows.len() > MAX_ATTRIBUTED_OPPORTUNITIES {
-        return Err(AppError::BadUserInput(format!(
+    let rows = bounded(db, sql, &text, || {
+        format!(
             "more than {MAX_ATTRIBUTED_OPPORTUNITIES} opportunities in the period have touches of \
              this campaign: ask for a shorter period (`from`, `to`)"
-        )));
-    }
+        )
+    })
+    .await?;
     struct Opp {
         id: Uuid,
         created_at: DateTime<Utc>,
@@ -197,18 +215,15 @@ pub(crate) async fn attributed_revenue(
          WHERE o.deleted_at IS NULL AND o.stage = 'CLOSED_WON' \
          AND o.closed_at >= {from} AND o.closed_at < {to} AND o.currency = {cur} \
          AND EXISTS (SELECT 1 FROM activities a JOIN campaigns c ON c.id = a.campaign_id AND c.deleted_at IS NULL \
-                     WHERE a.lead_id = o.primary_lead_id AND a.deleted_at IS NULL AND a.occurred_at <= o.created_at) \
-         ORDER BY o.id LIMIT {}",
-        MAX_ATTRIBUTED_OPPORTUNITIES + 1
+                     WHERE a.lead_id = o.primary_lead_id AND a.deleted_at IS NULL AND a.occurred_at <= o.created_at)"
     );
-    sql.push(&text);
-    let rows = db.query_all_raw(sql.statement()).await?;
-    if rows.len() > MAX_ATTRIBUTED_OPPORTUNITIES {
-        return Err(AppError::BadUserInput(format!(
+    let rows = bounded(db, sql, &text, || {
+        format!(
             "`{argument}`: more than {MAX_ATTRIBUTED_OPPORTUNITIES} deals won in the period have \
              campaign touches to attribute: ask for a shorter period"
-        )));
-    }
+        )
+    })
+    .await?;
     let mut deals = Vec::with_capacity(rows.len());
     for row in &rows {
         deals.push((
