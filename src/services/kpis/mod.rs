@@ -31,6 +31,15 @@
 //!
 //! Money: amounts are summed only for records in the request's currency
 //! (USD unless asked otherwise); there is no currency conversion.
+//!
+//! Adding a KPI: its variant and agreed [`Definition`](kpi::Definition) in
+//! `domain::kpi` and its value in the GraphQL enum (`graphql::kpi`); here,
+//! a measure in [`measures`] unless an existing one has the aggregates
+//! (naming them, and declaring in `joins` the tables its text reads beyond
+//! its source), the measures it reads in `measures::measures`, and its
+//! formula in `figures::figures`. The tests below then build its
+//! statements for every segment filter and split on both engines, and
+//! check that its formula reads only aggregates its measures name.
 
 mod closed_loop;
 mod cohort;
