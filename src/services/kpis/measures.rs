@@ -389,7 +389,7 @@ pub(super) const INFLUENCED_PIPELINE: Measure = Measure {
 /// The measures a KPI reads, each computed by one aggregate statement (a
 /// measure several KPIs of a request read runs once). LOSS_REASONS,
 /// COMPETITOR_WIN_RATES and CAMPAIGN_ROI read none: they are computed by
-/// `win_loss` and `roi`.
+/// `closed_loop`.
 pub(super) fn measures(kpi: Kpi) -> &'static [Measure] {
     match kpi {
         Kpi::LeadsCreated => &[LEADS],
