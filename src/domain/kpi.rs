@@ -117,9 +117,7 @@ impl Dimension {
             Self::OpportunityType => "OPPORTUNITY_TYPE",
         }
     }
-}
 
-impl Dimension {
     /// The dimension a target's segment names for this one; `None` for
     /// OPPORTUNITY_TYPE, which targets cannot name.
     pub fn segment_dimension(self) -> Option<SegmentDimension> {
@@ -134,7 +132,7 @@ impl Dimension {
     }
 }
 
-/// Segment filters of a KPI, funnel or win/loss request; an empty list
+/// Segment filters of a KPI or funnel request; an empty list
 /// means "any", several lists narrow together.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Segment {

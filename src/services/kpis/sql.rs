@@ -25,13 +25,19 @@ use crate::{
 /// What a measure is computed over.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Scope<'a> {
+    /// The engine the statement is written for.
     pub backend: DbBackend,
+    /// The request's period.
     pub period: Period,
+    /// The request's segment filters.
     pub segment: &'a Segment,
+    /// Groups, time buckets or neither.
     pub split: Split,
     /// The time buckets of a series: (first day, day after the last).
     pub buckets: &'a [(NaiveDate, NaiveDate)],
+    /// The currency money is summed in.
     pub currency: &'a str,
+    /// The time of the request (SLA deadlines passed by now).
     pub now: DateTime<Utc>,
 }
 
@@ -134,12 +140,17 @@ fn segment_dimensions(seg: &Segment) -> impl Iterator<Item = Dimension> + '_ {
 /// campaign and (but for deals) the account are reached through the lead.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(super) struct Joins {
+    /// `l`, the lead.
     pub lead: bool,
+    /// `c`, the lead's source campaign.
     pub campaign: bool,
+    /// `a`, the account.
     pub account: bool,
 }
 
 impl Joins {
+    /// The joins of a statement over `source` whose own text reads the
+    /// tables `reads` says, filtered by `seg` and grouped by `group`.
     pub(super) fn plan(
         source: Source,
         reads: impl Fn(Table) -> bool,
