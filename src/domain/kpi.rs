@@ -1,15 +1,16 @@
 //! The shared KPI catalogue (DESIGN.md §4): what each KPI means, in words
-//! both teams sign up to, plus the pure parts of the engine: periods and
-//! time buckets, how a KPI's value follows from its numerator and
-//! denominator, and the target status rule.
+//! both teams sign up to, plus the pure parts of the engine: segments, time
+//! buckets of a [`Period`], how a KPI's value follows from its numerator
+//! and denominator, and the target status rule.
 //!
 //! The SQL that computes the numerators and denominators lives in
 //! `services::kpis`; everything here is plain data and arithmetic.
 
 use chrono::{Datelike, Days, Months, NaiveDate};
-use entity::enums::TargetDirection;
+use entity::enums::{Channel, SegmentDimension, TargetDirection};
+use uuid::Uuid;
 
-use super::validate;
+use super::period::{Period, PeriodError};
 
 /// A shared KPI.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -114,6 +115,70 @@ impl Dimension {
             Self::Owner => "OWNER",
             Self::Industry => "INDUSTRY",
             Self::OpportunityType => "OPPORTUNITY_TYPE",
+        }
+    }
+
+    /// The dimension a target's segment names for this one; `None` for
+    /// OPPORTUNITY_TYPE, which targets cannot name.
+    pub fn segment_dimension(self) -> Option<SegmentDimension> {
+        match self {
+            Self::Source => Some(SegmentDimension::Source),
+            Self::Campaign => Some(SegmentDimension::Campaign),
+            Self::Channel => Some(SegmentDimension::Channel),
+            Self::Owner => Some(SegmentDimension::Owner),
+            Self::Industry => Some(SegmentDimension::Industry),
+            Self::OpportunityType => None,
+        }
+    }
+}
+
+/// Segment filters of a KPI or funnel request; an empty list
+/// means "any", several lists narrow together.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Segment {
+    /// Lead sources (for spend: the campaign's channel).
+    pub sources: Vec<Channel>,
+    /// Campaigns (the lead's source campaign; for spend the campaign).
+    pub campaign_ids: Vec<Uuid>,
+    /// Channels of the lead's source campaign (for spend: the campaign's).
+    pub channels: Vec<Channel>,
+    /// Owners of the lead (of the opportunity for deal KPIs).
+    pub owner_ids: Vec<Uuid>,
+    /// Industries of the account.
+    pub industries: Vec<String>,
+    /// Only leads and deals of target accounts.
+    pub target_accounts_only: bool,
+}
+
+impl Segment {
+    /// Whether it selects everything.
+    pub fn is_empty(&self) -> bool {
+        *self == Segment::default()
+    }
+
+    /// The single (dimension, value) this segment selects, if it selects
+    /// exactly one value of one dimension: the segment a target can name.
+    pub fn single(&self) -> Option<(SegmentDimension, String)> {
+        let mut found = Vec::new();
+        for c in &self.sources {
+            found.push((SegmentDimension::Source, c.as_str().to_owned()));
+        }
+        for id in &self.campaign_ids {
+            found.push((SegmentDimension::Campaign, id.to_string()));
+        }
+        for c in &self.channels {
+            found.push((SegmentDimension::Channel, c.as_str().to_owned()));
+        }
+        for id in &self.owner_ids {
+            found.push((SegmentDimension::Owner, id.to_string()));
+        }
+        for i in &self.industries {
+            found.push((SegmentDimension::Industry, i.clone()));
+        }
+        if found.len() == 1 && !self.target_accounts_only {
+            found.pop()
+        } else {
+            None
         }
     }
 }
@@ -610,57 +675,6 @@ pub fn round_cents(x: f64) -> f64 {
 /// Most buckets one time series may have.
 pub const MAX_BUCKETS: usize = 366;
 
-/// Why a period or granularity was refused; the message names the argument.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PeriodError {
-    /// The argument at fault (`from`, `to`, `granularity`).
-    pub argument: &'static str,
-    /// What is wrong.
-    pub message: String,
-}
-
-/// An inclusive range of days, `from` on or before `to`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Period {
-    /// First day.
-    pub from: NaiveDate,
-    /// Last day (included).
-    pub to: NaiveDate,
-}
-
-impl Period {
-    /// A period, refusing a day outside the years 1900 to 9999 and `from`
-    /// after `to`.
-    pub fn new(from: NaiveDate, to: NaiveDate) -> Result<Period, PeriodError> {
-        for (argument, day) in [("from", from), ("to", to)] {
-            if !validate::date_in_range(day) {
-                return Err(PeriodError {
-                    argument,
-                    message: format!("`{argument}` ({day}) is outside {}", validate::DATE_RANGE),
-                });
-            }
-        }
-        if from > to {
-            return Err(PeriodError {
-                argument: "from",
-                message: format!("`from` ({from}) is after `to` ({to})"),
-            });
-        }
-        Ok(Period { from, to })
-    }
-
-    /// The day after the last one (the exclusive end); it saturates at
-    /// chrono's last day, far past any period [`Period::new`] accepts.
-    pub fn end(self) -> NaiveDate {
-        self.to.succ_opt().unwrap_or(self.to)
-    }
-
-    /// Number of days.
-    pub fn days(self) -> i64 {
-        (self.end() - self.from).num_days()
-    }
-}
-
 /// The first day of the bucket that contains `day`.
 fn bucket_start(day: NaiveDate, g: Granularity) -> NaiveDate {
     match g {
@@ -816,16 +830,6 @@ mod tests {
     }
 
     #[test]
-    fn a_period_is_refused_outside_the_years_1900_to_9999_and_naming_its_end() {
-        let refused =
-            |from: &str, to: &str| Period::new(day(from), day(to)).err().map(|e| e.argument);
-        assert_eq!(refused("1899-12-31", "2026-01-01"), Some("from"));
-        assert_eq!(refused("2026-01-01", "+10000-01-01"), Some("to"));
-        assert_eq!(refused("2026-01-01", "+262142-12-31"), Some("to"));
-        assert_eq!(refused("1900-01-01", "9999-12-31"), None);
-    }
-
-    #[test]
     fn a_period_ending_on_9999_12_31_has_buckets_without_overflow() {
         let p =
             Period::new(day("9999-12-20"), day("9999-12-31")).unwrap_or_else(|e| panic!("{e:?}"));
@@ -839,6 +843,30 @@ mod tests {
             ])
         );
         assert_eq!(buckets(p, Granularity::Quarter).map(|b| b.len()), Ok(1));
+    }
+
+    #[test]
+    fn a_segment_names_a_target_only_when_it_selects_one_value_of_one_dimension() {
+        let one = Segment {
+            sources: vec![Channel::Webinar],
+            ..Segment::default()
+        };
+        assert_eq!(
+            one.single(),
+            Some((SegmentDimension::Source, "WEBINAR".to_owned()))
+        );
+        let two = Segment {
+            industries: vec!["Retail".into()],
+            ..one.clone()
+        };
+        assert_eq!(two.single(), None);
+        let target_accounts = Segment {
+            target_accounts_only: true,
+            ..one
+        };
+        assert_eq!(target_accounts.single(), None);
+        assert!(Segment::default().is_empty());
+        assert_eq!(Segment::default().single(), None);
     }
 
     #[test]
@@ -875,16 +903,6 @@ mod tests {
         assert_eq!(Kpi::WinRate.value(126.0, Some(300.0)), Some(0.42));
         assert_eq!(Kpi::WinRate.value(0.0, Some(0.0)), None);
         assert_eq!(Kpi::LeadsCreated.value(7.0, None), Some(7.0));
-    }
-
-    #[test]
-    fn from_after_to_is_refused_naming_from() {
-        let e = Period::new(day("2026-02-01"), day("2026-01-31")).err();
-        assert_eq!(e.map(|e| e.argument), Some("from"));
-        assert_eq!(
-            Period::new(day("2026-01-01"), day("2026-01-01")).map(Period::days),
-            Ok(1)
-        );
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod feedback;
 pub mod idempotency;
 pub mod kpi;
 pub mod lifecycle;
+pub mod period;
 pub mod scoring;
 pub mod sla;
 pub mod spreadsheet;

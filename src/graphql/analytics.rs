@@ -18,10 +18,10 @@ use super::{
 };
 use crate::{
     auth::{Action, PolicyGuard},
-    domain::attribution,
+    domain::{attribution, period::Period},
+    error::AppError,
     services::analytics::{
-        self as svc, Amount, GroupKey, Period, RejectionDimension, Transitions, WinLoss,
-        WinLossDimension,
+        self as svc, Amount, GroupKey, RejectionDimension, Transitions, WinLoss, WinLossDimension,
     },
 };
 
@@ -355,7 +355,7 @@ pub async fn performance(
     to: NaiveDate,
     model: AttributionModel,
 ) -> Result<CampaignPerformance> {
-    let period = Period::whole_days(from, to)?;
+    let period = Period::new(from, to).map_err(AppError::from)?;
     let p = svc::campaign_performance(db(ctx)?, viewer(ctx)?, campaign_id, period, model.into())
         .await?;
     let t = &p.transitions;
@@ -562,7 +562,7 @@ impl AnalyticsQuery {
         >,
         #[graphql(desc = "Only won or only lost deals.")] outcome: Option<Outcome>,
     ) -> Result<Vec<WinLossGroup>> {
-        let period = Period::whole_days(from.get(), to.get())?;
+        let period = Period::new(from.get(), to.get()).map_err(AppError::from)?;
         let dim = group_by.map(|g| match g {
             WinLossGroupBy::Source => WinLossDimension::Source,
             WinLossGroupBy::Campaign => WinLossDimension::Campaign,
@@ -626,7 +626,7 @@ impl AnalyticsQuery {
             LeadRejectionGroupBy,
         >,
     ) -> Result<Vec<LeadRejectionGroup>> {
-        let period = Period::whole_days(from.get(), to.get())?;
+        let period = Period::new(from.get(), to.get()).map_err(AppError::from)?;
         let dim = group_by.map(|g| match g {
             LeadRejectionGroupBy::Source => RejectionDimension::Source,
             LeadRejectionGroupBy::Campaign => RejectionDimension::Campaign,

@@ -14,9 +14,9 @@ use super::{
 };
 use crate::{
     auth::{Action, PolicyGuard},
-    domain::kpi as dom,
+    domain::kpi::{self as dom, Segment},
     error::{AppError, AppResult},
-    services::kpis::{self as svc, Figures, KpiFigures, Segment},
+    services::kpis::{self as svc, Figures, KpiFigures},
 };
 
 /// A shared KPI. `kpiDefinitions` says what each one means.

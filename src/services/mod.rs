@@ -25,6 +25,7 @@ pub mod records;
 pub mod scoring;
 pub mod sla;
 pub mod spend;
+mod sql;
 pub mod stage_changes;
 pub mod sync;
 pub mod users;

@@ -837,6 +837,21 @@ db_test! {
     }
 }
 
+db_test! {
+    async fn win_loss_analysis_groups_by_who_sourced_the_deal_and_its_kind(app) {
+        let _f = fixture(&app).await;
+        // Closed in March: O1 won, O2 and O3 lost, all new business sourced by marketing.
+        for (by, key) in [("SOURCED_BY", "MARKETING"), ("OPPORTUNITY_TYPE", "NEW_BUSINESS")] {
+            let body = app.post(Role::Reporting, WIN_LOSS, json!({ "from": MARCH.0, "to": MARCH.1, "by": by })).await.1;
+            assert!(body["errors"].is_null(), "{by}: {body}");
+            let groups = body["data"]["winLossAnalysis"].as_array().unwrap();
+            assert_eq!(groups.len(), 1, "{by}: {body}");
+            assert_eq!(groups[0]["key"], key, "{by}");
+            assert_eq!((groups[0]["won"].clone(), groups[0]["lost"].clone()), (json!(1), json!(2)), "{by}");
+        }
+    }
+}
+
 const REJECTIONS: &str = "query($from: NaiveDate!, $to: NaiveDate!, $by: LeadRejectionGroupBy) {
   leadRejectionAnalysis(from: $from, to: $to, groupBy: $by) {
     key source campaign { name } rejected reasons { reason count } mqlsDispositioned accepted

@@ -705,6 +705,58 @@ db_test! {
 }
 
 db_test! {
+    async fn every_kpi_answers_for_every_filter_grouping_and_series_it_accepts(app) {
+        let ids = fixture(&app).await;
+        let defs = app.gql(Admin, "{ kpiDefinitions { kpi groupBy timeSeries } }", json!({})).await;
+        let defs = defs["kpiDefinitions"].as_array().unwrap().clone();
+        let every = json!({
+            "sources": ["WEBINAR"], "campaignIds": [gid("Campaign", ids.c1)], "channels": ["WEBINAR"],
+            "ownerIds": [app.user_gid(Sales)], "industries": ["Software"], "targetAccountsOnly": true,
+        });
+        let mut filters = vec![json!({}), every.clone()];
+        filters.extend(every.as_object().unwrap().iter().map(|(k, v)| json!({ k: v })));
+        // A KPI over leads or deals takes every filter; one over spend only
+        // the dimensions it is grouped by (CAMPAIGN_ROI: campaigns only).
+        let takes = |def: &Value, filter: &Value| {
+            let dims = def["groupBy"].as_array().unwrap();
+            dims.is_empty() || dims.contains(&json!("OWNER")) || filter.as_object().unwrap().keys().all(|k| {
+                let dim = match k.as_str() { "sources" => "SOURCE", "campaignIds" => "CAMPAIGN", "channels" => "CHANNEL", _ => "" };
+                dims.contains(&json!(dim))
+            })
+        };
+        let mut splits: Vec<(&str, Value)> = vec![("", Value::Null), ("granularity", json!("MONTH"))];
+        for d in ["SOURCE", "CAMPAIGN", "CHANNEL", "OWNER", "INDUSTRY", "OPPORTUNITY_TYPE"] {
+            splits.push(("groupBy", json!(d)));
+        }
+        let q = "query($i: KpisInput!) { kpis(input: $i) { kpi total { value } groups { key } series { start } } }";
+        let mut requests = 0;
+        for filter in &filters {
+            for (argument, value) in &splits {
+                let kpis: Vec<Value> = defs.iter()
+                    .filter(|d| takes(d, filter))
+                    .filter(|d| match *argument {
+                        "groupBy" => d["groupBy"].as_array().unwrap().contains(value),
+                        "granularity" => d["timeSeries"] == true,
+                        _ => true,
+                    })
+                    .map(|d| d["kpi"].clone())
+                    .collect();
+                let mut input = json!({ "kpis": kpis, "from": "2026-01-01", "to": "2026-03-31", "filter": filter });
+                if !argument.is_empty() {
+                    input[*argument] = value.clone();
+                }
+                let body = app.post(Admin, q, json!({ "i": input })).await.1;
+                assert!(body["errors"].is_null(), "{input}: {body}");
+                let answered: Vec<Value> = body["data"]["kpis"].as_array().unwrap().iter().map(|r| r["kpi"].clone()).collect();
+                assert_eq!(answered, kpis, "{input}");
+                requests += 1;
+            }
+        }
+        assert_eq!(requests, 64);
+    }
+}
+
+db_test! {
     async fn every_reading_role_gets_identical_numbers(app) {
         fixture(&app).await;
         let all: Vec<Value> = app.gql(Admin, "{ kpiDefinitions { kpi } }", json!({})).await["kpiDefinitions"]
