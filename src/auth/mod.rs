@@ -22,6 +22,14 @@ pub struct Viewer {
     pub team: Team,
 }
 
+/// How a viewer appears in spans and logs: role and user id, never a name or
+/// an email (`SALES/0190…`).
+impl std::fmt::Display for Viewer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.role.as_str(), self.user_id)
+    }
+}
+
 impl Viewer {
     /// Whether the policy allows this viewer `action`.
     pub fn can(&self, action: Action) -> bool {

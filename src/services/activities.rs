@@ -41,6 +41,7 @@ pub struct NewActivity {
 
 /// Records an activity and applies its effects; returns it and the lead as
 /// it now is.
+#[tracing::instrument(skip_all, fields(viewer = %viewer))]
 pub async fn record(
     db: &DatabaseConnection,
     viewer: &Viewer,

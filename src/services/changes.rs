@@ -84,7 +84,7 @@ pub fn position_of(entry: &change_log::Model) -> Position {
 }
 
 /// The next page of the feed after `request.after`.
-#[tracing::instrument(skip_all, fields(viewer.role = viewer.role.as_str()))]
+#[tracing::instrument(skip_all, fields(viewer = %viewer))]
 pub async fn read(
     db: &impl ConnectionTrait,
     viewer: &Viewer,

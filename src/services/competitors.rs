@@ -68,6 +68,7 @@ pub fn select(filter: &CompetitorFilter) -> Select<competitor::Entity> {
 }
 
 /// One page of competitors.
+#[tracing::instrument(skip_all, fields(viewer = %viewer))]
 pub async fn list(
     db: &DatabaseConnection,
     viewer: &Viewer,
@@ -154,6 +155,7 @@ fn apply(am: &mut competitor::ActiveModel, f: CompetitorFields) {
 }
 
 /// Creates a competitor.
+#[tracing::instrument(skip_all, fields(viewer = %viewer))]
 pub async fn create(
     db: &DatabaseConnection,
     viewer: &Viewer,
@@ -177,6 +179,7 @@ pub async fn create(
 
 /// Edits a competitor. A stale `expected_version` is a CONFLICT and writes
 /// nothing.
+#[tracing::instrument(skip_all, fields(viewer = %viewer, id = %id))]
 pub async fn update(
     db: &DatabaseConnection,
     viewer: &Viewer,
@@ -200,6 +203,7 @@ pub async fn update(
 }
 
 /// Soft-deletes a competitor. Win/loss feedback naming it keeps it.
+#[tracing::instrument(skip_all, fields(viewer = %viewer, id = %id))]
 pub async fn delete(
     db: &DatabaseConnection,
     viewer: &Viewer,

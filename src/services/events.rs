@@ -76,6 +76,7 @@ impl Position {
 }
 
 /// Up to `limit` settled events after `after`, in stream order.
+#[tracing::instrument(skip_all)]
 pub async fn read_after(
     db: &impl ConnectionTrait,
     after: Position,

@@ -222,6 +222,7 @@ pub const MAX_LOOKUP: usize = 100;
 /// in `system`, in the order given, `None` where none does. Ids are
 /// compared trimmed, as they are stored. Deleted records are still found
 /// here (their ids stay taken); readers load live records only.
+#[tracing::instrument(skip_all, fields(viewer = %viewer, external_ids.count = external_ids.len()))]
 pub async fn lookup(
     db: &DatabaseConnection,
     viewer: &Viewer,
@@ -278,6 +279,7 @@ fn checked(system: ExternalSystem, external_id: &str) -> AppResult<ExternalKey> 
 /// an id another record of the type has (a deleted one included) is TAKEN.
 /// Otherwise the record's version goes up and the change log records
 /// `externalIds`.
+#[tracing::instrument(skip_all, fields(viewer = %viewer, id = %id))]
 pub async fn attach<E: Record>(
     db: &DatabaseConnection,
     viewer: &Viewer,
@@ -336,6 +338,7 @@ fn taken_message<E: Record>(key: &ExternalKey) -> String {
 /// Detaches an external id from a live record of type `E`: its version
 /// goes up and the change log records `externalIds`. An id the record does
 /// not carry is a NOT_FOUND user error.
+#[tracing::instrument(skip_all, fields(viewer = %viewer, id = %id))]
 pub async fn detach<E: Record>(
     db: &DatabaseConnection,
     viewer: &Viewer,

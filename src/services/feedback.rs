@@ -141,6 +141,7 @@ pub fn select(filter: &FeedbackFilter) -> Select<win_loss_feedback::Entity> {
 }
 
 /// One page of feedback.
+#[tracing::instrument(skip_all, fields(viewer = %viewer))]
 pub async fn list(
     db: &DatabaseConnection,
     viewer: &Viewer,
@@ -431,6 +432,7 @@ async fn lock_deal(txn: &impl ConnectionTrait, id: Uuid) -> AppResult<opportunit
 
 /// Writes the feedback of a closed opportunity, authored by the viewer
 /// (SALES only on opportunities it owns).
+#[tracing::instrument(skip_all, fields(viewer = %viewer, opportunity.id = %opportunity_id))]
 pub async fn submit(
     db: &DatabaseConnection,
     viewer: &Viewer,
@@ -457,6 +459,7 @@ pub async fn submit(
 /// Changes feedback (SALES only on opportunities it owns). The author
 /// stays; the viewer becomes its last editor. A stale `expected_version` is
 /// a CONFLICT and writes nothing.
+#[tracing::instrument(skip_all, fields(viewer = %viewer, id = %id))]
 pub async fn update(
     db: &DatabaseConnection,
     viewer: &Viewer,

@@ -89,6 +89,7 @@ pub enum Settled {
 /// Claims `attempt`'s key at `now`, or says why it cannot run. A claim
 /// without a response older than `stale` is recovered (see the module
 /// documentation), storing `lost()` when its request had written.
+#[tracing::instrument(skip_all)]
 pub async fn claim(
     db: &DatabaseConnection,
     attempt: Attempt<'_>,
@@ -187,6 +188,7 @@ async fn recover(
 /// Settles the claim `id` once its request ended with `response`: stores
 /// it when the request committed a write, else deletes the key. A response
 /// already stored (by a recovery that took the claim for stale) is kept.
+#[tracing::instrument(skip_all, fields(idempotency_key.id = %id))]
 pub async fn settle(
     db: &DatabaseConnection,
     id: Uuid,
@@ -213,6 +215,7 @@ pub async fn settle(
 
 /// Deletes every key first used more than [`RETENTION`] before `now`, with
 /// its stored response; returns how many. One indexed statement.
+#[tracing::instrument(skip_all)]
 pub async fn delete_expired(db: &DatabaseConnection, now: DateTime<Utc>) -> AppResult<u64> {
     Ok(key::Entity::delete_many()
         .filter(key::Column::CreatedAt.lte(now - RETENTION))

@@ -112,6 +112,7 @@ fn json<T: serde::Serialize>(v: &T) -> AppResult<Value> {
 }
 
 /// Creates a DRAFT with the next version number.
+#[tracing::instrument(skip_all, fields(viewer = %viewer))]
 pub async fn create_draft(
     db: &DatabaseConnection,
     viewer: &Viewer,
@@ -169,6 +170,7 @@ pub async fn create_draft(
 
 /// Replaces a draft's content. Signatures given to the old text are removed:
 /// both teams sign what is finally approved.
+#[tracing::instrument(skip_all, fields(viewer = %viewer, id = %id))]
 pub async fn update_draft(
     db: &DatabaseConnection,
     viewer: &Viewer,
@@ -226,6 +228,7 @@ pub struct Signed {
 
 /// Signs a draft for the viewer's team (MARKETING or SALES; an ADMIN names
 /// the team it signs for). The second team's signature approves it.
+#[tracing::instrument(skip_all, fields(viewer = %viewer, id = %id))]
 pub async fn sign(
     db: &DatabaseConnection,
     viewer: &Viewer,
@@ -380,6 +383,7 @@ pub async fn sign(
 /// longer exists); its row stays, soft-deleted, so its version number is not
 /// reused. Approved and superseded versions are history and cannot be
 /// discarded. A stale `expected_revision` is a CONFLICT and writes nothing.
+#[tracing::instrument(skip_all, fields(viewer = %viewer, id = %id))]
 pub async fn discard_draft(
     db: &DatabaseConnection,
     viewer: &Viewer,
@@ -434,7 +438,7 @@ pub async fn discard_draft(
     txn.commit().await?;
     tracing::info!(
         definition.version = version,
-        viewer.role = viewer.role.as_str(),
+        viewer = %viewer,
         "lead definition draft discarded"
     );
     Ok(id)
@@ -488,6 +492,7 @@ async fn log(
 }
 
 /// A definition by version, or the approved one when `version` is None.
+#[tracing::instrument(skip_all, fields(viewer = %viewer))]
 pub async fn find(
     db: &impl ConnectionTrait,
     viewer: &Viewer,
@@ -519,6 +524,7 @@ pub fn select() -> Select<lead_definition::Entity> {
 }
 
 /// One page of definitions, newest first.
+#[tracing::instrument(skip_all, fields(viewer = %viewer))]
 pub async fn list(
     db: &DatabaseConnection,
     viewer: &Viewer,
@@ -562,6 +568,7 @@ pub struct Difference {
 }
 
 /// What changed from version `from` to version `to`.
+#[tracing::instrument(skip_all, fields(viewer = %viewer))]
 pub async fn compare(
     db: &impl ConnectionTrait,
     viewer: &Viewer,

@@ -56,6 +56,7 @@ pub fn select(campaign_id: Uuid, days: DayRange) -> Select<campaign_spend::Entit
 }
 
 /// One page of a campaign's spend entries, oldest day first.
+#[tracing::instrument(skip_all, fields(viewer = %viewer, campaign.id = %campaign_id))]
 pub async fn list(
     db: &DatabaseConnection,
     viewer: &Viewer,
@@ -77,6 +78,7 @@ pub async fn list(
 
 /// The sum of a campaign's spend in a range of days (zero when none), in
 /// the campaign's currency. Summed in SQL.
+#[tracing::instrument(skip_all, fields(viewer = %viewer, campaign.id = %campaign_id))]
 pub async fn total(
     db: &impl ConnectionTrait,
     viewer: &Viewer,
@@ -177,6 +179,7 @@ fn apply(am: &mut campaign_spend::ActiveModel, f: SpendFields) {
 }
 
 /// Records spend on a campaign.
+#[tracing::instrument(skip_all, fields(viewer = %viewer, campaign.id = %campaign_id))]
 pub async fn create(
     db: &DatabaseConnection,
     viewer: &Viewer,
@@ -213,6 +216,7 @@ pub async fn create(
 
 /// Changes a spend entry. A stale `expected_version` is a CONFLICT and
 /// writes nothing.
+#[tracing::instrument(skip_all, fields(viewer = %viewer, id = %id))]
 pub async fn update(
     db: &DatabaseConnection,
     viewer: &Viewer,
@@ -241,6 +245,7 @@ pub async fn update(
 
 /// Soft-deletes a spend entry: it leaves the campaign's list and totals and
 /// reaches sync jobs as a tombstone.
+#[tracing::instrument(skip_all, fields(viewer = %viewer, id = %id))]
 pub async fn delete(
     db: &DatabaseConnection,
     viewer: &Viewer,

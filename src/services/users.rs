@@ -25,6 +25,7 @@ use crate::{
 /// Maps validated token claims to a [`Viewer`]: the `sub` must name an
 /// active user whose role is the token's role, so demoting or deactivating
 /// a user revokes their tokens at once.
+#[tracing::instrument(skip_all)]
 pub async fn viewer_for_claims(db: &DatabaseConnection, claims: &Claims) -> AppResult<Viewer> {
     let unknown = || AppError::Unauthenticated("the token's subject is not an active user".into());
     let id = Uuid::parse_str(&claims.sub).map_err(|_| unknown())?;
@@ -207,6 +208,7 @@ pub fn select(filter: &UserFilter) -> Select<user::Entity> {
 /// One page of users. Searching by name or email and ordering by name need
 /// [`Action::ReadPersonalData`], or REPORTING could probe personal data
 /// through the filter or the order.
+#[tracing::instrument(skip_all, fields(viewer = %viewer))]
 pub async fn list(
     db: &DatabaseConnection,
     viewer: &Viewer,
@@ -223,6 +225,7 @@ pub async fn list(
 }
 
 /// The viewer's own user, or NOT_FOUND when it was deleted meanwhile.
+#[tracing::instrument(skip_all, fields(viewer = %viewer))]
 pub async fn current(db: &DatabaseConnection, viewer: &Viewer) -> AppResult<user::Model> {
     viewer.require(Action::ReadRecords)?;
     records::find::<user::Entity>(db, viewer.user_id)
@@ -330,6 +333,7 @@ fn apply(am: &mut user::ActiveModel, f: UserFields) {
 }
 
 /// Creates a user (active unless told otherwise).
+#[tracing::instrument(skip_all, fields(viewer = %viewer))]
 pub async fn create(
     db: &DatabaseConnection,
     viewer: &Viewer,
@@ -353,6 +357,7 @@ pub async fn create(
 
 /// Edits a user. A stale `expected_version` is a CONFLICT and writes
 /// nothing; a changed role or deactivation revokes the user's tokens.
+#[tracing::instrument(skip_all, fields(viewer = %viewer, id = %id))]
 pub async fn update(
     db: &DatabaseConnection,
     viewer: &Viewer,
@@ -376,6 +381,7 @@ pub async fn update(
 
 /// Deactivates and soft-deletes a user, revoking their tokens. The records
 /// they own keep pointing at them. The viewer cannot delete themself.
+#[tracing::instrument(skip_all, fields(viewer = %viewer, id = %id))]
 pub async fn delete(
     db: &DatabaseConnection,
     viewer: &Viewer,

@@ -43,7 +43,7 @@ fn candidates(campaign: &str) -> String {
 
 /// One campaign's funnel, outcomes, spend and attributed amounts in the
 /// period (see the module documentation for the definitions).
-#[tracing::instrument(skip_all, fields(viewer.role = viewer.role.as_str(), campaign.id = %campaign_id, period.from = %period.from, period.to = %period.to))]
+#[tracing::instrument(skip_all, fields(viewer = %viewer, campaign.id = %campaign_id, period.from = %period.from, period.to = %period.to))]
 pub async fn campaign_performance(
     db: &impl ConnectionTrait,
     viewer: &Viewer,

@@ -82,7 +82,7 @@ pub(super) async fn transitions(
 
 /// MQL dispositions and rejections in the period per group (by the lead's
 /// current source or source campaign; one group when `None`).
-#[tracing::instrument(skip_all, fields(viewer.role = viewer.role.as_str(), period.from = %period.from, period.to = %period.to))]
+#[tracing::instrument(skip_all, fields(viewer = %viewer, period.from = %period.from, period.to = %period.to))]
 pub async fn lead_rejection_analysis(
     db: &impl ConnectionTrait,
     viewer: &Viewer,

@@ -145,7 +145,7 @@ fn win_loss_key(db: &impl ConnectionTrait, dim: WinLossDimension) -> (String, Ke
 /// Won and lost deals closed in the period with their feedback, per group
 /// of `group_by` (one group when `None`), optionally only one outcome's
 /// deals. Groups come in key order, "none" first.
-#[tracing::instrument(skip_all, fields(viewer.role = viewer.role.as_str(), period.from = %period.from, period.to = %period.to))]
+#[tracing::instrument(skip_all, fields(viewer = %viewer, period.from = %period.from, period.to = %period.to))]
 pub async fn win_loss_analysis(
     db: &impl ConnectionTrait,
     viewer: &Viewer,

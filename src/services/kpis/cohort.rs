@@ -40,7 +40,7 @@ pub struct FunnelStage {
 
 /// The cohort funnel of the leads created in a period: the request's
 /// cohort pass (shared with the cohort KPIs through `cohorts`).
-#[tracing::instrument(skip_all, fields(viewer.role = viewer.role.as_str(), period.from = %from, period.to = %to))]
+#[tracing::instrument(skip_all, fields(viewer = %viewer, period.from = %from, period.to = %to))]
 pub async fn funnel(
     db: &DatabaseConnection,
     viewer: &Viewer,

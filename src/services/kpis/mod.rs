@@ -353,7 +353,7 @@ fn first(cells: &Cells, cell: &Cell) -> Option<f64> {
 /// Computes the KPIs of a request: one or two aggregate statements per KPI
 /// (a statement two KPIs share runs once), plus the targets table.
 #[tracing::instrument(skip_all, fields(
-    viewer.role = viewer.role.as_str(),
+    viewer = %viewer,
     kpi.count = req.kpis.len(),
     kpi.keys = ?req.kpis.iter().map(|k| k.key()).collect::<Vec<_>>(),
     period.from = %req.from,

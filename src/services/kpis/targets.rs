@@ -90,7 +90,7 @@ fn check_target(input: &TargetInput) -> AppResult<()> {
 
 /// Sets the target for a KPI, period and segment: creates it, or updates
 /// the one already set for exactly that KPI, period and segment.
-#[tracing::instrument(skip_all, fields(viewer.role = viewer.role.as_str(), kpi = input.kpi.key()))]
+#[tracing::instrument(skip_all, fields(viewer = %viewer, kpi = input.kpi.key()))]
 pub async fn set_target(
     db: &DatabaseConnection,
     viewer: &Viewer,
@@ -162,7 +162,7 @@ pub async fn set_target(
 }
 
 /// Deletes a target.
-#[tracing::instrument(skip_all, fields(viewer.role = viewer.role.as_str(), kpi_target.id = %id))]
+#[tracing::instrument(skip_all, fields(viewer = %viewer, kpi_target.id = %id))]
 pub async fn delete_target(db: &DatabaseConnection, viewer: &Viewer, id: Uuid) -> AppResult<Uuid> {
     viewer.require(Action::SetKpiTarget)?;
     let txn = begin_write(db).await?;
@@ -185,7 +185,7 @@ pub async fn delete_target(db: &DatabaseConnection, viewer: &Viewer, id: Uuid) -
 }
 
 /// The targets of some KPIs (all when empty) whose period starts in `from..=to`.
-#[tracing::instrument(skip_all, fields(viewer.role = viewer.role.as_str(), kpi.count = kpis.len()))]
+#[tracing::instrument(skip_all, fields(viewer = %viewer, kpi.count = kpis.len()))]
 pub async fn list_targets(
     db: &DatabaseConnection,
     viewer: &Viewer,
