@@ -10,6 +10,7 @@ use super::{
         decode_id, decode_opt_id, global_id, loaders, page_request, payload, viewer,
     },
     lead::{LeadConnection, LeadFilter, LeadOrder},
+    loaders::prefetch_relation,
     opportunity::{OpportunityConnection, OpportunityFilter, OpportunityOrder},
     user::User,
 };
@@ -125,17 +126,14 @@ impl Account {
         selection: &async_graphql::Lookahead<'_>,
         models: &[account::Model],
     ) -> Result<()> {
-        let l = loaders(ctx)?;
-        if selection.field("owner").exists() {
-            l.prefetch_users(models.iter().map(|m| m.owner_id)).await?;
-            super::external_id::prefetch(
-                ctx,
-                &selection.field("owner"),
-                ObjectType::User,
-                models.iter().filter_map(|m| m.owner_id),
-            )
-            .await?;
-        }
+        prefetch_relation(
+            ctx,
+            selection,
+            "owner",
+            ObjectType::User,
+            models.iter().map(|m| m.owner_id),
+        )
+        .await?;
         super::external_id::prefetch(
             ctx,
             selection,

@@ -12,6 +12,7 @@ use super::{
     },
     enums::{CampaignObjective, CampaignStatus, Channel},
     lead::{LeadConnection, LeadFilter, LeadOrder},
+    loaders::prefetch_relation,
     scalars::InputDate,
     spend::CampaignSpendConnection,
     user::User,
@@ -174,17 +175,14 @@ impl Campaign {
         selection: &async_graphql::Lookahead<'_>,
         models: &[campaign::Model],
     ) -> Result<()> {
-        let l = loaders(ctx)?;
-        if selection.field("owner").exists() {
-            l.prefetch_users(models.iter().map(|m| m.owner_id)).await?;
-            super::external_id::prefetch(
-                ctx,
-                &selection.field("owner"),
-                ObjectType::User,
-                models.iter().filter_map(|m| m.owner_id),
-            )
-            .await?;
-        }
+        prefetch_relation(
+            ctx,
+            selection,
+            "owner",
+            ObjectType::User,
+            models.iter().map(|m| m.owner_id),
+        )
+        .await?;
         super::external_id::prefetch(
             ctx,
             selection,

@@ -15,6 +15,7 @@ use super::{
     },
     competitor::Competitor,
     enums::{FeedbackReason, OpportunityStage, Outcome},
+    loaders::prefetch_relation,
     opportunity::Opportunity,
     user::User,
 };
@@ -118,14 +119,22 @@ impl WinLossFeedback {
         models: &[win_loss_feedback::Model],
     ) -> Result<()> {
         let l = loaders(ctx)?;
-        if selection.field("opportunity").exists() {
-            l.prefetch_opportunities(models.iter().map(|m| Some(m.opportunity_id)))
-                .await?;
-        }
-        if selection.field("competitor").exists() {
-            l.prefetch_competitors(models.iter().map(|m| m.competitor_id))
-                .await?;
-        }
+        prefetch_relation(
+            ctx,
+            selection,
+            "opportunity",
+            ObjectType::Opportunity,
+            models.iter().map(|m| Some(m.opportunity_id)),
+        )
+        .await?;
+        prefetch_relation(
+            ctx,
+            selection,
+            "competitor",
+            ObjectType::Competitor,
+            models.iter().map(|m| m.competitor_id),
+        )
+        .await?;
         let author = selection.field("author").exists();
         let editor = selection.field("lastEditedBy").exists();
         if author || editor {

@@ -15,6 +15,7 @@ use super::{
     enums::{Channel, LeadStage, RejectionReason, Seniority, SlaStatus},
     lead_definition::LeadDefinition,
     lifecycle::{LeadScores, StageChange},
+    loaders::prefetch_relation,
     opportunity::{OpportunityConnection, OpportunityFilter, OpportunityOrder},
     user::User,
 };
@@ -222,39 +223,30 @@ impl Lead {
         selection: &async_graphql::Lookahead<'_>,
         models: &[lead::Model],
     ) -> Result<()> {
-        let l = loaders(ctx)?;
-        if selection.field("account").exists() {
-            l.prefetch_accounts(models.iter().map(|m| m.account_id))
-                .await?;
-            super::external_id::prefetch(
-                ctx,
-                &selection.field("account"),
-                ObjectType::Account,
-                models.iter().filter_map(|m| m.account_id),
-            )
-            .await?;
-        }
-        if selection.field("owner").exists() {
-            l.prefetch_users(models.iter().map(|m| m.owner_id)).await?;
-            super::external_id::prefetch(
-                ctx,
-                &selection.field("owner"),
-                ObjectType::User,
-                models.iter().filter_map(|m| m.owner_id),
-            )
-            .await?;
-        }
-        if selection.field("sourceCampaign").exists() {
-            l.prefetch_campaigns(models.iter().map(|m| m.source_campaign_id))
-                .await?;
-            super::external_id::prefetch(
-                ctx,
-                &selection.field("sourceCampaign"),
-                ObjectType::Campaign,
-                models.iter().filter_map(|m| m.source_campaign_id),
-            )
-            .await?;
-        }
+        prefetch_relation(
+            ctx,
+            selection,
+            "account",
+            ObjectType::Account,
+            models.iter().map(|m| m.account_id),
+        )
+        .await?;
+        prefetch_relation(
+            ctx,
+            selection,
+            "owner",
+            ObjectType::User,
+            models.iter().map(|m| m.owner_id),
+        )
+        .await?;
+        prefetch_relation(
+            ctx,
+            selection,
+            "sourceCampaign",
+            ObjectType::Campaign,
+            models.iter().map(|m| m.source_campaign_id),
+        )
+        .await?;
         super::external_id::prefetch(
             ctx,
             selection,

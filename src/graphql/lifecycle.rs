@@ -14,6 +14,7 @@ use super::{
     enums::{ActivityKind, LeadStage, OpportunityType, RejectionReason, SourcedBy},
     external_id::ExternalId,
     lead::{Lead, LeadPayload},
+    loaders::prefetch_relation,
     opportunity::Opportunity,
     scalars::{InputDate, InputDateTime},
     user::User,
@@ -38,11 +39,14 @@ impl StageChange {
         selection: &async_graphql::Lookahead<'_>,
         models: &[stage_change::Model],
     ) -> Result<()> {
-        if selection.field("actor").exists() {
-            loaders(ctx)?
-                .prefetch_users(models.iter().map(|m| m.actor_id))
-                .await?;
-        }
+        prefetch_relation(
+            ctx,
+            selection,
+            "actor",
+            ObjectType::User,
+            models.iter().map(|m| m.actor_id),
+        )
+        .await?;
         Ok(())
     }
 }

@@ -336,3 +336,38 @@ loaders! {
     feedback_by_id: win_loss_feedback => prefetch_feedback_by_id,
     activities: activity => prefetch_activities,
 }
+
+/// Prefetches, for a whole page, the records its `field` points at (`ids`,
+/// one per row of the page) when the selection asks for that field, with
+/// their external ids when the field's own selection asks for those.
+pub(crate) async fn prefetch_relation(
+    ctx: &async_graphql::Context<'_>,
+    selection: &async_graphql::Lookahead<'_>,
+    field: &str,
+    object: ObjectType,
+    ids: impl IntoIterator<Item = Option<Uuid>>,
+) -> async_graphql::Result<()> {
+    let related = selection.field(field);
+    if !related.exists() {
+        return Ok(());
+    }
+    let ids: Vec<Uuid> = ids.into_iter().flatten().collect();
+    let l = super::common::loaders(ctx)?;
+    let some = ids.iter().copied().map(Some);
+    match object {
+        ObjectType::User => l.prefetch_users(some).await?,
+        ObjectType::Account => l.prefetch_accounts(some).await?,
+        ObjectType::Campaign => l.prefetch_campaigns(some).await?,
+        ObjectType::Lead => l.prefetch_leads(some).await?,
+        ObjectType::Opportunity => l.prefetch_opportunities(some).await?,
+        ObjectType::Competitor => l.prefetch_competitors(some).await?,
+        other => {
+            return Err(crate::error::AppError::Internal(format!(
+                "no prefetch for relations to {}",
+                other.as_str()
+            ))
+            .into());
+        }
+    }
+    super::external_id::prefetch(ctx, &related, object, ids).await
+}

@@ -15,6 +15,7 @@ use super::{
     enums::{OpportunityStage, OpportunityType, SourcedBy},
     feedback::{OpportunityStageChange, WinLossFeedback},
     lead::Lead,
+    loaders::prefetch_relation,
     scalars::InputDate,
     user::User,
 };
@@ -147,38 +148,30 @@ impl Opportunity {
         models: &[opportunity::Model],
     ) -> Result<()> {
         let l = loaders(ctx)?;
-        if selection.field("account").exists() {
-            l.prefetch_accounts(models.iter().map(|m| m.account_id))
-                .await?;
-            super::external_id::prefetch(
-                ctx,
-                &selection.field("account"),
-                ObjectType::Account,
-                models.iter().filter_map(|m| m.account_id),
-            )
-            .await?;
-        }
-        if selection.field("primaryLead").exists() {
-            l.prefetch_leads(models.iter().map(|m| m.primary_lead_id))
-                .await?;
-            super::external_id::prefetch(
-                ctx,
-                &selection.field("primaryLead"),
-                ObjectType::Lead,
-                models.iter().filter_map(|m| m.primary_lead_id),
-            )
-            .await?;
-        }
-        if selection.field("owner").exists() {
-            l.prefetch_users(models.iter().map(|m| m.owner_id)).await?;
-            super::external_id::prefetch(
-                ctx,
-                &selection.field("owner"),
-                ObjectType::User,
-                models.iter().filter_map(|m| m.owner_id),
-            )
-            .await?;
-        }
+        prefetch_relation(
+            ctx,
+            selection,
+            "account",
+            ObjectType::Account,
+            models.iter().map(|m| m.account_id),
+        )
+        .await?;
+        prefetch_relation(
+            ctx,
+            selection,
+            "primaryLead",
+            ObjectType::Lead,
+            models.iter().map(|m| m.primary_lead_id),
+        )
+        .await?;
+        prefetch_relation(
+            ctx,
+            selection,
+            "owner",
+            ObjectType::User,
+            models.iter().map(|m| m.owner_id),
+        )
+        .await?;
         if selection.field("feedback").exists() || selection.field("feedbackMissing").exists() {
             l.prefetch_feedback(models.iter().map(|m| m.id)).await?;
         }

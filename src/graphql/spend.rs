@@ -10,6 +10,7 @@ use super::{
         Money, MoneyInput, UserError, connection, db, decode_arg_id, decode_id, global_id, loaders,
         payload, personal, viewer,
     },
+    loaders::prefetch_relation,
     scalars::InputDate,
 };
 use crate::{
@@ -70,11 +71,14 @@ impl CampaignSpend {
         selection: &async_graphql::Lookahead<'_>,
         models: &[campaign_spend::Model],
     ) -> Result<()> {
-        if selection.field("campaign").exists() {
-            loaders(ctx)?
-                .prefetch_campaigns(models.iter().map(|m| Some(m.campaign_id)))
-                .await?;
-        }
+        prefetch_relation(
+            ctx,
+            selection,
+            "campaign",
+            ObjectType::Campaign,
+            models.iter().map(|m| Some(m.campaign_id)),
+        )
+        .await?;
         Ok(())
     }
 }
