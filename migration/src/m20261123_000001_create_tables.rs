@@ -1,4 +1,4 @@
-//! The whole data model of DESIGN.md section 2.
+//! The whole data model (docs/architecture.md describes it as built).
 //!
 //! Enumerations are stored as their GraphQL names (`MQL`, `CLOSED_WON`) in
 //! short strings, so the two databases and the API agree without mapping

@@ -1,7 +1,7 @@
 //! Campaign spend and win/loss feedback become full records like the others.
 //!
 //! - `campaign_spend.deleted_at`: deleting a spend entry is a soft delete, so
-//!   the deletion reaches sync jobs as a tombstone (DESIGN.md section 2).
+//!   the deletion reaches sync jobs as a tombstone (docs/sync.md).
 //! - `win_loss_feedback.deleted_at`: the same for feedback (no mutation deletes
 //!   feedback yet; the column keeps it on the common write path).
 //! - `win_loss_feedback.last_edited_by_id`: who last changed the feedback; the

@@ -1,4 +1,4 @@
-//! Multi-touch attribution for CAMPAIGN_ROI (DESIGN.md §4): how an
+//! Multi-touch attribution for CAMPAIGN_ROI (docs/analytics.md): how an
 //! opportunity's amount is credited to the campaign touches of its leads made
 //! before the opportunity was created, under six models.
 //!

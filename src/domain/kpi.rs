@@ -1,4 +1,4 @@
-//! The shared KPI catalogue (DESIGN.md §4): what each KPI means, in words
+//! The shared KPI catalogue (docs/kpis.md): what each KPI means, in words
 //! both teams sign up to, plus the pure parts of the engine: segments, time
 //! buckets of a [`Period`], how a KPI's value follows from its numerator
 //! and denominator, and the target status rule.

@@ -1,4 +1,4 @@
-//! The handoff SLA clock (DESIGN.md §3): entering MQL starts two windows,
+//! The handoff SLA clock (docs/lifecycle.md): entering MQL starts two windows,
 //! one for the first sales touch and one for the disposition (accept or
 //! reject). Due times are inclusive: an action at the due time is in time,
 //! and a pending window breaches only after its due time.

@@ -1,4 +1,4 @@
-//! DESIGN.md "Transport and limits" against a hostile or careless client:
+//! docs/api.md "Transport and limits" against a hostile or careless client:
 //! the cost count bounds the work a request does, introspection and
 //! aliases included; each user's budget refuses a burst with 429 and
 //! serves it again once refilled; an unreachable database is a quick 503.

@@ -1,5 +1,5 @@
 //! The role matrix: for every role and every query field and mutation,
-//! allowed or FORBIDDEN as DESIGN.md section 5 says. The expected table is
+//! allowed or FORBIDDEN as docs/roles.md says. The expected table is
 //! written out here, independently of the policy code it checks.
 
 use entity::enums::Role::{self, *};

@@ -1,4 +1,4 @@
-//! DESIGN.md "Transport and limits": methods, content types, sizes, batching,
+//! docs/api.md "Transport and limits": methods, content types, sizes, batching,
 //! query shape limits, GraphiQL, health and request ids.
 
 use entity::enums::Role;
