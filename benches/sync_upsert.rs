@@ -59,7 +59,10 @@ use handoff::{
     auth::Viewer,
     config::Config,
     db,
-    domain::scoring::{EmployeeRange, FitCriteria},
+    domain::{
+        records::AccountPatch,
+        scoring::{EmployeeRange, FitCriteria},
+    },
     services::{
         lead_definitions,
         sync::{self, accounts::AccountUpsert},
@@ -374,12 +377,15 @@ async fn load_accounts_directly(
             .iter()
             .map(|a| AccountUpsert {
                 external_id: a["externalId"].as_str().unwrap_or_default().to_owned(),
-                name: a["name"].as_str().map(str::to_owned),
-                domain: Some(a["domain"].as_str().map(str::to_owned)),
-                industry: Some(a["industry"].as_str().map(str::to_owned)),
-                employee_count: Some(a["employeeCount"].as_i64().map(|n| n as i32)),
-                country: Some(a["country"].as_str().map(str::to_owned)),
-                is_target_account: a["isTargetAccount"].as_bool(),
+                fields: AccountPatch {
+                    name: a["name"].as_str().map(str::to_owned),
+                    domain: Some(a["domain"].as_str().map(str::to_owned)),
+                    industry: Some(a["industry"].as_str().map(str::to_owned)),
+                    employee_count: Some(a["employeeCount"].as_i64().map(|n| n as i32)),
+                    country: Some(a["country"].as_str().map(str::to_owned)),
+                    is_target_account: a["isTargetAccount"].as_bool(),
+                    ..Default::default()
+                },
                 created_at: a["createdAt"]
                     .as_str()
                     .and_then(|s| DateTime::parse_from_rfc3339(s).ok())

@@ -2607,6 +2607,7 @@ fn mql_probability(fit: i32) -> f64 {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+    use crate::domain::records::{AccountPatch, CampaignPatch, LeadPatch, OpportunityPatch};
     use migration::{Migrator, MigratorTrait};
     use sea_orm::{ConnectionTrait, Database, QueryOrder, Statement};
 
@@ -2716,6 +2717,28 @@ mod tests {
             + summary.opportunities
             + COMPETITORS.len();
         assert_eq!(logged, count(&db, "SELECT COUNT(*) FROM change_log").await);
+
+        // Every record passes the field rules the API and the sync apply.
+        fn refused<P>(checked: crate::domain::records::Checked<P>) -> Vec<String> {
+            let errors = checked.errors.into_vec();
+            errors.into_iter().map(|e| e.message).collect()
+        }
+        for row in account::Entity::find().all(&db).await.unwrap() {
+            let errors = refused(AccountPatch::from(&row).validate(true));
+            assert!(errors.is_empty(), "{}: {errors:?}", row.name);
+        }
+        for row in campaign::Entity::find().all(&db).await.unwrap() {
+            let errors = refused(CampaignPatch::from(&row).validate(None));
+            assert!(errors.is_empty(), "{}: {errors:?}", row.name);
+        }
+        for row in lead::Entity::find().all(&db).await.unwrap() {
+            let errors = refused(LeadPatch::from(&row).validate(true));
+            assert!(errors.is_empty(), "{}: {errors:?}", row.email);
+        }
+        for row in opportunity::Entity::find().all(&db).await.unwrap() {
+            let errors = refused(OpportunityPatch::from(&row).validate(true));
+            assert!(errors.is_empty(), "{}: {errors:?}", row.name);
+        }
 
         // Funnel rates.
         let mqls = count(&db, "SELECT COUNT(*) FROM leads WHERE mql_at IS NOT NULL").await;

@@ -9,6 +9,7 @@ pub mod idempotency;
 pub mod kpi;
 pub mod lifecycle;
 pub mod period;
+pub mod records;
 pub mod scoring;
 pub mod sla;
 pub mod spreadsheet;

@@ -21,6 +21,30 @@ impl Errors {
         self.0.push(FieldError::new(field, code, message));
     }
 
+    /// A field required to create a record: a given value goes through
+    /// `check`; none is a failure when `creating`.
+    pub fn required<T, U>(
+        &mut self,
+        field: &str,
+        value: Option<T>,
+        creating: bool,
+        check: impl FnOnce(&mut Self, T) -> U,
+    ) -> Option<U> {
+        match value {
+            Some(v) => Some(check(self, v)),
+            None => {
+                if creating {
+                    self.add(
+                        field,
+                        UserErrorCode::Required,
+                        format!("`{field}` is required"),
+                    );
+                }
+                None
+            }
+        }
+    }
+
     /// `Ok` when nothing failed, else every failure as `AppError::Invalid`.
     pub fn finish(self) -> AppResult<()> {
         if self.0.is_empty() {

@@ -19,6 +19,7 @@ use super::{
 };
 use crate::{
     auth::{Action, PolicyGuard},
+    domain::records::{AccountPatch, CampaignPatch, LeadPatch, OpportunityPatch},
     error::{AppError, AppResult},
     services::sync::{
         self, ErrorCode, MAX_BATCH, RecordError, RecordResult, Ref, Status, Tally,
@@ -725,30 +726,28 @@ fn reference(
 }
 
 fn lead_upsert(l: LeadUpsertInput) -> Result<LeadUpsert, RecordError> {
-    Ok(LeadUpsert {
-        account: reference(
+    let fields = LeadPatch {
+        account_id: reference(
             ObjectType::Account,
             "account",
             l.account_id,
             l.account_external_id,
             MaybeUndefined::Undefined,
         )?,
-        source_campaign: reference(
+        source_campaign_id: reference(
             ObjectType::Campaign,
             "sourceCampaign",
             l.source_campaign_id,
             l.source_campaign_external_id,
             MaybeUndefined::Undefined,
         )?,
-        owner: reference(
+        owner_id: reference(
             ObjectType::User,
             "owner",
             l.owner_id,
             l.owner_external_id,
             l.owner_email,
         )?,
-        external_id: l.external_id,
-        expected_version: l.expected_version,
         email: l.email,
         first_name: l.first_name.into(),
         last_name: l.last_name.into(),
@@ -757,6 +756,11 @@ fn lead_upsert(l: LeadUpsertInput) -> Result<LeadUpsert, RecordError> {
         company_name: l.company_name.into(),
         country: l.country.into(),
         source: l.source.map(Into::into),
+    };
+    Ok(LeadUpsert {
+        external_id: l.external_id,
+        expected_version: l.expected_version,
+        fields,
         stage: l.stage,
         lead_status: l.lead_status,
         stage_entered_at: l.stage_entered_at.map(InputDateTime::get),
@@ -766,16 +770,14 @@ fn lead_upsert(l: LeadUpsertInput) -> Result<LeadUpsert, RecordError> {
 }
 
 fn account_upsert(a: AccountUpsertInput) -> Result<AccountUpsert, RecordError> {
-    Ok(AccountUpsert {
-        owner: reference(
+    let fields = AccountPatch {
+        owner_id: reference(
             ObjectType::User,
             "owner",
             a.owner_id,
             a.owner_external_id,
             a.owner_email,
         )?,
-        external_id: a.external_id,
-        expected_version: a.expected_version,
         name: a.name,
         domain: a.domain.into(),
         industry: a.industry.into(),
@@ -783,6 +785,11 @@ fn account_upsert(a: AccountUpsertInput) -> Result<AccountUpsert, RecordError> {
         annual_revenue: Option::<Option<MoneyInput>>::from(a.annual_revenue).map(|v| v.map(money)),
         country: a.country.into(),
         is_target_account: a.is_target_account,
+    };
+    Ok(AccountUpsert {
+        external_id: a.external_id,
+        expected_version: a.expected_version,
+        fields,
         created_at: a.created_at.map(InputDateTime::get),
     })
 }
@@ -802,16 +809,14 @@ fn stage_history(entries: Vec<StageEntryInput>) -> Vec<StageEntry> {
 }
 
 fn campaign_upsert(c: CampaignUpsertInput) -> Result<CampaignUpsert, RecordError> {
-    Ok(CampaignUpsert {
-        owner: reference(
+    let fields = CampaignPatch {
+        owner_id: reference(
             ObjectType::User,
             "owner",
             c.owner_id,
             c.owner_external_id,
             c.owner_email,
         )?,
-        external_id: c.external_id,
-        expected_version: c.expected_version,
         name: c.name,
         channel: c.channel.map(Into::into),
         objective: c.objective.map(Into::into),
@@ -819,44 +824,53 @@ fn campaign_upsert(c: CampaignUpsertInput) -> Result<CampaignUpsert, RecordError
         starts_on: c.starts_on.map(InputDate::get),
         ends_on: Option::<Option<InputDate>>::from(c.ends_on).map(|d| d.map(InputDate::get)),
         budget: Option::<Option<MoneyInput>>::from(c.budget).map(|v| v.map(money)),
+    };
+    Ok(CampaignUpsert {
+        external_id: c.external_id,
+        expected_version: c.expected_version,
+        fields,
         created_at: c.created_at.map(InputDateTime::get),
     })
 }
 
 fn opportunity_upsert(o: OpportunityUpsertInput) -> Result<OpportunityUpsert, RecordError> {
-    Ok(OpportunityUpsert {
-        account: reference(
+    let fields = OpportunityPatch {
+        account_id: reference(
             ObjectType::Account,
             "account",
             o.account_id,
             o.account_external_id,
             MaybeUndefined::Undefined,
         )?,
-        primary_lead: reference(
+        primary_lead_id: reference(
             ObjectType::Lead,
             "primaryLead",
             o.primary_lead_id,
             o.primary_lead_external_id,
             MaybeUndefined::Undefined,
         )?,
-        owner: reference(
+        owner_id: reference(
             ObjectType::User,
             "owner",
             o.owner_id,
             o.owner_external_id,
             o.owner_email,
         )?,
-        external_id: o.external_id,
-        expected_version: o.expected_version,
         name: o.name,
-        stage: o.stage,
-        stage_entered_at: o.stage_entered_at.map(InputDateTime::get),
-        stage_history: stage_history(o.stage_history),
+        stage: None,
         amount: o.amount.map(money),
         opportunity_type: o.opportunity_type.map(Into::into),
         sourced_by: o.sourced_by.map(Into::into),
         expected_close_on: Option::<Option<InputDate>>::from(o.expected_close_on)
             .map(|d| d.map(InputDate::get)),
+    };
+    Ok(OpportunityUpsert {
+        external_id: o.external_id,
+        expected_version: o.expected_version,
+        fields,
+        stage: o.stage,
+        stage_entered_at: o.stage_entered_at.map(InputDateTime::get),
+        stage_history: stage_history(o.stage_history),
         created_at: o.created_at.map(InputDateTime::get),
         closed_at: o.closed_at.map(InputDateTime::get),
     })

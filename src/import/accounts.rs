@@ -10,6 +10,7 @@ use super::{
 };
 use crate::{
     auth::Viewer,
+    domain::records::AccountPatch,
     error::AppResult,
     services::sync::{
         RecordResult,
@@ -191,8 +192,7 @@ impl Object for Accounts {
                 })
             })
             .transpose()?;
-        let account = AccountUpsert {
-            external_id: row.get("external_id").unwrap_or_default().to_owned(),
+        let fields = AccountPatch {
             name: row.get("name").map(str::to_owned),
             domain: row.text("domain"),
             industry: row.text("industry"),
@@ -200,7 +200,11 @@ impl Object for Accounts {
             annual_revenue: revenue.map(|amount| Some((amount, currency))),
             country: row.get("country").map(|v| Some(values::country(v))),
             is_target_account,
-            owner: row.owner("owner")?,
+            owner_id: row.owner("owner")?,
+        };
+        let account = AccountUpsert {
+            external_id: row.get("external_id").unwrap_or_default().to_owned(),
+            fields,
             created_at: row.date("created_at")?,
             ..Default::default()
         };

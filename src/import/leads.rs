@@ -10,6 +10,7 @@ use super::{
 };
 use crate::{
     auth::Viewer,
+    domain::records::LeadPatch,
     error::AppResult,
     services::sync::{
         RecordResult,
@@ -260,8 +261,7 @@ impl Object for Leads {
                 })
             })
             .transpose()?;
-        let mut lead = LeadUpsert {
-            external_id: row.get("external_id").unwrap_or_default().to_owned(),
+        let fields = LeadPatch {
             email: row.get("email").map(str::to_owned),
             first_name: row.text("first_name"),
             last_name: row.text("last_name"),
@@ -269,11 +269,16 @@ impl Object for Leads {
             company_name: row.text("company_name"),
             country: row.get("country").map(|v| Some(values::country(v))),
             source,
-            account: row
+            account_id: row
                 .get("account")
                 .and_then(first_id)
                 .map(|id| Some(Ref::External(id))),
-            owner: row.owner("owner")?,
+            owner_id: row.owner("owner")?,
+            ..Default::default()
+        };
+        let mut lead = LeadUpsert {
+            external_id: row.get("external_id").unwrap_or_default().to_owned(),
+            fields,
             stage: row.get("stage").map(|v| ctx.stage(v)),
             created_at: row.date("created_at")?,
             ..Default::default()

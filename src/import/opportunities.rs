@@ -15,7 +15,7 @@ use super::{
 };
 use crate::{
     auth::Viewer,
-    domain::crm,
+    domain::{crm, records::OpportunityPatch},
     error::AppResult,
     services::sync::{
         RecordResult, Ref,
@@ -231,28 +231,31 @@ impl Object for Opportunities {
         let close_date = row.date("close_date")?;
         let mut deal = OpportunityUpsert {
             external_id: row.get("external_id").unwrap_or_default().to_owned(),
-            name: row.get("name").map(str::to_owned),
-            amount: amount.map(|a| (a, currency)),
             stage,
             created_at: row.date("created_at")?,
-            owner: row.owner("owner")?,
-            account: row
-                .get("account")
-                .and_then(first_id)
-                .map(|id| Some(Ref::External(id))),
-            primary_lead: row
-                .get("primary_lead")
-                .and_then(first_id)
-                .map(|id| Some(Ref::External(id))),
-            opportunity_type,
-            sourced_by,
+            fields: OpportunityPatch {
+                name: row.get("name").map(str::to_owned),
+                amount: amount.map(|a| (a, currency)),
+                owner_id: row.owner("owner")?,
+                account_id: row
+                    .get("account")
+                    .and_then(first_id)
+                    .map(|id| Some(Ref::External(id))),
+                primary_lead_id: row
+                    .get("primary_lead")
+                    .and_then(first_id)
+                    .map(|id| Some(Ref::External(id))),
+                opportunity_type,
+                sourced_by,
+                ..Default::default()
+            },
             ..Default::default()
         };
         if closed {
             deal.closed_at = close_date;
             deal.stage_entered_at = close_date;
         } else if let Some(date) = close_date {
-            deal.expected_close_on = Some(Some(date.date_naive()));
+            deal.fields.expected_close_on = Some(Some(date.date_naive()));
         }
         Ok(Converted {
             record: deal,

@@ -1,15 +1,17 @@
 //! Accounts: the companies leads work at and deals are sold to.
 
+use std::collections::HashMap;
+
 use entity::account;
-use rust_decimal::Decimal;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
-    QueryFilter, Select,
+    QueryFilter, QuerySelect, Select,
 };
 use uuid::Uuid;
 
 use super::{
     filters::{TimeRange, in_range, text_search},
+    links,
     pagination::{KeyOf, Page, PageRequest, SortKey, SortValue, paginate},
     records::{self, Record},
     scoring::{self, Scope},
@@ -17,7 +19,7 @@ use super::{
 use crate::{
     auth::{Action, Viewer},
     db::begin_write,
-    domain::validate::Errors,
+    domain::records::AccountPatch,
     error::{AppResult, UserErrorCode},
 };
 
@@ -111,106 +113,54 @@ pub async fn list(
     paginate(db, select(filter), &sort_key(sort, descending), page).await
 }
 
-/// The fields of an account a caller may set.
-#[derive(Debug, Clone, Default)]
-pub struct AccountFields {
-    /// Company name.
-    pub name: Option<String>,
-    /// Web domain; `Some(None)` clears it.
-    pub domain: Option<Option<String>>,
-    /// Industry.
-    pub industry: Option<Option<String>>,
-    /// Head count.
-    pub employee_count: Option<Option<i32>>,
-    /// Annual revenue and its currency.
-    pub annual_revenue: Option<Option<(Decimal, String)>>,
-    /// ISO country code.
-    pub country: Option<Option<String>>,
-    /// Target (ABM) account.
-    pub is_target_account: Option<bool>,
-    /// Owning user.
-    pub owner_id: Option<Option<Uuid>>,
-}
+/// The fields of an account a caller may set, with their rules.
+pub type AccountFields = AccountPatch;
 
-/// Validates and normalises the fields, checking references and uniqueness.
+/// Validates and normalises the fields, checking the owner and that no
+/// other account (`self_id` is the one edited) has the domain.
 async fn validate(
     db: &impl ConnectionTrait,
     fields: AccountFields,
-    creating: bool,
     self_id: Option<Uuid>,
 ) -> AppResult<AccountFields> {
-    let mut e = Errors::new();
-    let mut out = AccountFields::default();
-    match fields.name.as_deref() {
-        Some(name) => out.name = Some(e.required_text("name", name, 300)),
-        None if creating => e.add("name", UserErrorCode::Required, "`name` is required"),
-        None => {}
+    let mut checked = fields.validate(self_id.is_none());
+    links::check(db, checked.patch.links(), &mut checked.errors).await?;
+    if let Some(Some(domain)) = &checked.patch.domain
+        && domain_holders(db, std::slice::from_ref(domain))
+            .await?
+            .get(domain)
+            .is_some_and(|id| Some(*id) != self_id)
+    {
+        checked
+            .errors
+            .add("domain", UserErrorCode::Taken, domain_taken(domain));
     }
-    out.domain = fields.domain.map(|d| e.domain("domain", d.as_deref()));
-    out.industry = fields
-        .industry
-        .map(|v| e.optional_text("industry", v.as_deref(), 100));
-    out.employee_count = fields
-        .employee_count
-        .map(|v| v.map(|n| e.range("employeeCount", n, 0, 10_000_000)));
-    out.annual_revenue = fields.annual_revenue.map(|v| {
-        v.map(|(amount, currency)| {
-            (
-                e.amount("annualRevenue.amount", amount),
-                e.currency("annualRevenue.currency", &currency),
-            )
-        })
-    });
-    out.country = fields.country.map(|v| e.country("country", v.as_deref()));
-    out.is_target_account = fields.is_target_account;
-    out.owner_id = fields.owner_id;
-    if let Some(Some(owner)) = out.owner_id {
-        super::users::check_owner(db, "ownerId", owner, &mut e).await?;
-    }
-    if let Some(Some(domain)) = &out.domain {
-        let mut taken = account::Entity::find().filter(account::Column::Domain.eq(domain.clone()));
-        if let Some(id) = self_id {
-            taken = taken.filter(account::Column::Id.ne(id));
-        }
-        if taken.one(db).await?.is_some() {
-            e.add(
-                "domain",
-                UserErrorCode::Taken,
-                format!("another account already has the domain {domain}"),
-            );
-        }
-    }
-    e.finish()?;
-    Ok(out)
+    checked.finish()
 }
 
-fn apply(am: &mut account::ActiveModel, f: AccountFields) {
-    if let Some(v) = f.name {
-        am.name.set_if_not_equals(v);
+/// The accounts (deleted ones too) holding any of `domains`, by domain.
+pub(crate) async fn domain_holders(
+    db: &impl ConnectionTrait,
+    domains: &[String],
+) -> AppResult<HashMap<String, Uuid>> {
+    let mut holders = HashMap::new();
+    for part in domains.chunks(1_000) {
+        let rows: Vec<(Uuid, Option<String>)> = account::Entity::find()
+            .select_only()
+            .column(account::Column::Id)
+            .column(account::Column::Domain)
+            .filter(account::Column::Domain.is_in(part.iter().cloned()))
+            .into_tuple()
+            .all(db)
+            .await?;
+        holders.extend(rows.into_iter().filter_map(|(id, d)| d.map(|d| (d, id))));
     }
-    if let Some(v) = f.domain {
-        am.domain.set_if_not_equals(v);
-    }
-    if let Some(v) = f.industry {
-        am.industry.set_if_not_equals(v);
-    }
-    if let Some(v) = f.employee_count {
-        am.employee_count.set_if_not_equals(v);
-    }
-    if let Some(v) = f.annual_revenue {
-        let (amount, currency) = v.map_or((None, None), |(a, c)| (Some(a), Some(c)));
-        am.annual_revenue.set_if_not_equals(amount);
-        am.currency.set_if_not_equals(currency);
-    }
-    if let Some(v) = f.country {
-        am.country.set_if_not_equals(v);
-    }
-    if let Some(v) = f.is_target_account {
-        am.is_target_account.set_if_not_equals(v);
-    }
-    if let Some(v) = f.owner_id {
-        am.owner_id.set_if_not_equals(v);
-    }
+    Ok(holders)
+}
+
+/// The message of a domain another account has.
+pub(crate) fn domain_taken(domain: &str) -> String {
+    format!("another account already has the domain {domain}")
 }
 
 /// Creates an account.
@@ -221,14 +171,14 @@ pub async fn create(
 ) -> AppResult<account::Model> {
     viewer.require(Action::WriteAccount)?;
     let txn = begin_write(db).await?;
-    let fields = validate(&txn, fields, true, None).await?;
+    let fields = validate(&txn, fields, None).await?;
     let mut am = account::ActiveModel {
         is_target_account: Set(false),
         fit_score: Set(0),
         deleted_at: Set(None),
         ..Default::default()
     };
-    apply(&mut am, fields);
+    fields.apply(&mut am);
     let model = records::insert::<account::Entity>(&txn, viewer, am)
         .await
         .map_err(|e| e.on_unique("domain", "another account already has this domain"))?;
@@ -249,10 +199,10 @@ pub async fn update(
     let txn = begin_write(db).await?;
     let current = records::lock::<account::Entity>(&txn, id).await?;
     records::check_version("account", current.version, expected_version)?;
-    let fields = validate(&txn, fields, false, Some(id)).await?;
+    let fields = validate(&txn, fields, Some(id)).await?;
     let (model, changed) =
         records::update::<account::Entity>(&txn, Some(viewer.user_id), current, |am| {
-            apply(am, fields)
+            fields.apply(am)
         })
         .await
         .map_err(|e| e.on_unique("domain", "another account already has this domain"))?;

@@ -5,7 +5,6 @@ use entity::{
     campaign,
     enums::{CampaignObjective, CampaignStatus, Channel},
 };
-use rust_decimal::Decimal;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, QueryFilter,
     Select,
@@ -14,13 +13,14 @@ use uuid::Uuid;
 
 use super::{
     filters::{TimeRange, in_range, text_search},
+    links,
     pagination::{KeyOf, Page, PageRequest, SortKey, SortValue, paginate},
     records::{self, Record},
 };
 use crate::{
     auth::{Action, Viewer},
     db::begin_write,
-    domain::validate::Errors,
+    domain::{records::CampaignPatch, validate::Errors},
     error::{AppResult, UserErrorCode},
 };
 
@@ -132,161 +132,67 @@ pub async fn list(
     paginate(db, select(filter), &sort_key(sort, descending), page).await
 }
 
-/// The fields of a campaign a caller may set.
-#[derive(Debug, Clone, Default)]
-pub struct CampaignFields {
-    /// Campaign name.
-    pub name: Option<String>,
-    /// Channel it runs on.
-    pub channel: Option<Channel>,
-    /// What it aims at.
-    pub objective: Option<CampaignObjective>,
-    /// Lifecycle status (PLANNED when created without one).
-    pub status: Option<CampaignStatus>,
-    /// First day.
-    pub starts_on: Option<NaiveDate>,
-    /// Last day; `Some(None)` clears it.
-    pub ends_on: Option<Option<NaiveDate>>,
-    /// Budget and its currency; `Some(None)` clears the budget (the currency
-    /// stays).
-    pub budget: Option<Option<(Decimal, String)>>,
-    /// Owning user.
-    pub owner_id: Option<Option<Uuid>>,
-}
+/// The fields of a campaign a caller may set, with their rules.
+pub type CampaignFields = CampaignPatch;
 
 /// Validates and normalises the fields against the campaign as it is
-/// (`None` when creating), checking references and the date range.
+/// (`None` when creating), checking its spend and owner.
 async fn validate(
     db: &impl ConnectionTrait,
     fields: CampaignFields,
     current: Option<&campaign::Model>,
 ) -> AppResult<CampaignFields> {
-    let creating = current.is_none();
-    let mut e = Errors::new();
-    let mut out = CampaignFields::default();
-    match fields.name.as_deref() {
-        Some(name) => out.name = Some(e.required_text("name", name, 300)),
-        None if creating => e.add("name", UserErrorCode::Required, "`name` is required"),
-        None => {}
+    let mut checked = fields.validate(current);
+    if let Some(current) = current {
+        check_spend(db, current, &checked.patch, &mut checked.errors).await?;
     }
-    if creating && fields.channel.is_none() {
-        e.add("channel", UserErrorCode::Required, "`channel` is required");
-    }
-    if creating && fields.objective.is_none() {
-        e.add(
-            "objective",
-            UserErrorCode::Required,
-            "`objective` is required",
-        );
-    }
-    if creating && fields.starts_on.is_none() {
-        e.add(
-            "startsOn",
-            UserErrorCode::Required,
-            "`startsOn` is required",
-        );
-    }
-    out.channel = fields.channel;
-    out.objective = fields.objective;
-    out.status = fields.status;
-    out.starts_on = fields.starts_on;
-    out.ends_on = fields.ends_on;
-    let starts_on = out.starts_on.or(current.map(|c| c.starts_on));
-    let ends_on = out.ends_on.unwrap_or(current.and_then(|c| c.ends_on));
-    if let (Some(starts_on), Some(ends_on)) = (starts_on, ends_on)
-        && ends_on < starts_on
-    {
-        e.add(
-            "endsOn",
-            UserErrorCode::OutOfRange,
-            format!("`endsOn` ({ends_on}) must not be before `startsOn` ({starts_on})"),
-        );
-    }
-    out.budget = fields.budget.map(|v| {
-        v.map(|(amount, currency)| {
-            (
-                e.amount("budget.amount", amount),
-                e.currency("budget.currency", &currency),
-            )
-        })
-    });
-    out.owner_id = fields.owner_id;
-    if let (Some(current), Some(starts_on)) = (current, starts_on) {
-        // Spend already recorded must stay inside the dates and in the
-        // campaign's currency (see `services::spend`).
-        let currency = match &out.budget {
-            Some(Some((_, currency))) => currency.as_str(),
-            _ => current.currency.as_str(),
-        };
-        let changes_dates = starts_on != current.starts_on || ends_on != current.ends_on;
-        let changes_currency = currency != current.currency;
-        if changes_dates || changes_currency {
-            let (out_of_dates, other_currency) =
-                super::spend::stranded(db, current.id, starts_on, ends_on, currency).await?;
-            if out_of_dates > 0 {
-                let field = if starts_on != current.starts_on {
-                    "startsOn"
-                } else {
-                    "endsOn"
-                };
-                e.add(
-                    field,
-                    UserErrorCode::OutOfRange,
-                    format!(
-                        "{out_of_dates} spend entries would fall outside the campaign's dates; move or delete them first"
-                    ),
-                );
-            }
-            if other_currency > 0 {
-                e.add(
-                    "budget.currency",
-                    UserErrorCode::Invalid,
-                    format!(
-                        "the campaign has spend in {}; its currency cannot change to {currency}",
-                        current.currency
-                    ),
-                );
-            }
-        }
-    }
-    if let Some(Some(owner)) = out.owner_id {
-        super::users::check_owner(db, "ownerId", owner, &mut e).await?;
-    }
-    e.finish()?;
-    Ok(out)
+    links::check(db, checked.patch.links(), &mut checked.errors).await?;
+    checked.finish()
 }
 
-fn apply(am: &mut campaign::ActiveModel, f: CampaignFields) {
-    if let Some(v) = f.name {
-        am.name.set_if_not_equals(v);
+/// Spend already recorded must stay inside the campaign's dates and in its
+/// currency (see `services::spend`): adds the failures of a patch that
+/// would strand some.
+pub(crate) async fn check_spend(
+    db: &impl ConnectionTrait,
+    current: &campaign::Model,
+    patch: &CampaignFields,
+    errors: &mut Errors,
+) -> AppResult<()> {
+    let starts_on = patch.starts_on.unwrap_or(current.starts_on);
+    let ends_on = patch.ends_on.unwrap_or(current.ends_on);
+    let currency = patch.currency_after(current);
+    if starts_on == current.starts_on && ends_on == current.ends_on && currency == current.currency
+    {
+        return Ok(());
     }
-    if let Some(v) = f.channel {
-        am.channel.set_if_not_equals(v);
+    let (out_of_dates, other_currency) =
+        super::spend::stranded(db, current.id, starts_on, ends_on, currency).await?;
+    if out_of_dates > 0 {
+        let field = if starts_on != current.starts_on {
+            "startsOn"
+        } else {
+            "endsOn"
+        };
+        errors.add(
+            field,
+            UserErrorCode::OutOfRange,
+            format!(
+                "{out_of_dates} spend entries would fall outside the campaign's dates; move or delete them first"
+            ),
+        );
     }
-    if let Some(v) = f.objective {
-        am.objective.set_if_not_equals(v);
+    if other_currency > 0 {
+        errors.add(
+            "budget.currency",
+            UserErrorCode::Invalid,
+            format!(
+                "the campaign has spend in {}; its currency cannot change to {currency}",
+                current.currency
+            ),
+        );
     }
-    if let Some(v) = f.status {
-        am.status.set_if_not_equals(v);
-    }
-    if let Some(v) = f.starts_on {
-        am.starts_on.set_if_not_equals(v);
-    }
-    if let Some(v) = f.ends_on {
-        am.ends_on.set_if_not_equals(v);
-    }
-    if let Some(v) = f.budget {
-        match v {
-            Some((amount, currency)) => {
-                am.budget.set_if_not_equals(Some(amount));
-                am.currency.set_if_not_equals(currency);
-            }
-            None => am.budget.set_if_not_equals(None),
-        }
-    }
-    if let Some(v) = f.owner_id {
-        am.owner_id.set_if_not_equals(v);
-    }
+    Ok(())
 }
 
 /// Creates a campaign (PLANNED unless a status is given; in USD unless a
@@ -305,7 +211,7 @@ pub async fn create(
         deleted_at: Set(None),
         ..Default::default()
     };
-    apply(&mut am, fields);
+    fields.apply(&mut am);
     let model = records::insert::<campaign::Entity>(&txn, viewer, am).await?;
     txn.commit().await?;
     Ok(model)
@@ -327,7 +233,7 @@ pub async fn update(
     let fields = validate(&txn, fields, Some(&current)).await?;
     let (model, _) =
         records::update::<campaign::Entity>(&txn, Some(viewer.user_id), current, |am| {
-            apply(am, fields)
+            fields.apply(am)
         })
         .await?;
     txn.commit().await?;

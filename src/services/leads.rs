@@ -5,8 +5,8 @@
 //! into NEW as the first stage change.
 
 use entity::{
-    account, activity, campaign,
-    enums::{Channel, LeadStage, Seniority, SlaStatus, StageSubject},
+    activity,
+    enums::{Channel, LeadStage, SlaStatus, StageSubject},
     lead,
 };
 use sea_orm::{
@@ -18,6 +18,7 @@ use uuid::Uuid;
 
 use super::{
     filters::{TimeRange, in_range, text_search},
+    links,
     opportunities::{StageMove, record_stage_change},
     pagination::{KeyOf, Page, PageRequest, SortKey, SortValue, paginate},
     records::{self, Record},
@@ -26,8 +27,8 @@ use super::{
 use crate::{
     auth::{Action, Viewer},
     db::begin_write,
-    domain::validate::Errors,
-    error::{AppResult, UserErrorCode},
+    domain::records::LeadPatch,
+    error::AppResult,
 };
 
 /// Which leads to list. All given conditions must hold.
@@ -173,127 +174,18 @@ pub async fn list(
     paginate(db, select(filter), &sort_key(sort, descending), page).await
 }
 
-/// The fields of a lead a caller may set.
-#[derive(Debug, Clone, Default)]
-pub struct LeadFields {
-    /// Email address.
-    pub email: Option<String>,
-    /// First name.
-    pub first_name: Option<Option<String>>,
-    /// Last name.
-    pub last_name: Option<Option<String>>,
-    /// Job title.
-    pub job_title: Option<Option<String>>,
-    /// Seniority.
-    pub seniority: Option<Option<Seniority>>,
-    /// Account.
-    pub account_id: Option<Option<Uuid>>,
-    /// Company name as captured (when no account is linked).
-    pub company_name: Option<Option<String>>,
-    /// ISO country code.
-    pub country: Option<Option<String>>,
-    /// Source channel.
-    pub source: Option<Channel>,
-    /// First-touch campaign.
-    pub source_campaign_id: Option<Option<Uuid>>,
-    /// Owning sales rep.
-    pub owner_id: Option<Option<Uuid>>,
-}
+/// The fields of a lead a caller may set, with their rules.
+pub type LeadFields = LeadPatch;
 
+/// Validates and normalises the fields, checking the records they link.
 async fn validate(
     db: &impl ConnectionTrait,
-    f: LeadFields,
+    fields: LeadFields,
     creating: bool,
 ) -> AppResult<LeadFields> {
-    let mut e = Errors::new();
-    let mut out = LeadFields {
-        seniority: f.seniority,
-        source: f.source,
-        account_id: f.account_id,
-        source_campaign_id: f.source_campaign_id,
-        owner_id: f.owner_id,
-        ..Default::default()
-    };
-    match f.email.as_deref() {
-        Some(email) => out.email = Some(e.email("email", email)),
-        None if creating => e.add("email", UserErrorCode::Required, "`email` is required"),
-        None => {}
-    }
-    if creating && f.source.is_none() {
-        e.add("source", UserErrorCode::Required, "`source` is required");
-    }
-    out.first_name = f
-        .first_name
-        .map(|v| e.optional_text("firstName", v.as_deref(), 200));
-    out.last_name = f
-        .last_name
-        .map(|v| e.optional_text("lastName", v.as_deref(), 200));
-    out.job_title = f
-        .job_title
-        .map(|v| e.optional_text("jobTitle", v.as_deref(), 200));
-    out.company_name = f
-        .company_name
-        .map(|v| e.optional_text("companyName", v.as_deref(), 300));
-    out.country = f.country.map(|v| e.country("country", v.as_deref()));
-    if let Some(Some(id)) = out.account_id
-        && records::find::<account::Entity>(db, id).await?.is_none()
-    {
-        e.add(
-            "accountId",
-            UserErrorCode::NotFound,
-            "`accountId` names no account",
-        );
-    }
-    if let Some(Some(id)) = out.source_campaign_id
-        && records::find::<campaign::Entity>(db, id).await?.is_none()
-    {
-        e.add(
-            "sourceCampaignId",
-            UserErrorCode::NotFound,
-            "`sourceCampaignId` names no campaign",
-        );
-    }
-    if let Some(Some(owner)) = out.owner_id {
-        super::users::check_owner(db, "ownerId", owner, &mut e).await?;
-    }
-    e.finish()?;
-    Ok(out)
-}
-
-fn apply(am: &mut lead::ActiveModel, f: LeadFields) {
-    if let Some(v) = f.email {
-        am.email.set_if_not_equals(v);
-    }
-    if let Some(v) = f.first_name {
-        am.first_name.set_if_not_equals(v);
-    }
-    if let Some(v) = f.last_name {
-        am.last_name.set_if_not_equals(v);
-    }
-    if let Some(v) = f.job_title {
-        am.job_title.set_if_not_equals(v);
-    }
-    if let Some(v) = f.seniority {
-        am.seniority.set_if_not_equals(v);
-    }
-    if let Some(v) = f.account_id {
-        am.account_id.set_if_not_equals(v);
-    }
-    if let Some(v) = f.company_name {
-        am.company_name.set_if_not_equals(v);
-    }
-    if let Some(v) = f.country {
-        am.country.set_if_not_equals(v);
-    }
-    if let Some(v) = f.source {
-        am.source.set_if_not_equals(v);
-    }
-    if let Some(v) = f.source_campaign_id {
-        am.source_campaign_id.set_if_not_equals(v);
-    }
-    if let Some(v) = f.owner_id {
-        am.owner_id.set_if_not_equals(v);
-    }
+    let mut checked = fields.validate(creating);
+    links::check(db, checked.patch.links(), &mut checked.errors).await?;
+    checked.finish()
 }
 
 /// Creates a lead in stage NEW and records that stage change.
@@ -315,7 +207,7 @@ pub async fn create(
         deleted_at: Set(None),
         ..Default::default()
     };
-    apply(&mut am, fields);
+    fields.apply(&mut am);
     let model = records::insert::<lead::Entity>(&txn, viewer, am).await?;
     record_stage_change(
         &txn,
@@ -356,10 +248,8 @@ pub async fn update(
     records::check_version("lead", current.version, expected_version)?;
     let fields = validate(&txn, fields, false).await?;
     let (model, changed) =
-        records::update::<lead::Entity>(&txn, Some(viewer.user_id), current, |am| {
-            apply(am, fields)
-        })
-        .await?;
+        records::update::<lead::Entity>(&txn, Some(viewer.user_id), current, |am| fields.apply(am))
+            .await?;
     let model = if changed {
         rescored(&txn, model.id, viewer).await?
     } else {

@@ -19,6 +19,7 @@ pub mod kpis;
 pub mod lead_definitions;
 pub mod leads;
 pub mod lifecycle;
+pub mod links;
 pub mod opportunities;
 pub mod pagination;
 pub mod records;

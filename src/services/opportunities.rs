@@ -1,10 +1,9 @@
 //! Opportunities: the deals sales works, with their stage history.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use entity::{
-    account,
     enums::{OpportunityStage, OpportunityType, Outcome, SourcedBy, StageSubject},
-    lead, opportunity, stage_change, win_loss_feedback,
+    opportunity, stage_change, win_loss_feedback,
 };
 use rust_decimal::Decimal;
 use sea_orm::{
@@ -16,13 +15,14 @@ use uuid::Uuid;
 use super::{
     feedback::FeedbackFields,
     filters::{TimeRange, in_range, text_search},
+    links,
     pagination::{KeyOf, Page, PageRequest, SortKey, SortValue, paginate},
     records::{self, Record},
 };
 use crate::{
     auth::{Action, Viewer, policy},
     db::begin_write,
-    domain::{deal_stages, feedback as feedback_rules, validate::Errors},
+    domain::{deal_stages, feedback as feedback_rules, records::OpportunityPatch},
     error::{AppError, AppResult, UserErrorCode},
 };
 
@@ -147,113 +147,18 @@ pub async fn list(
     paginate(db, select(filter), &sort_key(sort, descending), page).await
 }
 
-/// The fields of an opportunity a caller may set.
-#[derive(Debug, Clone, Default)]
-pub struct OpportunityFields {
-    /// Opportunity name.
-    pub name: Option<String>,
-    /// The account; `Some(None)` clears it.
-    pub account_id: Option<Option<Uuid>>,
-    /// The lead it was converted from.
-    pub primary_lead_id: Option<Option<Uuid>>,
-    /// Owning user.
-    pub owner_id: Option<Option<Uuid>>,
-    /// Pipeline stage (DISCOVERY when created without one).
-    pub stage: Option<OpportunityStage>,
-    /// Amount and its currency.
-    pub amount: Option<(Decimal, String)>,
-    /// Type of business (NEW_BUSINESS when created without one).
-    pub opportunity_type: Option<OpportunityType>,
-    /// Team that sourced it (SALES when created without one).
-    pub sourced_by: Option<SourcedBy>,
-    /// Expected close date.
-    pub expected_close_on: Option<Option<NaiveDate>>,
-}
+/// The fields of an opportunity a caller may set, with their rules.
+pub type OpportunityFields = OpportunityPatch;
 
-/// Validates and normalises the fields, checking references.
+/// Validates and normalises the fields, checking the records they link.
 async fn validate(
     db: &impl ConnectionTrait,
     fields: OpportunityFields,
     creating: bool,
 ) -> AppResult<OpportunityFields> {
-    let mut e = Errors::new();
-    let mut out = OpportunityFields::default();
-    match fields.name.as_deref() {
-        Some(name) => out.name = Some(e.required_text("name", name, 300)),
-        None if creating => e.add("name", UserErrorCode::Required, "`name` is required"),
-        None => {}
-    }
-    match fields.amount {
-        Some((amount, currency)) => {
-            out.amount = Some((
-                e.amount("amount.amount", amount),
-                e.currency("amount.currency", &currency),
-            ));
-        }
-        None if creating => e.add("amount", UserErrorCode::Required, "`amount` is required"),
-        None => {}
-    }
-    out.stage = fields.stage;
-    out.opportunity_type = fields.opportunity_type;
-    out.sourced_by = fields.sourced_by;
-    out.expected_close_on = fields.expected_close_on;
-    out.account_id = fields.account_id;
-    out.primary_lead_id = fields.primary_lead_id;
-    out.owner_id = fields.owner_id;
-    if let Some(Some(id)) = out.account_id
-        && records::find::<account::Entity>(db, id).await?.is_none()
-    {
-        e.add(
-            "accountId",
-            UserErrorCode::NotFound,
-            "`accountId` names no account",
-        );
-    }
-    if let Some(Some(id)) = out.primary_lead_id
-        && records::find::<lead::Entity>(db, id).await?.is_none()
-    {
-        e.add(
-            "primaryLeadId",
-            UserErrorCode::NotFound,
-            "`primaryLeadId` names no lead",
-        );
-    }
-    if let Some(Some(owner)) = out.owner_id {
-        super::users::check_owner(db, "ownerId", owner, &mut e).await?;
-    }
-    e.finish()?;
-    Ok(out)
-}
-
-fn apply(am: &mut opportunity::ActiveModel, f: OpportunityFields) {
-    if let Some(v) = f.name {
-        am.name.set_if_not_equals(v);
-    }
-    if let Some(v) = f.account_id {
-        am.account_id.set_if_not_equals(v);
-    }
-    if let Some(v) = f.primary_lead_id {
-        am.primary_lead_id.set_if_not_equals(v);
-    }
-    if let Some(v) = f.owner_id {
-        am.owner_id.set_if_not_equals(v);
-    }
-    if let Some(v) = f.stage {
-        am.stage.set_if_not_equals(v);
-    }
-    if let Some((amount, currency)) = f.amount {
-        am.amount.set_if_not_equals(amount);
-        am.currency.set_if_not_equals(currency);
-    }
-    if let Some(v) = f.opportunity_type {
-        am.opportunity_type.set_if_not_equals(v);
-    }
-    if let Some(v) = f.sourced_by {
-        am.sourced_by.set_if_not_equals(v);
-    }
-    if let Some(v) = f.expected_close_on {
-        am.expected_close_on.set_if_not_equals(v);
-    }
+    let mut checked = fields.validate(creating);
+    links::check(db, checked.patch.links(), &mut checked.errors).await?;
+    checked.finish()
 }
 
 /// One stage transition of a lead or an opportunity.
@@ -373,7 +278,7 @@ pub(crate) async fn insert_in(
         deleted_at: Set(None),
         ..Default::default()
     };
-    apply(&mut am, fields);
+    fields.apply(&mut am);
     let model = records::insert::<opportunity::Entity>(txn, viewer, am).await?;
     record_stage_change(
         txn,
@@ -441,7 +346,7 @@ async fn write_move(
     let at = records::now();
     let (model, _) =
         records::update::<opportunity::Entity>(txn, Some(viewer.user_id), current, |am| {
-            apply(am, fields);
+            fields.apply(am);
             if let Some(to) = to {
                 am.stage_entered_at = Set(at);
                 if !to.is_closed() {

@@ -16,8 +16,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use entity::{
-    account, campaign,
-    enums::{Channel, ExternalSystem, LeadStage, Seniority, StageSubject},
+    enums::{Channel, ExternalSystem, LeadStage, StageSubject},
     lead,
 };
 use sea_orm::{
@@ -26,8 +25,8 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::{
-    ErrorCode, RecordError, RecordResult, Ref, Resolved, Status, Written, batch, check_expected,
-    check_time, chunks_at_once, current_of, failure, not_future, success, updated,
+    ErrorCode, Links, RecordError, RecordResult, Ref, Status, Written, batch, check_expected,
+    check_time, checked, chunks_at_once, current_of, failure, not_future, success, updated,
     write::{Writes, stage_change_row},
 };
 use crate::{
@@ -35,9 +34,9 @@ use crate::{
     db::begin_write,
     domain::{
         crm::{self, SyncMove},
-        validate::Errors,
+        records::LeadPatch,
     },
-    error::{AppResult, UserErrorCode},
+    error::AppResult,
     services::{
         external_ids::ExternalKey,
         records,
@@ -62,28 +61,10 @@ pub struct LeadUpsert {
     pub external_id: String,
     /// The version the job last saw; another is a CONFLICT.
     pub expected_version: Option<i32>,
-    /// Email (required to create).
-    pub email: Option<String>,
-    /// First name.
-    pub first_name: Option<Option<String>>,
-    /// Last name.
-    pub last_name: Option<Option<String>>,
-    /// Job title.
-    pub job_title: Option<Option<String>>,
-    /// Seniority.
-    pub seniority: Option<Option<Seniority>>,
-    /// Company name as captured.
-    pub company_name: Option<Option<String>>,
-    /// ISO country code.
-    pub country: Option<Option<String>>,
-    /// Source channel (OTHER when a new lead comes without one).
-    pub source: Option<Channel>,
-    /// The lead's account.
-    pub account: Option<Option<Ref>>,
-    /// The first-touch campaign.
-    pub source_campaign: Option<Option<Ref>>,
-    /// The owning user.
-    pub owner: Option<Option<Ref>>,
+    /// What to change (the source is OTHER when a new lead comes without
+    /// one); its account, campaign and owner are references in the
+    /// batch's system.
+    pub fields: LeadPatch<Ref>,
     /// The current stage (HubSpot lifecycle stage, Salesforce Lead Status,
     /// or Handoff's name).
     pub stage: Option<String>,
@@ -115,13 +96,6 @@ pub async fn upsert(
     .await
 }
 
-/// The references of a chunk, resolved.
-struct Refs {
-    accounts: Resolved,
-    campaigns: Resolved,
-    owners: Resolved,
-}
-
 async fn write_chunk(
     db: &DatabaseConnection,
     actor: Uuid,
@@ -135,30 +109,12 @@ async fn write_chunk(
         .map(|(_, i)| ExternalKey::new(system, i.external_id.trim()))
         .collect();
     let (known, mut current) = current_of::<lead::Entity>(&txn, &keys).await?;
-    let refs = Refs {
-        accounts: Resolved::load::<account::Entity>(
-            &txn,
-            system,
-            chunk
-                .iter()
-                .filter_map(|(_, i)| i.account.clone().flatten()),
-        )
-        .await?,
-        campaigns: Resolved::load::<campaign::Entity>(
-            &txn,
-            system,
-            chunk
-                .iter()
-                .filter_map(|(_, i)| i.source_campaign.clone().flatten()),
-        )
-        .await?,
-        owners: Resolved::load_owners(
-            &txn,
-            system,
-            chunk.iter().filter_map(|(_, i)| i.owner.clone().flatten()),
-        )
-        .await?,
-    };
+    let refs = Links::load(
+        &txn,
+        system,
+        chunk.iter().flat_map(|(_, i)| i.fields.refs()),
+    )
+    .await?;
 
     // New leads are scored here and inserted with their scores; updated
     // ones are rescored after the writes (their activities count).
@@ -181,9 +137,9 @@ async fn write_chunk(
     let mut results = Vec::with_capacity(chunk.len());
     let mut touched = Vec::new();
     let mut qualifying = Vec::new();
-    for ((index, input), key) in chunk.into_iter().zip(keys) {
+    for ((index, mut input), key) in chunk.into_iter().zip(keys) {
         let existing = known.get(&key).and_then(|id| current.remove(id));
-        let plan = match plan(&input, existing.as_ref(), system, now, &refs) {
+        let plan = match plan(&mut input, existing.as_ref(), system, now, &refs) {
             Ok(plan) => plan,
             Err(error) => {
                 results.push(failure(index, key.id, error));
@@ -203,10 +159,9 @@ async fn write_chunk(
                     engagement_score: Set(0),
                     recycle_count: Set(0),
                     deleted_at: Set(None),
-                    source: Set(Channel::Other),
                     ..Default::default()
                 };
-                apply(&mut am, &fields, &moves.state);
+                apply(&mut am, &fields, input.created_at, &moves.state);
                 let scores = definition.as_ref().and_then(|d| {
                     let lead = scoring::NewLead {
                         stage: moves.state.stage,
@@ -242,7 +197,7 @@ async fn write_chunk(
                 let (id, version) = (lead.id, lead.version);
                 let changed = writes
                     .update(&txn, lead, |am| {
-                        apply(am, &fields, &moves.state);
+                        apply(am, &fields, input.created_at, &moves.state);
                         am.deleted_at.set_if_not_equals(None);
                     })
                     .await?;
@@ -303,23 +258,6 @@ async fn write_chunk(
     Ok(results)
 }
 
-/// The validated data fields of one lead.
-#[derive(Debug, Default)]
-struct Fields {
-    email: Option<String>,
-    first_name: Option<Option<String>>,
-    last_name: Option<Option<String>>,
-    job_title: Option<Option<String>>,
-    seniority: Option<Option<Seniority>>,
-    company_name: Option<Option<String>>,
-    country: Option<Option<String>>,
-    source: Option<Channel>,
-    account_id: Option<Option<Uuid>>,
-    source_campaign_id: Option<Option<Uuid>>,
-    owner_id: Option<Option<Uuid>>,
-    created_at: Option<DateTime<Utc>>,
-}
-
 /// A lead's stage columns after the synced moves.
 #[derive(Debug, Clone)]
 struct StageState {
@@ -358,23 +296,29 @@ struct Moves {
 }
 
 struct Plan {
-    fields: Fields,
+    fields: LeadPatch,
     moves: Moves,
     warnings: Vec<String>,
 }
 
-/// Validates one record against its current row and decides what to write.
+/// Validates one record against its current row and decides what to write
+/// (its fields move into the plan).
 fn plan(
-    input: &LeadUpsert,
+    input: &mut LeadUpsert,
     current: Option<&lead::Model>,
     system: ExternalSystem,
     now: DateTime<Utc>,
-    refs: &Refs,
+    refs: &Links,
 ) -> Result<Plan, RecordError> {
     check_expected("lead", current.map(|l| l.version), input.expected_version)?;
-    let fields = validate(input, current.is_none(), refs)?;
+    let mut fields = std::mem::take(&mut input.fields);
+    if current.is_none() {
+        fields.source.get_or_insert(Channel::Other);
+    }
+    let fields =
+        checked(fields.validate(current.is_none()))?.resolve(|link, r| refs.resolve(link, &r))?;
     not_future("createdAt", input.created_at, now)?;
-    let created_at = fields
+    let created_at = input
         .created_at
         .or(current.map(|l| l.created_at))
         .unwrap_or(now);
@@ -385,53 +329,6 @@ fn plan(
         moves,
         warnings,
     })
-}
-
-fn validate(input: &LeadUpsert, creating: bool, refs: &Refs) -> Result<Fields, RecordError> {
-    let mut e = Errors::new();
-    let mut out = Fields {
-        seniority: input.seniority,
-        source: input.source,
-        created_at: input.created_at,
-        ..Default::default()
-    };
-    match input.email.as_deref() {
-        Some(email) => out.email = Some(e.email("email", email)),
-        None if creating => e.add("email", UserErrorCode::Required, "`email` is required"),
-        None => {}
-    }
-    out.first_name = input
-        .first_name
-        .as_ref()
-        .map(|v| e.optional_text("firstName", v.as_deref(), 200));
-    out.last_name = input
-        .last_name
-        .as_ref()
-        .map(|v| e.optional_text("lastName", v.as_deref(), 200));
-    out.job_title = input
-        .job_title
-        .as_ref()
-        .map(|v| e.optional_text("jobTitle", v.as_deref(), 200));
-    out.company_name = input
-        .company_name
-        .as_ref()
-        .map(|v| e.optional_text("companyName", v.as_deref(), 300));
-    out.country = input
-        .country
-        .as_ref()
-        .map(|v| e.country("country", v.as_deref()));
-    let errors = e.into_vec();
-    if !errors.is_empty() {
-        return Err(RecordError::from_fields(errors));
-    }
-    out.account_id = refs
-        .accounts
-        .get_opt(&input.account, "account", "account")?;
-    out.source_campaign_id =
-        refs.campaigns
-            .get_opt(&input.source_campaign, "sourceCampaign", "campaign")?;
-    out.owner_id = refs.owners.get_opt(&input.owner, "owner", "user")?;
-    Ok(out)
 }
 
 /// The moves the record's stage and history make from the current stage.
@@ -553,41 +450,14 @@ fn stage_moves(
     Ok(Moves { state, changes })
 }
 
-fn apply(am: &mut lead::ActiveModel, f: &Fields, s: &StageState) {
-    if let Some(v) = &f.email {
-        am.email.set_if_not_equals(v.clone());
-    }
-    if let Some(v) = &f.first_name {
-        am.first_name.set_if_not_equals(v.clone());
-    }
-    if let Some(v) = &f.last_name {
-        am.last_name.set_if_not_equals(v.clone());
-    }
-    if let Some(v) = &f.job_title {
-        am.job_title.set_if_not_equals(v.clone());
-    }
-    if let Some(v) = f.seniority {
-        am.seniority.set_if_not_equals(v);
-    }
-    if let Some(v) = &f.company_name {
-        am.company_name.set_if_not_equals(v.clone());
-    }
-    if let Some(v) = &f.country {
-        am.country.set_if_not_equals(v.clone());
-    }
-    if let Some(v) = f.source {
-        am.source.set_if_not_equals(v);
-    }
-    if let Some(v) = f.account_id {
-        am.account_id.set_if_not_equals(v);
-    }
-    if let Some(v) = f.source_campaign_id {
-        am.source_campaign_id.set_if_not_equals(v);
-    }
-    if let Some(v) = f.owner_id {
-        am.owner_id.set_if_not_equals(v);
-    }
-    if let Some(v) = f.created_at {
+fn apply(
+    am: &mut lead::ActiveModel,
+    fields: &LeadPatch,
+    created_at: Option<DateTime<Utc>>,
+    s: &StageState,
+) {
+    fields.apply(am);
+    if let Some(v) = created_at {
         am.created_at.set_if_not_equals(v);
     }
     am.stage.set_if_not_equals(s.stage);

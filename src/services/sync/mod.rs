@@ -26,14 +26,21 @@ mod write;
 use std::{collections::HashMap, future::Future};
 
 use chrono::{DateTime, Duration, Utc};
-use entity::enums::{ExternalSystem, ObjectType};
+use entity::{
+    account, campaign,
+    enums::{ExternalSystem, ObjectType},
+    lead,
+};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
 use super::external_ids::{self, ExternalKey};
 use crate::{
     auth::{Action, Viewer},
-    domain::validate,
+    domain::{
+        records::{Checked, Link},
+        validate,
+    },
     error::{AppError, AppResult, FieldError, UserErrorCode},
 };
 
@@ -605,6 +612,62 @@ impl Resolved {
             Some(Some(r)) => self.get(r, field, what).map(|id| Some(Some(id))),
         }
     }
+}
+
+/// The references of a chunk's records, resolved by kind (the kinds its
+/// record type does not link stay empty).
+#[derive(Debug, Default)]
+struct Links {
+    accounts: Resolved,
+    campaigns: Resolved,
+    leads: Resolved,
+    owners: Resolved,
+}
+
+impl Links {
+    /// Resolves the references of a chunk's records: one lookup per kind
+    /// named (none for a kind nothing names).
+    async fn load<'a>(
+        txn: &impl ConnectionTrait,
+        system: ExternalSystem,
+        refs: impl Iterator<Item = (Link, &'a Ref)>,
+    ) -> AppResult<Self> {
+        let (mut accounts, mut campaigns, mut leads, mut owners) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for (link, r) in refs {
+            let kind = match link {
+                Link::Account => &mut accounts,
+                Link::Campaign => &mut campaigns,
+                Link::Lead => &mut leads,
+                Link::Owner => &mut owners,
+            };
+            kind.push(r.clone());
+        }
+        Ok(Self {
+            accounts: Resolved::load::<account::Entity>(txn, system, accounts.into_iter()).await?,
+            campaigns: Resolved::load::<campaign::Entity>(txn, system, campaigns.into_iter())
+                .await?,
+            leads: Resolved::load::<lead::Entity>(txn, system, leads.into_iter()).await?,
+            owners: Resolved::load_owners(txn, system, owners.into_iter()).await?,
+        })
+    }
+
+    /// The record `r` names as `link`, or the error on its sync field
+    /// (`owner`).
+    fn resolve(&self, link: Link, r: &Ref) -> Result<Uuid, RecordError> {
+        let resolved = match link {
+            Link::Account => &self.accounts,
+            Link::Campaign => &self.campaigns,
+            Link::Lead => &self.leads,
+            Link::Owner => &self.owners,
+        };
+        resolved.get(r, link.sync_field(), link.noun())
+    }
+}
+
+/// A validated patch, or its first failure as the record's error.
+fn checked<P>(checked: Checked<P>) -> Result<P, RecordError> {
+    checked.into_result().map_err(RecordError::from_fields)
 }
 
 /// The live ones among `ids`.

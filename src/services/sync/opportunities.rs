@@ -14,19 +14,17 @@
 //! and sends no live event; the primary lead's stage comes from the lead
 //! sync, not from here.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use entity::{
-    account,
     enums::{ExternalSystem, OpportunityStage, OpportunityType, Role, SourcedBy, StageSubject},
-    lead, opportunity,
+    opportunity,
 };
-use rust_decimal::Decimal;
 use sea_orm::{ActiveValue::Set, DatabaseConnection};
 use uuid::Uuid;
 
 use super::{
-    ErrorCode, RecordError, RecordResult, Ref, Resolved, Status, Written, batch, check_expected,
-    check_time, current_of, failure,
+    ErrorCode, Links, RecordError, RecordResult, Ref, Status, Written, batch, check_expected,
+    check_time, checked, current_of, failure,
     leads::StageEntry,
     not_future, success, updated,
     write::{Writes, stage_change_row},
@@ -34,8 +32,8 @@ use super::{
 use crate::{
     auth::Viewer,
     db::begin_write,
-    domain::{crm, deal_stages, validate::Errors},
-    error::{AppResult, UserErrorCode},
+    domain::{crm, deal_stages, records::OpportunityPatch},
+    error::AppResult,
     services::{external_ids::ExternalKey, records},
 };
 
@@ -47,14 +45,10 @@ pub struct OpportunityUpsert {
     pub external_id: String,
     /// The version the job last saw; another is a CONFLICT.
     pub expected_version: Option<i32>,
-    /// Name (required to create).
-    pub name: Option<String>,
-    /// The account.
-    pub account: Option<Option<Ref>>,
-    /// The lead it came from.
-    pub primary_lead: Option<Option<Ref>>,
-    /// The owning user.
-    pub owner: Option<Option<Ref>>,
+    /// What to change; its account, lead and owner are references in the
+    /// batch's system. Its `stage` is not read: the stage comes as the
+    /// source system spells it, below, with its history.
+    pub fields: OpportunityPatch<Ref>,
     /// The current stage (DISCOVERY when a new deal comes without one).
     pub stage: Option<String>,
     /// When the current stage was entered (default: the latest date known
@@ -62,14 +56,6 @@ pub struct OpportunityUpsert {
     pub stage_entered_at: Option<DateTime<Utc>>,
     /// Earlier stages and their dates.
     pub stage_history: Vec<StageEntry>,
-    /// Amount and currency (required to create).
-    pub amount: Option<(Decimal, String)>,
-    /// Type of business (NEW_BUSINESS when a new deal comes without one).
-    pub opportunity_type: Option<OpportunityType>,
-    /// The team that sourced it (SALES when a new deal comes without one).
-    pub sourced_by: Option<SourcedBy>,
-    /// Expected close date.
-    pub expected_close_on: Option<Option<NaiveDate>>,
     /// When the deal was created in the source system.
     pub created_at: Option<DateTime<Utc>>,
     /// When the deal closed in the source system (default: the date its
@@ -89,25 +75,6 @@ pub async fn upsert(
         write_chunk(db, actor, system, chunk)
     })
     .await
-}
-
-struct Refs {
-    accounts: Resolved,
-    leads: Resolved,
-    owners: Resolved,
-}
-
-#[derive(Debug, Default)]
-struct Fields {
-    name: Option<String>,
-    account_id: Option<Option<Uuid>>,
-    primary_lead_id: Option<Option<Uuid>>,
-    owner_id: Option<Option<Uuid>>,
-    amount: Option<(Decimal, String)>,
-    opportunity_type: Option<OpportunityType>,
-    sourced_by: Option<SourcedBy>,
-    expected_close_on: Option<Option<NaiveDate>>,
-    created_at: Option<DateTime<Utc>>,
 }
 
 /// A deal's stage columns after the synced moves.
@@ -138,36 +105,18 @@ async fn write_chunk(
         .map(|(_, i)| ExternalKey::new(system, i.external_id.trim()))
         .collect();
     let (known, mut current) = current_of::<opportunity::Entity>(&txn, &keys).await?;
-    let refs = Refs {
-        accounts: Resolved::load::<account::Entity>(
-            &txn,
-            system,
-            chunk
-                .iter()
-                .filter_map(|(_, i)| i.account.clone().flatten()),
-        )
-        .await?,
-        leads: Resolved::load::<lead::Entity>(
-            &txn,
-            system,
-            chunk
-                .iter()
-                .filter_map(|(_, i)| i.primary_lead.clone().flatten()),
-        )
-        .await?,
-        owners: Resolved::load_owners(
-            &txn,
-            system,
-            chunk.iter().filter_map(|(_, i)| i.owner.clone().flatten()),
-        )
-        .await?,
-    };
+    let refs = Links::load(
+        &txn,
+        system,
+        chunk.iter().flat_map(|(_, i)| i.fields.refs()),
+    )
+    .await?;
     let mut writes = Writes::<opportunity::Entity>::new(Some(actor), now);
     let mut results = Vec::with_capacity(chunk.len());
-    for ((index, input), key) in chunk.into_iter().zip(keys) {
+    for ((index, mut input), key) in chunk.into_iter().zip(keys) {
         let existing = known.get(&key).and_then(|id| current.remove(id));
-        let planned = validate(&input, existing.as_ref(), &refs, now).and_then(|fields| {
-            let created_at = fields
+        let planned = validate(&mut input, existing.as_ref(), &refs, now).and_then(|fields| {
+            let created_at = input
                 .created_at
                 .or(existing.as_ref().map(|o| o.created_at))
                 .unwrap_or(now);
@@ -190,7 +139,7 @@ async fn write_chunk(
                     deleted_at: Set(None),
                     ..Default::default()
                 };
-                apply(&mut am, &fields, &state);
+                apply(&mut am, &fields, input.created_at, &state);
                 let id = writes.insert(am, key.clone());
                 for m in &moves {
                     writes.stage_change(row(m, id, actor));
@@ -205,7 +154,7 @@ async fn write_chunk(
                 let (id, version) = (o.id, o.version);
                 let changed = writes
                     .update(&txn, o, |am| {
-                        apply(am, &fields, &state);
+                        apply(am, &fields, input.created_at, &state);
                         am.deleted_at.set_if_not_equals(None);
                     })
                     .await?;
@@ -233,54 +182,25 @@ fn row(m: &Move, id: Uuid, actor: Uuid) -> entity::stage_change::ActiveModel {
     )
 }
 
+/// Validates one record's fields (they move out of it) and resolves
+/// their references.
 fn validate(
-    input: &OpportunityUpsert,
+    input: &mut OpportunityUpsert,
     current: Option<&opportunity::Model>,
-    refs: &Refs,
+    refs: &Links,
     now: DateTime<Utc>,
-) -> Result<Fields, RecordError> {
+) -> Result<OpportunityPatch, RecordError> {
     check_expected(
         "opportunity",
         current.map(|o| o.version),
         input.expected_version,
     )?;
     not_future("createdAt", input.created_at, now)?;
-    let creating = current.is_none();
-    let mut e = Errors::new();
-    let mut out = Fields {
-        opportunity_type: input.opportunity_type,
-        sourced_by: input.sourced_by,
-        expected_close_on: input.expected_close_on,
-        created_at: input.created_at,
-        ..Default::default()
+    let fields = OpportunityPatch {
+        stage: None,
+        ..std::mem::take(&mut input.fields)
     };
-    match input.name.as_deref() {
-        Some(name) => out.name = Some(e.required_text("name", name, 300)),
-        None if creating => e.add("name", UserErrorCode::Required, "`name` is required"),
-        None => {}
-    }
-    match &input.amount {
-        Some((amount, currency)) => {
-            out.amount = Some((
-                e.amount("amount.amount", *amount),
-                e.currency("amount.currency", currency),
-            ));
-        }
-        None if creating => e.add("amount", UserErrorCode::Required, "`amount` is required"),
-        None => {}
-    }
-    let errors = e.into_vec();
-    if !errors.is_empty() {
-        return Err(RecordError::from_fields(errors));
-    }
-    out.account_id = refs
-        .accounts
-        .get_opt(&input.account, "account", "account")?;
-    out.primary_lead_id = refs
-        .leads
-        .get_opt(&input.primary_lead, "primaryLead", "lead")?;
-    out.owner_id = refs.owners.get_opt(&input.owner, "owner", "user")?;
-    Ok(out)
+    checked(fields.validate(current.is_none()))?.resolve(|link, r| refs.resolve(link, &r))
 }
 
 /// The deal's stage columns and the moves to record.
@@ -392,33 +312,14 @@ fn stage_moves(
     Ok((state, moves))
 }
 
-fn apply(am: &mut opportunity::ActiveModel, f: &Fields, s: &StageState) {
-    if let Some(v) = &f.name {
-        am.name.set_if_not_equals(v.clone());
-    }
-    if let Some(v) = f.account_id {
-        am.account_id.set_if_not_equals(v);
-    }
-    if let Some(v) = f.primary_lead_id {
-        am.primary_lead_id.set_if_not_equals(v);
-    }
-    if let Some(v) = f.owner_id {
-        am.owner_id.set_if_not_equals(v);
-    }
-    if let Some((amount, currency)) = &f.amount {
-        am.amount.set_if_not_equals(*amount);
-        am.currency.set_if_not_equals(currency.clone());
-    }
-    if let Some(v) = f.opportunity_type {
-        am.opportunity_type.set_if_not_equals(v);
-    }
-    if let Some(v) = f.sourced_by {
-        am.sourced_by.set_if_not_equals(v);
-    }
-    if let Some(v) = f.expected_close_on {
-        am.expected_close_on.set_if_not_equals(v);
-    }
-    if let Some(v) = f.created_at {
+fn apply(
+    am: &mut opportunity::ActiveModel,
+    fields: &OpportunityPatch,
+    created_at: Option<DateTime<Utc>>,
+    s: &StageState,
+) {
+    fields.apply(am);
+    if let Some(v) = created_at {
         am.created_at.set_if_not_equals(v);
     }
     am.stage.set_if_not_equals(s.stage);
