@@ -12,4 +12,5 @@ pub mod period;
 pub mod scoring;
 pub mod sla;
 pub mod spreadsheet;
+pub mod stage_move;
 pub mod validate;

@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use entity::{
     account, campaign,
-    enums::{Channel, ExternalSystem, LeadStage, Seniority, StageSubject},
+    enums::{Channel, ExternalSystem, LeadStage, Seniority},
     lead,
 };
 use sea_orm::{
@@ -27,14 +27,14 @@ use uuid::Uuid;
 
 use super::{
     ErrorCode, RecordError, RecordResult, Ref, Resolved, Status, Written, batch, check_expected,
-    check_time, chunks_at_once, current_of, failure, not_future, success, updated,
-    write::{Writes, stage_change_row},
+    check_time, chunks_at_once, current_of, failure, not_future, success, updated, write::Writes,
 };
 use crate::{
     auth::Viewer,
     db::begin_write,
     domain::{
         crm::{self, SyncMove},
+        stage_move::StageMove,
         validate::Errors,
     },
     error::{AppResult, UserErrorCode},
@@ -227,7 +227,7 @@ async fn write_chunk(
                 }
                 let id = writes.insert(am, key.clone());
                 for m in &moves.changes {
-                    writes.stage_change(m.row(id, Some(actor)));
+                    writes.stage_move(m.stage_move(id, Some(actor)));
                 }
                 if let Some((_, true)) = scores {
                     qualifying.push(id);
@@ -247,7 +247,7 @@ async fn write_chunk(
                     })
                     .await?;
                 for m in &moves.changes {
-                    writes.stage_change(m.row(id, Some(actor)));
+                    writes.stage_move(m.stage_move(id, Some(actor)));
                 }
                 if changed.is_some() {
                     touched.push(id);
@@ -339,15 +339,8 @@ struct Move {
 }
 
 impl Move {
-    fn row(&self, lead: Uuid, actor: Option<Uuid>) -> entity::stage_change::ActiveModel {
-        stage_change_row(
-            StageSubject::Lead,
-            lead,
-            self.from.map(|s| s.as_str()),
-            self.to.as_str(),
-            self.at,
-            actor,
-        )
+    fn stage_move(&self, lead: Uuid, actor: Option<Uuid>) -> StageMove {
+        StageMove::lead_reported(lead, self.from, self.to, self.at, actor)
     }
 }
 

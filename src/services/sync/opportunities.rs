@@ -17,7 +17,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use entity::{
     account,
-    enums::{ExternalSystem, OpportunityStage, OpportunityType, Role, SourcedBy, StageSubject},
+    enums::{ExternalSystem, OpportunityStage, OpportunityType, Role, SourcedBy},
     lead, opportunity,
 };
 use rust_decimal::Decimal;
@@ -26,15 +26,13 @@ use uuid::Uuid;
 
 use super::{
     ErrorCode, RecordError, RecordResult, Ref, Resolved, Status, Written, batch, check_expected,
-    check_time, current_of, failure,
-    leads::StageEntry,
-    not_future, success, updated,
-    write::{Writes, stage_change_row},
+    check_time, current_of, failure, leads::StageEntry, not_future, success, updated,
+    write::Writes,
 };
 use crate::{
     auth::Viewer,
     db::begin_write,
-    domain::{crm, deal_stages, validate::Errors},
+    domain::{crm, deal_stages, stage_move::StageMove, validate::Errors},
     error::{AppResult, UserErrorCode},
     services::{external_ids::ExternalKey, records},
 };
@@ -193,7 +191,7 @@ async fn write_chunk(
                 apply(&mut am, &fields, &state);
                 let id = writes.insert(am, key.clone());
                 for m in &moves {
-                    writes.stage_change(row(m, id, actor));
+                    writes.stage_move(stage_move(m, id, actor));
                 }
                 Written {
                     status: Status::Created,
@@ -210,7 +208,7 @@ async fn write_chunk(
                     })
                     .await?;
                 for m in &moves {
-                    writes.stage_change(row(m, id, actor));
+                    writes.stage_move(stage_move(m, id, actor));
                 }
                 updated(id, version, changed)
             }
@@ -222,15 +220,8 @@ async fn write_chunk(
     Ok(results)
 }
 
-fn row(m: &Move, id: Uuid, actor: Uuid) -> entity::stage_change::ActiveModel {
-    stage_change_row(
-        StageSubject::Opportunity,
-        id,
-        m.from.map(|s| s.as_str()),
-        m.to.as_str(),
-        m.at,
-        Some(actor),
-    )
+fn stage_move(m: &Move, id: Uuid, actor: Uuid) -> StageMove {
+    StageMove::deal_reported(id, m.from, m.to, m.at, Some(actor))
 }
 
 fn validate(

@@ -1,0 +1,104 @@
+//! Where every stage move is recorded: one `stage_changes` row per
+//! [`StageMove`] (built and checked by [`crate::domain::stage_move`]), in
+//! the writer's transaction.
+//!
+//! The writers: `leads::create` (a new lead in NEW), `lifecycle::apply` and
+//! `convert` (the interactive moves), [`win_primary_lead`] (a won deal's
+//! lead becomes a customer), `scoring`'s automatic NEW -> MQL and the sync
+//! upserts of leads and opportunities ([`record_all`], one multi-row insert
+//! per batch), `opportunities` (deals opened and moved) and the demo
+//! generator ([`row`] with its seeded ids).
+
+use entity::{lead, opportunity, stage_change};
+use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait};
+use uuid::Uuid;
+
+use super::records;
+use crate::{
+    auth::Viewer,
+    domain::{lifecycle::LeadAction, stage_move::StageMove},
+    error::AppResult,
+};
+
+/// The `stage_changes` row of a move, with its id (the services use a fresh
+/// UUID v7; the demo its seeded ones).
+pub fn row(id: Uuid, m: StageMove) -> stage_change::Model {
+    let at = m.at();
+    stage_change::Model {
+        id,
+        created_at: at,
+        updated_at: at,
+        subject_type: m.subject(),
+        subject_id: m.subject_id(),
+        from_stage: m.from().map(str::to_owned),
+        to_stage: m.to().to_owned(),
+        at,
+        actor_id: m.actor(),
+        reason: m.into_reason(),
+    }
+}
+
+fn active(m: StageMove) -> stage_change::ActiveModel {
+    let r = row(Uuid::now_v7(), m);
+    stage_change::ActiveModel {
+        id: Set(r.id),
+        created_at: Set(r.created_at),
+        updated_at: Set(r.updated_at),
+        subject_type: Set(r.subject_type),
+        subject_id: Set(r.subject_id),
+        from_stage: Set(r.from_stage),
+        to_stage: Set(r.to_stage),
+        at: Set(r.at),
+        actor_id: Set(r.actor_id),
+        reason: Set(r.reason),
+    }
+}
+
+/// Records one stage move in the caller's transaction.
+pub async fn record(txn: &impl ConnectionTrait, m: StageMove) -> AppResult<()> {
+    stage_change::Entity::insert(active(m))
+        .exec_without_returning(txn)
+        .await?;
+    Ok(())
+}
+
+/// Records many stage moves in the caller's transaction, in multi-row
+/// inserts ([`records::insert_rows`]): one statement for a rescoring batch
+/// or a sync chunk.
+pub async fn record_all(txn: &impl ConnectionTrait, moves: Vec<StageMove>) -> AppResult<()> {
+    let rows = moves.into_iter().map(active).collect();
+    records::insert_rows::<stage_change::Entity>(txn, rows).await
+}
+
+/// OPPORTUNITY -> CUSTOMER for the primary lead of an opportunity that was
+/// just won (inside the caller's transaction). Leads in other stages are
+/// left alone: a lead is a customer through the deal it was converted into.
+pub(crate) async fn win_primary_lead(
+    txn: &impl ConnectionTrait,
+    viewer: &Viewer,
+    deal: &opportunity::Model,
+    at: chrono::DateTime<chrono::Utc>,
+) -> AppResult<()> {
+    let Some(lead_id) = deal.primary_lead_id else {
+        return Ok(());
+    };
+    let Some(lead) = records::find::<lead::Entity>(txn, lead_id).await? else {
+        return Ok(());
+    };
+    let actor = Some(viewer.user_id);
+    let Ok(m) = StageMove::lead(lead_id, lead.stage, LeadAction::Win, at, actor) else {
+        return Ok(());
+    };
+    records::update::<lead::Entity>(txn, actor, lead, |am| {
+        if let Some(to) = m.lead_stage() {
+            am.stage = Set(to);
+        }
+        am.stage_entered_at = Set(at);
+    })
+    .await?;
+    record(
+        txn,
+        m.because(Some(format!("opportunity {} won", deal.name))),
+    )
+    .await
+}
