@@ -102,3 +102,46 @@ pub(crate) async fn win_primary_lead(
     )
     .await
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::DateTime;
+    use entity::enums::{LeadStage, OpportunityStage, Role, StageSubject};
+
+    use super::*;
+
+    #[test]
+    fn a_move_becomes_its_row() {
+        let at = DateTime::from_timestamp(1_780_000_000, 0).unwrap_or_default();
+        let (id, lead, actor) = (Uuid::from_u128(1), Uuid::from_u128(2), Uuid::from_u128(3));
+        let m = StageMove::lead(lead, LeadStage::Mql, LeadAction::Reject, at, Some(actor))
+            .unwrap()
+            .because(Some("NO_BUDGET".into()));
+        let r = row(id, m);
+        assert_eq!(
+            (r.id, r.subject_type, r.subject_id, r.actor_id),
+            (id, StageSubject::Lead, lead, Some(actor))
+        );
+        assert_eq!(r.from_stage.as_deref(), Some("MQL"));
+        assert_eq!(r.to_stage, "NURTURE");
+        assert_eq!((r.at, r.created_at, r.updated_at), (at, at, at));
+        assert_eq!(r.reason.as_deref(), Some("NO_BUDGET"));
+
+        let m = StageMove::deal(
+            lead,
+            OpportunityStage::Proposal,
+            OpportunityStage::ClosedWon,
+            Role::Sales,
+            at,
+            None,
+        )
+        .unwrap();
+        let r = row(id, m);
+        assert_eq!(r.subject_type, StageSubject::Opportunity);
+        assert_eq!(
+            (r.from_stage.as_deref(), r.to_stage.as_str()),
+            (Some("PROPOSAL"), "CLOSED_WON")
+        );
+        assert_eq!((r.actor_id, r.reason), (None, None));
+    }
+}
