@@ -17,7 +17,7 @@ use entity::{
     enums::{
         ActivityKind, CampaignObjective, CampaignStatus, ChangeOperation, Channel,
         DefinitionStatus, FeedbackReason, LeadStage, ObjectType, OpportunityStage, OpportunityType,
-        Outcome, RejectionReason, Role, Seniority, SourcedBy, StageSubject, Team,
+        Outcome, RejectionReason, Role, Seniority, SourcedBy, Team,
     },
     lead, lead_definition, lead_definition_signature, opportunity, stage_change, user,
     win_loss_feedback,
@@ -26,14 +26,26 @@ use rand::{Rng, SeedableRng, seq::SliceRandom};
 use rand_chacha::ChaCha8Rng;
 use rust_decimal::Decimal;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
-    DbBackend, DbErr, EntityTrait, IntoActiveModel, Iterable, PaginatorTrait,
-    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    ActiveModelTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
+    EntityTrait, IntoActiveModel, Iterable, PaginatorTrait,
 };
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
-use crate::{domain::sla::SlaClock, services::records::now};
+use crate::{
+    db::begin_write,
+    domain::{
+        lifecycle::LeadAction,
+        scoring::{FitCriteria, FitInput, fit_value},
+        sla::SlaClock,
+        stage_move::StageMove,
+    },
+    services::{
+        records::{self, now},
+        scoring::Definition,
+        stage_moves,
+    },
+};
 
 /// Options of the demo dataset.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -132,6 +144,8 @@ pub async fn load(
     // Reference data: users, the lead definition, competitors, campaigns.
     let users = g.users();
     let (definition, signatures) = g.definition();
+    // Fit scores come from the definition as the services read it.
+    g.fit = Definition::parse(definition.clone())?.fit;
     let competitors = g.competitors();
     let (campaigns, spend) = g.campaigns();
     summary.users = users.len();
@@ -159,7 +173,7 @@ pub async fn load(
         campaigns.len(),
         spend.len()
     );
-    let txn = begin(db).await?;
+    let txn = begin_write(db).await?;
     insert_all(&txn, users).await?;
     insert_all(&txn, vec![definition]).await?;
     insert_all(&txn, signatures).await?;
@@ -184,7 +198,7 @@ pub async fn load(
             .iter()
             .map(|r| log_entry(ObjectType::Account, r.id, r.updated_at))
             .collect();
-        let txn = begin(db).await?;
+        let txn = begin_write(db).await?;
         insert_all(&txn, models).await?;
         insert_all(&txn, log).await?;
         txn.commit().await?;
@@ -216,8 +230,11 @@ pub async fn load(
         summary.leads += batch.leads.len();
         summary.activities += batch.activities.len();
         summary.opportunities += batch.opportunities.len();
+        if let Some(refused) = batch.refused {
+            anyhow::bail!("the demo generator made a move the stage rules refuse: {refused}");
+        }
         summary.stage_changes += batch.stage_changes.len();
-        let txn = begin(db).await?;
+        let txn = begin_write(db).await?;
         insert_all(&txn, batch.accounts).await?;
         insert_all(&txn, batch.leads).await?;
         insert_all(&txn, batch.activities).await?;
@@ -933,28 +950,18 @@ fn email_part(name: &str) -> String {
         .collect()
 }
 
+/// The change-log entry of a loaded record: the API's entry
+/// ([`records::log_entry`]) by no actor, naming no fields (the record
+/// arrives whole, as history).
 fn log_entry(object_type: ObjectType, id: Uuid, at: DateTime<Utc>) -> change_log::ActiveModel {
-    change_log::ActiveModel {
-        seq: ActiveValue::NotSet,
-        object_type: ActiveValue::Set(object_type),
-        object_id: ActiveValue::Set(id),
-        operation: ActiveValue::Set(ChangeOperation::Upsert),
-        actor_id: ActiveValue::Set(None),
-        changed_fields: ActiveValue::Set(None),
-        at: ActiveValue::Set(at),
-        txid: ActiveValue::NotSet,
-    }
-}
-
-/// Begins a write transaction, IMMEDIATE on SQLite so that it holds the
-/// write lock from the start.
-async fn begin(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
-    let options = TransactionOptions {
-        sqlite_transaction_mode: (db.get_database_backend() == DbBackend::Sqlite)
-            .then_some(SqliteTransactionMode::Immediate),
-        ..Default::default()
-    };
-    db.begin_with_options(options).await
+    records::log_entry(
+        None,
+        object_type,
+        id,
+        ChangeOperation::Upsert,
+        Vec::new(),
+        at,
+    )
 }
 
 /// Inserts rows with multi-row statements of at most [`MAX_BIND_PARAMS`]
@@ -1078,6 +1085,8 @@ struct Batch {
     feedback: Vec<win_loss_feedback::Model>,
     stage_changes: Vec<stage_change::Model>,
     log: Vec<change_log::ActiveModel>,
+    /// The first move the stage rules refused (a bug in the generator).
+    refused: Option<String>,
 }
 
 /// A lead's position while its history is written.
@@ -1116,6 +1125,8 @@ struct Generator {
     reps: Vec<Uuid>,
     marketers: Vec<Uuid>,
     definition: Uuid,
+    /// The definition's fit criteria, for the domain's fit score.
+    fit: FitCriteria,
     competitors: Vec<Uuid>,
     campaigns: Vec<CampaignInfo>,
     /// Indexes of the campaigns running on each day of the window.
@@ -1171,6 +1182,7 @@ impl Generator {
             reps: Vec::new(),
             marketers: Vec::new(),
             definition: Uuid::nil(),
+            fit: FitCriteria::default(),
             competitors: Vec::new(),
             campaigns: Vec::new(),
             running: Vec::new(),
@@ -1675,8 +1687,13 @@ impl Generator {
             let id = self.uuid_at(created);
             let company = self.new_company();
             let owner = self.rep();
-            let fit = account_fit(&company);
+            let fit = self.fit(&company, company.country, None, None, false);
             let target = self.chance(if fit >= 55 { 0.17 } else { 0.04 });
+            let fit = if target {
+                self.fit(&company, company.country, None, None, true)
+            } else {
+                fit
+            };
             let updated = created + self.between(0, (a - created).min(200 * DAY));
             self.accounts.push(PoolAccount {
                 id,
@@ -1704,6 +1721,28 @@ impl Generator {
 
     // --- leads --------------------------------------------------------------
 
+    /// The fit score of a company in `country` (an account's, or a lead's
+    /// with its seniority and title) under the demo definition, by the
+    /// domain's formula ([`fit_value`]).
+    fn fit(
+        &self,
+        company: &Company,
+        country: usize,
+        seniority: Option<Seniority>,
+        job_title: Option<&str>,
+        is_target_account: bool,
+    ) -> i32 {
+        let input = FitInput {
+            industry: Some(INDUSTRIES[company.industry].name),
+            employee_count: company.employees,
+            seniority,
+            job_title,
+            country: Some(COUNTRIES[country].code),
+            is_target_account,
+        };
+        fit_value(&self.fit, &input)
+    }
+
     /// Creation time of lead `idx` of `total`: leads are spread over the
     /// window by a seasonal, weekly and hourly profile, in index order.
     fn lead_created_at(&mut self, idx: usize, total: usize) -> i64 {
@@ -1721,29 +1760,31 @@ impl Generator {
         at.min(self.anchor - 1)
     }
 
+    /// Moves the lead by `action`, as the lifecycle allows
+    /// ([`StageMove::lead`]); a refused move is kept in `b.refused`.
     fn move_lead(
         &mut self,
         b: &mut Batch,
         track: &mut Track,
-        to: LeadStage,
+        action: LeadAction,
         at: i64,
         actor: Option<Uuid>,
         reason: Option<String>,
     ) {
-        b.stage_changes.push(stage_change::Model {
-            id: self.uuid_at(at),
-            created_at: ts(at),
-            updated_at: ts(at),
-            subject_type: StageSubject::Lead,
-            subject_id: track.lead,
-            from_stage: Some(track.stage.as_str().to_owned()),
-            to_stage: to.as_str().to_owned(),
-            at: ts(at),
-            actor_id: actor,
-            reason,
-        });
-        track.stage = to;
-        track.at = at;
+        match StageMove::lead(track.lead, track.stage, action, ts(at), actor) {
+            Ok(m) => {
+                if let Some(to) = m.lead_stage() {
+                    track.stage = to;
+                }
+                track.at = at;
+                let id = self.uuid_at(at);
+                b.stage_changes
+                    .push(stage_moves::row(id, m.because(reason)));
+            }
+            Err(e) => {
+                b.refused.get_or_insert(e.to_string());
+            }
+        }
     }
 
     /// Generates lead `idx` of `total` with its whole history; returns when
@@ -1799,7 +1840,8 @@ impl Generator {
         };
 
         // Scores and the funnel.
-        let fit = (company_fit(&company, country) + seniority.map_or(0, seniority_points)).min(100);
+        let target = pool.is_some_and(|i| self.accounts[i].target);
+        let fit = self.fit(&company, country, seniority, title.map(|(t, _)| t), target);
         let reaches_mql = fit >= MQL_FIT_MIN && self.chance(mql_probability(fit));
         let owner = match pool {
             Some(i) => self.accounts[i].owner,
@@ -1810,18 +1852,11 @@ impl Generator {
             stage: LeadStage::New,
             at: created,
         };
-        b.stage_changes.push(stage_change::Model {
-            id: self.uuid_at(created),
-            created_at: ts(created),
-            updated_at: ts(created),
-            subject_type: StageSubject::Lead,
-            subject_id: id,
-            from_stage: None,
-            to_stage: LeadStage::New.as_str().to_owned(),
-            at: ts(created),
-            actor_id: Some(self.integration),
-            reason: None,
-        });
+        let entered = self.uuid_at(created);
+        b.stage_changes.push(stage_moves::row(
+            entered,
+            StageMove::lead_created(id, ts(created), Some(self.integration)),
+        ));
 
         let mut mql_at = None;
         let mut first_contacted = None;
@@ -1839,7 +1874,7 @@ impl Generator {
             if m > a {
                 break;
             }
-            self.move_lead(b, &mut track, LeadStage::Mql, m, None, None);
+            self.move_lead(b, &mut track, LeadAction::BecomeMql, m, None, None);
             mql_at = Some(m);
             mql_times.push(m);
             dispositioned = None;
@@ -1886,7 +1921,7 @@ impl Generator {
             // counts as the first contact.
             first_contacted = Some(contact.unwrap_or(d));
             if accepted {
-                self.move_lead(b, &mut track, LeadStage::Sal, d, Some(owner), None);
+                self.move_lead(b, &mut track, LeadAction::Accept, d, Some(owner), None);
                 accepted_contact = contact;
                 break;
             }
@@ -1899,7 +1934,7 @@ impl Generator {
             self.move_lead(
                 b,
                 &mut track,
-                LeadStage::Nurture,
+                LeadAction::Reject,
                 d,
                 Some(owner),
                 Some(reason.as_str().to_owned()),
@@ -1916,7 +1951,7 @@ impl Generator {
                     self.move_lead(
                         b,
                         &mut track,
-                        LeadStage::New,
+                        LeadAction::Recycle,
                         r,
                         None,
                         Some("recycled: re-engaged with marketing".to_owned()),
@@ -1942,7 +1977,7 @@ impl Generator {
             if r < 0.64 {
                 let s = d + self.duration(6 * DAY, 0.7, DAY, 45 * DAY);
                 if s <= a {
-                    self.move_lead(b, &mut track, LeadStage::Sql, s, Some(owner), None);
+                    self.move_lead(b, &mut track, LeadAction::Qualify, s, Some(owner), None);
                 }
             } else if r < 0.87 {
                 let t = d + self.between(5 * DAY, 40 * DAY);
@@ -1957,13 +1992,13 @@ impl Generator {
             if r < 0.72 {
                 let o = s + self.duration(5 * DAY, 0.6, DAY, 30 * DAY);
                 if o <= a {
-                    self.move_lead(b, &mut track, LeadStage::Opportunity, o, Some(owner), None);
+                    self.move_lead(b, &mut track, LeadAction::Convert, o, Some(owner), None);
                     let account = match account_id {
                         Some(acc) => acc,
                         None => {
                             // Converting creates the account.
                             let acc = self.uuid_at(o);
-                            let fit = account_fit(&company);
+                            let fit = self.fit(&company, company.country, None, None, false);
                             b.accounts
                                 .push(account_model(acc, o, o, &company, owner, false, fit));
                             b.log.push(log_entry(ObjectType::Account, acc, ts(o)));
@@ -1990,7 +2025,7 @@ impl Generator {
                     let (end, won) = self.opportunity(b, &deal, o);
                     opportunity_end = Some(end);
                     if let Some(w) = won {
-                        self.move_lead(b, &mut track, LeadStage::Customer, w, Some(owner), None);
+                        self.move_lead(b, &mut track, LeadAction::Win, w, Some(owner), None);
                     }
                 }
             } else if r < 0.92 {
@@ -2154,10 +2189,16 @@ impl Generator {
     ) -> (RejectionReason, Option<String>) {
         let reason = self.weighted(&DISQUALIFY_REASONS);
         let note = self.rejection_note(reason);
+        // An accepted lead is rejected, a qualified one disqualified.
+        let action = if track.stage == LeadStage::Sql {
+            LeadAction::Disqualify
+        } else {
+            LeadAction::Reject
+        };
         self.move_lead(
             b,
             track,
-            LeadStage::Nurture,
+            action,
             at,
             Some(owner),
             Some(reason.as_str().to_owned()),
@@ -2282,18 +2323,21 @@ impl Generator {
         actor: Uuid,
         reason: Option<String>,
     ) {
-        b.stage_changes.push(stage_change::Model {
-            id: self.uuid_at(at),
-            created_at: ts(at),
-            updated_at: ts(at),
-            subject_type: StageSubject::Opportunity,
-            subject_id: id,
-            from_stage: from.map(|s| s.as_str().to_owned()),
-            to_stage: to.as_str().to_owned(),
-            at: ts(at),
-            actor_id: Some(actor),
-            reason,
-        });
+        let stage_move = match from {
+            None => Ok(StageMove::deal_opened(id, to, ts(at), Some(actor))),
+            // The deal's owner, a rep, moves it.
+            Some(from) => StageMove::deal(id, from, to, Role::Sales, ts(at), Some(actor)),
+        };
+        match stage_move {
+            Ok(m) => {
+                let row_id = self.uuid_at(at);
+                b.stage_changes
+                    .push(stage_moves::row(row_id, m.because(reason)));
+            }
+            Err(e) => {
+                b.refused.get_or_insert(e);
+            }
+        }
     }
 
     fn feedback(
@@ -2582,20 +2626,6 @@ fn company_name(
     }
     let slug = email_part(&name);
     (name, slug, industry)
-}
-
-/// Fit points of a company against the demo definition, without the
-/// person's seniority.
-fn company_fit(company: &Company, country: usize) -> i32 {
-    let employees = match company.employees {
-        Some(e) if (EMPLOYEES_MIN..=EMPLOYEES_MAX).contains(&e) => EMPLOYEES_POINTS,
-        _ => 0,
-    };
-    INDUSTRIES[company.industry].points + employees + COUNTRIES[country].points
-}
-
-fn account_fit(company: &Company) -> i32 {
-    company_fit(company, company.country)
 }
 
 /// Chance that a lead of this fit becomes an MQL within the year.

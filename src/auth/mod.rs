@@ -9,7 +9,7 @@ use entity::enums::{Role, Team};
 use uuid::Uuid;
 
 use crate::error::{AppError, AppResult};
-pub use policy::Action;
+pub use policy::{Action, RowFacts, RowScope};
 
 /// The authenticated caller of one request.
 #[derive(Debug, Clone)]
@@ -49,18 +49,34 @@ impl Viewer {
         }
     }
 
-    /// Fails with FORBIDDEN unless the policy allows `action` on a record
-    /// owned by `owner` (SALES acts only on what it owns).
-    pub fn require_on(&self, action: Action, owner: Option<Uuid>) -> AppResult<()> {
+    /// The rows this viewer may act on for `action` ([`policy::scope`]).
+    pub fn scope(&self, action: Action) -> RowScope {
+        policy::scope(self.role, self.user_id, action)
+    }
+
+    /// Fails with FORBIDDEN unless the policy allows `action`, and its row
+    /// rules allow it on `row` (SALES acts on what it owns, and picks
+    /// unowned MQLs from the queue).
+    pub fn require_row(&self, action: Action, row: &RowFacts) -> AppResult<()> {
         self.require(action)?;
-        if policy::owner_only(self.role, action) && owner != Some(self.user_id) {
-            return Err(AppError::Forbidden(format!(
-                "role {} may only {} on records it owns",
-                self.role.as_str(),
-                describe(action)
-            )));
+        if self.scope(action).permits(row) {
+            return Ok(());
         }
-        Ok(())
+        Err(AppError::Forbidden(
+            match policy::row_refusal(self.role, action) {
+                Some(refusal) => refusal.to_owned(),
+                None => format!(
+                    "role {} may only {} on records it owns",
+                    self.role.as_str(),
+                    describe(action)
+                ),
+            },
+        ))
+    }
+
+    /// [`Viewer::require_row`] on a record owned by `owner`.
+    pub fn require_on(&self, action: Action, owner: Option<Uuid>) -> AppResult<()> {
+        self.require_row(action, &RowFacts::owned_by(owner))
     }
 }
 

@@ -4,8 +4,20 @@
 //! every root field and mutation, and the service layer checks it again
 //! ([`Viewer::require`](super::Viewer::require)), because async-graphql skips
 //! guards on fields reached through an interface (issue #1826).
+//!
+//! Beside it, the row rules: which rows of a kind a role may act on
+//! ([`ROW_RULES`], asked through [`scope`]). Together they answer "who may
+//! do what to which rows"; the services ask [`scope`] (through
+//! [`Viewer::require_row`](super::Viewer::require_row) and
+//! [`Viewer::scope`](super::Viewer::scope)) rather than testing roles
+//! themselves.
 
-use entity::enums::Role::{self, *};
+use entity::enums::{
+    LeadStage,
+    Role::{self, *},
+};
+use sea_orm::{ColumnTrait, Condition, sea_query::Expr};
+use uuid::Uuid;
 
 /// Something a caller may or may not do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -153,13 +165,152 @@ pub fn may_own_records(role: Role) -> bool {
     OWNER_ROLES.contains(&role)
 }
 
+/// Which rows a row rule lets a role act on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Rows {
+    /// Rows the user owns.
+    Owned,
+    /// Rows the user owns, and rows nobody owns.
+    OwnedOrUnowned,
+    /// Rows the user owns, and unowned rows in one of these stages.
+    OwnedOrUnownedIn(&'static [LeadStage]),
+}
+
+/// The row rules: a role allowed an action by [`POLICY`] acts on every row
+/// unless a rule here narrows it; the text, when given, is what a refused
+/// caller is told (otherwise "may only ... on records it owns").
+const ROW_RULES: &[(Role, Action, Rows, Option<&str>)] = &[
+    // A rep edits its own book; revenue operations reassigns.
+    (Sales, Action::UpdateLead, Rows::Owned, None),
+    (Sales, Action::WriteOpportunity, Rows::Owned, None),
+    (Sales, Action::WriteFeedback, Rows::Owned, None),
+    // Unowned MQLs are the shared queue any rep may pick up; accepting or
+    // claiming one makes the rep its owner (`RowScope::claimant`).
+    (
+        Sales,
+        Action::WorkLead,
+        Rows::OwnedOrUnownedIn(&[LeadStage::Mql]),
+        Some("SALES works the leads it owns and unowned MQLs; this lead belongs to someone else"),
+    ),
+    // A rep may log a touch on a lead nobody owns yet.
+    (
+        Sales,
+        Action::RecordActivity,
+        Rows::OwnedOrUnowned,
+        Some("SALES records touches on the leads it owns or unowned ones"),
+    ),
+];
+
+fn row_rule(role: Role, action: Action) -> Option<(Rows, Option<&'static str>)> {
+    ROW_RULES
+        .iter()
+        .find(|(r, a, _, _)| *r == role && *a == action)
+        .map(|(_, _, rows, refusal)| (*rows, *refusal))
+}
+
+/// The rows a user may act on for one action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowScope {
+    /// Every row.
+    Any,
+    /// The rows this user owns.
+    OwnedBy(Uuid),
+    /// The rows this user owns and the unowned ones.
+    OwnedByOrUnowned(Uuid),
+    /// The rows this user owns and the unowned ones in these stages.
+    OwnedByOrUnownedIn(Uuid, &'static [LeadStage]),
+    /// None: the role may not perform the action at all.
+    None,
+}
+
+/// What the row rules look at in a row.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RowFacts {
+    /// The owning user.
+    pub owner: Option<Uuid>,
+    /// A lead's stage (`None` for other records).
+    pub stage: Option<LeadStage>,
+}
+
+impl RowFacts {
+    /// A record with this owner and no stage.
+    pub fn owned_by(owner: Option<Uuid>) -> Self {
+        Self { owner, stage: None }
+    }
+}
+
+impl RowScope {
+    /// Whether the scope covers `row`.
+    pub fn permits(&self, row: &RowFacts) -> bool {
+        match *self {
+            RowScope::Any => true,
+            RowScope::OwnedBy(user) => row.owner == Some(user),
+            RowScope::OwnedByOrUnowned(user) => row.owner.is_none_or(|o| o == user),
+            RowScope::OwnedByOrUnownedIn(user, stages) => {
+                row.owner == Some(user)
+                    || (row.owner.is_none() && row.stage.is_some_and(|s| stages.contains(&s)))
+            }
+            RowScope::None => false,
+        }
+    }
+
+    /// The scope as a condition on a table's owner (and stage) columns, for
+    /// lists and bulk statements; a scope on stages without a `stage`
+    /// column covers only the user's own rows.
+    pub fn condition<C: ColumnTrait>(&self, owner: C, stage: Option<C>) -> Condition {
+        let own = |user: Uuid| Condition::all().add(owner.eq(user));
+        match *self {
+            RowScope::Any => Condition::all(),
+            RowScope::OwnedBy(user) => own(user),
+            RowScope::OwnedByOrUnowned(user) => {
+                Condition::any().add(owner.eq(user)).add(owner.is_null())
+            }
+            RowScope::OwnedByOrUnownedIn(user, stages) => match stage {
+                Some(stage) => Condition::any().add(owner.eq(user)).add(
+                    Condition::all()
+                        .add(owner.is_null())
+                        .add(stage.is_in(stages.iter().map(|s| s.as_str()))),
+                ),
+                None => own(user),
+            },
+            RowScope::None => Condition::all().add(Expr::value(false)),
+        }
+    }
+
+    /// Who takes an unowned row that this scope lets the user work: the
+    /// user, when the scope covers unowned rows (SALES accepting or
+    /// claiming an MQL from the queue); `None` when it covers every row
+    /// (an ADMIN's move leaves the owner as it is).
+    pub fn claimant(&self) -> Option<Uuid> {
+        match *self {
+            RowScope::OwnedByOrUnowned(user) | RowScope::OwnedByOrUnownedIn(user, _) => Some(user),
+            _ => None,
+        }
+    }
+}
+
+/// The rows `user`, of `role`, may act on for `action`.
+pub fn scope(role: Role, user: Uuid, action: Action) -> RowScope {
+    if !allows(role, action) {
+        return RowScope::None;
+    }
+    match row_rule(role, action) {
+        None => RowScope::Any,
+        Some((Rows::Owned, _)) => RowScope::OwnedBy(user),
+        Some((Rows::OwnedOrUnowned, _)) => RowScope::OwnedByOrUnowned(user),
+        Some((Rows::OwnedOrUnownedIn(stages), _)) => RowScope::OwnedByOrUnownedIn(user, stages),
+    }
+}
+
+/// What a caller refused by a row rule is told, when the rule words it
+/// itself.
+pub fn row_refusal(role: Role, action: Action) -> Option<&'static str> {
+    row_rule(role, action).and_then(|(_, refusal)| refusal)
+}
+
 /// Roles that act only on records they own for this action.
 pub fn owner_only(role: Role, action: Action) -> bool {
-    role == Sales
-        && matches!(
-            action,
-            Action::UpdateLead | Action::WriteOpportunity | Action::WriteFeedback
-        )
+    matches!(row_rule(role, action), Some((Rows::Owned, _)))
 }
 
 #[cfg(test)]
@@ -234,5 +385,132 @@ mod tests {
             assert!(!allows(role, Action::ManageUsers));
         }
         assert!(allows(Admin, Action::ManageUsers));
+    }
+
+    const ME: Uuid = Uuid::from_u128(1);
+    const OTHER: Uuid = Uuid::from_u128(2);
+
+    /// Rows of the table below: mine, someone else's, unowned (and, for
+    /// leads, unowned in MQL and unowned in SAL).
+    fn row(owner: Option<Uuid>, stage: Option<LeadStage>) -> RowFacts {
+        RowFacts { owner, stage }
+    }
+
+    #[test]
+    fn row_scopes_by_role_action_and_row() {
+        let mine = row(Some(ME), None);
+        let theirs = row(Some(OTHER), None);
+        let unowned = row(None, None);
+        let unowned_mql = row(None, Some(LeadStage::Mql));
+        let unowned_sal = row(None, Some(LeadStage::Sal));
+        let their_mql = row(Some(OTHER), Some(LeadStage::Mql));
+        // (role, action, [mine, theirs, unowned, unowned MQL, unowned SAL,
+        // someone else's MQL]), written out by hand.
+        let table: &[(Role, Action, [bool; 6])] = &[
+            (
+                Sales,
+                Action::UpdateLead,
+                [true, false, false, false, false, false],
+            ),
+            (
+                Sales,
+                Action::WriteOpportunity,
+                [true, false, false, false, false, false],
+            ),
+            (
+                Sales,
+                Action::WriteFeedback,
+                [true, false, false, false, false, false],
+            ),
+            (
+                Sales,
+                Action::WorkLead,
+                [true, false, false, true, false, false],
+            ),
+            (
+                Sales,
+                Action::RecordActivity,
+                [true, false, true, true, true, false],
+            ),
+            (Sales, Action::ReadRecords, [true; 6]),
+            (Sales, Action::CreateLead, [false; 6]),
+            (Admin, Action::UpdateLead, [true; 6]),
+            (Admin, Action::WorkLead, [true; 6]),
+            (Admin, Action::WriteOpportunity, [true; 6]),
+            (Marketing, Action::UpdateLead, [true; 6]),
+            (Marketing, Action::RecordActivity, [true; 6]),
+            (Marketing, Action::WorkLead, [false; 6]),
+            (Marketing, Action::WriteOpportunity, [false; 6]),
+            (Integration, Action::WriteOpportunity, [true; 6]),
+            (Integration, Action::WriteFeedback, [true; 6]),
+            (Leadership, Action::UpdateLead, [false; 6]),
+            (Reporting, Action::RecordActivity, [false; 6]),
+        ];
+        let rows = [mine, theirs, unowned, unowned_mql, unowned_sal, their_mql];
+        for (role, action, expected) in table {
+            let scope = scope(*role, ME, *action);
+            for (row, want) in rows.iter().zip(expected) {
+                assert_eq!(scope.permits(row), *want, "{role:?} {action:?} {row:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn every_row_rule_narrows_an_allowed_action() {
+        for (role, action, _, _) in ROW_RULES {
+            assert!(allows(*role, *action), "{role:?} {action:?}");
+        }
+        assert_eq!(scope(Sales, ME, Action::UpdateLead), RowScope::OwnedBy(ME));
+        assert_eq!(scope(Admin, ME, Action::UpdateLead), RowScope::Any);
+        assert_eq!(scope(Leadership, ME, Action::UpdateLead), RowScope::None);
+    }
+
+    #[test]
+    fn sales_claims_what_it_takes_from_the_queue_and_admin_does_not() {
+        assert_eq!(scope(Sales, ME, Action::WorkLead).claimant(), Some(ME));
+        assert_eq!(scope(Admin, ME, Action::WorkLead).claimant(), None);
+        assert_eq!(scope(Sales, ME, Action::UpdateLead).claimant(), None);
+    }
+
+    #[test]
+    fn a_scope_becomes_the_matching_sql_condition() {
+        use entity::lead::Column as C;
+        use sea_orm::{DbBackend, EntityTrait, QueryFilter, QueryTrait};
+        let sql = |scope: RowScope| {
+            entity::lead::Entity::find()
+                .filter(scope.condition(C::OwnerId, Some(C::Stage)))
+                .build(DbBackend::Sqlite)
+                .to_string()
+        };
+        let me = ME.to_string();
+        let any = sql(RowScope::Any);
+        assert!(any.ends_with("WHERE TRUE"), "{any}");
+        let owned = sql(scope(Sales, ME, Action::UpdateLead));
+        assert!(
+            owned.ends_with(&format!("WHERE \"leads\".\"owner_id\" = '{me}'")),
+            "{owned}"
+        );
+        let queue = sql(scope(Sales, ME, Action::WorkLead));
+        assert!(
+            queue.ends_with(&format!(
+                "WHERE \"leads\".\"owner_id\" = '{me}' OR (\"leads\".\"owner_id\" IS NULL AND \"leads\".\"stage\" IN ('MQL'))"
+            )),
+            "{queue}"
+        );
+        let none = sql(RowScope::None);
+        assert!(none.ends_with("WHERE FALSE"), "{none}");
+    }
+
+    #[test]
+    fn the_row_rules_word_their_refusals() {
+        assert_eq!(
+            row_refusal(Sales, Action::WorkLead),
+            Some(
+                "SALES works the leads it owns and unowned MQLs; this lead belongs to someone else"
+            )
+        );
+        assert_eq!(row_refusal(Sales, Action::UpdateLead), None);
+        assert!(owner_only(Sales, Action::UpdateLead));
+        assert!(!owner_only(Sales, Action::WorkLead));
     }
 }

@@ -8,6 +8,11 @@
 //! - CLOSED_WON and CLOSED_LOST never turn into each other directly: the
 //!   outcome of a closed deal is history that KPIs were computed from, so it
 //!   is reopened first and closed again, leaving both moves in the history.
+//!
+//! A move is built as a [`StageMove`](super::stage_move::StageMove)
+//! (`StageMove::deal` checks it with [`check`]) and recorded by
+//! `services::stage_moves::record`; the sync, which reports history, checks
+//! its moves with [`check`] for INTEGRATION and records them in a batch.
 
 use entity::enums::{OpportunityStage, Role};
 

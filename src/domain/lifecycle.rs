@@ -5,6 +5,13 @@
 //!  ^                |             |               |
 //!  +-recycle- NURTURE <-reject----+--------------disqualify
 //! ```
+//!
+//! A move allowed here is built as a [`StageMove`](super::stage_move::StageMove)
+//! (`StageMove::lead` checks it with [`next_stage`]) and recorded by
+//! `services::stage_moves::record` (or `record_all` for a batch): every
+//! writer of a lead's stage goes through there, the API's lifecycle
+//! mutations, the automatic move to MQL after scoring, a won deal's lead,
+//! the sync and the demo generator alike.
 
 use std::fmt;
 

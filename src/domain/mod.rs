@@ -13,4 +13,5 @@ pub mod records;
 pub mod scoring;
 pub mod sla;
 pub mod spreadsheet;
+pub mod stage_move;
 pub mod validate;

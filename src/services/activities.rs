@@ -90,14 +90,7 @@ pub async fn record(
         );
     }
     e.finish()?;
-    if viewer.role == Role::Sales
-        && current.owner_id != Some(viewer.user_id)
-        && current.owner_id.is_some()
-    {
-        return Err(AppError::Forbidden(
-            "SALES records touches on the leads it owns or unowned ones".into(),
-        ));
-    }
+    viewer.require_on(Action::RecordActivity, current.owner_id)?;
 
     let mut am = activity::ActiveModel {
         lead_id: Set(input.lead_id),

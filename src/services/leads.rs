@@ -6,7 +6,7 @@
 
 use entity::{
     activity,
-    enums::{Channel, LeadStage, SlaStatus, StageSubject},
+    enums::{Channel, LeadStage, SlaStatus},
     lead,
 };
 use sea_orm::{
@@ -19,15 +19,15 @@ use uuid::Uuid;
 use super::{
     filters::{TimeRange, in_range, text_search},
     links,
-    opportunities::{StageMove, record_stage_change},
     pagination::{KeyOf, Page, PageRequest, SortKey, SortValue, paginate},
     records::{self, Record},
     scoring::{self, Scope},
+    stage_moves,
 };
 use crate::{
     auth::{Action, Viewer},
     db::begin_write,
-    domain::records::LeadPatch,
+    domain::{records::LeadPatch, stage_move::StageMove},
     error::AppResult,
 };
 
@@ -209,17 +209,9 @@ pub async fn create(
     };
     fields.apply(&mut am);
     let model = records::insert::<lead::Entity>(&txn, viewer, am).await?;
-    record_stage_change(
+    stage_moves::record(
         &txn,
-        StageMove {
-            subject: StageSubject::Lead,
-            subject_id: model.id,
-            from: None,
-            to: LeadStage::New.as_str(),
-            actor: Some(viewer.user_id),
-            at: model.created_at,
-            reason: None,
-        },
+        StageMove::lead_created(model.id, model.created_at, Some(viewer.user_id)),
     )
     .await?;
     let model = rescored(&txn, model.id, viewer).await?;

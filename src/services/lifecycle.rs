@@ -6,33 +6,31 @@
 //! then, in one transaction, it updates the lead, records a stage change
 //! (with the reason) and appends to the change log.
 //!
-//! Ownership: SALES works leads it owns, or unowned MQLs; accepting or
-//! claiming an unowned MQL makes the viewer its owner. Accepting or
+//! Ownership (the row rules of `auth::policy`): SALES works leads it owns,
+//! or unowned MQLs; accepting or claiming an unowned MQL makes the viewer
+//! its owner. Accepting or
 //! rejecting also counts as the first sales touch if none was recorded.
 
 use chrono::{DateTime, Utc};
 use entity::{
     account,
-    enums::{Channel, LeadStage, RejectionReason, Role, SlaStatus, SourcedBy, StageSubject},
+    enums::{Channel, LeadStage, RejectionReason, SlaStatus, SourcedBy},
     event::EventKind,
     lead, opportunity,
 };
-use sea_orm::{ActiveValue::Set, ConnectionTrait, DatabaseConnection};
+use sea_orm::{ActiveValue::Set, DatabaseConnection};
 use uuid::Uuid;
 
 use super::{
     events::{self, NewEvent},
-    opportunities::{OpportunityFields, StageMove, insert_in, record_stage_change},
+    opportunities::{OpportunityFields, insert_in},
     records::{self, now},
-    scoring,
+    scoring, stage_moves,
 };
 use crate::{
-    auth::{Action, Viewer},
+    auth::{Action, RowFacts, RowScope, Viewer},
     db::begin_write,
-    domain::{
-        lifecycle::{LeadAction, next_stage},
-        sla::SlaClock,
-    },
+    domain::{lifecycle::LeadAction, sla::SlaClock, stage_move::StageMove},
     error::{AppError, AppResult, UserErrorCode},
 };
 
@@ -126,15 +124,20 @@ pub async fn apply(
     let current = records::lock::<lead::Entity>(&txn, id).await?;
     // Ownership first: a CONFLICT would tell a rep the version of a lead
     // that is not theirs.
-    authorize(viewer, &current)?;
+    let scope = authorize(viewer, change.policy(), &current)?;
     records::check_version("lead", current.version, expected_version)?;
 
     let at = now();
     let from = current.stage;
-    let to = match change.action() {
-        Some(action) => {
-            next_stage(from, action).map_err(|e| AppError::BadUserInput(e.to_string()))?
-        }
+    let stage_move = match change.action() {
+        Some(action) => Some(
+            StageMove::lead(id, from, action, at, Some(viewer.user_id))
+                .map_err(|e| AppError::BadUserInput(e.to_string()))?,
+        ),
+        None => None,
+    };
+    let to = match stage_move.as_ref().and_then(StageMove::lead_stage) {
+        Some(to) => to,
         None => {
             if from != LeadStage::Mql || current.owner_id.is_some() {
                 return Err(AppError::BadUserInput(format!(
@@ -167,11 +170,12 @@ pub async fn apply(
                 am.stage = Set(to);
                 am.stage_entered_at = Set(at);
             }
-            let takes_ownership = matches!(change, Move::Accept | Move::Claim)
+            // Accepting or claiming a lead from the queue takes it.
+            if matches!(change, Move::Accept | Move::Claim)
                 && current.owner_id.is_none()
-                && viewer.role == Role::Sales;
-            if takes_ownership {
-                am.owner_id = Set(Some(viewer_id));
+                && let Some(claimant) = scope.claimant()
+            {
+                am.owner_id = Set(Some(claimant));
             }
             match &change {
                 Move::Accept | Move::Reject { .. } if from == LeadStage::Mql => {
@@ -220,25 +224,13 @@ pub async fn apply(
         })
         .await?;
 
-    if to != from {
+    if let Some(stage_move) = stage_move {
         let why = match (&reason, &change) {
             (Some(r), _) => Some(r.as_str().to_owned()),
             (None, Move::ForceMql) => Some("forced to MQL by an admin".to_owned()),
             _ => None,
         };
-        record_stage_change(
-            &txn,
-            StageMove {
-                subject: StageSubject::Lead,
-                subject_id: id,
-                from: Some(from.as_str()),
-                to: to.as_str(),
-                actor: Some(viewer_id),
-                at,
-                reason: why.as_deref(),
-            },
-        )
-        .await?;
+        stage_moves::record(&txn, stage_move.because(why)).await?;
     }
     let kind = match change {
         Move::Accept => Some(EventKind::LeadAccepted),
@@ -267,17 +259,17 @@ pub async fn apply(
     Ok(model)
 }
 
-fn authorize(viewer: &Viewer, lead: &lead::Model) -> AppResult<()> {
-    if viewer.role != Role::Sales {
-        return Ok(());
-    }
-    let unowned_mql = lead.owner_id.is_none() && lead.stage == LeadStage::Mql;
-    if lead.owner_id == Some(viewer.user_id) || unowned_mql {
-        return Ok(());
-    }
-    Err(AppError::Forbidden(
-        "SALES works the leads it owns and unowned MQLs; this lead belongs to someone else".into(),
-    ))
+/// The row rules of `action` on this lead ([`crate::auth::policy`]); the
+/// scope they gave.
+fn authorize(viewer: &Viewer, action: Action, lead: &lead::Model) -> AppResult<RowScope> {
+    viewer.require_row(
+        action,
+        &RowFacts {
+            owner: lead.owner_id,
+            stage: Some(lead.stage),
+        },
+    )?;
+    Ok(viewer.scope(action))
 }
 
 /// The SLA status once the lead has been contacted and dispositioned. A
@@ -308,46 +300,6 @@ fn sla_after(
     Some(clock.status(now))
 }
 
-/// OPPORTUNITY -> CUSTOMER for the primary lead of an opportunity that was
-/// just won (inside the caller's transaction). Leads in other stages are
-/// left alone: a lead is a customer through the deal it was converted into.
-pub(crate) async fn win_primary_lead(
-    txn: &impl ConnectionTrait,
-    viewer: &Viewer,
-    deal: &opportunity::Model,
-    at: DateTime<Utc>,
-) -> AppResult<()> {
-    let Some(lead_id) = deal.primary_lead_id else {
-        return Ok(());
-    };
-    let Some(lead) = records::find::<lead::Entity>(txn, lead_id).await? else {
-        return Ok(());
-    };
-    let Ok(to) = next_stage(lead.stage, LeadAction::Win) else {
-        return Ok(());
-    };
-    let from = lead.stage;
-    records::update::<lead::Entity>(txn, Some(viewer.user_id), lead, |am| {
-        am.stage = Set(to);
-        am.stage_entered_at = Set(at);
-    })
-    .await?;
-    let reason = format!("opportunity {} won", deal.name);
-    record_stage_change(
-        txn,
-        StageMove {
-            subject: StageSubject::Lead,
-            subject_id: lead_id,
-            from: Some(from.as_str()),
-            to: to.as_str(),
-            actor: Some(viewer.user_id),
-            at,
-            reason: Some(&reason),
-        },
-    )
-    .await
-}
-
 /// What converting a lead creates.
 #[derive(Debug, Clone)]
 pub struct Conversion {
@@ -376,10 +328,16 @@ pub async fn convert(
     let current = records::lock::<lead::Entity>(&txn, id).await?;
     // Ownership first: a CONFLICT would tell a rep the version of a lead
     // that is not theirs.
-    authorize(viewer, &current)?;
+    authorize(viewer, Action::WorkLead, &current)?;
     records::check_version("lead", current.version, expected_version)?;
-    let to = next_stage(current.stage, LeadAction::Convert)
-        .map_err(|e| AppError::BadUserInput(e.to_string()))?;
+    let stage_move = StageMove::lead(
+        id,
+        current.stage,
+        LeadAction::Convert,
+        now(),
+        Some(viewer.user_id),
+    )
+    .map_err(|e| AppError::BadUserInput(e.to_string()))?;
 
     let account_id = match (
         conversion.account_id,
@@ -431,28 +389,17 @@ pub async fn convert(
     }
     let deal = insert_in(&txn, viewer, fields).await?;
 
-    let at = now();
-    let from = current.stage;
+    let at = stage_move.at();
     let (lead, _) = records::update::<lead::Entity>(&txn, Some(viewer.user_id), current, |am| {
-        am.stage = Set(to);
+        if let Some(to) = stage_move.lead_stage() {
+            am.stage = Set(to);
+        }
         am.stage_entered_at = Set(at);
         am.account_id.set_if_not_equals(Some(account_id));
     })
     .await?;
     let reason = format!("converted into opportunity {}", deal.name);
-    record_stage_change(
-        &txn,
-        StageMove {
-            subject: StageSubject::Lead,
-            subject_id: id,
-            from: Some(from.as_str()),
-            to: to.as_str(),
-            actor: Some(viewer.user_id),
-            at,
-            reason: Some(&reason),
-        },
-    )
-    .await?;
+    stage_moves::record(&txn, stage_move.because(Some(reason))).await?;
     txn.commit().await?;
     Ok((lead, deal))
 }

@@ -28,5 +28,6 @@ pub mod sla;
 pub mod spend;
 mod sql;
 pub mod stage_changes;
+pub mod stage_moves;
 pub mod sync;
 pub mod users;

@@ -2,13 +2,13 @@
 
 use chrono::{DateTime, Utc};
 use entity::{
-    enums::{OpportunityStage, OpportunityType, Outcome, SourcedBy, StageSubject},
-    opportunity, stage_change, win_loss_feedback,
+    enums::{OpportunityStage, OpportunityType, Outcome, SourcedBy},
+    opportunity, win_loss_feedback,
 };
 use rust_decimal::Decimal;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
-    QueryFilter, Select,
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, QueryFilter,
+    Select,
 };
 use uuid::Uuid;
 
@@ -18,11 +18,12 @@ use super::{
     links,
     pagination::{KeyOf, Page, PageRequest, SortKey, SortValue, paginate},
     records::{self, Record},
+    stage_moves,
 };
 use crate::{
-    auth::{Action, Viewer, policy},
+    auth::{Action, RowScope, Viewer},
     db::begin_write,
-    domain::{deal_stages, feedback as feedback_rules, records::OpportunityPatch},
+    domain::{feedback as feedback_rules, records::OpportunityPatch, stage_move::StageMove},
     error::{AppError, AppResult, UserErrorCode},
 };
 
@@ -161,54 +162,6 @@ async fn validate(
     checked.finish()
 }
 
-/// One stage transition of a lead or an opportunity.
-pub struct StageMove<'a> {
-    /// Lead or opportunity.
-    pub subject: StageSubject,
-    /// Its id.
-    pub subject_id: Uuid,
-    /// The stage left (None when the record was created).
-    pub from: Option<&'a str>,
-    /// The stage entered.
-    pub to: &'a str,
-    /// Who moved it.
-    pub actor: Option<Uuid>,
-    /// When (a sync's source time for imported history).
-    pub at: DateTime<Utc>,
-    /// Why (a rejection reason, a note).
-    pub reason: Option<&'a str>,
-}
-
-/// Appends one stage transition of a lead or an opportunity (`from` is
-/// `None` on creation), in the caller's transaction.
-pub async fn record_stage_change(txn: &impl ConnectionTrait, m: StageMove<'_>) -> AppResult<()> {
-    let StageMove {
-        subject,
-        subject_id,
-        from,
-        to,
-        actor,
-        at,
-        reason,
-    } = m;
-    let row = stage_change::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        created_at: Set(at),
-        updated_at: Set(at),
-        subject_type: Set(subject),
-        subject_id: Set(subject_id),
-        from_stage: Set(from.map(str::to_owned)),
-        to_stage: Set(to.to_owned()),
-        at: Set(at),
-        actor_id: Set(actor),
-        reason: Set(reason.map(str::to_owned)),
-    };
-    stage_change::Entity::insert(row)
-        .exec_without_returning(txn)
-        .await?;
-    Ok(())
-}
-
 /// Creates an opportunity in its stage (DISCOVERY by default) and records
 /// that stage. A SALES viewer's opportunity is owned by the viewer; naming
 /// another owner is FORBIDDEN.
@@ -218,10 +171,10 @@ pub async fn create(
     mut fields: OpportunityFields,
 ) -> AppResult<opportunity::Model> {
     viewer.require(Action::WriteOpportunity)?;
-    if policy::owner_only(viewer.role, Action::WriteOpportunity)
+    if let RowScope::OwnedBy(me) = viewer.scope(Action::WriteOpportunity)
         && fields.owner_id.flatten().is_none()
     {
-        fields.owner_id = Some(Some(viewer.user_id));
+        fields.owner_id = Some(Some(me));
     }
     viewer.require_on(Action::WriteOpportunity, fields.owner_id.flatten())?;
     let txn = begin_write(db).await?;
@@ -254,7 +207,7 @@ async fn closed(
     )
     .await?;
     if deal.stage == OpportunityStage::ClosedWon {
-        super::lifecycle::win_primary_lead(txn, viewer, deal, at).await?;
+        stage_moves::win_primary_lead(txn, viewer, deal, at).await?;
     }
     Ok(())
 }
@@ -280,17 +233,9 @@ pub(crate) async fn insert_in(
     };
     fields.apply(&mut am);
     let model = records::insert::<opportunity::Entity>(txn, viewer, am).await?;
-    record_stage_change(
+    stage_moves::record(
         txn,
-        StageMove {
-            subject: StageSubject::Opportunity,
-            subject_id: model.id,
-            from: None,
-            to: stage.as_str(),
-            actor: Some(viewer.user_id),
-            at,
-            reason: None,
-        },
+        StageMove::deal_opened(model.id, stage, at, Some(viewer.user_id)),
     )
     .await?;
     if stage.is_closed() {
@@ -320,30 +265,39 @@ pub async fn update(
         viewer.require_on(Action::WriteOpportunity, owner)?;
     }
     records::check_version("opportunity", current.version, expected_version)?;
-    if let Some(to) = fields.stage {
-        deal_stages::check(current.stage, to, viewer.role)
-            .map_err(|message| AppError::invalid("stage", UserErrorCode::Invalid, message))?;
-    }
+    let stage_move = match fields.stage.filter(|to| *to != current.stage) {
+        Some(to) => Some(
+            StageMove::deal(
+                id,
+                current.stage,
+                to,
+                viewer.role,
+                records::now(),
+                Some(viewer.user_id),
+            )
+            .map_err(|message| AppError::invalid("stage", UserErrorCode::Invalid, message))?,
+        ),
+        None => None,
+    };
     let fields = validate(&txn, fields, false).await?;
-    let model = write_move(&txn, viewer, current, fields, None).await?;
+    let model = write_move(&txn, viewer, current, fields, stage_move).await?;
     txn.commit().await?;
     Ok(model)
 }
 
-/// Writes validated fields to an opportunity; a stage change stamps
-/// `stageEnteredAt`, sets or clears `closedAt`, is recorded with `reason`,
-/// and closing sets off [`closed`].
+/// Writes validated fields to an opportunity; a stage move (checked by the
+/// domain when it was built) stamps `stageEnteredAt`, sets or clears
+/// `closedAt`, is recorded, and closing sets off [`closed`].
 async fn write_move(
     txn: &impl ConnectionTrait,
     viewer: &Viewer,
     current: opportunity::Model,
     fields: OpportunityFields,
-    reason: Option<&str>,
+    stage_move: Option<StageMove>,
 ) -> AppResult<opportunity::Model> {
-    let id = current.id;
     let from = current.stage;
-    let to = fields.stage.filter(|stage| *stage != from);
-    let at = records::now();
+    let to = stage_move.as_ref().and_then(StageMove::deal_stage);
+    let at = stage_move.as_ref().map_or_else(records::now, StageMove::at);
     let (model, _) =
         records::update::<opportunity::Entity>(txn, Some(viewer.user_id), current, |am| {
             fields.apply(am);
@@ -357,23 +311,11 @@ async fn write_move(
             }
         })
         .await?;
-    if let Some(to) = to {
-        record_stage_change(
-            txn,
-            StageMove {
-                subject: StageSubject::Opportunity,
-                subject_id: id,
-                from: Some(from.as_str()),
-                to: to.as_str(),
-                actor: Some(viewer.user_id),
-                at,
-                reason,
-            },
-        )
-        .await?;
-        if to.is_closed() {
-            closed(txn, viewer, &model, at).await?;
-        }
+    if let Some(stage_move) = stage_move {
+        stage_moves::record(txn, stage_move).await?;
+    }
+    if to.is_some_and(|to| to.is_closed()) {
+        closed(txn, viewer, &model, at).await?;
     }
     Ok(model)
 }
@@ -410,8 +352,15 @@ pub async fn close(
             ),
         ));
     }
-    deal_stages::check(current.stage, to, viewer.role)
-        .map_err(|message| AppError::invalid("outcome", UserErrorCode::Invalid, message))?;
+    let stage_move = StageMove::deal(
+        id,
+        current.stage,
+        to,
+        viewer.role,
+        records::now(),
+        Some(viewer.user_id),
+    )
+    .map_err(|message| AppError::invalid("outcome", UserErrorCode::Invalid, message))?;
     feedback.outcome = Some(outcome);
     let fields = OpportunityFields {
         stage: Some(to),
@@ -429,8 +378,8 @@ pub async fn close(
         }
         (Err(e), _) | (_, Err(e)) => return Err(e),
     };
-    let reason = fb.primary_reason_name();
-    let model = write_move(&txn, viewer, current, fields, reason).await?;
+    let stage_move = stage_move.because(fb.primary_reason_name().map(str::to_owned));
+    let model = write_move(&txn, viewer, current, fields, Some(stage_move)).await?;
     let written = super::feedback::write_on_close(&txn, viewer, &model, fb).await?;
     txn.commit().await?;
     Ok((model, written))

@@ -30,13 +30,12 @@ use entity::{
     account, activity,
     enums::{
         ActivityKind, ChangeOperation, DefinitionStatus, LeadStage, ObjectType, Seniority,
-        SlaStatus, StageSubject,
+        SlaStatus,
     },
     event::EventKind,
-    lead, lead_definition, stage_change,
+    lead, lead_definition,
 };
 use sea_orm::{
-    ActiveValue::Set,
     ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, Iterable, JoinType,
     QueryFilter, QueryOrder, QuerySelect, RelationTrait, Statement, Value,
     sea_query::{Expr, ExprTrait, IntoCondition, extension::postgres::PgFunc},
@@ -49,9 +48,10 @@ use super::{
 };
 use crate::{
     domain::{
-        lifecycle,
+        lifecycle::{self, LeadAction},
         scoring::{self, EngagementRules, FitCriteria, FitInput},
         sla::SlaClock,
+        stage_move::StageMove,
     },
     error::{AppError, AppResult},
 };
@@ -663,23 +663,15 @@ async fn become_mql(
         "scores reached the thresholds of lead definition v{}",
         definition.model.version
     );
-    let changes = moved.iter().map(|l| stage_change::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        created_at: Set(now),
-        updated_at: Set(now),
-        subject_type: Set(StageSubject::Lead),
-        subject_id: Set(l.id),
-        from_stage: Set(Some(LeadStage::New.as_str().to_owned())),
-        to_stage: Set(LeadStage::Mql.as_str().to_owned()),
-        at: Set(now),
-        actor_id: Set(actor),
-        reason: Set(Some(reason.clone())),
-    });
-    if !moved.is_empty() {
-        stage_change::Entity::insert_many(changes)
-            .exec_without_returning(txn)
-            .await?;
-    }
+    let moves = moved
+        .iter()
+        .map(|l| {
+            StageMove::lead(l.id, LeadStage::New, LeadAction::BecomeMql, now, actor)
+                .map(|m| m.because(Some(reason.clone())))
+                .map_err(|e| AppError::Internal(e.to_string()))
+        })
+        .collect::<AppResult<Vec<_>>>()?;
+    super::stage_moves::record_all(txn, moves).await?;
     events::emit(
         txn,
         moved

@@ -16,7 +16,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use entity::{
-    enums::{Channel, ExternalSystem, LeadStage, StageSubject},
+    enums::{Channel, ExternalSystem, LeadStage},
     lead,
 };
 use sea_orm::{
@@ -27,7 +27,7 @@ use uuid::Uuid;
 use super::{
     ErrorCode, Links, RecordError, RecordResult, Ref, Status, Written, batch, check_expected,
     check_time, checked, chunks_at_once, current_of, failure, not_future, success, updated,
-    write::{Writes, stage_change_row},
+    write::Writes,
 };
 use crate::{
     auth::Viewer,
@@ -35,6 +35,7 @@ use crate::{
     domain::{
         crm::{self, SyncMove},
         records::LeadPatch,
+        stage_move::StageMove,
     },
     error::AppResult,
     services::{
@@ -182,7 +183,7 @@ async fn write_chunk(
                 }
                 let id = writes.insert(am, key.clone());
                 for m in &moves.changes {
-                    writes.stage_change(m.row(id, Some(actor)));
+                    writes.stage_move(m.stage_move(id, Some(actor)));
                 }
                 if let Some((_, true)) = scores {
                     qualifying.push(id);
@@ -202,7 +203,7 @@ async fn write_chunk(
                     })
                     .await?;
                 for m in &moves.changes {
-                    writes.stage_change(m.row(id, Some(actor)));
+                    writes.stage_move(m.stage_move(id, Some(actor)));
                 }
                 if changed.is_some() {
                     touched.push(id);
@@ -277,15 +278,8 @@ struct Move {
 }
 
 impl Move {
-    fn row(&self, lead: Uuid, actor: Option<Uuid>) -> entity::stage_change::ActiveModel {
-        stage_change_row(
-            StageSubject::Lead,
-            lead,
-            self.from.map(|s| s.as_str()),
-            self.to.as_str(),
-            self.at,
-            actor,
-        )
+    fn stage_move(&self, lead: Uuid, actor: Option<Uuid>) -> StageMove {
+        StageMove::lead_reported(lead, self.from, self.to, self.at, actor)
     }
 }
 

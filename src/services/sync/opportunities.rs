@@ -16,7 +16,7 @@
 
 use chrono::{DateTime, Utc};
 use entity::{
-    enums::{ExternalSystem, OpportunityStage, OpportunityType, Role, SourcedBy, StageSubject},
+    enums::{ExternalSystem, OpportunityStage, OpportunityType, Role, SourcedBy},
     opportunity,
 };
 use sea_orm::{ActiveValue::Set, DatabaseConnection};
@@ -24,15 +24,13 @@ use uuid::Uuid;
 
 use super::{
     ErrorCode, Links, RecordError, RecordResult, Ref, Status, Written, batch, check_expected,
-    check_time, checked, current_of, failure,
-    leads::StageEntry,
-    not_future, success, updated,
-    write::{Writes, stage_change_row},
+    check_time, checked, current_of, failure, leads::StageEntry, not_future, success, updated,
+    write::Writes,
 };
 use crate::{
     auth::Viewer,
     db::begin_write,
-    domain::{crm, deal_stages, records::OpportunityPatch},
+    domain::{crm, deal_stages, records::OpportunityPatch, stage_move::StageMove},
     error::AppResult,
     services::{external_ids::ExternalKey, records},
 };
@@ -142,7 +140,7 @@ async fn write_chunk(
                 apply(&mut am, &fields, input.created_at, &state);
                 let id = writes.insert(am, key.clone());
                 for m in &moves {
-                    writes.stage_change(row(m, id, actor));
+                    writes.stage_move(stage_move(m, id, actor));
                 }
                 Written {
                     status: Status::Created,
@@ -159,7 +157,7 @@ async fn write_chunk(
                     })
                     .await?;
                 for m in &moves {
-                    writes.stage_change(row(m, id, actor));
+                    writes.stage_move(stage_move(m, id, actor));
                 }
                 updated(id, version, changed)
             }
@@ -171,15 +169,8 @@ async fn write_chunk(
     Ok(results)
 }
 
-fn row(m: &Move, id: Uuid, actor: Uuid) -> entity::stage_change::ActiveModel {
-    stage_change_row(
-        StageSubject::Opportunity,
-        id,
-        m.from.map(|s| s.as_str()),
-        m.to.as_str(),
-        m.at,
-        Some(actor),
-    )
+fn stage_move(m: &Move, id: Uuid, actor: Uuid) -> StageMove {
+    StageMove::deal_reported(id, m.from, m.to, m.at, Some(actor))
 }
 
 /// Validates one record's fields (they move out of it) and resolves
