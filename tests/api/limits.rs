@@ -9,7 +9,7 @@ use std::{
 };
 
 use entity::enums::Role;
-use handoff::http::throttle::{ManualClock, ThrottleSettings};
+use handoff::{clock::ManualClock, http::throttle::ThrottleSettings};
 use sea_orm::TransactionTrait;
 use serde_json::{Value, json};
 
