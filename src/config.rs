@@ -7,7 +7,8 @@ use rand::RngCore;
 
 use crate::{
     auth::jwt::{JwtAlgorithm, JwtSettings},
-    http::throttle::{Clock, SystemClock, ThrottleSettings},
+    clock::{Clock, SystemClock},
+    http::throttle::ThrottleSettings,
 };
 
 /// The whole configuration of one server process.
@@ -37,7 +38,7 @@ pub struct Config {
     /// each user's cost budget (default 1,000 points refilling at 50 a
     /// second; 0 points turns it off).
     pub throttle: ThrottleSettings,
-    /// The clock of the cost budget (the system's; tests move their own).
+    /// The server's clock ([`crate::clock`]): the system's; tests move their own.
     pub clock: Arc<dyn Clock>,
     /// `HANDOFF_MAX_RESPONSE_MIB`: a larger response body is replaced by
     /// an error (default 16).

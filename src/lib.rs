@@ -6,6 +6,7 @@
 
 pub mod auth;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod db;
 
@@ -18,13 +19,14 @@ pub mod http;
 pub mod import;
 pub mod services;
 
-use std::{net::SocketAddr, time::Duration};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::Context;
 use sea_orm::DatabaseConnection;
 use tokio::{net::TcpListener, sync::oneshot};
 
 use crate::{
+    clock::Clock,
     config::Config,
     graphql::{MAX_DEPTH, MAX_INTROSPECTION_DEPTH, SchemaOptions, build_schema},
     http::AppState,
@@ -60,6 +62,7 @@ impl Application {
             )),
             max_response_bytes: config.max_response_bytes,
             ws_recheck_interval: config.ws_recheck_interval,
+            clock: config.clock.clone(),
         };
         let listener = TcpListener::bind(config.bind)
             .await
@@ -87,8 +90,13 @@ impl Application {
         // for any other reason) stops the sweeper.
         let (stop, stopped) = oneshot::channel::<()>();
         let sweeper = (!self.sla_sweep_interval.is_zero()).then(|| {
+            // The first sweep is due one interval after this point, which
+            // precedes serving any request.
+            let first = self.state.clock.now() + self.sla_sweep_interval;
             tokio::spawn(sweep_sla(
                 self.state.db.clone(),
+                self.state.clock.clone(),
+                first,
                 self.sla_sweep_interval,
                 stopped,
             ))
@@ -110,22 +118,29 @@ impl Application {
 }
 
 /// Runs [`services::sla::sweep`] (and deletes expired Idempotency-Keys,
-/// [`services::idempotency::delete_expired`]) every `every` (the first one
-/// `every` after start) until `stop` resolves or is dropped. A failed or
+/// [`services::idempotency::delete_expired`]) at `first` by `clock`, then
+/// every `every`, until `stop` resolves or is dropped. A
+/// sweep that overruns delays the next one by a whole `every`. A failed or
 /// panicking sweep is logged and the next one runs on schedule; replicas
 /// may sweep at the same moment, each lead still changes once.
-async fn sweep_sla(db: DatabaseConnection, every: Duration, mut stop: oneshot::Receiver<()>) {
-    let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+async fn sweep_sla(
+    db: DatabaseConnection,
+    clock: Arc<dyn Clock>,
+    first: Duration,
+    every: Duration,
+    mut stop: oneshot::Receiver<()>,
+) {
+    let mut next = first;
     loop {
         tokio::select! {
             biased;
             _ = &mut stop => break,
-            _ = ticker.tick() => {}
+            _ = clock.sleep_until(next) => {}
         }
+        next += every;
         let db = db.clone();
         // Its own task, so that even a panic only costs this one sweep.
-        let sweep = tokio::spawn(async move {
+        let sweep = tokio::spawn(crate::clock::scope(clock.clone(), async move {
             let now = services::records::now();
             // Idempotency-Key responses over 24 h old go on the same beat.
             match services::idempotency::delete_expired(&db, now).await {
@@ -136,7 +151,7 @@ async fn sweep_sla(db: DatabaseConnection, every: Duration, mut stop: oneshot::R
                 Err(e) => tracing::warn!(error = %e, "deleting expired Idempotency-Keys failed"),
             }
             services::sla::sweep(&db, now).await
-        });
+        }));
         match sweep.await {
             Ok(Ok(report)) if !report.is_empty() => tracing::info!(
                 sla.at_risk = report.at_risk.len(),
@@ -150,6 +165,11 @@ async fn sweep_sla(db: DatabaseConnection, every: Duration, mut stop: oneshot::R
             Err(e) => {
                 tracing::warn!(error = %e, "SLA sweep panicked; retrying at the next interval")
             }
+        }
+        // Overran: the next one is a whole interval away.
+        let now = clock.now();
+        if next < now {
+            next = now + every;
         }
     }
 }

@@ -67,14 +67,24 @@ pub async fn detached<F>(request_id: String, request: F) -> HttpResponse
 where
     F: Future<Output = HttpResponse> + Send + 'static,
 {
-    // The task keeps the request's span, so its logs keep the request id.
+    // The task keeps the request's span, so its logs keep the request id,
+    // and the request's clock.
     let request = services::idempotency::tracking(request).instrument(tracing::Span::current());
+    let request = on_current_clock(request);
     match tokio::spawn(request).await {
         Ok(response) => response,
         Err(e) => {
             tracing::error!(error = %e, "a request with an Idempotency-Key failed");
             internal(&request_id)
         }
+    }
+}
+
+/// `future` in the clock scope of the current task, for a task of its own.
+async fn on_current_clock<F: Future>(future: F) -> F::Output {
+    match crate::clock::current() {
+        Some(clock) => crate::clock::scope(clock, future).await,
+        None => future.await,
     }
 }
 
@@ -94,10 +104,10 @@ impl Drop for Claim {
             return;
         }
         services::idempotency::track(None);
-        let (db, id) = (self.db.clone(), self.id);
+        let (db, id, at) = (self.db.clone(), self.id, now());
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(async move {
-                if let Err(e) = services::idempotency::settle(&db, id, &lost(), now()).await {
+                if let Err(e) = services::idempotency::settle(&db, id, &lost(), at).await {
                     tracing::error!(error = %e, idempotency_key.id = %id, "could not settle an abandoned Idempotency-Key");
                 }
             });

@@ -25,6 +25,7 @@ use tower_http::{
 
 use crate::{
     auth::jwt::JwtSettings,
+    clock::Clock,
     event_hub::EventHub,
     graphql::{AppSchema, cost::CostModel},
 };
@@ -55,6 +56,8 @@ pub struct AppState {
     pub max_response_bytes: usize,
     /// How long a WebSocket connection trusts its last principal check.
     pub ws_recheck_interval: Duration,
+    /// The server's clock (see [`crate::clock`]).
+    pub clock: Arc<dyn Clock>,
 }
 
 /// Builds the router with its middleware.
@@ -67,6 +70,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .layer(DefaultBodyLimit::max(graphql::MAX_BODY_BYTES))
+        .layer(middleware::from_fn_with_state(state.clone(), on_the_clock))
         .layer(middleware::from_fn(catch_panic))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(
@@ -84,6 +88,16 @@ pub fn router(state: AppState) -> Router {
         // place of one that is not safe to echo.
         .layer(map_request(drop_unsafe_request_id))
         .with_state(state)
+}
+
+/// Runs the request in the scope of the server's clock, so that what it
+/// writes is stamped by that clock ([`crate::clock::scope`]).
+async fn on_the_clock(
+    State(state): State<AppState>,
+    request: axum::extract::Request,
+    next: Next,
+) -> Response {
+    crate::clock::scope(state.clock, next.run(request)).await
 }
 
 /// Longest client-sent `x-request-id` that is kept.

@@ -12,53 +12,13 @@
 
 use std::{
     collections::HashMap,
-    sync::{
-        Arc, Mutex,
-        atomic::{AtomicU64, Ordering},
-    },
-    time::{Duration, Instant},
+    sync::{Arc, Mutex},
+    time::Duration,
 };
 
 use uuid::Uuid;
 
-/// A monotonic clock, replaceable in tests.
-pub trait Clock: Send + Sync {
-    /// Time since an arbitrary fixed origin.
-    fn now(&self) -> Duration;
-}
-
-/// The process's monotonic clock.
-pub struct SystemClock(Instant);
-
-impl Default for SystemClock {
-    fn default() -> Self {
-        Self(Instant::now())
-    }
-}
-
-impl Clock for SystemClock {
-    fn now(&self) -> Duration {
-        self.0.elapsed()
-    }
-}
-
-/// A clock that moves only when told to (tests).
-#[derive(Default)]
-pub struct ManualClock(AtomicU64);
-
-impl ManualClock {
-    /// Moves the clock forward.
-    pub fn advance(&self, by: Duration) {
-        let micros = u64::try_from(by.as_micros()).unwrap_or(u64::MAX);
-        self.0.fetch_add(micros, Ordering::SeqCst);
-    }
-}
-
-impl Clock for ManualClock {
-    fn now(&self) -> Duration {
-        Duration::from_micros(self.0.load(Ordering::SeqCst))
-    }
-}
+use crate::clock::Clock;
 
 /// The size and refill rate of every user's bucket.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -218,6 +178,7 @@ fn refilled(settings: ThrottleSettings, bucket: Bucket, now: Duration) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::ManualClock;
 
     fn throttle(capacity: f64, rate: f64) -> (Throttle, Arc<ManualClock>) {
         let clock = Arc::new(ManualClock::default());

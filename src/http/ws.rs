@@ -97,7 +97,9 @@ pub async fn upgrade(
     ws.protocols([PROTOCOL])
         .max_message_size(MAX_MESSAGE_BYTES)
         .max_frame_size(MAX_MESSAGE_BYTES)
-        .on_upgrade(move |socket| Connection::new(state, socket).run())
+        .on_upgrade(move |socket| {
+            crate::clock::scope(state.clock.clone(), Connection::new(state, socket).run())
+        })
 }
 
 /// A message from the client.
@@ -138,8 +140,9 @@ struct Session {
     token: String,
     /// When the token expires.
     expires: Instant,
-    /// When the token and its user last passed [`authenticate`].
-    checked_at: Instant,
+    /// When the token and its user last passed [`authenticate`], by the
+    /// server's clock.
+    checked_at: Duration,
 }
 
 struct Connection {
@@ -191,7 +194,7 @@ impl Connection {
                 _ = tokio::time::sleep_until(expiry.unwrap_or(init_deadline)), if expiry.is_some() => {
                     break Some(Close(close::FORBIDDEN, "Forbidden: the token expired; reconnect with a new one".into()));
                 }
-                _ = tokio::time::sleep_until(next_check.unwrap_or(init_deadline)), if next_check.is_some() => {
+                _ = self.state.clock.sleep_until(next_check.unwrap_or_default()), if next_check.is_some() => {
                     if let Err(close) = self.recheck().await {
                         break Some(close);
                     }
@@ -268,7 +271,7 @@ impl Connection {
                 self.session = Some(Session {
                     token,
                     expires,
-                    checked_at: Instant::now(),
+                    checked_at: self.state.clock.now(),
                 });
                 self.send(json!({ "type": "connection_ack" })).await
             }
@@ -303,7 +306,7 @@ impl Connection {
         }
         // The user may have been deactivated or demoted since init.
         let (viewer, _) = authenticate(&self.state, &session.token).await?;
-        session.checked_at = Instant::now();
+        session.checked_at = self.state.clock.now();
         if self.running.len() >= MAX_SUBSCRIPTIONS {
             return self
                 .refuse(
@@ -349,7 +352,8 @@ impl Connection {
         let generation = self.generation;
         let tx = self.outgoing_tx.clone();
         let subscription = id.clone();
-        let task = tokio::spawn(async move {
+        let clock = self.state.clock.clone();
+        let task = tokio::spawn(crate::clock::scope(clock, async move {
             let mut first = true;
             while let Some(response) = stream.next().await {
                 // A request that fails before it starts (validation,
@@ -373,7 +377,7 @@ impl Connection {
             let _ = tx
                 .send((subscription, generation, Outgoing::Complete))
                 .await;
-        });
+        }));
         self.running.insert(id, (generation, task.abort_handle()));
         Ok(())
     }
@@ -427,11 +431,11 @@ impl Connection {
         let Some(session) = self.session.as_mut() else {
             return Ok(());
         };
-        if session.checked_at.elapsed() < interval {
+        if self.state.clock.now().saturating_sub(session.checked_at) < interval {
             return Ok(());
         }
         authenticate(&self.state, &session.token).await?;
-        session.checked_at = Instant::now();
+        session.checked_at = self.state.clock.now();
         Ok(())
     }
 

@@ -22,10 +22,11 @@ use crate::{
     error::{AppError, AppResult},
 };
 
-/// The current time, truncated to microseconds so that it survives a round
-/// trip through PostgreSQL unchanged (keyset cursors compare it exactly).
+/// The current time by the server's clock ([`crate::clock::utc_now`]),
+/// truncated to microseconds so that it survives a round trip through
+/// PostgreSQL unchanged (keyset cursors compare it exactly).
 pub fn now() -> DateTime<Utc> {
-    let t = Utc::now();
+    let t = crate::clock::utc_now();
     DateTime::from_timestamp_micros(t.timestamp_micros()).unwrap_or(t)
 }
 

@@ -54,12 +54,10 @@ use entity::{
 use rust_decimal::Decimal;
 use sea_orm::{EntityTrait, IntoActiveModel};
 use serde_json::{Value, json};
+use test_macros::db_test;
 use uuid::Uuid;
 
-use crate::{
-    common::{ROLES, TestApp, gid},
-    db_test,
-};
+use crate::common::{ROLES, TestApp, gid};
 
 fn t(month: u32, day: u32, hour: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, month, day, hour, 0, 0).unwrap()
@@ -553,119 +551,138 @@ fn usd(amount: &str) -> Value {
     json!([{ "amount": amount, "currency": "USD" }])
 }
 
-db_test! {
-    async fn campaign_performance_counts_each_event_by_its_own_timestamp(app) {
-        let f = fixture(&app).await;
-        let p = performance(&app, Role::Marketing, f.a, MARCH, None).await;
-        assert_eq!(p["attributionModel"], "LINEAR");
-        // T1, T3, T6 (T4 is in February, T7 in April, T8's lead is deleted).
-        assert_eq!(p["touches"], 3);
-        // L1 only: L2 was created in February, L5 is deleted.
-        assert_eq!(p["leadsSourced"], 1);
-        // L1 (T1, T3) and L3 (T6).
-        assert_eq!(p["leadsInfluenced"], 2);
-        // L1 on 03-05 (sourced by A). L3 became MQL on 03-04, before A's first
-        // touch of it (03-05), and L2's MQL was in February.
-        assert_eq!(p["mqls"], 1);
-        assert_eq!(p["accepted"], 1);
-        // L2 (sourced by A) and L3 (touched by A on 03-05, rejected 03-06);
-        // L4 is B's, L5 is deleted.
-        assert_eq!(p["rejected"], 2);
-        assert_eq!(p["rejectionReasons"], json!([{ "reason": "NO_BUDGET", "count": 1 }, { "reason": "WRONG_PERSONA", "count": 1 }]));
-        assert_eq!(p["sqls"], 1);
-        // O1 (L1), O2 (L3, touched by A before 03-09), O5 (L2); O3 is B's,
-        // O4 was created in February.
-        assert_eq!(p["opportunities"], 3);
-        // O1 won 03-20, O2 lost 03-25; O4 closed in April.
-        assert_eq!(p["won"], 1);
-        assert_eq!(p["lost"], 1);
-        assert_eq!(p["winRate"], json!({ "value": 0.5, "numerator": 1, "denominator": 2 }));
-        assert_eq!(p["topLossReasons"], json!([{ "reason": "PRICE", "count": 1 }]));
-        assert_eq!(p["topCompetitors"], json!([{ "competitor": { "name": "Rival One" }, "won": 1, "lost": 1, "winRate": { "value": 0.5, "numerator": 1, "denominator": 2 } }]));
-        // 1000.00 (03-01) + 500.02 (03-31); 02-28 and 04-01 are outside, 03-15 deleted.
-        assert_eq!(p["spend"], usd("1500.02"));
-        // 1500.02 / 1 lead, / 1 MQL, / 3 opportunities = 500.00666 -> 500.01, / 1 won.
-        assert_eq!(p["costPerLead"], usd("1500.02"));
-        assert_eq!(p["costPerMql"], usd("1500.02"));
-        assert_eq!(p["costPerOpportunity"], usd("500.01"));
-        assert_eq!(p["costPerCustomer"], usd("1500.02"));
-        // LINEAR. O1 (10000.00 over T1 A, T2 B, T3 A): 3333.34 (the cent left
-        // over goes to the earliest touch), 3333.33, 3333.33 -> A 6666.67.
-        // O2 (3000.01 over T5 B, T6 A): 1500.01 (earlier), 1500.00 -> A 1500.00.
-        // O5 (1000.00, only T4 A at or before 03-15) -> A 1000.00.
-        // Pipeline (created in March): 6666.67 + 1500.00 + 1000.00 = 9166.67.
-        // Revenue (won in March): O1 -> 6666.67.
-        assert_eq!(p["attributedPipeline"], usd("9166.67"));
-        assert_eq!(p["attributedRevenue"], usd("6666.67"));
+#[db_test]
+async fn campaign_performance_counts_each_event_by_its_own_timestamp(app: TestApp) {
+    let f = fixture(&app).await;
+    let p = performance(&app, Role::Marketing, f.a, MARCH, None).await;
+    assert_eq!(p["attributionModel"], "LINEAR");
+    // T1, T3, T6 (T4 is in February, T7 in April, T8's lead is deleted).
+    assert_eq!(p["touches"], 3);
+    // L1 only: L2 was created in February, L5 is deleted.
+    assert_eq!(p["leadsSourced"], 1);
+    // L1 (T1, T3) and L3 (T6).
+    assert_eq!(p["leadsInfluenced"], 2);
+    // L1 on 03-05 (sourced by A). L3 became MQL on 03-04, before A's first
+    // touch of it (03-05), and L2's MQL was in February.
+    assert_eq!(p["mqls"], 1);
+    assert_eq!(p["accepted"], 1);
+    // L2 (sourced by A) and L3 (touched by A on 03-05, rejected 03-06);
+    // L4 is B's, L5 is deleted.
+    assert_eq!(p["rejected"], 2);
+    assert_eq!(
+        p["rejectionReasons"],
+        json!([{ "reason": "NO_BUDGET", "count": 1 }, { "reason": "WRONG_PERSONA", "count": 1 }])
+    );
+    assert_eq!(p["sqls"], 1);
+    // O1 (L1), O2 (L3, touched by A before 03-09), O5 (L2); O3 is B's,
+    // O4 was created in February.
+    assert_eq!(p["opportunities"], 3);
+    // O1 won 03-20, O2 lost 03-25; O4 closed in April.
+    assert_eq!(p["won"], 1);
+    assert_eq!(p["lost"], 1);
+    assert_eq!(
+        p["winRate"],
+        json!({ "value": 0.5, "numerator": 1, "denominator": 2 })
+    );
+    assert_eq!(
+        p["topLossReasons"],
+        json!([{ "reason": "PRICE", "count": 1 }])
+    );
+    assert_eq!(
+        p["topCompetitors"],
+        json!([{ "competitor": { "name": "Rival One" }, "won": 1, "lost": 1, "winRate": { "value": 0.5, "numerator": 1, "denominator": 2 } }])
+    );
+    // 1000.00 (03-01) + 500.02 (03-31); 02-28 and 04-01 are outside, 03-15 deleted.
+    assert_eq!(p["spend"], usd("1500.02"));
+    // 1500.02 / 1 lead, / 1 MQL, / 3 opportunities = 500.00666 -> 500.01, / 1 won.
+    assert_eq!(p["costPerLead"], usd("1500.02"));
+    assert_eq!(p["costPerMql"], usd("1500.02"));
+    assert_eq!(p["costPerOpportunity"], usd("500.01"));
+    assert_eq!(p["costPerCustomer"], usd("1500.02"));
+    // LINEAR. O1 (10000.00 over T1 A, T2 B, T3 A): 3333.34 (the cent left
+    // over goes to the earliest touch), 3333.33, 3333.33 -> A 6666.67.
+    // O2 (3000.01 over T5 B, T6 A): 1500.01 (earlier), 1500.00 -> A 1500.00.
+    // O5 (1000.00, only T4 A at or before 03-15) -> A 1000.00.
+    // Pipeline (created in March): 6666.67 + 1500.00 + 1000.00 = 9166.67.
+    // Revenue (won in March): O1 -> 6666.67.
+    assert_eq!(p["attributedPipeline"], usd("9166.67"));
+    assert_eq!(p["attributedRevenue"], usd("6666.67"));
 
-        // U_SHAPED. O1 (3 touches): 40/20/40 -> A 4000 + 4000 = 8000.00.
-        // O2 (2 touches): 50/50 -> A 1500.00. O5: 1000.00.
-        let p = performance(&app, Role::Marketing, f.a, MARCH, Some("U_SHAPED")).await;
-        assert_eq!(p["attributedPipeline"], usd("10500.00"));
-        assert_eq!(p["attributedRevenue"], usd("8000.00"));
-        // FIRST_TOUCH. O1: T1 (A) 10000.00; O2: T5 (B), A 0; O5: 1000.00.
-        let p = performance(&app, Role::Marketing, f.a, MARCH, Some("FIRST_TOUCH")).await;
-        assert_eq!(p["attributedPipeline"], usd("11000.00"));
-        assert_eq!(p["attributedRevenue"], usd("10000.00"));
+    // U_SHAPED. O1 (3 touches): 40/20/40 -> A 4000 + 4000 = 8000.00.
+    // O2 (2 touches): 50/50 -> A 1500.00. O5: 1000.00.
+    let p = performance(&app, Role::Marketing, f.a, MARCH, Some("U_SHAPED")).await;
+    assert_eq!(p["attributedPipeline"], usd("10500.00"));
+    assert_eq!(p["attributedRevenue"], usd("8000.00"));
+    // FIRST_TOUCH. O1: T1 (A) 10000.00; O2: T5 (B), A 0; O5: 1000.00.
+    let p = performance(&app, Role::Marketing, f.a, MARCH, Some("FIRST_TOUCH")).await;
+    assert_eq!(p["attributedPipeline"], usd("11000.00"));
+    assert_eq!(p["attributedRevenue"], usd("10000.00"));
 
-        // Campaign B in March: T2, T5 -> 2 touches; L3, L4 sourced; L1 and L3
-        // influenced. MQLs: L3 (sourced by B) 03-04, L4 03-05; L1's MQL on
-        // 03-05 came after B's touch of it (03-03): 3. Accepted: L1, L4.
-        // Rejected: L3 (WRONG_PERSONA), L4 (NOT_DECISION_MAKER). SQL: L1.
-        let p = performance(&app, Role::Marketing, f.b, MARCH, None).await;
-        assert_eq!(p["touches"], 2);
-        assert_eq!(p["leadsSourced"], 2);
-        assert_eq!(p["leadsInfluenced"], 2);
-        assert_eq!(p["mqls"], 3);
-        assert_eq!(p["accepted"], 2);
-        assert_eq!(p["rejected"], 2);
-        assert_eq!(p["rejectionReasons"], json!([{ "reason": "NOT_DECISION_MAKER", "count": 1 }, { "reason": "WRONG_PERSONA", "count": 1 }]));
-        assert_eq!(p["sqls"], 1);
-        // O1 (L1 touched by B on 03-03), O2 (L3), O3 (L4). Won O1; lost O2, O3.
-        assert_eq!(p["opportunities"], 3);
-        assert_eq!(p["won"], 1);
-        assert_eq!(p["lost"], 2);
-        // Losses: COMPETITOR (O3), PRICE (O2): one each, by name.
-        assert_eq!(p["topLossReasons"], json!([{ "reason": "COMPETITOR", "count": 1 }, { "reason": "PRICE", "count": 1 }]));
-        // No spend: zero costs have nothing to divide.
-        assert_eq!(p["spend"], json!([]));
-        assert_eq!(p["costPerLead"], json!([]));
-        // LINEAR. O1: T2 3333.33. O2: T5 1500.01. O3: L4 has no touch.
-        assert_eq!(p["attributedPipeline"], usd("4833.34"));
-        assert_eq!(p["attributedRevenue"], usd("3333.33"));
-    }
+    // Campaign B in March: T2, T5 -> 2 touches; L3, L4 sourced; L1 and L3
+    // influenced. MQLs: L3 (sourced by B) 03-04, L4 03-05; L1's MQL on
+    // 03-05 came after B's touch of it (03-03): 3. Accepted: L1, L4.
+    // Rejected: L3 (WRONG_PERSONA), L4 (NOT_DECISION_MAKER). SQL: L1.
+    let p = performance(&app, Role::Marketing, f.b, MARCH, None).await;
+    assert_eq!(p["touches"], 2);
+    assert_eq!(p["leadsSourced"], 2);
+    assert_eq!(p["leadsInfluenced"], 2);
+    assert_eq!(p["mqls"], 3);
+    assert_eq!(p["accepted"], 2);
+    assert_eq!(p["rejected"], 2);
+    assert_eq!(
+        p["rejectionReasons"],
+        json!([{ "reason": "NOT_DECISION_MAKER", "count": 1 }, { "reason": "WRONG_PERSONA", "count": 1 }])
+    );
+    assert_eq!(p["sqls"], 1);
+    // O1 (L1 touched by B on 03-03), O2 (L3), O3 (L4). Won O1; lost O2, O3.
+    assert_eq!(p["opportunities"], 3);
+    assert_eq!(p["won"], 1);
+    assert_eq!(p["lost"], 2);
+    // Losses: COMPETITOR (O3), PRICE (O2): one each, by name.
+    assert_eq!(
+        p["topLossReasons"],
+        json!([{ "reason": "COMPETITOR", "count": 1 }, { "reason": "PRICE", "count": 1 }])
+    );
+    // No spend: zero costs have nothing to divide.
+    assert_eq!(p["spend"], json!([]));
+    assert_eq!(p["costPerLead"], json!([]));
+    // LINEAR. O1: T2 3333.33. O2: T5 1500.01. O3: L4 has no touch.
+    assert_eq!(p["attributedPipeline"], usd("4833.34"));
+    assert_eq!(p["attributedRevenue"], usd("3333.33"));
 }
 
-db_test! {
-    async fn an_earlier_period_leaves_out_what_happened_later(app) {
-        let f = fixture(&app).await;
-        let p = performance(&app, Role::Reporting, f.a, FEBRUARY, None).await;
-        assert_eq!(p["from"], "2026-02-01");
-        assert_eq!(p["to"], "2026-02-28");
-        // T4 only; L2 sourced (02-15) and influenced.
-        assert_eq!(p["touches"], 1);
-        assert_eq!(p["leadsSourced"], 1);
-        assert_eq!(p["leadsInfluenced"], 1);
-        // L2 became MQL on 02-20; nothing was dispositioned in February.
-        assert_eq!(p["mqls"], 1);
-        assert_eq!(p["accepted"], 0);
-        assert_eq!(p["rejected"], 0);
-        assert_eq!(p["rejectionReasons"], json!([]));
-        // O4 (created 02-25), still open in February.
-        assert_eq!(p["opportunities"], 1);
-        assert_eq!(p["won"], 0);
-        assert_eq!(p["lost"], 0);
-        assert_eq!(p["winRate"], json!({ "value": null, "numerator": 0, "denominator": 0 }));
-        // 02-28: 100.00.
-        assert_eq!(p["spend"], usd("100.00"));
-        assert_eq!(p["costPerLead"], usd("100.00"));
-        assert_eq!(p["costPerMql"], usd("100.00"));
-        assert_eq!(p["costPerOpportunity"], usd("100.00"));
-        assert_eq!(p["costPerCustomer"], Value::Null);
-        // O4 (5000.00, only T4 before 02-25): all to A; nothing won.
-        assert_eq!(p["attributedPipeline"], usd("5000.00"));
-        assert_eq!(p["attributedRevenue"], json!([]));
-    }
+#[db_test]
+async fn an_earlier_period_leaves_out_what_happened_later(app: TestApp) {
+    let f = fixture(&app).await;
+    let p = performance(&app, Role::Reporting, f.a, FEBRUARY, None).await;
+    assert_eq!(p["from"], "2026-02-01");
+    assert_eq!(p["to"], "2026-02-28");
+    // T4 only; L2 sourced (02-15) and influenced.
+    assert_eq!(p["touches"], 1);
+    assert_eq!(p["leadsSourced"], 1);
+    assert_eq!(p["leadsInfluenced"], 1);
+    // L2 became MQL on 02-20; nothing was dispositioned in February.
+    assert_eq!(p["mqls"], 1);
+    assert_eq!(p["accepted"], 0);
+    assert_eq!(p["rejected"], 0);
+    assert_eq!(p["rejectionReasons"], json!([]));
+    // O4 (created 02-25), still open in February.
+    assert_eq!(p["opportunities"], 1);
+    assert_eq!(p["won"], 0);
+    assert_eq!(p["lost"], 0);
+    assert_eq!(
+        p["winRate"],
+        json!({ "value": null, "numerator": 0, "denominator": 0 })
+    );
+    // 02-28: 100.00.
+    assert_eq!(p["spend"], usd("100.00"));
+    assert_eq!(p["costPerLead"], usd("100.00"));
+    assert_eq!(p["costPerMql"], usd("100.00"));
+    assert_eq!(p["costPerOpportunity"], usd("100.00"));
+    assert_eq!(p["costPerCustomer"], Value::Null);
+    // O4 (5000.00, only T4 before 02-25): all to A; nothing won.
+    assert_eq!(p["attributedPipeline"], usd("5000.00"));
+    assert_eq!(p["attributedRevenue"], json!([]));
 }
 
 const ATTRIBUTION: &str =
@@ -674,85 +691,120 @@ const ATTRIBUTION: &str =
     touches { activityId kind occurredAt campaign { name } credit { amount currency } share }
     campaigns { campaign { name } credit { amount } touches } } } } }";
 
-db_test! {
-    async fn opportunity_attribution_credits_exact_cents_under_each_model(app) {
-        let f = fixture(&app).await;
-        let attribution = |model: &'static str, opp: Uuid| {
-            let app = &app;
-            async move {
-                app.gql(Role::Leadership, ATTRIBUTION, json!({ "id": gid("Opportunity", opp), "model": model }))
-                    .await["node"]["attribution"]
-                    .clone()
-            }
-        };
-        let credits = |a: &Value| -> Vec<(String, String)> {
-            a["touches"].as_array().unwrap().iter()
-                .map(|t| (t["activityId"].as_str().unwrap().to_owned(), t["credit"]["amount"].as_str().unwrap().to_owned()))
-                .collect()
-        };
-        let ids = [gid("Activity", f.t1), gid("Activity", f.t2), gid("Activity", f.t3)];
+#[db_test]
+async fn opportunity_attribution_credits_exact_cents_under_each_model(app: TestApp) {
+    let f = fixture(&app).await;
+    let attribution = |model: &'static str, opp: Uuid| {
+        let app = &app;
+        async move {
+            app.gql(
+                Role::Leadership,
+                ATTRIBUTION,
+                json!({ "id": gid("Opportunity", opp), "model": model }),
+            )
+            .await["node"]["attribution"]
+                .clone()
+        }
+    };
+    let credits = |a: &Value| -> Vec<(String, String)> {
+        a["touches"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| {
+                (
+                    t["activityId"].as_str().unwrap().to_owned(),
+                    t["credit"]["amount"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    };
+    let ids = [
+        gid("Activity", f.t1),
+        gid("Activity", f.t2),
+        gid("Activity", f.t3),
+    ];
 
-        // O1, LINEAR: 10000.00 / 3 = 3333.333...; the one cent left goes to
-        // the earliest touch of the tied remainders.
-        let a = attribution("LINEAR", f.o1).await;
-        assert_eq!(a["model"], "LINEAR");
-        assert_eq!(a["amount"], json!({ "amount": "10000.00", "currency": "USD" }));
-        assert_eq!(credits(&a), vec![
+    // O1, LINEAR: 10000.00 / 3 = 3333.333...; the one cent left goes to
+    // the earliest touch of the tied remainders.
+    let a = attribution("LINEAR", f.o1).await;
+    assert_eq!(a["model"], "LINEAR");
+    assert_eq!(
+        a["amount"],
+        json!({ "amount": "10000.00", "currency": "USD" })
+    );
+    assert_eq!(
+        credits(&a),
+        vec![
             (ids[0].clone(), "3333.34".to_owned()),
             (ids[1].clone(), "3333.33".to_owned()),
             (ids[2].clone(), "3333.33".to_owned()),
-        ]);
-        assert_eq!(a["touches"][0]["kind"], "FORM_SUBMIT");
-        assert_eq!(a["touches"][0]["campaign"]["name"], "Webinar A");
-        assert_eq!(a["campaigns"], json!([
+        ]
+    );
+    assert_eq!(a["touches"][0]["kind"], "FORM_SUBMIT");
+    assert_eq!(a["touches"][0]["campaign"]["name"], "Webinar A");
+    assert_eq!(
+        a["campaigns"],
+        json!([
             { "campaign": { "name": "Webinar A" }, "credit": { "amount": "6666.67" }, "touches": 2 },
             { "campaign": { "name": "Search B" }, "credit": { "amount": "3333.33" }, "touches": 1 },
-        ]));
+        ])
+    );
 
-        // O1, W_SHAPED: first T1, conversion T3 (the last touch at or before
-        // L1's MQL on 03-05) which is also the last: 30 / 10 / (30 + 30),
-        // i.e. 3000.00, 1000.00, 6000.00.
-        let a = attribution("W_SHAPED", f.o1).await;
-        assert_eq!(credits(&a), vec![
+    // O1, W_SHAPED: first T1, conversion T3 (the last touch at or before
+    // L1's MQL on 03-05) which is also the last: 30 / 10 / (30 + 30),
+    // i.e. 3000.00, 1000.00, 6000.00.
+    let a = attribution("W_SHAPED", f.o1).await;
+    assert_eq!(
+        credits(&a),
+        vec![
             (ids[0].clone(), "3000.00".to_owned()),
             (ids[1].clone(), "1000.00".to_owned()),
             (ids[2].clone(), "6000.00".to_owned()),
-        ]);
-        assert_eq!(a["touches"][1]["share"], 0.1);
-        assert_eq!(a["campaigns"][0]["credit"]["amount"], "9000.00");
+        ]
+    );
+    assert_eq!(a["touches"][1]["share"], 0.1);
+    assert_eq!(a["campaigns"][0]["credit"]["amount"], "9000.00");
 
-        // O2, LINEAR: 3000.01 / 2 = 1500.005 each: the cent goes to the
-        // earlier (T5, B). LAST_TOUCH: all to T6 (A).
-        let a = attribution("LINEAR", f.o2).await;
-        assert_eq!(a["campaigns"], json!([
+    // O2, LINEAR: 3000.01 / 2 = 1500.005 each: the cent goes to the
+    // earlier (T5, B). LAST_TOUCH: all to T6 (A).
+    let a = attribution("LINEAR", f.o2).await;
+    assert_eq!(
+        a["campaigns"],
+        json!([
             { "campaign": { "name": "Search B" }, "credit": { "amount": "1500.01" }, "touches": 1 },
             { "campaign": { "name": "Webinar A" }, "credit": { "amount": "1500.00" }, "touches": 1 },
-        ]));
-        let a = attribution("LAST_TOUCH", f.o2).await;
-        assert_eq!(a["campaigns"][0], json!({ "campaign": { "name": "Webinar A" }, "credit": { "amount": "3000.01" }, "touches": 1 }));
-        assert_eq!(a["touches"][0]["credit"]["amount"], "0.00");
-    }
+        ])
+    );
+    let a = attribution("LAST_TOUCH", f.o2).await;
+    assert_eq!(
+        a["campaigns"][0],
+        json!({ "campaign": { "name": "Webinar A" }, "credit": { "amount": "3000.01" }, "touches": 1 })
+    );
+    assert_eq!(a["touches"][0]["credit"]["amount"], "0.00");
 }
 
-db_test! {
-    async fn attribution_of_a_page_of_opportunities_is_one_batched_query(app) {
-        let _f = fixture(&app).await;
-        let doc = "query($n: Int!) { opportunities(first: $n) { nodes { attribution(model: LINEAR) { campaigns { credit { amount } } } } } }";
-        app.reset_queries();
-        app.gql(Role::Marketing, doc, json!({ "n": 1 })).await;
-        let one = app.queries();
-        app.reset_queries();
-        let data = app.gql(Role::Marketing, doc, json!({ "n": 10 })).await;
-        let five = app.queries();
-        let with_credits = data["opportunities"]["nodes"].as_array().unwrap().iter()
-            .filter(|n| !n["attribution"]["campaigns"].as_array().unwrap().is_empty())
-            .count();
-        // O1, O2, O4, O5 have touches; O3's lead has none.
-        assert_eq!(with_credits, 4);
-        // The same statements for one opportunity as for five: the touches
-        // of the page are read by one query.
-        assert_eq!(one, five, "1 opportunity: {one} statements; 5: {five}");
-    }
+#[db_test]
+async fn attribution_of_a_page_of_opportunities_is_one_batched_query(app: TestApp) {
+    let _f = fixture(&app).await;
+    let doc = "query($n: Int!) { opportunities(first: $n) { nodes { attribution(model: LINEAR) { campaigns { credit { amount } } } } } }";
+    app.reset_queries();
+    app.gql(Role::Marketing, doc, json!({ "n": 1 })).await;
+    let one = app.queries();
+    app.reset_queries();
+    let data = app.gql(Role::Marketing, doc, json!({ "n": 10 })).await;
+    let five = app.queries();
+    let with_credits = data["opportunities"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| !n["attribution"]["campaigns"].as_array().unwrap().is_empty())
+        .count();
+    // O1, O2, O4, O5 have touches; O3's lead has none.
+    assert_eq!(with_credits, 4);
+    // The same statements for one opportunity as for five: the touches
+    // of the page are read by one query.
+    assert_eq!(one, five, "1 opportunity: {one} statements; 5: {five}");
 }
 
 const WIN_LOSS: &str =
@@ -763,92 +815,146 @@ const WIN_LOSS: &str =
     competitors { competitor { name } won lost winRate { value } }
     feedbackCount averageLeadFitRating leadFitRatingCount } }";
 
-db_test! {
-    async fn win_loss_analysis_groups_closed_deals_and_their_feedback(app) {
-        let _f = fixture(&app).await;
-        let run = |by: Option<&'static str>, outcome: Option<&'static str>| {
-            let app = &app;
-            async move {
-                app.gql(Role::Reporting, WIN_LOSS, json!({ "from": MARCH.0, "to": MARCH.1, "by": by, "outcome": outcome }))
-                    .await["winLossAnalysis"]
-                    .clone()
-            }
-        };
-        // Closed in March: O1 won, O2 and O3 lost (O4 closed in April).
-        let all = run(None, None).await;
-        assert_eq!(all.as_array().unwrap().len(), 1);
-        let g = &all[0];
-        assert_eq!(g["key"], Value::Null);
-        assert_eq!((g["won"].clone(), g["lost"].clone()), (json!(1), json!(2)));
-        assert_eq!(g["winRate"]["numerator"], 1);
-        assert_eq!(g["winRate"]["denominator"], 3);
-        assert_eq!(g["lossReasons"], json!([{ "reason": "COMPETITOR", "count": 1 }, { "reason": "PRICE", "count": 1 }]));
-        assert_eq!(g["winReasons"], json!([{ "reason": "PRODUCT_FIT", "count": 1 }]));
-        // Rival One: won O1, lost O2; Rival Two: lost O3. Both lost once;
-        // Rival One has more deals.
-        assert_eq!(g["competitors"], json!([
+#[db_test]
+async fn win_loss_analysis_groups_closed_deals_and_their_feedback(app: TestApp) {
+    let _f = fixture(&app).await;
+    let run = |by: Option<&'static str>, outcome: Option<&'static str>| {
+        let app = &app;
+        async move {
+            app.gql(
+                Role::Reporting,
+                WIN_LOSS,
+                json!({ "from": MARCH.0, "to": MARCH.1, "by": by, "outcome": outcome }),
+            )
+            .await["winLossAnalysis"]
+                .clone()
+        }
+    };
+    // Closed in March: O1 won, O2 and O3 lost (O4 closed in April).
+    let all = run(None, None).await;
+    assert_eq!(all.as_array().unwrap().len(), 1);
+    let g = &all[0];
+    assert_eq!(g["key"], Value::Null);
+    assert_eq!((g["won"].clone(), g["lost"].clone()), (json!(1), json!(2)));
+    assert_eq!(g["winRate"]["numerator"], 1);
+    assert_eq!(g["winRate"]["denominator"], 3);
+    assert_eq!(
+        g["lossReasons"],
+        json!([{ "reason": "COMPETITOR", "count": 1 }, { "reason": "PRICE", "count": 1 }])
+    );
+    assert_eq!(
+        g["winReasons"],
+        json!([{ "reason": "PRODUCT_FIT", "count": 1 }])
+    );
+    // Rival One: won O1, lost O2; Rival Two: lost O3. Both lost once;
+    // Rival One has more deals.
+    assert_eq!(
+        g["competitors"],
+        json!([
             { "competitor": { "name": "Rival One" }, "won": 1, "lost": 1, "winRate": { "value": 0.5 } },
             { "competitor": { "name": "Rival Two" }, "won": 0, "lost": 1, "winRate": { "value": 0.0 } },
-        ]));
-        assert_eq!(g["feedbackCount"], 3);
-        // (5 + 2 + 3) / 3.
-        assert!((g["averageLeadFitRating"].as_f64().unwrap() - 10.0 / 3.0).abs() < 1e-9);
-        assert_eq!(g["leadFitRatingCount"], 3);
+        ])
+    );
+    assert_eq!(g["feedbackCount"], 3);
+    // (5 + 2 + 3) / 3.
+    assert!((g["averageLeadFitRating"].as_f64().unwrap() - 10.0 / 3.0).abs() < 1e-9);
+    assert_eq!(g["leadFitRatingCount"], 3);
 
-        // By source: PAID_SEARCH (O2, O3: fit 2 and 3) before WEBINAR (O1: 5).
-        let by_source = run(Some("SOURCE"), None).await;
-        assert_eq!(by_source.as_array().unwrap().len(), 2);
-        assert_eq!(by_source[0]["source"], "PAID_SEARCH");
-        assert_eq!((by_source[0]["won"].clone(), by_source[0]["lost"].clone()), (json!(0), json!(2)));
-        assert_eq!(by_source[0]["averageLeadFitRating"], 2.5);
-        assert_eq!(by_source[1]["key"], "WEBINAR");
-        assert_eq!((by_source[1]["won"].clone(), by_source[1]["lost"].clone()), (json!(1), json!(0)));
-        assert_eq!(by_source[1]["averageLeadFitRating"], 5.0);
+    // By source: PAID_SEARCH (O2, O3: fit 2 and 3) before WEBINAR (O1: 5).
+    let by_source = run(Some("SOURCE"), None).await;
+    assert_eq!(by_source.as_array().unwrap().len(), 2);
+    assert_eq!(by_source[0]["source"], "PAID_SEARCH");
+    assert_eq!(
+        (by_source[0]["won"].clone(), by_source[0]["lost"].clone()),
+        (json!(0), json!(2))
+    );
+    assert_eq!(by_source[0]["averageLeadFitRating"], 2.5);
+    assert_eq!(by_source[1]["key"], "WEBINAR");
+    assert_eq!(
+        (by_source[1]["won"].clone(), by_source[1]["lost"].clone()),
+        (json!(1), json!(0))
+    );
+    assert_eq!(by_source[1]["averageLeadFitRating"], 5.0);
 
-        // By campaign (the lead's source campaign): A has O1, B has O2 and O3.
-        let by_campaign = run(Some("CAMPAIGN"), None).await;
-        let find = |name: &str| by_campaign.as_array().unwrap().iter().find(|g| g["campaign"]["name"] == name).cloned().unwrap();
-        assert_eq!(find("Webinar A")["won"], 1);
-        assert_eq!(find("Search B")["lost"], 2);
-        assert_eq!(find("Search B")["lossReasons"], json!([{ "reason": "COMPETITOR", "count": 1 }, { "reason": "PRICE", "count": 1 }]));
+    // By campaign (the lead's source campaign): A has O1, B has O2 and O3.
+    let by_campaign = run(Some("CAMPAIGN"), None).await;
+    let find = |name: &str| {
+        by_campaign
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| g["campaign"]["name"] == name)
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(find("Webinar A")["won"], 1);
+    assert_eq!(find("Search B")["lost"], 2);
+    assert_eq!(
+        find("Search B")["lossReasons"],
+        json!([{ "reason": "COMPETITOR", "count": 1 }, { "reason": "PRICE", "count": 1 }])
+    );
 
-        // By industry: deals without an account first (O2, O3), then Software (O1).
-        let by_industry = run(Some("INDUSTRY"), None).await;
-        assert_eq!(by_industry[0]["key"], Value::Null);
-        assert_eq!(by_industry[0]["lost"], 2);
-        assert_eq!(by_industry[1]["key"], "Software");
-        assert_eq!(by_industry[1]["won"], 1);
+    // By industry: deals without an account first (O2, O3), then Software (O1).
+    let by_industry = run(Some("INDUSTRY"), None).await;
+    assert_eq!(by_industry[0]["key"], Value::Null);
+    assert_eq!(by_industry[0]["lost"], 2);
+    assert_eq!(by_industry[1]["key"], "Software");
+    assert_eq!(by_industry[1]["won"], 1);
 
-        // By close month: all three in 2026-03.
-        let by_month = run(Some("CLOSE_MONTH"), None).await;
-        assert_eq!(by_month.as_array().unwrap().len(), 1);
-        assert_eq!(by_month[0]["key"], "2026-03");
-        assert_eq!(by_month[0]["won"], 1);
+    // By close month: all three in 2026-03.
+    let by_month = run(Some("CLOSE_MONTH"), None).await;
+    assert_eq!(by_month.as_array().unwrap().len(), 1);
+    assert_eq!(by_month[0]["key"], "2026-03");
+    assert_eq!(by_month[0]["won"], 1);
 
-        // Only losses.
-        let lost = run(None, Some("LOST")).await;
-        assert_eq!((lost[0]["won"].clone(), lost[0]["lost"].clone()), (json!(0), json!(2)));
+    // Only losses.
+    let lost = run(None, Some("LOST")).await;
+    assert_eq!(
+        (lost[0]["won"].clone(), lost[0]["lost"].clone()),
+        (json!(0), json!(2))
+    );
 
-        // February: nothing closed; still one group, with zeros.
-        let feb = app.gql(Role::Reporting, WIN_LOSS, json!({ "from": FEBRUARY.0, "to": FEBRUARY.1 })).await;
-        assert_eq!(feb["winLossAnalysis"][0]["won"], 0);
-        assert_eq!(feb["winLossAnalysis"][0]["winRate"]["value"], Value::Null);
-        assert_eq!(feb["winLossAnalysis"][0]["averageLeadFitRating"], Value::Null);
-    }
+    // February: nothing closed; still one group, with zeros.
+    let feb = app
+        .gql(
+            Role::Reporting,
+            WIN_LOSS,
+            json!({ "from": FEBRUARY.0, "to": FEBRUARY.1 }),
+        )
+        .await;
+    assert_eq!(feb["winLossAnalysis"][0]["won"], 0);
+    assert_eq!(feb["winLossAnalysis"][0]["winRate"]["value"], Value::Null);
+    assert_eq!(
+        feb["winLossAnalysis"][0]["averageLeadFitRating"],
+        Value::Null
+    );
 }
 
-db_test! {
-    async fn win_loss_analysis_groups_by_who_sourced_the_deal_and_its_kind(app) {
-        let _f = fixture(&app).await;
-        // Closed in March: O1 won, O2 and O3 lost, all new business sourced by marketing.
-        for (by, key) in [("SOURCED_BY", "MARKETING"), ("OPPORTUNITY_TYPE", "NEW_BUSINESS")] {
-            let body = app.post(Role::Reporting, WIN_LOSS, json!({ "from": MARCH.0, "to": MARCH.1, "by": by })).await.1;
-            assert!(body["errors"].is_null(), "{by}: {body}");
-            let groups = body["data"]["winLossAnalysis"].as_array().unwrap();
-            assert_eq!(groups.len(), 1, "{by}: {body}");
-            assert_eq!(groups[0]["key"], key, "{by}");
-            assert_eq!((groups[0]["won"].clone(), groups[0]["lost"].clone()), (json!(1), json!(2)), "{by}");
-        }
+#[db_test]
+async fn win_loss_analysis_groups_by_who_sourced_the_deal_and_its_kind(app: TestApp) {
+    let _f = fixture(&app).await;
+    // Closed in March: O1 won, O2 and O3 lost, all new business sourced by marketing.
+    for (by, key) in [
+        ("SOURCED_BY", "MARKETING"),
+        ("OPPORTUNITY_TYPE", "NEW_BUSINESS"),
+    ] {
+        let body = app
+            .post(
+                Role::Reporting,
+                WIN_LOSS,
+                json!({ "from": MARCH.0, "to": MARCH.1, "by": by }),
+            )
+            .await
+            .1;
+        assert!(body["errors"].is_null(), "{by}: {body}");
+        let groups = body["data"]["winLossAnalysis"].as_array().unwrap();
+        assert_eq!(groups.len(), 1, "{by}: {body}");
+        assert_eq!(groups[0]["key"], key, "{by}");
+        assert_eq!(
+            (groups[0]["won"].clone(), groups[0]["lost"].clone()),
+            (json!(1), json!(2)),
+            "{by}"
+        );
     }
 }
 
@@ -857,145 +963,249 @@ const REJECTIONS: &str = "query($from: NaiveDate!, $to: NaiveDate!, $by: LeadRej
     key source campaign { name } rejected reasons { reason count } mqlsDispositioned accepted
     rejectionRate { value numerator denominator } } }";
 
-db_test! {
-    async fn lead_rejection_analysis_says_which_campaigns_produce_rejected_leads_and_why(app) {
-        let f = fixture(&app).await;
-        let run = |by: Option<&'static str>| {
-            let app = &app;
-            async move {
-                app.gql(Role::Reporting, REJECTIONS, json!({ "from": MARCH.0, "to": MARCH.1, "by": by }))
-                    .await["leadRejectionAnalysis"]
-                    .clone()
-            }
-        };
-        // March: L2 MQL->NURTURE (NO_BUDGET), L3 MQL->NURTURE (WRONG_PERSONA),
-        // L4 SAL->NURTURE (NOT_DECISION_MAKER); accepted L1, L4. L5 is deleted.
-        // Dispositioned MQLs: 2 accepted + 2 rejected at MQL = 4.
-        let all = run(None).await;
-        assert_eq!(all, json!([{
+#[db_test]
+async fn lead_rejection_analysis_says_which_campaigns_produce_rejected_leads_and_why(app: TestApp) {
+    let f = fixture(&app).await;
+    let run = |by: Option<&'static str>| {
+        let app = &app;
+        async move {
+            app.gql(
+                Role::Reporting,
+                REJECTIONS,
+                json!({ "from": MARCH.0, "to": MARCH.1, "by": by }),
+            )
+            .await["leadRejectionAnalysis"]
+                .clone()
+        }
+    };
+    // March: L2 MQL->NURTURE (NO_BUDGET), L3 MQL->NURTURE (WRONG_PERSONA),
+    // L4 SAL->NURTURE (NOT_DECISION_MAKER); accepted L1, L4. L5 is deleted.
+    // Dispositioned MQLs: 2 accepted + 2 rejected at MQL = 4.
+    let all = run(None).await;
+    assert_eq!(
+        all,
+        json!([{
             "key": null, "source": null, "campaign": null, "rejected": 3,
             "reasons": [{ "reason": "NOT_DECISION_MAKER", "count": 1 }, { "reason": "NO_BUDGET", "count": 1 }, { "reason": "WRONG_PERSONA", "count": 1 }],
             "mqlsDispositioned": 4, "accepted": 2,
             "rejectionRate": { "value": 0.5, "numerator": 2, "denominator": 4 },
-        }]));
-        // By source: PAID_SEARCH (L3, L4), WEBINAR (L1, L2).
-        let by_source = run(Some("SOURCE")).await;
-        assert_eq!(by_source[0]["source"], "PAID_SEARCH");
-        assert_eq!(by_source[0]["rejected"], 2);
-        assert_eq!(by_source[0]["reasons"], json!([{ "reason": "NOT_DECISION_MAKER", "count": 1 }, { "reason": "WRONG_PERSONA", "count": 1 }]));
-        assert_eq!(by_source[0]["rejectionRate"], json!({ "value": 0.5, "numerator": 1, "denominator": 2 }));
-        assert_eq!(by_source[1]["source"], "WEBINAR");
-        assert_eq!(by_source[1]["reasons"], json!([{ "reason": "NO_BUDGET", "count": 1 }]));
-        assert_eq!(by_source[1]["rejectionRate"], json!({ "value": 0.5, "numerator": 1, "denominator": 2 }));
-        // By campaign: A (L1, L2) and B (L3, L4), keyed by global id.
-        let by_campaign = run(Some("CAMPAIGN")).await;
-        let a = by_campaign.as_array().unwrap().iter().find(|g| g["key"] == gid("Campaign", f.a).as_str()).cloned().unwrap();
-        assert_eq!(a["campaign"]["name"], "Webinar A");
-        assert_eq!(a["rejected"], 1);
-        assert_eq!(a["accepted"], 1);
-        let b = by_campaign.as_array().unwrap().iter().find(|g| g["key"] == gid("Campaign", f.b).as_str()).cloned().unwrap();
-        assert_eq!(b["rejected"], 2);
-        assert_eq!(b["mqlsDispositioned"], 2);
-        // February: no disposition at all.
-        let feb = app.gql(Role::Reporting, REJECTIONS, json!({ "from": FEBRUARY.0, "to": FEBRUARY.1, "by": "SOURCE" })).await;
-        assert_eq!(feb["leadRejectionAnalysis"], json!([]));
-        let _ = (f.c1, f.c2);
-    }
+        }])
+    );
+    // By source: PAID_SEARCH (L3, L4), WEBINAR (L1, L2).
+    let by_source = run(Some("SOURCE")).await;
+    assert_eq!(by_source[0]["source"], "PAID_SEARCH");
+    assert_eq!(by_source[0]["rejected"], 2);
+    assert_eq!(
+        by_source[0]["reasons"],
+        json!([{ "reason": "NOT_DECISION_MAKER", "count": 1 }, { "reason": "WRONG_PERSONA", "count": 1 }])
+    );
+    assert_eq!(
+        by_source[0]["rejectionRate"],
+        json!({ "value": 0.5, "numerator": 1, "denominator": 2 })
+    );
+    assert_eq!(by_source[1]["source"], "WEBINAR");
+    assert_eq!(
+        by_source[1]["reasons"],
+        json!([{ "reason": "NO_BUDGET", "count": 1 }])
+    );
+    assert_eq!(
+        by_source[1]["rejectionRate"],
+        json!({ "value": 0.5, "numerator": 1, "denominator": 2 })
+    );
+    // By campaign: A (L1, L2) and B (L3, L4), keyed by global id.
+    let by_campaign = run(Some("CAMPAIGN")).await;
+    let a = by_campaign
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["key"] == gid("Campaign", f.a).as_str())
+        .cloned()
+        .unwrap();
+    assert_eq!(a["campaign"]["name"], "Webinar A");
+    assert_eq!(a["rejected"], 1);
+    assert_eq!(a["accepted"], 1);
+    let b = by_campaign
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["key"] == gid("Campaign", f.b).as_str())
+        .cloned()
+        .unwrap();
+    assert_eq!(b["rejected"], 2);
+    assert_eq!(b["mqlsDispositioned"], 2);
+    // February: no disposition at all.
+    let feb = app
+        .gql(
+            Role::Reporting,
+            REJECTIONS,
+            json!({ "from": FEBRUARY.0, "to": FEBRUARY.1, "by": "SOURCE" }),
+        )
+        .await;
+    assert_eq!(feb["leadRejectionAnalysis"], json!([]));
+    let _ = (f.c1, f.c2);
 }
 
-db_test! {
-    async fn every_reading_role_gets_the_same_aggregates_and_no_personal_data(app) {
-        let f = fixture(&app).await;
-        let docs = [
-            (PERFORMANCE, json!({ "id": gid("Campaign", f.a), "from": MARCH.0, "to": MARCH.1, "model": "W_SHAPED" })),
-            (WIN_LOSS, json!({ "from": MARCH.0, "to": MARCH.1, "by": "CAMPAIGN" })),
-            (REJECTIONS, json!({ "from": MARCH.0, "to": MARCH.1, "by": "SOURCE" })),
-            (ATTRIBUTION, json!({ "id": gid("Opportunity", f.o1), "model": "TIME_DECAY" })),
-        ];
-        for (doc, vars) in docs {
-            let mut answers = vec![];
-            for role in ROLES {
-                let data = app.gql(role, doc, vars.clone()).await;
-                let text = data.to_string();
-                for secret in ["@fixture.example", "Firstl", "Lastl", "private"] {
-                    assert!(!text.contains(secret), "{}: {secret} in {text}", role.as_str());
-                }
-                answers.push(data);
+#[db_test]
+async fn every_reading_role_gets_the_same_aggregates_and_no_personal_data(app: TestApp) {
+    let f = fixture(&app).await;
+    let docs = [
+        (
+            PERFORMANCE,
+            json!({ "id": gid("Campaign", f.a), "from": MARCH.0, "to": MARCH.1, "model": "W_SHAPED" }),
+        ),
+        (
+            WIN_LOSS,
+            json!({ "from": MARCH.0, "to": MARCH.1, "by": "CAMPAIGN" }),
+        ),
+        (
+            REJECTIONS,
+            json!({ "from": MARCH.0, "to": MARCH.1, "by": "SOURCE" }),
+        ),
+        (
+            ATTRIBUTION,
+            json!({ "id": gid("Opportunity", f.o1), "model": "TIME_DECAY" }),
+        ),
+    ];
+    for (doc, vars) in docs {
+        let mut answers = vec![];
+        for role in ROLES {
+            let data = app.gql(role, doc, vars.clone()).await;
+            let text = data.to_string();
+            for secret in ["@fixture.example", "Firstl", "Lastl", "private"] {
+                assert!(
+                    !text.contains(secret),
+                    "{}: {secret} in {text}",
+                    role.as_str()
+                );
             }
-            assert!(answers.windows(2).all(|w| w[0] == w[1]), "roles disagree: {answers:?}");
+            answers.push(data);
         }
+        assert!(
+            answers.windows(2).all(|w| w[0] == w[1]),
+            "roles disagree: {answers:?}"
+        );
     }
 }
 
-db_test! {
-    async fn a_period_that_ends_before_it_starts_is_bad_user_input(app) {
-        let f = fixture(&app).await;
-        let (_, body) = app
-            .post(Role::Marketing, PERFORMANCE, json!({ "id": gid("Campaign", f.a), "from": MARCH.1, "to": MARCH.0 }))
-            .await;
-        assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
-        assert!(body["errors"][0]["message"].as_str().unwrap().contains("`to`"), "{body}");
-        let code = app.error_code(Role::Reporting, WIN_LOSS, json!({ "from": MARCH.1, "to": MARCH.0 })).await;
-        assert_eq!(code.as_deref(), Some("BAD_USER_INPUT"));
-        // One day is a period: `to` is included.
-        let one_day = app.gql(Role::Reporting, WIN_LOSS, json!({ "from": MARCH.0, "to": MARCH.0 })).await;
-        assert!(one_day["winLossAnalysis"].is_array(), "{one_day}");
-    }
+#[db_test]
+async fn a_period_that_ends_before_it_starts_is_bad_user_input(app: TestApp) {
+    let f = fixture(&app).await;
+    let (_, body) = app
+        .post(
+            Role::Marketing,
+            PERFORMANCE,
+            json!({ "id": gid("Campaign", f.a), "from": MARCH.1, "to": MARCH.0 }),
+        )
+        .await;
+    assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("`to`"),
+        "{body}"
+    );
+    let code = app
+        .error_code(
+            Role::Reporting,
+            WIN_LOSS,
+            json!({ "from": MARCH.1, "to": MARCH.0 }),
+        )
+        .await;
+    assert_eq!(code.as_deref(), Some("BAD_USER_INPUT"));
+    // One day is a period: `to` is included.
+    let one_day = app
+        .gql(
+            Role::Reporting,
+            WIN_LOSS,
+            json!({ "from": MARCH.0, "to": MARCH.0 }),
+        )
+        .await;
+    assert!(one_day["winLossAnalysis"].is_array(), "{one_day}");
 }
 
-db_test! {
-    async fn aggregates_count_against_the_query_cost_limit(app) {
-        let _f = fixture(&app).await;
-        // 1 + 10 x (nodes 1 + performance (1 + 100)) = 1021 > 1000.
-        let doc = "{ campaigns(first: 10) { nodes { performance(from: \"2026-03-01\", to: \"2026-03-31\") { touches } } } }";
-        let code = app.error_code(Role::Marketing, doc, json!({})).await;
-        assert_eq!(code.as_deref(), Some("QUERY_TOO_COMPLEX"));
-        // Nine fit: 1 + 9 x 102 = 919.
-        let doc = doc.replace("first: 10", "first: 9");
-        let data = app.gql(Role::Marketing, &doc, json!({})).await;
-        assert_eq!(data["campaigns"]["nodes"].as_array().unwrap().len(), 2);
-    }
+#[db_test]
+async fn aggregates_count_against_the_query_cost_limit(app: TestApp) {
+    let _f = fixture(&app).await;
+    // 1 + 10 x (nodes 1 + performance (1 + 100)) = 1021 > 1000.
+    let doc = "{ campaigns(first: 10) { nodes { performance(from: \"2026-03-01\", to: \"2026-03-31\") { touches } } } }";
+    let code = app.error_code(Role::Marketing, doc, json!({})).await;
+    assert_eq!(code.as_deref(), Some("QUERY_TOO_COMPLEX"));
+    // Nine fit: 1 + 9 x 102 = 919.
+    let doc = doc.replace("first: 10", "first: 9");
+    let data = app.gql(Role::Marketing, &doc, json!({})).await;
+    assert_eq!(data["campaigns"]["nodes"].as_array().unwrap().len(), 2);
 }
 
-db_test! {
-    async fn marketing_reads_the_loop_but_cannot_write_feedback_or_move_deals(app) {
-        let f = fixture(&app).await;
-        let o5 = gid("Opportunity", f.o5);
-        let attempts = [
-            ("mutation($id: ID!) { updateOpportunity(input: {id: $id, stage: NEGOTIATION}) { opportunity { stage } } }", json!({ "id": o5 })),
-            ("mutation($id: ID!) { closeOpportunity(input: {id: $id, outcome: LOST, feedback: {primaryReason: PRICE}}) { opportunity { stage } } }", json!({ "id": o5 })),
-            ("mutation($id: ID!) { submitWinLossFeedback(input: {opportunityId: $id, outcome: WON, primaryReason: PRICE}) { winLossFeedback { id } } }", json!({ "id": gid("Opportunity", f.o1) })),
-        ];
-        for (doc, vars) in attempts {
-            assert_eq!(app.error_code(Role::Marketing, doc, vars).await.as_deref(), Some("FORBIDDEN"), "{doc}");
-        }
-        let data = app
-            .gql(Role::Marketing, "query($id: ID!) { node(id: $id) { ... on Opportunity { stage feedback { id } } } }", json!({ "id": o5 }))
-            .await;
-        assert_eq!(data["node"], json!({ "stage": "PROPOSAL", "feedback": null }));
-        // ...while it reads the feedback of the closed deals in the aggregates.
-        let p = performance(&app, Role::Marketing, f.a, MARCH, None).await;
-        assert_eq!(p["topLossReasons"], json!([{ "reason": "PRICE", "count": 1 }]));
+#[db_test]
+async fn marketing_reads_the_loop_but_cannot_write_feedback_or_move_deals(app: TestApp) {
+    let f = fixture(&app).await;
+    let o5 = gid("Opportunity", f.o5);
+    let attempts = [
+        (
+            "mutation($id: ID!) { updateOpportunity(input: {id: $id, stage: NEGOTIATION}) { opportunity { stage } } }",
+            json!({ "id": o5 }),
+        ),
+        (
+            "mutation($id: ID!) { closeOpportunity(input: {id: $id, outcome: LOST, feedback: {primaryReason: PRICE}}) { opportunity { stage } } }",
+            json!({ "id": o5 }),
+        ),
+        (
+            "mutation($id: ID!) { submitWinLossFeedback(input: {opportunityId: $id, outcome: WON, primaryReason: PRICE}) { winLossFeedback { id } } }",
+            json!({ "id": gid("Opportunity", f.o1) }),
+        ),
+    ];
+    for (doc, vars) in attempts {
+        assert_eq!(
+            app.error_code(Role::Marketing, doc, vars).await.as_deref(),
+            Some("FORBIDDEN"),
+            "{doc}"
+        );
     }
+    let data = app
+        .gql(
+            Role::Marketing,
+            "query($id: ID!) { node(id: $id) { ... on Opportunity { stage feedback { id } } } }",
+            json!({ "id": o5 }),
+        )
+        .await;
+    assert_eq!(
+        data["node"],
+        json!({ "stage": "PROPOSAL", "feedback": null })
+    );
+    // ...while it reads the feedback of the closed deals in the aggregates.
+    let p = performance(&app, Role::Marketing, f.a, MARCH, None).await;
+    assert_eq!(
+        p["topLossReasons"],
+        json!([{ "reason": "PRICE", "count": 1 }])
+    );
 }
 
-db_test! {
-    async fn sales_cannot_change_campaign_budgets_or_spend(app) {
-        let f = fixture(&app).await;
-        let a = gid("Campaign", f.a);
-        let attempts = [
-            "mutation($id: ID!) { updateCampaign(input: {id: $id, budget: {amount: \"1.00\", currency: \"USD\"}}) { campaign { id } } }",
-            "mutation($id: ID!) { createCampaignSpend(input: {campaignId: $id, spentOn: \"2026-03-10\", amount: {amount: \"5.00\", currency: \"USD\"}}) { campaignSpend { id } } }",
-        ];
-        for doc in attempts {
-            assert_eq!(app.error_code(Role::Sales, doc, json!({ "id": a })).await.as_deref(), Some("FORBIDDEN"), "{doc}");
-        }
-        // Budget and March spend are as they were.
-        let data = app
-            .gql(Role::Sales, "query($id: ID!) { node(id: $id) { ... on Campaign { budget { amount } totalSpend(from: \"2026-03-01\", to: \"2026-03-31\") { amount } } } }", json!({ "id": a }))
-            .await;
-        assert_eq!(data["node"], json!({ "budget": { "amount": "10000.00" }, "totalSpend": { "amount": "1500.02" } }));
+#[db_test]
+async fn sales_cannot_change_campaign_budgets_or_spend(app: TestApp) {
+    let f = fixture(&app).await;
+    let a = gid("Campaign", f.a);
+    let attempts = [
+        "mutation($id: ID!) { updateCampaign(input: {id: $id, budget: {amount: \"1.00\", currency: \"USD\"}}) { campaign { id } } }",
+        "mutation($id: ID!) { createCampaignSpend(input: {campaignId: $id, spentOn: \"2026-03-10\", amount: {amount: \"5.00\", currency: \"USD\"}}) { campaignSpend { id } } }",
+    ];
+    for doc in attempts {
+        assert_eq!(
+            app.error_code(Role::Sales, doc, json!({ "id": a }))
+                .await
+                .as_deref(),
+            Some("FORBIDDEN"),
+            "{doc}"
+        );
     }
+    // Budget and March spend are as they were.
+    let data = app
+        .gql(Role::Sales, "query($id: ID!) { node(id: $id) { ... on Campaign { budget { amount } totalSpend(from: \"2026-03-01\", to: \"2026-03-31\") { amount } } } }", json!({ "id": a }))
+        .await;
+    assert_eq!(
+        data["node"],
+        json!({ "budget": { "amount": "10000.00" }, "totalSpend": { "amount": "1500.02" } })
+    );
 }
 
 const WIN_LOSS_KPIS: &str = "query($i: KpisInput!) { kpis(input: $i) {
@@ -1010,111 +1220,228 @@ async fn win_loss_kpis(app: &TestApp, filter: Value) -> (Value, Value) {
     (data["kpis"][0].clone(), data["kpis"][1].clone())
 }
 
-db_test! {
-    async fn loss_reason_and_competitor_kpis_follow_the_hand_computed_march(app) {
-        let f = fixture(&app).await;
-        // Closed in March: O1 won (PRODUCT_FIT, Rival One), O2 lost (PRICE,
-        // Rival One), O3 lost (COMPETITOR, Rival Two). Two lost deals, both
-        // with a reason: each reason is 1 of 2.
-        let (loss, comp) = win_loss_kpis(&app, json!({})).await;
-        assert_eq!(loss["kpi"], "LOSS_REASONS");
-        assert_eq!(loss["unit"], "RATIO");
-        assert_eq!(loss["total"], json!({ "value": 1.0, "numerator": 2.0, "denominator": 2.0 }));
-        assert_eq!(loss["groups"], json!([
+#[db_test]
+async fn loss_reason_and_competitor_kpis_follow_the_hand_computed_march(app: TestApp) {
+    let f = fixture(&app).await;
+    // Closed in March: O1 won (PRODUCT_FIT, Rival One), O2 lost (PRICE,
+    // Rival One), O3 lost (COMPETITOR, Rival Two). Two lost deals, both
+    // with a reason: each reason is 1 of 2.
+    let (loss, comp) = win_loss_kpis(&app, json!({})).await;
+    assert_eq!(loss["kpi"], "LOSS_REASONS");
+    assert_eq!(loss["unit"], "RATIO");
+    assert_eq!(
+        loss["total"],
+        json!({ "value": 1.0, "numerator": 2.0, "denominator": 2.0 })
+    );
+    assert_eq!(
+        loss["groups"],
+        json!([
             { "key": "COMPETITOR", "value": { "value": 0.5, "numerator": 1.0, "denominator": 2.0 } },
             { "key": "PRICE", "value": { "value": 0.5, "numerator": 1.0, "denominator": 2.0 } },
-        ]));
-        // Rival One: won O1, lost O2 (1/2); Rival Two: lost O3 (0/1); all: 1/3.
-        assert_eq!(comp["total"]["numerator"], 1.0);
-        assert_eq!(comp["total"]["denominator"], 3.0);
-        let rival = |g: &Value, id: Uuid| g["groups"].as_array().unwrap().iter()
-            .find(|x| x["key"] == gid("Competitor", id)).map(|x| x["value"].clone());
-        assert_eq!(rival(&comp, f.c1), Some(json!({ "value": 0.5, "numerator": 1.0, "denominator": 2.0 })));
-        assert_eq!(rival(&comp, f.c2), Some(json!({ "value": 0.0, "numerator": 0.0, "denominator": 1.0 })));
-        assert_eq!(comp["groups"].as_array().unwrap().len(), 2);
+        ])
+    );
+    // Rival One: won O1, lost O2 (1/2); Rival Two: lost O3 (0/1); all: 1/3.
+    assert_eq!(comp["total"]["numerator"], 1.0);
+    assert_eq!(comp["total"]["denominator"], 3.0);
+    let rival = |g: &Value, id: Uuid| {
+        g["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["key"] == gid("Competitor", id))
+            .map(|x| x["value"].clone())
+    };
+    assert_eq!(
+        rival(&comp, f.c1),
+        Some(json!({ "value": 0.5, "numerator": 1.0, "denominator": 2.0 }))
+    );
+    assert_eq!(
+        rival(&comp, f.c2),
+        Some(json!({ "value": 0.0, "numerator": 0.0, "denominator": 1.0 }))
+    );
+    assert_eq!(comp["groups"].as_array().unwrap().len(), 2);
 
-        // By source: PAID_SEARCH has O2 and O3 (both lost), WEBINAR has O1.
-        let (loss, comp) = win_loss_kpis(&app, json!({ "sources": ["PAID_SEARCH"] })).await;
-        assert_eq!(loss["total"]["denominator"], 2.0);
-        assert_eq!(comp["total"], json!({ "value": 0.0, "numerator": 0.0, "denominator": 2.0 }));
-        // By campaign: A sourced L1, hence O1 only; nothing lost.
-        let (loss, comp) = win_loss_kpis(&app, json!({ "campaignIds": [gid("Campaign", f.a)] })).await;
-        assert_eq!(loss["total"], json!({ "value": null, "numerator": 0.0, "denominator": 0.0 }));
-        assert_eq!(loss["groups"], json!([]));
-        assert_eq!(rival(&comp, f.c1), Some(json!({ "value": 1.0, "numerator": 1.0, "denominator": 1.0 })));
-        assert_eq!(rival(&comp, f.c2), None);
-    }
+    // By source: PAID_SEARCH has O2 and O3 (both lost), WEBINAR has O1.
+    let (loss, comp) = win_loss_kpis(&app, json!({ "sources": ["PAID_SEARCH"] })).await;
+    assert_eq!(loss["total"]["denominator"], 2.0);
+    assert_eq!(
+        comp["total"],
+        json!({ "value": 0.0, "numerator": 0.0, "denominator": 2.0 })
+    );
+    // By campaign: A sourced L1, hence O1 only; nothing lost.
+    let (loss, comp) = win_loss_kpis(&app, json!({ "campaignIds": [gid("Campaign", f.a)] })).await;
+    assert_eq!(
+        loss["total"],
+        json!({ "value": null, "numerator": 0.0, "denominator": 0.0 })
+    );
+    assert_eq!(loss["groups"], json!([]));
+    assert_eq!(
+        rival(&comp, f.c1),
+        Some(json!({ "value": 1.0, "numerator": 1.0, "denominator": 1.0 }))
+    );
+    assert_eq!(rival(&comp, f.c2), None);
 }
 
-db_test! {
-    async fn loss_reason_and_competitor_kpis_agree_with_win_loss_analysis(app) {
-        let f = fixture(&app).await;
-        let analysis = app.gql(Role::Reporting, WIN_LOSS, json!({ "from": MARCH.0, "to": MARCH.1, "by": "SOURCE" }))
-            .await["winLossAnalysis"].clone();
-        let mut sources = vec![None];
-        sources.extend(analysis.as_array().unwrap().iter().map(|g| Some(g["key"].clone())));
-        for source in sources {
-            // The whole period (None), then each source group of the analysis.
-            let (group, filter) = match &source {
-                None => (
-                    app.gql(Role::Reporting, WIN_LOSS, json!({ "from": MARCH.0, "to": MARCH.1 })).await["winLossAnalysis"][0].clone(),
-                    json!({}),
-                ),
-                Some(key) => (
-                    analysis.as_array().unwrap().iter().find(|g| &g["key"] == key).cloned().unwrap(),
-                    json!({ "sources": [key] }),
-                ),
-            };
-            let (loss, comp) = win_loss_kpis(&app, filter).await;
-            assert_eq!(loss["total"]["denominator"], group["lost"].as_f64().unwrap(), "{source:?}");
-            let mut reasons: Vec<(String, f64)> = group["lossReasons"].as_array().unwrap().iter()
-                .map(|r| (r["reason"].as_str().unwrap().to_owned(), r["count"].as_f64().unwrap()))
-                .collect();
-            reasons.sort_by(|a, b| a.0.cmp(&b.0));
-            let from_kpi: Vec<(String, f64)> = loss["groups"].as_array().unwrap().iter()
-                .filter(|g| !g["key"].is_null())
-                .map(|g| (g["key"].as_str().unwrap().to_owned(), g["value"]["numerator"].as_f64().unwrap()))
-                .collect();
-            assert_eq!(from_kpi, reasons, "{source:?}");
-            for c in group["competitors"].as_array().unwrap() {
-                let name = c["competitor"]["name"].as_str().unwrap();
-                let id = if name == "Rival One" { f.c1 } else { f.c2 };
-                let g = comp["groups"].as_array().unwrap().iter().find(|g| g["key"] == gid("Competitor", id)).unwrap();
-                assert_eq!(g["value"]["numerator"], c["won"].as_f64().unwrap(), "{source:?} {name}");
-                assert_eq!(g["value"]["denominator"], (c["won"].as_i64().unwrap() + c["lost"].as_i64().unwrap()) as f64);
-                assert_eq!(g["value"]["value"], c["winRate"]["value"]);
-            }
-            assert_eq!(comp["groups"].as_array().unwrap().len(), group["competitors"].as_array().unwrap().len());
+#[db_test]
+async fn loss_reason_and_competitor_kpis_agree_with_win_loss_analysis(app: TestApp) {
+    let f = fixture(&app).await;
+    let analysis = app
+        .gql(
+            Role::Reporting,
+            WIN_LOSS,
+            json!({ "from": MARCH.0, "to": MARCH.1, "by": "SOURCE" }),
+        )
+        .await["winLossAnalysis"]
+        .clone();
+    let mut sources = vec![None];
+    sources.extend(
+        analysis
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|g| Some(g["key"].clone())),
+    );
+    for source in sources {
+        // The whole period (None), then each source group of the analysis.
+        let (group, filter) = match &source {
+            None => (
+                app.gql(
+                    Role::Reporting,
+                    WIN_LOSS,
+                    json!({ "from": MARCH.0, "to": MARCH.1 }),
+                )
+                .await["winLossAnalysis"][0]
+                    .clone(),
+                json!({}),
+            ),
+            Some(key) => (
+                analysis
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|g| &g["key"] == key)
+                    .cloned()
+                    .unwrap(),
+                json!({ "sources": [key] }),
+            ),
+        };
+        let (loss, comp) = win_loss_kpis(&app, filter).await;
+        assert_eq!(
+            loss["total"]["denominator"],
+            group["lost"].as_f64().unwrap(),
+            "{source:?}"
+        );
+        let mut reasons: Vec<(String, f64)> = group["lossReasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r["reason"].as_str().unwrap().to_owned(),
+                    r["count"].as_f64().unwrap(),
+                )
+            })
+            .collect();
+        reasons.sort_by(|a, b| a.0.cmp(&b.0));
+        let from_kpi: Vec<(String, f64)> = loss["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|g| !g["key"].is_null())
+            .map(|g| {
+                (
+                    g["key"].as_str().unwrap().to_owned(),
+                    g["value"]["numerator"].as_f64().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(from_kpi, reasons, "{source:?}");
+        for c in group["competitors"].as_array().unwrap() {
+            let name = c["competitor"]["name"].as_str().unwrap();
+            let id = if name == "Rival One" { f.c1 } else { f.c2 };
+            let g = comp["groups"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|g| g["key"] == gid("Competitor", id))
+                .unwrap();
+            assert_eq!(
+                g["value"]["numerator"],
+                c["won"].as_f64().unwrap(),
+                "{source:?} {name}"
+            );
+            assert_eq!(
+                g["value"]["denominator"],
+                (c["won"].as_i64().unwrap() + c["lost"].as_i64().unwrap()) as f64
+            );
+            assert_eq!(g["value"]["value"], c["winRate"]["value"]);
         }
+        assert_eq!(
+            comp["groups"].as_array().unwrap().len(),
+            group["competitors"].as_array().unwrap().len()
+        );
     }
 }
 
-db_test! {
-    async fn the_csv_report_lists_loss_reasons_as_groups(app) {
-        fixture(&app).await;
-        let url = format!("{}/reports/kpis.csv?kpis=LOSS_REASONS&from=2026-03-01&to=2026-03-31&sources=PAID_SEARCH", app.base);
-        let res = app.client.get(url).bearer_auth(app.token(Role::Reporting)).send().await.unwrap();
-        assert_eq!(res.status().as_u16(), 200);
-        let body = res.text().await.unwrap();
-        // PAID_SEARCH lost O2 (PRICE) and O3 (COMPETITOR).
-        let lines: Vec<&str> = body.lines().collect();
-        assert_eq!(lines.len(), 1 + 3, "{body}");
-        assert!(lines.contains(&"LOSS_REASONS,RATIO,,,2026-03-01,2026-03-31,1,2,2,,,,,"), "{body}");
-        assert!(lines.contains(&"LOSS_REASONS,RATIO,,PRICE,2026-03-01,2026-03-31,0.5,1,2,,,,,"), "{body}");
-        assert!(lines.contains(&"LOSS_REASONS,RATIO,,COMPETITOR,2026-03-01,2026-03-31,0.5,1,2,,,,,"), "{body}");
-    }
+#[db_test]
+async fn the_csv_report_lists_loss_reasons_as_groups(app: TestApp) {
+    fixture(&app).await;
+    let url = format!(
+        "{}/reports/kpis.csv?kpis=LOSS_REASONS&from=2026-03-01&to=2026-03-31&sources=PAID_SEARCH",
+        app.base
+    );
+    let res = app
+        .client
+        .get(url)
+        .bearer_auth(app.token(Role::Reporting))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    let body = res.text().await.unwrap();
+    // PAID_SEARCH lost O2 (PRICE) and O3 (COMPETITOR).
+    let lines: Vec<&str> = body.lines().collect();
+    assert_eq!(lines.len(), 1 + 3, "{body}");
+    assert!(
+        lines.contains(&"LOSS_REASONS,RATIO,,,2026-03-01,2026-03-31,1,2,2,,,,,"),
+        "{body}"
+    );
+    assert!(
+        lines.contains(&"LOSS_REASONS,RATIO,,PRICE,2026-03-01,2026-03-31,0.5,1,2,,,,,"),
+        "{body}"
+    );
+    assert!(
+        lines.contains(&"LOSS_REASONS,RATIO,,COMPETITOR,2026-03-01,2026-03-31,0.5,1,2,,,,,"),
+        "{body}"
+    );
 }
 
-db_test! {
-    async fn loss_reasons_cannot_be_grouped_or_series_only_filtered(app) {
-        for (extra, argument) in [(json!({ "groupBy": "SOURCE" }), "`input.groupBy`"), (json!({ "granularity": "MONTH" }), "`input.granularity`")] {
-            let mut input = json!({ "kpis": ["LOSS_REASONS"], "from": "2026-03-01", "to": "2026-03-31" });
-            input.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
-            let body = app.post(Role::Admin, "query($i: KpisInput!) { kpis(input: $i) { kpi } }", json!({ "i": input })).await.1;
-            let error = &body["errors"][0];
-            assert_eq!(error["extensions"]["code"], "BAD_USER_INPUT", "{body}");
-            assert!(error["message"].as_str().unwrap().contains(argument), "{body}");
-        }
+#[db_test]
+async fn loss_reasons_cannot_be_grouped_or_series_only_filtered(app: TestApp) {
+    for (extra, argument) in [
+        (json!({ "groupBy": "SOURCE" }), "`input.groupBy`"),
+        (json!({ "granularity": "MONTH" }), "`input.granularity`"),
+    ] {
+        let mut input =
+            json!({ "kpis": ["LOSS_REASONS"], "from": "2026-03-01", "to": "2026-03-31" });
+        input
+            .as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        let body = app
+            .post(
+                Role::Admin,
+                "query($i: KpisInput!) { kpis(input: $i) { kpi } }",
+                json!({ "i": input }),
+            )
+            .await
+            .1;
+        let error = &body["errors"][0];
+        assert_eq!(error["extensions"]["code"], "BAD_USER_INPUT", "{body}");
+        assert!(
+            error["message"].as_str().unwrap().contains(argument),
+            "{body}"
+        );
     }
 }
 
@@ -1130,93 +1457,160 @@ async fn roi(app: &TestApp, extra: Value) -> Value {
     app.gql(Role::Marketing, ROI, json!({ "i": input })).await["kpis"][0].clone()
 }
 
-db_test! {
-    async fn campaign_roi_divides_attributed_revenue_by_spend_under_each_model(app) {
-        let f = fixture(&app).await;
-        // Won in March: O1 only (10000.00 over T1 A, T2 B, T3 A). Spend in
-        // March: A 1000.00 + 500.02 = 1500.02 (the 999.00 is deleted), B none.
-        // LINEAR (the default): A 6666.67, B 3333.33 (as Campaign.performance).
-        let r = roi(&app, json!({ "groupBy": "CAMPAIGN" })).await;
-        assert_eq!((r["unit"].clone(), r["currency"].clone()), (json!("MULTIPLE"), json!("USD")));
-        assert_eq!(r["total"]["numerator"], 10000.0);
-        assert_eq!(r["total"]["denominator"], 1500.02);
-        assert!((r["total"]["value"].as_f64().unwrap() - 10000.0 / 1500.02).abs() < 1e-9);
-        let group = |r: &Value, id: Uuid| r["groups"].as_array().unwrap().iter()
-            .find(|g| g["key"] == gid("Campaign", id)).map(|g| g["value"].clone()).unwrap();
-        let a = group(&r, f.a);
-        assert_eq!((a["numerator"].clone(), a["denominator"].clone()), (json!(6666.67), json!(1500.02)));
-        assert!((a["value"].as_f64().unwrap() - 6666.67 / 1500.02).abs() < 1e-9);
-        // B is credited but spent nothing: no ROI.
-        assert_eq!(group(&r, f.b), json!({ "value": null, "numerator": 3333.33, "denominator": 0.0 }));
-        // U_SHAPED: A 4000 + 4000; FIRST_TOUCH: A all of it.
-        let r = roi(&app, json!({ "groupBy": "CAMPAIGN", "attributionModel": "U_SHAPED" })).await;
-        assert_eq!(group(&r, f.a)["numerator"], 8000.0);
-        assert_eq!(group(&r, f.b)["numerator"], 2000.0);
-        let r = roi(&app, json!({ "groupBy": "CAMPAIGN", "attributionModel": "FIRST_TOUCH" })).await;
-        assert_eq!(group(&r, f.a)["numerator"], 10000.0);
-        // Filtered to B: its credit over no spend.
-        let r = roi(&app, json!({ "filter": { "campaignIds": [gid("Campaign", f.b)] } })).await;
-        assert_eq!(r["total"], json!({ "value": null, "numerator": 3333.33, "denominator": 0.0 }));
-        assert_eq!(r["groups"], json!([]));
-        // Only amounts in the request's currency: nothing in EUR.
-        let r = roi(&app, json!({ "currency": "EUR" })).await;
-        assert_eq!(r["total"], json!({ "value": null, "numerator": 0.0, "denominator": 0.0 }));
-        // February: nothing won, A spent 100.00 on 02-28.
-        let r = roi(&app, json!({ "from": "2026-02-01", "to": "2026-02-28" })).await;
-        assert_eq!(r["total"], json!({ "value": 0.0, "numerator": 0.0, "denominator": 100.0 }));
+#[db_test]
+async fn campaign_roi_divides_attributed_revenue_by_spend_under_each_model(app: TestApp) {
+    let f = fixture(&app).await;
+    // Won in March: O1 only (10000.00 over T1 A, T2 B, T3 A). Spend in
+    // March: A 1000.00 + 500.02 = 1500.02 (the 999.00 is deleted), B none.
+    // LINEAR (the default): A 6666.67, B 3333.33 (as Campaign.performance).
+    let r = roi(&app, json!({ "groupBy": "CAMPAIGN" })).await;
+    assert_eq!(
+        (r["unit"].clone(), r["currency"].clone()),
+        (json!("MULTIPLE"), json!("USD"))
+    );
+    assert_eq!(r["total"]["numerator"], 10000.0);
+    assert_eq!(r["total"]["denominator"], 1500.02);
+    assert!((r["total"]["value"].as_f64().unwrap() - 10000.0 / 1500.02).abs() < 1e-9);
+    let group = |r: &Value, id: Uuid| {
+        r["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| g["key"] == gid("Campaign", id))
+            .map(|g| g["value"].clone())
+            .unwrap()
+    };
+    let a = group(&r, f.a);
+    assert_eq!(
+        (a["numerator"].clone(), a["denominator"].clone()),
+        (json!(6666.67), json!(1500.02))
+    );
+    assert!((a["value"].as_f64().unwrap() - 6666.67 / 1500.02).abs() < 1e-9);
+    // B is credited but spent nothing: no ROI.
+    assert_eq!(
+        group(&r, f.b),
+        json!({ "value": null, "numerator": 3333.33, "denominator": 0.0 })
+    );
+    // U_SHAPED: A 4000 + 4000; FIRST_TOUCH: A all of it.
+    let r = roi(
+        &app,
+        json!({ "groupBy": "CAMPAIGN", "attributionModel": "U_SHAPED" }),
+    )
+    .await;
+    assert_eq!(group(&r, f.a)["numerator"], 8000.0);
+    assert_eq!(group(&r, f.b)["numerator"], 2000.0);
+    let r = roi(
+        &app,
+        json!({ "groupBy": "CAMPAIGN", "attributionModel": "FIRST_TOUCH" }),
+    )
+    .await;
+    assert_eq!(group(&r, f.a)["numerator"], 10000.0);
+    // Filtered to B: its credit over no spend.
+    let r = roi(
+        &app,
+        json!({ "filter": { "campaignIds": [gid("Campaign", f.b)] } }),
+    )
+    .await;
+    assert_eq!(
+        r["total"],
+        json!({ "value": null, "numerator": 3333.33, "denominator": 0.0 })
+    );
+    assert_eq!(r["groups"], json!([]));
+    // Only amounts in the request's currency: nothing in EUR.
+    let r = roi(&app, json!({ "currency": "EUR" })).await;
+    assert_eq!(
+        r["total"],
+        json!({ "value": null, "numerator": 0.0, "denominator": 0.0 })
+    );
+    // February: nothing won, A spent 100.00 on 02-28.
+    let r = roi(&app, json!({ "from": "2026-02-01", "to": "2026-02-28" })).await;
+    assert_eq!(
+        r["total"],
+        json!({ "value": 0.0, "numerator": 0.0, "denominator": 100.0 })
+    );
+}
+
+#[db_test]
+async fn campaign_roi_is_grouped_and_filtered_by_campaign_only(app: TestApp) {
+    for (extra, argument) in [
+        (json!({ "groupBy": "SOURCE" }), "`input.groupBy`"),
+        (json!({ "granularity": "MONTH" }), "`input.granularity`"),
+        (
+            json!({ "filter": { "sources": ["WEBINAR"] } }),
+            "`input.filter.sources`",
+        ),
+        (
+            json!({ "filter": { "industries": ["Software"] } }),
+            "`input.filter.industries`",
+        ),
+    ] {
+        let mut input =
+            json!({ "kpis": ["CAMPAIGN_ROI"], "from": "2026-03-01", "to": "2026-03-31" });
+        input
+            .as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        let body = app
+            .post(
+                Role::Admin,
+                "query($i: KpisInput!) { kpis(input: $i) { kpi } }",
+                json!({ "i": input }),
+            )
+            .await
+            .1;
+        let error = &body["errors"][0];
+        assert_eq!(error["extensions"]["code"], "BAD_USER_INPUT", "{body}");
+        assert!(
+            error["message"].as_str().unwrap().contains(argument),
+            "{body}"
+        );
     }
 }
 
-db_test! {
-    async fn campaign_roi_is_grouped_and_filtered_by_campaign_only(app) {
-        for (extra, argument) in [
-            (json!({ "groupBy": "SOURCE" }), "`input.groupBy`"),
-            (json!({ "granularity": "MONTH" }), "`input.granularity`"),
-            (json!({ "filter": { "sources": ["WEBINAR"] } }), "`input.filter.sources`"),
-            (json!({ "filter": { "industries": ["Software"] } }), "`input.filter.industries`"),
-        ] {
-            let mut input = json!({ "kpis": ["CAMPAIGN_ROI"], "from": "2026-03-01", "to": "2026-03-31" });
-            input.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
-            let body = app.post(Role::Admin, "query($i: KpisInput!) { kpis(input: $i) { kpi } }", json!({ "i": input })).await.1;
-            let error = &body["errors"][0];
-            assert_eq!(error["extensions"]["code"], "BAD_USER_INPUT", "{body}");
-            assert!(error["message"].as_str().unwrap().contains(argument), "{body}");
-        }
+#[db_test]
+async fn the_win_loss_and_roi_kpis_carry_their_targets(app: TestApp) {
+    let _f = fixture(&app).await;
+    let set = "mutation($i: SetKpiTargetInput!) { setKpiTarget(input: $i) { userErrors { field code } } }";
+    for (kpi, target) in [
+        ("COMPETITOR_WIN_RATES", 0.5),
+        ("LOSS_REASONS", 1.0),
+        ("CAMPAIGN_ROI", 4.0),
+    ] {
+        let r = app
+            .gql(
+                Role::Leadership,
+                set,
+                json!({ "i": { "kpi": kpi, "periodKind": "MONTH",
+            "periodStart": "2026-03-01", "target": target, "direction": "AT_LEAST" } }),
+            )
+            .await;
+        assert_eq!(r["setKpiTarget"]["userErrors"], json!([]), "{kpi}: {r}");
     }
-}
-
-db_test! {
-    async fn the_win_loss_and_roi_kpis_carry_their_targets(app) {
-        let _f = fixture(&app).await;
-        let set = "mutation($i: SetKpiTargetInput!) { setKpiTarget(input: $i) { userErrors { field code } } }";
-        for (kpi, target) in [("COMPETITOR_WIN_RATES", 0.5), ("LOSS_REASONS", 1.0), ("CAMPAIGN_ROI", 4.0)] {
-            let r = app.gql(Role::Leadership, set, json!({ "i": { "kpi": kpi, "periodKind": "MONTH",
-                "periodStart": "2026-03-01", "target": target, "direction": "AT_LEAST" } })).await;
-            assert_eq!(r["setKpiTarget"]["userErrors"], json!([]), "{kpi}: {r}");
-        }
-        let q = "query($i: KpisInput!) { kpis(input: $i) { kpi total { value target { expected attainment status } } } }";
-        let input = json!({ "kpis": ["COMPETITOR_WIN_RATES", "LOSS_REASONS", "CAMPAIGN_ROI"],
-                            "from": "2026-03-01", "to": "2026-03-31" });
-        let data = app.gql(Role::Reporting, q, json!({ "i": input })).await;
-        let k = |i: usize| data["kpis"][i]["total"].clone();
-        // Competitors: 1 won of 3 = 0.333 against 0.5 (ratios are not
-        // pro-rated); more than 10 % short, so OFF_TRACK; 0.333 / 0.5.
-        assert_eq!(k(0)["target"]["status"], "OFF_TRACK", "{data}");
-        assert_eq!(k(0)["target"]["expected"], 0.5);
-        assert!((k(0)["target"]["attainment"].as_f64().unwrap() - 2.0 / 3.0).abs() < 1e-9);
-        // Loss reasons: both lost deals have one: 1.0 of 1.0.
-        assert_eq!(k(1)["target"]["status"], "ON_TRACK");
-        assert_eq!(k(1)["target"]["attainment"], 1.0);
-        // ROI under LINEAR, all campaigns: O1's 10000.00 won in March is
-        // all credited (A 6666.67 + B 3333.33); March spend is A's 1000.00 +
-        // 500.02 (B spent nothing): 10000 / 1500.02 = 6.667 against 4.
-        assert_eq!(k(2)["target"]["status"], "ON_TRACK");
-        let roi = 10000.0 / 1500.02;
-        assert!((k(2)["target"]["attainment"].as_f64().unwrap() - roi / 4.0).abs() < 1e-6, "{data}");
-        // A request filtered to another segment has no target.
-        let input = json!({ "kpis": ["LOSS_REASONS"], "from": "2026-03-01", "to": "2026-03-31",
-                            "filter": { "sources": ["PAID_SEARCH"] } });
-        let data = app.gql(Role::Reporting, q, json!({ "i": input })).await;
-        assert_eq!(data["kpis"][0]["total"]["target"], Value::Null, "{data}");
-    }
+    let q = "query($i: KpisInput!) { kpis(input: $i) { kpi total { value target { expected attainment status } } } }";
+    let input = json!({ "kpis": ["COMPETITOR_WIN_RATES", "LOSS_REASONS", "CAMPAIGN_ROI"],
+                        "from": "2026-03-01", "to": "2026-03-31" });
+    let data = app.gql(Role::Reporting, q, json!({ "i": input })).await;
+    let k = |i: usize| data["kpis"][i]["total"].clone();
+    // Competitors: 1 won of 3 = 0.333 against 0.5 (ratios are not
+    // pro-rated); more than 10 % short, so OFF_TRACK; 0.333 / 0.5.
+    assert_eq!(k(0)["target"]["status"], "OFF_TRACK", "{data}");
+    assert_eq!(k(0)["target"]["expected"], 0.5);
+    assert!((k(0)["target"]["attainment"].as_f64().unwrap() - 2.0 / 3.0).abs() < 1e-9);
+    // Loss reasons: both lost deals have one: 1.0 of 1.0.
+    assert_eq!(k(1)["target"]["status"], "ON_TRACK");
+    assert_eq!(k(1)["target"]["attainment"], 1.0);
+    // ROI under LINEAR, all campaigns: O1's 10000.00 won in March is
+    // all credited (A 6666.67 + B 3333.33); March spend is A's 1000.00 +
+    // 500.02 (B spent nothing): 10000 / 1500.02 = 6.667 against 4.
+    assert_eq!(k(2)["target"]["status"], "ON_TRACK");
+    let roi = 10000.0 / 1500.02;
+    assert!(
+        (k(2)["target"]["attainment"].as_f64().unwrap() - roi / 4.0).abs() < 1e-6,
+        "{data}"
+    );
+    // A request filtered to another segment has no target.
+    let input = json!({ "kpis": ["LOSS_REASONS"], "from": "2026-03-01", "to": "2026-03-31",
+                        "filter": { "sources": ["PAID_SEARCH"] } });
+    let data = app.gql(Role::Reporting, q, json!({ "i": input })).await;
+    assert_eq!(data["kpis"][0]["total"]["target"], Value::Null, "{data}");
 }

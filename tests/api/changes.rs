@@ -5,11 +5,9 @@ use std::time::Duration;
 
 use entity::enums::Role;
 use serde_json::{Value, json};
+use test_macros::db_test;
 
-use crate::{
-    common::{Backend, TestApp, backends},
-    db_test,
-};
+use crate::common::{TestApp, eventually};
 
 const CHANGES: &str = "query($after: String, $types: [ObjectType!], $first: Int) {
   changes(after: $after, objectTypes: $types, first: $first) {
@@ -82,15 +80,12 @@ async fn settle(app: &TestApp) {
     use entity::change_log;
     use sea_orm::{EntityTrait, PaginatorTrait};
 
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
+    eventually("every committed entry to be readable", async || {
         let committed = change_log::Entity::find().count(&app.db).await.unwrap();
         let (readable, _) = read_all(app, None, Value::Null, 1000).await;
-        if readable.len() as u64 == committed || tokio::time::Instant::now() > deadline {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+        (readable.len() as u64 == committed).then_some(())
+    })
+    .await;
 }
 
 fn cursors(entries: &[Value]) -> Vec<String> {
@@ -100,178 +95,170 @@ fn cursors(entries: &[Value]) -> Vec<String> {
         .collect()
 }
 
-db_test!(
-    async fn paging_and_resuming_at_every_page_boundary_give_the_same_sequence_as_one_read(app) {
-        history(&app).await;
-        let (all, end) = read_all(&app, None, Value::Null, 1000).await;
-        // 3 accounts created, 2 renames, 1 delete, 2 leads.
-        assert_eq!(all.len(), 8, "{all:?}");
-        for size in [1, 2, 3, 4] {
-            let (paged, paged_end) = read_all(&app, None, Value::Null, size).await;
-            assert_eq!(cursors(&paged), cursors(&all), "pages of {size}");
-            assert_eq!(paged_end, end);
-        }
-        // A reader that crashes after any page resumes from that page's
-        // cursor and reads exactly the rest.
-        for (i, cursor) in cursors(&all).iter().enumerate() {
-            let (rest, _) = read_all(&app, Some(cursor), Value::Null, 3).await;
-            assert_eq!(cursors(&rest), cursors(&all)[i + 1..].to_vec(), "after entry {i}");
-        }
+#[db_test]
+async fn paging_and_resuming_at_every_page_boundary_give_the_same_sequence_as_one_read(
+    app: TestApp,
+) {
+    history(&app).await;
+    let (all, end) = read_all(&app, None, Value::Null, 1000).await;
+    // 3 accounts created, 2 renames, 1 delete, 2 leads.
+    assert_eq!(all.len(), 8, "{all:?}");
+    for size in [1, 2, 3, 4] {
+        let (paged, paged_end) = read_all(&app, None, Value::Null, size).await;
+        assert_eq!(cursors(&paged), cursors(&all), "pages of {size}");
+        assert_eq!(paged_end, end);
     }
-);
-
-db_test!(
-    async fn a_poll_with_nothing_new_returns_the_same_cursor(app) {
-        history(&app).await;
-        let (_, end) = read_all(&app, None, Value::Null, 100).await;
-        let p = page(&app, Some(&end), Value::Null, 100).await;
-        assert_eq!(p["nodes"], json!([]));
-        assert_eq!(p["endCursor"], json!(end));
-        assert_eq!(p["hasMore"], json!(false));
-
-        // And what is written next follows that cursor.
-        let id = app.create_account("Umbrella", None).await;
-        settle(&app).await;
-        let p = page(&app, Some(&end), Value::Null, 100).await;
-        assert_eq!(p["nodes"][0]["objectId"], json!(id));
-        assert_eq!(p["nodes"][0]["operation"], "UPSERT");
-        assert_eq!(p["nodes"].as_array().unwrap().len(), 1);
-    }
-);
-
-db_test!(
-    async fn an_empty_feed_still_returns_a_cursor_to_store(app) {
-        let p = page(&app, None, json!(["COMPETITOR"]), 10).await;
-        assert_eq!(p["nodes"], json!([]));
-        let start = p["endCursor"].as_str().unwrap().to_owned();
-        app.gql(
-            Role::Admin,
-            "mutation { createCompetitor(input: {name: \"Rival\"}) { competitor { id } } }",
-            json!({}),
-        )
-        .await;
-        settle(&app).await;
-        let p = page(&app, Some(&start), json!(["COMPETITOR"]), 10).await;
-        assert_eq!(p["nodes"][0]["objectType"], "COMPETITOR");
-    }
-);
-
-db_test!(
-    async fn a_record_written_twice_shows_its_latest_state_and_a_deleted_one_a_tombstone(app) {
-        let (renamed, deleted) = history(&app).await;
-        let (all, _) = read_all(&app, None, json!(["ACCOUNT"]), 100).await;
-        let of = |id: &str| -> Vec<Value> {
-            all.iter()
-                .filter(|e| e["objectId"] == json!(id))
-                .cloned()
-                .collect()
-        };
-
-        let writes = of(&renamed);
-        assert_eq!(writes.len(), 3, "created and renamed twice: {writes:?}");
-        for w in &writes {
-            assert_eq!(w["operation"], "UPSERT");
-            assert_eq!(w["node"]["name"], "Acme Inc");
-            assert_eq!(w["version"], 3);
-        }
-        assert!(
-            writes[1]["changedFields"]
-                .as_array()
-                .unwrap()
-                .contains(&json!("name"))
+    // A reader that crashes after any page resumes from that page's
+    // cursor and reads exactly the rest.
+    for (i, cursor) in cursors(&all).iter().enumerate() {
+        let (rest, _) = read_all(&app, Some(cursor), Value::Null, 3).await;
+        assert_eq!(
+            cursors(&rest),
+            cursors(&all)[i + 1..].to_vec(),
+            "after entry {i}"
         );
-
-        let gone = of(&deleted);
-        assert_eq!(gone.len(), 2, "{gone:?}");
-        assert_eq!(gone[0]["operation"], "UPSERT");
-        assert_eq!(gone[1]["operation"], "DELETE");
-        for g in &gone {
-            assert_eq!(g["node"], Value::Null);
-            assert_eq!(g["version"], Value::Null);
-        }
-        assert!(all.iter().all(|e| e["objectType"] == "ACCOUNT"));
     }
-);
+}
 
-db_test!(
-    async fn object_types_filter_the_feed_and_keep_its_order(app) {
-        history(&app).await;
-        let (all, _) = read_all(&app, None, Value::Null, 1000).await;
-        let (leads, _) = read_all(&app, None, json!(["LEAD"]), 1).await;
-        let expected: Vec<_> = all
-            .iter()
-            .filter(|e| e["objectType"] == "LEAD")
+#[db_test]
+async fn a_poll_with_nothing_new_returns_the_same_cursor(app: TestApp) {
+    history(&app).await;
+    let (_, end) = read_all(&app, None, Value::Null, 100).await;
+    let p = page(&app, Some(&end), Value::Null, 100).await;
+    assert_eq!(p["nodes"], json!([]));
+    assert_eq!(p["endCursor"], json!(end));
+    assert_eq!(p["hasMore"], json!(false));
+
+    // And what is written next follows that cursor.
+    let id = app.create_account("Umbrella", None).await;
+    settle(&app).await;
+    let p = page(&app, Some(&end), Value::Null, 100).await;
+    assert_eq!(p["nodes"][0]["objectId"], json!(id));
+    assert_eq!(p["nodes"][0]["operation"], "UPSERT");
+    assert_eq!(p["nodes"].as_array().unwrap().len(), 1);
+}
+
+#[db_test]
+async fn an_empty_feed_still_returns_a_cursor_to_store(app: TestApp) {
+    let p = page(&app, None, json!(["COMPETITOR"]), 10).await;
+    assert_eq!(p["nodes"], json!([]));
+    let start = p["endCursor"].as_str().unwrap().to_owned();
+    app.gql(
+        Role::Admin,
+        "mutation { createCompetitor(input: {name: \"Rival\"}) { competitor { id } } }",
+        json!({}),
+    )
+    .await;
+    settle(&app).await;
+    let p = page(&app, Some(&start), json!(["COMPETITOR"]), 10).await;
+    assert_eq!(p["nodes"][0]["objectType"], "COMPETITOR");
+}
+
+#[db_test]
+async fn a_record_written_twice_shows_its_latest_state_and_a_deleted_one_a_tombstone(app: TestApp) {
+    let (renamed, deleted) = history(&app).await;
+    let (all, _) = read_all(&app, None, json!(["ACCOUNT"]), 100).await;
+    let of = |id: &str| -> Vec<Value> {
+        all.iter()
+            .filter(|e| e["objectId"] == json!(id))
             .cloned()
-            .collect();
-        assert_eq!(cursors(&leads), cursors(&expected));
-        assert_eq!(leads.len(), 2);
-        assert_eq!(leads[1]["node"]["email"], "bob@globex.example");
+            .collect()
+    };
 
-        let (both, _) = read_all(&app, None, json!(["LEAD", "ACCOUNT"]), 2).await;
-        assert_eq!(both.len(), 2 + 3 + 2 + 1);
+    let writes = of(&renamed);
+    assert_eq!(writes.len(), 3, "created and renamed twice: {writes:?}");
+    for w in &writes {
+        assert_eq!(w["operation"], "UPSERT");
+        assert_eq!(w["node"]["name"], "Acme Inc");
+        assert_eq!(w["version"], 3);
     }
-);
+    assert!(
+        writes[1]["changedFields"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("name"))
+    );
 
-db_test!(
-    async fn bad_cursors_page_sizes_and_filters_are_bad_user_input(app) {
-        for (after, first, types, argument) in [
-            (json!("not-a-cursor"), json!(10), Value::Null, "`after`"),
-            // A lead's global id is not a feed cursor.
-            (json!("TGVhZDox"), json!(10), Value::Null, "`after`"),
-            (Value::Null, json!(0), Value::Null, "`first`"),
-            (Value::Null, json!(1001), Value::Null, "`first`"),
-            (Value::Null, json!(10), json!([]), "`objectTypes`"),
-        ] {
-            let (_, body) = app
-                .post(
-                    Role::Integration,
-                    CHANGES,
-                    json!({ "after": after, "first": first, "types": types }),
-                )
-                .await;
-            assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{body}");
-            let message = body["errors"][0]["message"].as_str().unwrap();
-            assert!(message.contains(argument), "{message}");
-        }
+    let gone = of(&deleted);
+    assert_eq!(gone.len(), 2, "{gone:?}");
+    assert_eq!(gone[0]["operation"], "UPSERT");
+    assert_eq!(gone[1]["operation"], "DELETE");
+    for g in &gone {
+        assert_eq!(g["node"], Value::Null);
+        assert_eq!(g["version"], Value::Null);
     }
-);
+    assert!(all.iter().all(|e| e["objectType"] == "ACCOUNT"));
+}
 
-db_test!(
-    async fn a_page_loads_its_records_in_a_constant_number_of_queries(app) {
-        for i in 0..30 {
-            app.create_account(&format!("Account {i}"), None).await;
-            app.create_lead(&format!("lead{i}@example.com"), json!({})).await;
-        }
-        settle(&app).await;
-        let mut counts = Vec::new();
-        for first in [4, 60] {
-            app.reset_queries();
-            page(&app, None, json!(["ACCOUNT", "LEAD"]), first).await;
-            counts.push(app.queries());
-        }
-        assert_eq!(counts[0], counts[1], "queries for 4 vs 60 changes");
+#[db_test]
+async fn object_types_filter_the_feed_and_keep_its_order(app: TestApp) {
+    history(&app).await;
+    let (all, _) = read_all(&app, None, Value::Null, 1000).await;
+    let (leads, _) = read_all(&app, None, json!(["LEAD"]), 1).await;
+    let expected: Vec<_> = all
+        .iter()
+        .filter(|e| e["objectType"] == "LEAD")
+        .cloned()
+        .collect();
+    assert_eq!(cursors(&leads), cursors(&expected));
+    assert_eq!(leads.len(), 2);
+    assert_eq!(leads[1]["node"]["email"], "bob@globex.example");
+
+    let (both, _) = read_all(&app, None, json!(["LEAD", "ACCOUNT"]), 2).await;
+    assert_eq!(both.len(), 2 + 3 + 2 + 1);
+}
+
+#[db_test]
+async fn bad_cursors_page_sizes_and_filters_are_bad_user_input(app: TestApp) {
+    for (after, first, types, argument) in [
+        (json!("not-a-cursor"), json!(10), Value::Null, "`after`"),
+        // A lead's global id is not a feed cursor.
+        (json!("TGVhZDox"), json!(10), Value::Null, "`after`"),
+        (Value::Null, json!(0), Value::Null, "`first`"),
+        (Value::Null, json!(1001), Value::Null, "`first`"),
+        (Value::Null, json!(10), json!([]), "`objectTypes`"),
+    ] {
+        let (_, body) = app
+            .post(
+                Role::Integration,
+                CHANGES,
+                json!({ "after": after, "first": first, "types": types }),
+            )
+            .await;
+        assert_eq!(
+            body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+            "{body}"
+        );
+        let message = body["errors"][0]["message"].as_str().unwrap();
+        assert!(message.contains(argument), "{message}");
     }
-);
+}
 
-fn postgres() -> Option<Backend> {
-    backends()
-        .into_iter()
-        .find(|b| matches!(b, Backend::Postgres(_)))
+#[db_test]
+async fn a_page_loads_its_records_in_a_constant_number_of_queries(app: TestApp) {
+    for i in 0..30 {
+        app.create_account(&format!("Account {i}"), None).await;
+        app.create_lead(&format!("lead{i}@example.com"), json!({}))
+            .await;
+    }
+    settle(&app).await;
+    let mut counts = Vec::new();
+    for first in [4, 60] {
+        app.reset_queries();
+        page(&app, None, json!(["ACCOUNT", "LEAD"]), first).await;
+        counts.push(app.queries());
+    }
+    assert_eq!(counts[0], counts[1], "queries for 4 vs 60 changes");
 }
 
 /// On PostgreSQL, an entry whose transaction commits after a later one is
 /// held back until it can be returned in order, not skipped.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_change_that_commits_late_is_held_back_not_skipped_on_postgres() {
+#[db_test(postgres_only)]
+async fn a_change_that_commits_late_is_held_back_not_skipped_on_postgres(app: TestApp) {
     use entity::enums::{ChangeOperation, ObjectType};
     use handoff::services::records::log;
     use sea_orm::TransactionTrait;
 
-    let Some(backend) = postgres() else {
-        eprintln!("skipped: set TEST_DATABASE_URL to run the commit-order test on PostgreSQL");
-        return;
-    };
-    let app = TestApp::spawn(backend).await;
     let (_, start) = read_all(&app, None, Value::Null, 1000).await;
     let write = |txn| async move {
         log(
@@ -298,16 +285,13 @@ async fn a_change_that_commits_late_is_held_back_not_skipped_on_postgres() {
     assert_eq!(p["endCursor"], json!(start));
 
     early.commit().await.unwrap();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    let entries = loop {
+    let entries = eventually("both entries to be released", async || {
         let (entries, _) = read_all(&app, Some(&start), Value::Null, 100).await;
         // Other tests' transactions in the same database may hold it back
         // a little longer.
-        if entries.len() == 2 || tokio::time::Instant::now() > deadline {
-            break entries;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+        (entries.len() == 2).then_some(entries)
+    })
+    .await;
     assert_eq!(entries.len(), 2, "{entries:?}");
 }
 
@@ -315,8 +299,10 @@ async fn a_change_that_commits_late_is_held_back_not_skipped_on_postgres() {
 /// while so that commits land out of `seq` order) while a reader pages the
 /// feed; at the end the reader has seen every committed entry exactly
 /// once, in feed order. Repeated, each round on top of the last.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_reader_paging_during_concurrent_writes_sees_every_change_once_in_order_on_postgres() {
+#[db_test(postgres_only)]
+async fn a_reader_paging_during_concurrent_writes_sees_every_change_once_in_order_on_postgres(
+    app: TestApp,
+) {
     use entity::{
         change_log,
         enums::{ChangeOperation, ObjectType},
@@ -324,11 +310,7 @@ async fn a_reader_paging_during_concurrent_writes_sees_every_change_once_in_orde
     use handoff::services::records::log;
     use sea_orm::{EntityTrait, QueryOrder, TransactionTrait};
 
-    let Some(backend) = postgres() else {
-        eprintln!("skipped: set TEST_DATABASE_URL to run the concurrency test on PostgreSQL");
-        return;
-    };
-    let app = std::sync::Arc::new(TestApp::spawn(backend).await);
+    let app = std::sync::Arc::new(app);
     let mut seen: Vec<String> = Vec::new();
     let mut cursor: Option<String> = None;
     let mut held_back = 0;

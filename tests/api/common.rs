@@ -1,9 +1,11 @@
 //! The test harness: a real server on a random port over its own database.
 //!
-//! Every test runs once on SQLite (a fresh file) and, when
-//! `TEST_DATABASE_URL` names a PostgreSQL database, once more there in a
-//! fresh schema. Tests drive the server over HTTP with GraphQL documents, as
-//! a client would.
+//! A test runs its body with [`each_backend`]: once on SQLite (a fresh
+//! file) and, when `TEST_DATABASE_URL` names a PostgreSQL database, once more
+//! there in a fresh schema; a failure says which backend it happened on.
+//! [`postgres_only`] runs a body on PostgreSQL alone and says the test was
+//! skipped without it. Tests drive the server over HTTP with GraphQL
+//! documents, as a client would.
 
 use std::{
     collections::HashMap,
@@ -18,7 +20,7 @@ use entity::{
     enums::{Role, Team},
     user,
 };
-use handoff::{Application, config::Config, db};
+use handoff::{Application, clock::ManualClock, config::Config, db};
 use sea_orm::{ActiveValue::Set, ConnectionTrait, DatabaseConnection, EntityTrait};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -56,19 +58,94 @@ pub fn backends() -> Vec<Backend> {
     b
 }
 
-/// Runs a test body once per backend with a fresh [`TestApp`].
-#[macro_export]
-macro_rules! db_test {
-    ($(#[$meta:meta])* async fn $name:ident($app:ident) $body:block) => {
-        $(#[$meta])*
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        async fn $name() {
-            for backend in $crate::common::backends() {
-                let $app = $crate::common::TestApp::spawn(backend).await;
-                $body
-            }
+impl std::fmt::Display for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Sqlite => "SQLite",
+            Self::Postgres(_) => "PostgreSQL",
+        })
+    }
+}
+
+/// The PostgreSQL backend when `TEST_DATABASE_URL` names one; otherwise
+/// says on stderr that the calling test was skipped.
+pub fn postgres() -> Option<Backend> {
+    let backend = backends()
+        .into_iter()
+        .find(|b| matches!(b, Backend::Postgres(_)));
+    if backend.is_none() {
+        let test = std::thread::current().name().unwrap_or("a test").to_owned();
+        eprintln!("skipped {test}: PostgreSQL only, and TEST_DATABASE_URL is not set");
+    }
+    backend
+}
+
+/// Runs `body` once per backend (SQLite, then PostgreSQL when
+/// `TEST_DATABASE_URL` is set), each time with a fresh [`TestApp`]. A
+/// failure names the backend it happened on.
+pub async fn each_backend(body: impl AsyncFn(TestApp)) {
+    each_backend_with(|_| {}, body).await;
+}
+
+/// Like [`each_backend`], with the configuration adjusted by `adjust`.
+pub async fn each_backend_with(adjust: impl Fn(&mut Config), body: impl AsyncFn(TestApp)) {
+    for backend in backends() {
+        on(&backend, async {
+            body(TestApp::spawn_with(backend.clone(), &adjust).await).await;
+        })
+        .await;
+    }
+}
+
+/// Runs `body` on PostgreSQL only, with a fresh [`TestApp`]; without
+/// `TEST_DATABASE_URL` the test is skipped and says so on stderr.
+pub async fn postgres_only(body: impl AsyncFnOnce(TestApp)) {
+    if let Some(backend) = postgres() {
+        on(&backend, async {
+            body(TestApp::spawn(backend.clone()).await).await;
+        })
+        .await;
+    }
+}
+
+/// A configuration adjustment for [`each_backend_with`]: the server runs on
+/// a [`ManualClock`] of its own, which the test moves with
+/// [`TestApp::clock`]. Everything the server times (the SLA sweep, the
+/// WebSocket recheck, the budget) and the time it stamps on records then
+/// move only when the test says so.
+pub fn manual_clock(config: &mut Config) {
+    config.clock = Arc::new(ManualClock::default());
+}
+
+/// Waits for something another task does (a commit, a sweep, a frame):
+/// calls `check` until it returns `Some`, every 20 ms, and panics with
+/// `what` if it has not after 30 s.
+pub async fn eventually<T>(what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(done) = check().await {
+            return done;
         }
-    };
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "gave up waiting: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Runs one backend's part of a test; a panic in it is raised again with
+/// the backend's name ("failed on PostgreSQL: ...").
+async fn on(backend: &Backend, test: impl Future<Output = ()>) {
+    use futures_util::FutureExt;
+    if let Err(panic) = std::panic::AssertUnwindSafe(test).catch_unwind().await {
+        let message = panic
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| panic.downcast_ref::<&str>().copied())
+            .unwrap_or("a panic without a message");
+        panic!("failed on {backend}: {message}");
+    }
 }
 
 /// A running server and what a test needs to talk to it.
@@ -221,6 +298,15 @@ impl TestApp {
                 }
             })
             .collect()
+    }
+
+    /// The server's clock, to move: the test's configuration must have
+    /// given it one ([`manual_clock`]).
+    pub fn clock(&self) -> &ManualClock {
+        let clock: &dyn std::any::Any = self.config.clock.as_ref();
+        clock
+            .downcast_ref()
+            .expect("a ManualClock: run the test with each_backend_with(manual_clock, ..)")
     }
 
     /// The seeded user of a role.

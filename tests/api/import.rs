@@ -15,9 +15,10 @@ use handoff::{
 };
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::json;
+use test_macros::db_test;
 use uuid::Uuid;
 
-use crate::{common::TestApp, db_test};
+use crate::common::TestApp;
 
 fn sample(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -170,345 +171,638 @@ fn assert_failed(text: &str, expected: &[(&str, &str)]) {
     }
 }
 
-db_test! {
-    async fn hubspot_companies_and_contacts_import_with_their_stage_dates_and_reimport_unchanged(app) {
-        add_sample_owners(&app).await;
-        let hs = ExternalSystem::Hubspot;
-        let companies = sample("hubspot/companies.csv");
-        let contacts = sample("hubspot/contacts.csv");
+#[db_test]
+async fn hubspot_companies_and_contacts_import_with_their_stage_dates_and_reimport_unchanged(
+    app: TestApp,
+) {
+    add_sample_owners(&app).await;
+    let hs = ExternalSystem::Hubspot;
+    let companies = sample("hubspot/companies.csv");
+    let contacts = sample("hubspot/contacts.csv");
 
-        let (s, failed) = import(&app, System::Hubspot, ObjectKind::Accounts, &companies, Mapping::default()).await;
-        assert_eq!(counts(&s), [11, 8, 0, 0, 3], "{failed}");
-        assert_eq!(s.exit_code(), 2);
-        assert_eq!(s.ignored_columns, vec!["Phone Number".to_owned()]);
-        assert_failed(&failed, &[
+    let (s, failed) = import(
+        &app,
+        System::Hubspot,
+        ObjectKind::Accounts,
+        &companies,
+        Mapping::default(),
+    )
+    .await;
+    assert_eq!(counts(&s), [11, 8, 0, 0, 3], "{failed}");
+    assert_eq!(s.exit_code(), 2);
+    assert_eq!(s.ignored_columns, vec!["Phone Number".to_owned()]);
+    assert_failed(
+        &failed,
+        &[
             ("10", "IN_FUTURE (Create Date)"),
             ("11", "INVALID (Number of  Employees)"),
             ("12", "INVALID (COMPANY DOMAIN NAME)"),
-        ]);
-        assert!(failed.lines().nth(1).unwrap().contains("Orbital Ventures"), "original columns are kept: {failed}");
+        ],
+    );
+    assert!(
+        failed.lines().nth(1).unwrap().contains("Orbital Ventures"),
+        "original columns are kept: {failed}"
+    );
 
-        let brightpath = account_of(&app, hs, "9001").await;
-        assert_eq!(brightpath.name, "Brightpath Logistics");
-        assert_eq!(brightpath.employee_count, Some(1200));
-        assert_eq!(brightpath.annual_revenue, Some(85_000_000.into()));
-        assert_eq!(brightpath.currency.as_deref(), Some("USD"));
-        assert_eq!(brightpath.country.as_deref(), Some("US"));
-        assert!(brightpath.is_target_account);
-        assert_eq!(brightpath.created_at, at(2024, 3, 12, 9, 14));
-        assert_eq!(owner_email(&app, brightpath.owner_id).await.as_deref(), Some("sales@handoff.demo"));
-        let halcyon = account_of(&app, hs, "9004").await;
-        assert_eq!(halcyon.domain.as_deref(), Some("halcyon-health.com"));
-        assert_eq!(halcyon.created_at, at(2024, 4, 1, 9, 0), "epoch milliseconds");
-        assert_eq!(account_of(&app, hs, "9002").await.created_at, at(2024, 3, 15, 14, 30));
+    let brightpath = account_of(&app, hs, "9001").await;
+    assert_eq!(brightpath.name, "Brightpath Logistics");
+    assert_eq!(brightpath.employee_count, Some(1200));
+    assert_eq!(brightpath.annual_revenue, Some(85_000_000.into()));
+    assert_eq!(brightpath.currency.as_deref(), Some("USD"));
+    assert_eq!(brightpath.country.as_deref(), Some("US"));
+    assert!(brightpath.is_target_account);
+    assert_eq!(brightpath.created_at, at(2024, 3, 12, 9, 14));
+    assert_eq!(
+        owner_email(&app, brightpath.owner_id).await.as_deref(),
+        Some("sales@handoff.demo")
+    );
+    let halcyon = account_of(&app, hs, "9004").await;
+    assert_eq!(halcyon.domain.as_deref(), Some("halcyon-health.com"));
+    assert_eq!(
+        halcyon.created_at,
+        at(2024, 4, 1, 9, 0),
+        "epoch milliseconds"
+    );
+    assert_eq!(
+        account_of(&app, hs, "9002").await.created_at,
+        at(2024, 3, 15, 14, 30)
+    );
 
-        let (s, failed) = import(&app, System::Hubspot, ObjectKind::Leads, &contacts, Mapping::default()).await;
-        assert_eq!(counts(&s), [13, 8, 0, 0, 5], "{failed}");
-        assert_failed(&failed, &[
+    let (s, failed) = import(
+        &app,
+        System::Hubspot,
+        ObjectKind::Leads,
+        &contacts,
+        Mapping::default(),
+    )
+    .await;
+    assert_eq!(counts(&s), [13, 8, 0, 0, 5], "{failed}");
+    assert_failed(
+        &failed,
+        &[
             ("10", "INVALID (EMAIL)"),
             ("11", "IN_FUTURE (Became a Marketing Qualified Lead Date)"),
             ("12", "UNKNOWN_STAGE (Lifecycle stage)"),
             ("13", "NOT_FOUND (Associated Company IDs)"),
             ("14", "INVALID (Create date)"),
-        ]);
+        ],
+    );
 
-        let avery = lead_of(&app, hs, "101").await;
-        assert_eq!(avery.stage, LeadStage::Customer);
-        assert_eq!(avery.mql_at, Some(at(2024, 3, 20, 10, 0)));
-        assert_eq!(avery.stage_entered_at, at(2024, 6, 1, 12, 0));
-        assert_eq!(avery.account_id, Some(brightpath.id), "the first of the associated companies");
-        assert_eq!(avery.source, Channel::OrganicSearch);
-        assert_eq!(avery.country.as_deref(), Some("US"));
-        assert_eq!(owner_email(&app, avery.owner_id).await.as_deref(), Some("sales@handoff.demo"));
-        let path: Vec<(Option<String>, String, DateTime<Utc>)> = stage_change::Entity::find()
-            .filter(stage_change::Column::SubjectType.eq(StageSubject::Lead))
-            .filter(stage_change::Column::SubjectId.eq(avery.id))
-            .order_by_asc(stage_change::Column::At)
-            .all(&app.db)
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|c| (c.from_stage, c.to_stage, c.at))
-            .collect();
-        assert_eq!(path, vec![
+    let avery = lead_of(&app, hs, "101").await;
+    assert_eq!(avery.stage, LeadStage::Customer);
+    assert_eq!(avery.mql_at, Some(at(2024, 3, 20, 10, 0)));
+    assert_eq!(avery.stage_entered_at, at(2024, 6, 1, 12, 0));
+    assert_eq!(
+        avery.account_id,
+        Some(brightpath.id),
+        "the first of the associated companies"
+    );
+    assert_eq!(avery.source, Channel::OrganicSearch);
+    assert_eq!(avery.country.as_deref(), Some("US"));
+    assert_eq!(
+        owner_email(&app, avery.owner_id).await.as_deref(),
+        Some("sales@handoff.demo")
+    );
+    let path: Vec<(Option<String>, String, DateTime<Utc>)> = stage_change::Entity::find()
+        .filter(stage_change::Column::SubjectType.eq(StageSubject::Lead))
+        .filter(stage_change::Column::SubjectId.eq(avery.id))
+        .order_by_asc(stage_change::Column::At)
+        .all(&app.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| (c.from_stage, c.to_stage, c.at))
+        .collect();
+    assert_eq!(
+        path,
+        vec![
             (None, "NEW".into(), at(2024, 3, 12, 9, 14)),
             (Some("NEW".into()), "MQL".into(), at(2024, 3, 20, 10, 0)),
             (Some("MQL".into()), "SQL".into(), at(2024, 4, 2, 15, 30)),
-            (Some("SQL".into()), "OPPORTUNITY".into(), at(2024, 4, 10, 9, 0)),
-            (Some("OPPORTUNITY".into()), "CUSTOMER".into(), at(2024, 6, 1, 12, 0)),
-        ]);
+            (
+                Some("SQL".into()),
+                "OPPORTUNITY".into(),
+                at(2024, 4, 10, 9, 0)
+            ),
+            (
+                Some("OPPORTUNITY".into()),
+                "CUSTOMER".into(),
+                at(2024, 6, 1, 12, 0)
+            ),
+        ]
+    );
 
-        let jonas = lead_of(&app, hs, "102").await;
-        assert_eq!(jonas.stage, LeadStage::Sal, "IN_PROGRESS refines MQL");
-        assert_eq!(jonas.mql_at, Some(at(2024, 3, 18, 9, 5)));
-        let priya = lead_of(&app, hs, "103").await;
-        assert_eq!(priya.stage, LeadStage::Sql);
-        assert_eq!(priya.mql_at, Some(at(2024, 4, 9, 12, 0)), "the offset in the value counts");
-        assert_eq!(lead_of(&app, hs, "104").await.source, Channel::Other, "Direct Traffic");
-        let sofia = lead_of(&app, hs, "106").await;
-        assert_eq!((sofia.stage, sofia.source, sofia.account_id), (LeadStage::New, Channel::OrganicSocial, None));
-        assert_eq!(lead_of(&app, hs, "107").await.stage, LeadStage::Nurture);
-        assert_eq!(lead_of(&app, hs, "107").await.country.as_deref(), Some("GB"));
+    let jonas = lead_of(&app, hs, "102").await;
+    assert_eq!(jonas.stage, LeadStage::Sal, "IN_PROGRESS refines MQL");
+    assert_eq!(jonas.mql_at, Some(at(2024, 3, 18, 9, 5)));
+    let priya = lead_of(&app, hs, "103").await;
+    assert_eq!(priya.stage, LeadStage::Sql);
+    assert_eq!(
+        priya.mql_at,
+        Some(at(2024, 4, 9, 12, 0)),
+        "the offset in the value counts"
+    );
+    assert_eq!(
+        lead_of(&app, hs, "104").await.source,
+        Channel::Other,
+        "Direct Traffic"
+    );
+    let sofia = lead_of(&app, hs, "106").await;
+    assert_eq!(
+        (sofia.stage, sofia.source, sofia.account_id),
+        (LeadStage::New, Channel::OrganicSocial, None)
+    );
+    assert_eq!(lead_of(&app, hs, "107").await.stage, LeadStage::Nurture);
+    assert_eq!(
+        lead_of(&app, hs, "107").await.country.as_deref(),
+        Some("GB")
+    );
 
-        // What the API shows of an imported lead.
-        let data = app.gql(Role::Admin,
-            r#"{ leads(first: 5, filter: {search: "avery.chen"}) { nodes { stage mqlAt account { name } owner { email } } } }"#,
-            json!({})).await;
-        let node = &data["leads"]["nodes"][0];
-        assert_eq!(node["stage"], "CUSTOMER");
-        assert_eq!(node["account"]["name"], "Brightpath Logistics");
-        assert_eq!(node["owner"]["email"], "sales@handoff.demo");
-        assert!(node["mqlAt"].as_str().unwrap().starts_with("2024-03-20T10:00:00"));
+    // What the API shows of an imported lead.
+    let data = app.gql(Role::Admin,
+        r#"{ leads(first: 5, filter: {search: "avery.chen"}) { nodes { stage mqlAt account { name } owner { email } } } }"#,
+        json!({})).await;
+    let node = &data["leads"]["nodes"][0];
+    assert_eq!(node["stage"], "CUSTOMER");
+    assert_eq!(node["account"]["name"], "Brightpath Logistics");
+    assert_eq!(node["owner"]["email"], "sales@handoff.demo");
+    assert!(
+        node["mqlAt"]
+            .as_str()
+            .unwrap()
+            .starts_with("2024-03-20T10:00:00")
+    );
 
-        let (s, _) = import(&app, System::Hubspot, ObjectKind::Accounts, &companies, Mapping::default()).await;
-        assert_eq!(counts(&s), [11, 0, 0, 8, 3]);
-        let (s, _) = import(&app, System::Hubspot, ObjectKind::Leads, &contacts, Mapping::default()).await;
-        assert_eq!(counts(&s), [13, 0, 0, 8, 5]);
-    }
+    let (s, _) = import(
+        &app,
+        System::Hubspot,
+        ObjectKind::Accounts,
+        &companies,
+        Mapping::default(),
+    )
+    .await;
+    assert_eq!(counts(&s), [11, 0, 0, 8, 3]);
+    let (s, _) = import(
+        &app,
+        System::Hubspot,
+        ObjectKind::Leads,
+        &contacts,
+        Mapping::default(),
+    )
+    .await;
+    assert_eq!(counts(&s), [13, 0, 0, 8, 5]);
 }
 
-db_test! {
-    async fn salesforce_accounts_and_leads_import_past_a_malformed_line_and_reimport_unchanged(app) {
-        add_sample_owners(&app).await;
-        let sf = ExternalSystem::Salesforce;
-        let accounts = sample("salesforce/accounts.csv");
-        let leads = sample("salesforce/leads.csv");
+#[db_test]
+async fn salesforce_accounts_and_leads_import_past_a_malformed_line_and_reimport_unchanged(
+    app: TestApp,
+) {
+    add_sample_owners(&app).await;
+    let sf = ExternalSystem::Salesforce;
+    let accounts = sample("salesforce/accounts.csv");
+    let leads = sample("salesforce/leads.csv");
 
-        let (s, failed) = import(&app, System::Salesforce, ObjectKind::Accounts, &accounts, Mapping::default()).await;
-        assert_eq!(counts(&s), [11, 8, 0, 0, 3], "{failed}");
-        assert_failed(&failed, &[
+    let (s, failed) = import(
+        &app,
+        System::Salesforce,
+        ObjectKind::Accounts,
+        &accounts,
+        Mapping::default(),
+    )
+    .await;
+    assert_eq!(counts(&s), [11, 8, 0, 0, 3], "{failed}");
+    assert_failed(
+        &failed,
+        &[
             ("10", "REQUIRED (Account Name)"),
             ("11", "IN_FUTURE (Created Date)"),
             ("12", "NOT_FOUND (Account Owner)"),
-        ]);
-        let ironclad = account_of(&app, sf, "001Hs00001aBcDlIAA").await;
-        assert_eq!(
-            owner_email(&app, ironclad.owner_id).await.as_deref(),
-            Some("sales@handoff.demo"),
-            "an owner exported by name"
-        );
-        let corvid = account_of(&app, sf, "001Hs00001aBcDeIAA").await;
-        assert_eq!(corvid.domain.as_deref(), Some("corvid-security.com"));
-        assert_eq!(corvid.country.as_deref(), Some("US"));
-        assert_eq!(corvid.created_at, at(2024, 1, 9, 11, 20));
-        assert_eq!(account_of(&app, sf, "001Hs00001aBcDfIAA").await.country.as_deref(), Some("GB"));
-        assert_eq!(
-            account_of(&app, sf, "001Hs00001aBcDhIAA").await.annual_revenue,
-            Some(27_000_000.into())
-        );
+        ],
+    );
+    let ironclad = account_of(&app, sf, "001Hs00001aBcDlIAA").await;
+    assert_eq!(
+        owner_email(&app, ironclad.owner_id).await.as_deref(),
+        Some("sales@handoff.demo"),
+        "an owner exported by name"
+    );
+    let corvid = account_of(&app, sf, "001Hs00001aBcDeIAA").await;
+    assert_eq!(corvid.domain.as_deref(), Some("corvid-security.com"));
+    assert_eq!(corvid.country.as_deref(), Some("US"));
+    assert_eq!(corvid.created_at, at(2024, 1, 9, 11, 20));
+    assert_eq!(
+        account_of(&app, sf, "001Hs00001aBcDfIAA")
+            .await
+            .country
+            .as_deref(),
+        Some("GB")
+    );
+    assert_eq!(
+        account_of(&app, sf, "001Hs00001aBcDhIAA")
+            .await
+            .annual_revenue,
+        Some(27_000_000.into())
+    );
 
-        let (s, failed) = import(&app, System::Salesforce, ObjectKind::Leads, &leads, Mapping::default()).await;
-        assert_eq!(counts(&s), [13, 9, 0, 0, 4], "{failed}");
-        assert_eq!(s.malformed, 1);
-        assert_failed(&failed, &[
+    let (s, failed) = import(
+        &app,
+        System::Salesforce,
+        ObjectKind::Leads,
+        &leads,
+        Mapping::default(),
+    )
+    .await;
+    assert_eq!(counts(&s), [13, 9, 0, 0, 4], "{failed}");
+    assert_eq!(s.malformed, 1);
+    assert_failed(
+        &failed,
+        &[
             ("11", "MALFORMED: the line has 14 fields, the header 13"),
             ("12", "INVALID (Email)"),
             ("13", "UNKNOWN_STAGE (lead status)"),
             ("14", "IN_FUTURE (Created Date)"),
-        ]);
-        assert!(failed.contains("Acme"), "the malformed line's fields are kept: {failed}");
+        ],
+    );
+    assert!(
+        failed.contains("Acme"),
+        "the malformed line's fields are kept: {failed}"
+    );
 
-        let hannah = lead_of(&app, sf, "00QHs00000Xy1aAAA").await;
-        assert_eq!(hannah.stage, LeadStage::Mql);
-        assert_eq!(hannah.mql_at, Some(at(2024, 1, 10, 9, 30)));
-        assert_eq!(hannah.account_id, Some(corvid.id));
-        assert_eq!(hannah.source, Channel::Other, "Web");
-        assert_eq!(lead_of(&app, sf, "00QHs00000Xy1bAAA").await.stage, LeadStage::Sal);
-        assert_eq!(lead_of(&app, sf, "00QHs00000Xy1bAAA").await.source, Channel::Event);
-        assert_eq!(lead_of(&app, sf, "00QHs00000Xy1cAAA").await.stage, LeadStage::Sql);
-        assert_eq!(lead_of(&app, sf, "00QHs00000Xy1dAAA").await.stage, LeadStage::Opportunity);
-        let emma = lead_of(&app, sf, "00QHs00000Xy1eAAA").await;
-        assert_eq!((emma.stage, emma.created_at), (LeadStage::Nurture, at(2024, 3, 4, 23, 0)));
-        assert_eq!(lead_of(&app, sf, "00QHs00000Xy1hAAA").await.stage, LeadStage::Sal);
-        let isla = lead_of(&app, sf, "00QHs00000Xy1mAAA").await;
-        assert_eq!((isla.country.as_deref(), isla.source), (Some("CZ"), Channel::Outbound));
+    let hannah = lead_of(&app, sf, "00QHs00000Xy1aAAA").await;
+    assert_eq!(hannah.stage, LeadStage::Mql);
+    assert_eq!(hannah.mql_at, Some(at(2024, 1, 10, 9, 30)));
+    assert_eq!(hannah.account_id, Some(corvid.id));
+    assert_eq!(hannah.source, Channel::Other, "Web");
+    assert_eq!(
+        lead_of(&app, sf, "00QHs00000Xy1bAAA").await.stage,
+        LeadStage::Sal
+    );
+    assert_eq!(
+        lead_of(&app, sf, "00QHs00000Xy1bAAA").await.source,
+        Channel::Event
+    );
+    assert_eq!(
+        lead_of(&app, sf, "00QHs00000Xy1cAAA").await.stage,
+        LeadStage::Sql
+    );
+    assert_eq!(
+        lead_of(&app, sf, "00QHs00000Xy1dAAA").await.stage,
+        LeadStage::Opportunity
+    );
+    let emma = lead_of(&app, sf, "00QHs00000Xy1eAAA").await;
+    assert_eq!(
+        (emma.stage, emma.created_at),
+        (LeadStage::Nurture, at(2024, 3, 4, 23, 0))
+    );
+    assert_eq!(
+        lead_of(&app, sf, "00QHs00000Xy1hAAA").await.stage,
+        LeadStage::Sal
+    );
+    let isla = lead_of(&app, sf, "00QHs00000Xy1mAAA").await;
+    assert_eq!(
+        (isla.country.as_deref(), isla.source),
+        (Some("CZ"), Channel::Outbound)
+    );
 
-        let (s, _) = import(&app, System::Salesforce, ObjectKind::Accounts, &accounts, Mapping::default()).await;
-        assert_eq!(counts(&s), [11, 0, 0, 8, 3]);
-        let (s, _) = import(&app, System::Salesforce, ObjectKind::Leads, &leads, Mapping::default()).await;
-        assert_eq!(counts(&s), [13, 0, 0, 9, 4]);
-    }
+    let (s, _) = import(
+        &app,
+        System::Salesforce,
+        ObjectKind::Accounts,
+        &accounts,
+        Mapping::default(),
+    )
+    .await;
+    assert_eq!(counts(&s), [11, 0, 0, 8, 3]);
+    let (s, _) = import(
+        &app,
+        System::Salesforce,
+        ObjectKind::Leads,
+        &leads,
+        Mapping::default(),
+    )
+    .await;
+    assert_eq!(counts(&s), [13, 0, 0, 9, 4]);
 }
 
-db_test! {
-    async fn a_mapping_file_renames_columns_and_adds_stage_and_source_values(app) {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("leads.csv");
-        std::fs::write(
-            &file,
-            "Lead ID,E-mail Address,Lead Status,Lead Source,Created Date\n\
-             L1,one@example.org,Contacted,Web,2024-05-01\n\
-             L2,two@example.org,New,Inbound Call,2024-05-02\n",
-        )
-        .unwrap();
+#[db_test]
+async fn a_mapping_file_renames_columns_and_adds_stage_and_source_values(app: TestApp) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("leads.csv");
+    std::fs::write(
+        &file,
+        "Lead ID,E-mail Address,Lead Status,Lead Source,Created Date\n\
+         L1,one@example.org,Contacted,Web,2024-05-01\n\
+         L2,two@example.org,New,Inbound Call,2024-05-02\n",
+    )
+    .unwrap();
 
-        // Without a mapping, the email column is unknown and so are the values.
-        let (s, failed) = import(&app, System::Salesforce, ObjectKind::Leads, &file, Mapping::default()).await;
-        assert_eq!(counts(&s), [2, 0, 0, 0, 2]);
-        assert_eq!(s.ignored_columns, vec!["E-mail Address".to_owned()]);
-        assert_failed(&failed, &[("2", "REQUIRED (email)"), ("3", "INVALID (Lead Source)")]);
+    // Without a mapping, the email column is unknown and so are the values.
+    let (s, failed) = import(
+        &app,
+        System::Salesforce,
+        ObjectKind::Leads,
+        &file,
+        Mapping::default(),
+    )
+    .await;
+    assert_eq!(counts(&s), [2, 0, 0, 0, 2]);
+    assert_eq!(s.ignored_columns, vec!["E-mail Address".to_owned()]);
+    assert_failed(
+        &failed,
+        &[("2", "REQUIRED (email)"), ("3", "INVALID (Lead Source)")],
+    );
 
-        let mapping: Mapping = serde_json::from_value(json!({
-            "columns": {"email": "e-mail address"},
-            "stages": {"Contacted": "SAL"},
-            "sources": {"Web": "ORGANIC_SEARCH", "inbound call": "OUTBOUND"}
-        }))
-        .unwrap();
-        let (s, failed) = import(&app, System::Salesforce, ObjectKind::Leads, &file, mapping).await;
-        assert_eq!(counts(&s), [2, 2, 0, 0, 0], "{failed}");
-        assert_eq!(s.exit_code(), 0);
-        assert!(s.failed_file.is_none());
-        let one = lead_of(&app, ExternalSystem::Salesforce, "L1").await;
-        assert_eq!((one.email.as_str(), one.stage, one.source), ("one@example.org", LeadStage::Sal, Channel::OrganicSearch));
-        assert_eq!(lead_of(&app, ExternalSystem::Salesforce, "L2").await.source, Channel::Outbound);
-    }
+    let mapping: Mapping = serde_json::from_value(json!({
+        "columns": {"email": "e-mail address"},
+        "stages": {"Contacted": "SAL"},
+        "sources": {"Web": "ORGANIC_SEARCH", "inbound call": "OUTBOUND"}
+    }))
+    .unwrap();
+    let (s, failed) = import(&app, System::Salesforce, ObjectKind::Leads, &file, mapping).await;
+    assert_eq!(counts(&s), [2, 2, 0, 0, 0], "{failed}");
+    assert_eq!(s.exit_code(), 0);
+    assert!(s.failed_file.is_none());
+    let one = lead_of(&app, ExternalSystem::Salesforce, "L1").await;
+    assert_eq!(
+        (one.email.as_str(), one.stage, one.source),
+        ("one@example.org", LeadStage::Sal, Channel::OrganicSearch)
+    );
+    assert_eq!(
+        lead_of(&app, ExternalSystem::Salesforce, "L2").await.source,
+        Channel::Outbound
+    );
 }
 
-db_test! {
-    async fn malformed_lines_are_reported_by_line_number_and_the_rest_is_imported(app) {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("companies.csv");
-        std::fs::write(
-            &file,
-            "Record ID,Company name,Company Domain Name\n\
-             1,\"Alpha, Inc\",alpha-inc.com\n\
-             2,Beta,beta.example.com,extra\n\
-             3,\"Gamma\nGroup\",gamma-group.com\n\
-             4,Delta\n\
-             5,Epsilon,epsilon.example.com\n",
-        )
-        .unwrap();
-        let (s, failed) = import(&app, System::Hubspot, ObjectKind::Accounts, &file, Mapping::default()).await;
-        assert_eq!(counts(&s), [5, 3, 0, 0, 2], "{failed}");
-        assert_eq!(s.malformed, 2);
-        assert_failed(&failed, &[
+#[db_test]
+async fn malformed_lines_are_reported_by_line_number_and_the_rest_is_imported(app: TestApp) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("companies.csv");
+    std::fs::write(
+        &file,
+        "Record ID,Company name,Company Domain Name\n\
+         1,\"Alpha, Inc\",alpha-inc.com\n\
+         2,Beta,beta.example.com,extra\n\
+         3,\"Gamma\nGroup\",gamma-group.com\n\
+         4,Delta\n\
+         5,Epsilon,epsilon.example.com\n",
+    )
+    .unwrap();
+    let (s, failed) = import(
+        &app,
+        System::Hubspot,
+        ObjectKind::Accounts,
+        &file,
+        Mapping::default(),
+    )
+    .await;
+    assert_eq!(counts(&s), [5, 3, 0, 0, 2], "{failed}");
+    assert_eq!(s.malformed, 2);
+    assert_failed(
+        &failed,
+        &[
             ("3", "MALFORMED: the line has 4 fields, the header 3"),
             ("6", "MALFORMED: the line has 2 fields, the header 3"),
-        ]);
-        let gamma = account_of(&app, ExternalSystem::Hubspot, "3").await;
-        assert_eq!(gamma.name, "Gamma\nGroup");
-        assert_eq!(account_of(&app, ExternalSystem::Hubspot, "5").await.name, "Epsilon");
-    }
+        ],
+    );
+    let gamma = account_of(&app, ExternalSystem::Hubspot, "3").await;
+    assert_eq!(gamma.name, "Gamma\nGroup");
+    assert_eq!(
+        account_of(&app, ExternalSystem::Hubspot, "5").await.name,
+        "Epsilon"
+    );
 }
 
-db_test! {
-    async fn the_import_acts_as_an_integration_user_unless_told_otherwise(app) {
-        let viewer = import::viewer(&app.db, None).await.unwrap();
-        assert_eq!(viewer.user_id, app.user_id(Role::Integration));
-        let admin = import::viewer(&app.db, Some("ADMIN@example.com")).await.unwrap();
-        assert_eq!(admin.role, Role::Admin);
-        let refused = import::viewer(&app.db, Some("sales@example.com")).await.unwrap_err();
-        assert!(refused.to_string().contains("INTEGRATION or ADMIN"), "{refused}");
-        assert!(import::viewer(&app.db, Some("nobody@example.com")).await.is_err());
-    }
-}
-
-db_test! {
-    async fn a_long_file_is_sent_in_batches_of_a_thousand_with_progress_after_each(app) {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("companies.csv");
-        let mut text = String::from("Record ID,Company name,Company Domain Name\n");
-        for i in 0..2_100 {
-            text += &format!("c{i},Company {i},company-{i}.example.com\n");
-        }
-        std::fs::write(&file, text).unwrap();
-        let options = Options {
-            system: System::Hubspot,
-            object: ObjectKind::Accounts,
-            file,
-            mapping: Mapping::default(),
-            currency: "USD".into(),
-            offset: chrono::FixedOffset::east_opt(0).unwrap(),
-            failed: None,
-        };
-        let mut seen = Vec::new();
-        let summary = import::run(&app.db, &integration(&app), &options, &mut |p| {
-            seen.push((p.rows, p.written, p.failed))
-        })
+#[db_test]
+async fn the_import_acts_as_an_integration_user_unless_told_otherwise(app: TestApp) {
+    let viewer = import::viewer(&app.db, None).await.unwrap();
+    assert_eq!(viewer.user_id, app.user_id(Role::Integration));
+    let admin = import::viewer(&app.db, Some("ADMIN@example.com"))
         .await
         .unwrap();
-        assert_eq!(seen, vec![(1_000, 1_000, 0), (2_000, 2_000, 0), (2_100, 2_100, 0)]);
-        assert_eq!(counts(&summary), [2_100, 2_100, 0, 0, 0]);
-        assert_eq!(summary.exit_code(), 0);
-    }
+    assert_eq!(admin.role, Role::Admin);
+    let refused = import::viewer(&app.db, Some("sales@example.com"))
+        .await
+        .unwrap_err();
+    assert!(
+        refused.to_string().contains("INTEGRATION or ADMIN"),
+        "{refused}"
+    );
+    assert!(
+        import::viewer(&app.db, Some("nobody@example.com"))
+            .await
+            .is_err()
+    );
 }
 
-db_test! {
-    async fn deals_of_both_systems_import_with_their_close_dates_and_reimport_unchanged(app) {
-        use entity::{enums::OpportunityStage, opportunity};
-        add_sample_owners(&app).await;
-        let hs = ExternalSystem::Hubspot;
-        import(&app, System::Hubspot, ObjectKind::Accounts, &sample("hubspot/companies.csv"), Mapping::default()).await;
-        import(&app, System::Hubspot, ObjectKind::Leads, &sample("hubspot/contacts.csv"), Mapping::default()).await;
-        let deals = sample("hubspot/deals.csv");
-        let (s, failed) = import(&app, System::Hubspot, ObjectKind::Opportunities, &deals, Mapping::default()).await;
-        assert_eq!(counts(&s), [6, 4, 0, 0, 2], "{failed}");
-        assert_failed(&failed, &[("6", "UNKNOWN_STAGE (Deal Stage)"), ("7", "IN_FUTURE (Close Date)")]);
-        let deal_of = |id: Uuid| opportunity::Entity::find_by_id(id).one(&app.db);
-        let won = deal_of(object_id(&app, hs, ObjectType::Opportunity, "7001").await).await.unwrap().unwrap();
-        assert_eq!(won.stage, OpportunityStage::ClosedWon);
-        assert_eq!(won.amount, 48_000.into());
-        assert_eq!(won.created_at, at(2024, 4, 10, 9, 0));
-        assert_eq!(won.closed_at, Some(at(2024, 6, 1, 12, 0)));
-        assert_eq!(won.account_id, Some(account_of(&app, hs, "9001").await.id));
-        assert_eq!(won.primary_lead_id, Some(lead_of(&app, hs, "101").await.id));
-        let open = deal_of(object_id(&app, hs, ObjectType::Opportunity, "7002").await).await.unwrap().unwrap();
-        assert_eq!(open.stage, OpportunityStage::Negotiation);
-        assert_eq!(open.closed_at, None);
-        assert_eq!(open.expected_close_on, chrono::NaiveDate::from_ymd_opt(2024, 7, 30));
-        let (again, _) = import(&app, System::Hubspot, ObjectKind::Opportunities, &deals, Mapping::default()).await;
-        assert_eq!(counts(&again), [6, 0, 0, 4, 2]);
-
-        let sf = ExternalSystem::Salesforce;
-        import(&app, System::Salesforce, ObjectKind::Accounts, &sample("salesforce/accounts.csv"), Mapping::default()).await;
-        let opportunities = sample("salesforce/opportunities.csv");
-        let (s, failed) = import(&app, System::Salesforce, ObjectKind::Opportunities, &opportunities, Mapping::default()).await;
-        assert_eq!(counts(&s), [6, 4, 0, 0, 2], "{failed}");
-        assert_failed(&failed, &[("6", "OUT_OF_ORDER (Close Date)"), ("7", "REQUIRED (Amount)")]);
-        let corvid = deal_of(object_id(&app, sf, ObjectType::Opportunity, "006Hs00000Ab1AAA").await).await.unwrap().unwrap();
-        assert_eq!(corvid.stage, OpportunityStage::ClosedWon);
-        assert_eq!(corvid.closed_at, Some(at(2024, 3, 28, 0, 0)));
-        assert_eq!(corvid.sourced_by, entity::enums::SourcedBy::Marketing);
-        let renewal = deal_of(object_id(&app, sf, ObjectType::Opportunity, "006Hs00000Ab4AAA").await).await.unwrap().unwrap();
-        assert_eq!(renewal.opportunity_type, entity::enums::OpportunityType::Renewal);
-        assert_eq!(renewal.sourced_by, entity::enums::SourcedBy::Sales);
-        let (again, _) = import(&app, System::Salesforce, ObjectKind::Opportunities, &opportunities, Mapping::default()).await;
-        assert_eq!(counts(&again), [6, 0, 0, 4, 2]);
+#[db_test]
+async fn a_long_file_is_sent_in_batches_of_a_thousand_with_progress_after_each(app: TestApp) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("companies.csv");
+    let mut text = String::from("Record ID,Company name,Company Domain Name\n");
+    for i in 0..2_100 {
+        text += &format!("c{i},Company {i},company-{i}.example.com\n");
     }
+    std::fs::write(&file, text).unwrap();
+    let options = Options {
+        system: System::Hubspot,
+        object: ObjectKind::Accounts,
+        file,
+        mapping: Mapping::default(),
+        currency: "USD".into(),
+        offset: chrono::FixedOffset::east_opt(0).unwrap(),
+        failed: None,
+    };
+    let mut seen = Vec::new();
+    let summary = import::run(&app.db, &integration(&app), &options, &mut |p| {
+        seen.push((p.rows, p.written, p.failed))
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        seen,
+        vec![(1_000, 1_000, 0), (2_000, 2_000, 0), (2_100, 2_100, 0)]
+    );
+    assert_eq!(counts(&summary), [2_100, 2_100, 0, 0, 0]);
+    assert_eq!(summary.exit_code(), 0);
 }
 
-db_test! {
-    async fn the_failed_rows_file_neutralises_formulas_and_reads_back_as_the_original_values(app) {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("companies.csv");
-        let hostile = r#"=HYPERLINK("http://evil.example","x")"#;
-        // No Record ID: the row fails and is written to the failed file.
-        std::fs::write(
-            &file,
-            format!("Record ID,Company name,Company Domain Name\n,\"{}\",evil.example\n,-12.5,minus.example\n", hostile.replace('"', "\"\"")),
-        )
+#[db_test]
+async fn deals_of_both_systems_import_with_their_close_dates_and_reimport_unchanged(app: TestApp) {
+    use entity::{enums::OpportunityStage, opportunity};
+    add_sample_owners(&app).await;
+    let hs = ExternalSystem::Hubspot;
+    import(
+        &app,
+        System::Hubspot,
+        ObjectKind::Accounts,
+        &sample("hubspot/companies.csv"),
+        Mapping::default(),
+    )
+    .await;
+    import(
+        &app,
+        System::Hubspot,
+        ObjectKind::Leads,
+        &sample("hubspot/contacts.csv"),
+        Mapping::default(),
+    )
+    .await;
+    let deals = sample("hubspot/deals.csv");
+    let (s, failed) = import(
+        &app,
+        System::Hubspot,
+        ObjectKind::Opportunities,
+        &deals,
+        Mapping::default(),
+    )
+    .await;
+    assert_eq!(counts(&s), [6, 4, 0, 0, 2], "{failed}");
+    assert_failed(
+        &failed,
+        &[
+            ("6", "UNKNOWN_STAGE (Deal Stage)"),
+            ("7", "IN_FUTURE (Close Date)"),
+        ],
+    );
+    let deal_of = |id: Uuid| opportunity::Entity::find_by_id(id).one(&app.db);
+    let won = deal_of(object_id(&app, hs, ObjectType::Opportunity, "7001").await)
+        .await
+        .unwrap()
         .unwrap();
-        let (s, failed) = import(&app, System::Hubspot, ObjectKind::Accounts, &file, Mapping::default()).await;
-        assert_eq!(counts(&s), [2, 0, 0, 0, 2], "{failed}");
-        let mut reader = csv::Reader::from_reader(failed.as_bytes());
-        let rows: Vec<Vec<String>> = reader.records().map(|r| r.unwrap().iter().map(str::to_owned).collect()).collect();
-        assert_eq!(rows[0][3], format!("'{hostile}"), "{failed}");
-        assert_eq!(rows[1][3], "-12.5", "a number stays a number: {failed}");
+    assert_eq!(won.stage, OpportunityStage::ClosedWon);
+    assert_eq!(won.amount, 48_000.into());
+    assert_eq!(won.created_at, at(2024, 4, 10, 9, 0));
+    assert_eq!(won.closed_at, Some(at(2024, 6, 1, 12, 0)));
+    assert_eq!(won.account_id, Some(account_of(&app, hs, "9001").await.id));
+    assert_eq!(won.primary_lead_id, Some(lead_of(&app, hs, "101").await.id));
+    let open = deal_of(object_id(&app, hs, ObjectType::Opportunity, "7002").await)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(open.stage, OpportunityStage::Negotiation);
+    assert_eq!(open.closed_at, None);
+    assert_eq!(
+        open.expected_close_on,
+        chrono::NaiveDate::from_ymd_opt(2024, 7, 30)
+    );
+    let (again, _) = import(
+        &app,
+        System::Hubspot,
+        ObjectKind::Opportunities,
+        &deals,
+        Mapping::default(),
+    )
+    .await;
+    assert_eq!(counts(&again), [6, 0, 0, 4, 2]);
 
-        // Fixed in a spreadsheet (ids filled in) and imported again: the
-        // names are the original ones, without the quote.
-        let fixed = dir.path().join("fixed.csv");
-        let mut writer = csv::Writer::from_path(&fixed).unwrap();
-        writer.write_record(reader.headers().unwrap()).unwrap();
-        for (i, row) in rows.iter().enumerate() {
-            let mut row = row.clone();
-            row[2] = format!("c{i}");
-            writer.write_record(&row).unwrap();
-        }
-        writer.flush().unwrap();
-        let (s, failed) = import(&app, System::Hubspot, ObjectKind::Accounts, &fixed, Mapping::default()).await;
-        assert_eq!(counts(&s), [2, 2, 0, 0, 0], "{failed}");
-        assert_eq!(account_of(&app, ExternalSystem::Hubspot, "c0").await.name, hostile);
-        assert_eq!(account_of(&app, ExternalSystem::Hubspot, "c1").await.name, "-12.5");
+    let sf = ExternalSystem::Salesforce;
+    import(
+        &app,
+        System::Salesforce,
+        ObjectKind::Accounts,
+        &sample("salesforce/accounts.csv"),
+        Mapping::default(),
+    )
+    .await;
+    let opportunities = sample("salesforce/opportunities.csv");
+    let (s, failed) = import(
+        &app,
+        System::Salesforce,
+        ObjectKind::Opportunities,
+        &opportunities,
+        Mapping::default(),
+    )
+    .await;
+    assert_eq!(counts(&s), [6, 4, 0, 0, 2], "{failed}");
+    assert_failed(
+        &failed,
+        &[
+            ("6", "OUT_OF_ORDER (Close Date)"),
+            ("7", "REQUIRED (Amount)"),
+        ],
+    );
+    let corvid = deal_of(object_id(&app, sf, ObjectType::Opportunity, "006Hs00000Ab1AAA").await)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(corvid.stage, OpportunityStage::ClosedWon);
+    assert_eq!(corvid.closed_at, Some(at(2024, 3, 28, 0, 0)));
+    assert_eq!(corvid.sourced_by, entity::enums::SourcedBy::Marketing);
+    let renewal = deal_of(object_id(&app, sf, ObjectType::Opportunity, "006Hs00000Ab4AAA").await)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        renewal.opportunity_type,
+        entity::enums::OpportunityType::Renewal
+    );
+    assert_eq!(renewal.sourced_by, entity::enums::SourcedBy::Sales);
+    let (again, _) = import(
+        &app,
+        System::Salesforce,
+        ObjectKind::Opportunities,
+        &opportunities,
+        Mapping::default(),
+    )
+    .await;
+    assert_eq!(counts(&again), [6, 0, 0, 4, 2]);
+}
+
+#[db_test]
+async fn the_failed_rows_file_neutralises_formulas_and_reads_back_as_the_original_values(
+    app: TestApp,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("companies.csv");
+    let hostile = r#"=HYPERLINK("http://evil.example","x")"#;
+    // No Record ID: the row fails and is written to the failed file.
+    std::fs::write(
+        &file,
+        format!("Record ID,Company name,Company Domain Name\n,\"{}\",evil.example\n,-12.5,minus.example\n", hostile.replace('"', "\"\"")),
+    )
+    .unwrap();
+    let (s, failed) = import(
+        &app,
+        System::Hubspot,
+        ObjectKind::Accounts,
+        &file,
+        Mapping::default(),
+    )
+    .await;
+    assert_eq!(counts(&s), [2, 0, 0, 0, 2], "{failed}");
+    let mut reader = csv::Reader::from_reader(failed.as_bytes());
+    let rows: Vec<Vec<String>> = reader
+        .records()
+        .map(|r| r.unwrap().iter().map(str::to_owned).collect())
+        .collect();
+    assert_eq!(rows[0][3], format!("'{hostile}"), "{failed}");
+    assert_eq!(rows[1][3], "-12.5", "a number stays a number: {failed}");
+
+    // Fixed in a spreadsheet (ids filled in) and imported again: the
+    // names are the original ones, without the quote.
+    let fixed = dir.path().join("fixed.csv");
+    let mut writer = csv::Writer::from_path(&fixed).unwrap();
+    writer.write_record(reader.headers().unwrap()).unwrap();
+    for (i, row) in rows.iter().enumerate() {
+        let mut row = row.clone();
+        row[2] = format!("c{i}");
+        writer.write_record(&row).unwrap();
     }
+    writer.flush().unwrap();
+    let (s, failed) = import(
+        &app,
+        System::Hubspot,
+        ObjectKind::Accounts,
+        &fixed,
+        Mapping::default(),
+    )
+    .await;
+    assert_eq!(counts(&s), [2, 2, 0, 0, 0], "{failed}");
+    assert_eq!(
+        account_of(&app, ExternalSystem::Hubspot, "c0").await.name,
+        hostile
+    );
+    assert_eq!(
+        account_of(&app, ExternalSystem::Hubspot, "c1").await.name,
+        "-12.5"
+    );
 }

@@ -3,20 +3,15 @@
 //! aliases included; each user's budget refuses a burst with 429 and
 //! serves it again once refilled; an unreachable database is a quick 503.
 
-use std::{
-    sync::Arc,
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
 use entity::enums::Role;
-use handoff::http::throttle::{ManualClock, ThrottleSettings};
+use handoff::{config::Config, http::throttle::ThrottleSettings};
 use sea_orm::TransactionTrait;
 use serde_json::{Value, json};
+use test_macros::db_test;
 
-use crate::{
-    common::{Backend, TestApp, backends, gid},
-    db_test,
-};
+use crate::common::{Backend, TestApp, each_backend_with, gid, manual_clock};
 
 /// GraphiQL's introspection query.
 const STANDARD_INTROSPECTION: &str = "query IntrospectionQuery { __schema { queryType { name } mutationType { name } subscriptionType { name } types { ...FullType } directives { name description locations args { ...InputValue } } } }
@@ -36,66 +31,98 @@ fn code(body: &Value) -> &str {
         .unwrap_or("")
 }
 
-db_test! {
-    async fn aliased_introspection_is_refused_before_it_runs_for_every_role(app) {
-        let small = "__schema { types { name fields { name } } }";
-        let many: String = (0..300).map(|i| format!("a{i}: {small} ")).collect();
-        for role in [Role::Reporting, Role::Admin] {
-            let started = Instant::now();
-            let (status, body) = app.post(role, &format!("{{ {many} }}"), json!({})).await;
-            assert_eq!(status, 200);
-            assert_eq!(code(&body), "QUERY_TOO_COMPLEX", "{body}");
-            assert!(body["errors"][0]["message"].as_str().unwrap().contains("the limit is 30"), "{body}");
-            assert!(body["data"].is_null());
-            assert!(started.elapsed() < Duration::from_secs(2));
-        }
-        // Aliases nested inside one __schema count too: each copy of the
-        // fields list is charged.
-        let nested: String = (0..95).map(|i| format!("f{i}: fields {{ name }} ")).collect();
-        let (_, body) = app
-            .post(Role::Reporting, &format!("{{ __schema {{ types {{ {nested} }} }} }}"), json!({}))
-            .await;
-        assert_eq!(code(&body), "QUERY_TOO_COMPLEX", "{body}");
-        assert!(cost(&body, "requestedQueryCost") > 1000);
-    }
-}
-
-db_test! {
-    async fn the_standard_introspection_query_runs_and_pays_for_what_it_returns(app) {
-        let (status, body) = app.post(Role::Reporting, STANDARD_INTROSPECTION, json!({})).await;
-        assert_eq!(status, 200);
-        assert!(body["data"]["__schema"]["types"].as_array().is_some_and(|t| t.len() > 100), "{body}");
-        let requested = cost(&body, "requestedQueryCost");
-        let actual = cost(&body, "actualQueryCost");
-        assert!((150..=400).contains(&requested), "{requested}");
-        // One point per 50 objects returned, and never more than asked.
-        let objects = count_objects(&body["data"]["__schema"]) as u64;
-        assert_eq!(actual, objects.div_ceil(50));
-        assert!(actual <= requested, "{actual} > {requested}");
-    }
-}
-
-db_test! {
-    async fn root_fields_aliases_and_fragment_bombs_are_limited(app) {
-        let aliased: String = (0..101).map(|i| format!("a{i}: name ")).collect();
-        let (_, body) = app.post(Role::Admin, &format!("{{ viewer {{ {aliased} }} }}"), json!({})).await;
-        assert_eq!(code(&body), "QUERY_TOO_COMPLEX", "{body}");
-        assert!(body["errors"][0]["message"].as_str().unwrap().contains("100"), "{body}");
-
-        // Each fragment spreads the next twice: 2^24 selections, refused at once.
-        let mut doc = String::from("{ viewer { ...F0 } } ");
-        for i in 0..24 {
-            doc.push_str(&format!("fragment F{i} on User {{ ...F{} ...F{} }} ", i + 1, i + 1));
-        }
-        doc.push_str("fragment F24 on User { id }");
-        app.reset_queries();
+#[db_test]
+async fn aliased_introspection_is_refused_before_it_runs_for_every_role(app: TestApp) {
+    let small = "__schema { types { name fields { name } } }";
+    let many: String = (0..300).map(|i| format!("a{i}: {small} ")).collect();
+    for role in [Role::Reporting, Role::Admin] {
         let started = Instant::now();
-        let (_, body) = app.post(Role::Admin, &doc, json!({})).await;
+        let (status, body) = app.post(role, &format!("{{ {many} }}"), json!({})).await;
+        assert_eq!(status, 200);
         assert_eq!(code(&body), "QUERY_TOO_COMPLEX", "{body}");
+        assert!(
+            body["errors"][0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("the limit is 30"),
+            "{body}"
+        );
+        assert!(body["data"].is_null());
         assert!(started.elapsed() < Duration::from_secs(2));
-        // Only the token's user was read.
-        assert!(app.queries() <= 1);
     }
+    // Aliases nested inside one __schema count too: each copy of the
+    // fields list is charged.
+    let nested: String = (0..95)
+        .map(|i| format!("f{i}: fields {{ name }} "))
+        .collect();
+    let (_, body) = app
+        .post(
+            Role::Reporting,
+            &format!("{{ __schema {{ types {{ {nested} }} }} }}"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(code(&body), "QUERY_TOO_COMPLEX", "{body}");
+    assert!(cost(&body, "requestedQueryCost") > 1000);
+}
+
+#[db_test]
+async fn the_standard_introspection_query_runs_and_pays_for_what_it_returns(app: TestApp) {
+    let (status, body) = app
+        .post(Role::Reporting, STANDARD_INTROSPECTION, json!({}))
+        .await;
+    assert_eq!(status, 200);
+    assert!(
+        body["data"]["__schema"]["types"]
+            .as_array()
+            .is_some_and(|t| t.len() > 100),
+        "{body}"
+    );
+    let requested = cost(&body, "requestedQueryCost");
+    let actual = cost(&body, "actualQueryCost");
+    assert!((150..=400).contains(&requested), "{requested}");
+    // One point per 50 objects returned, and never more than asked.
+    let objects = count_objects(&body["data"]["__schema"]) as u64;
+    assert_eq!(actual, objects.div_ceil(50));
+    assert!(actual <= requested, "{actual} > {requested}");
+}
+
+#[db_test]
+async fn root_fields_aliases_and_fragment_bombs_are_limited(app: TestApp) {
+    let aliased: String = (0..101).map(|i| format!("a{i}: name ")).collect();
+    let (_, body) = app
+        .post(
+            Role::Admin,
+            &format!("{{ viewer {{ {aliased} }} }}"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(code(&body), "QUERY_TOO_COMPLEX", "{body}");
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("100"),
+        "{body}"
+    );
+
+    // Each fragment spreads the next twice: 2^24 selections, refused at once.
+    let mut doc = String::from("{ viewer { ...F0 } } ");
+    for i in 0..24 {
+        doc.push_str(&format!(
+            "fragment F{i} on User {{ ...F{} ...F{} }} ",
+            i + 1,
+            i + 1
+        ));
+    }
+    doc.push_str("fragment F24 on User { id }");
+    app.reset_queries();
+    let started = Instant::now();
+    let (_, body) = app.post(Role::Admin, &doc, json!({})).await;
+    assert_eq!(code(&body), "QUERY_TOO_COMPLEX", "{body}");
+    assert!(started.elapsed() < Duration::from_secs(2));
+    // Only the token's user was read.
+    assert!(app.queries() <= 1);
 }
 
 /// Seeds an account with 30 leads (each with an external id) through the
@@ -159,79 +186,113 @@ fn records(value: &Value, in_feed: bool) -> f64 {
     }
 }
 
-db_test! {
-    async fn the_charged_cost_bounds_the_records_and_statements_a_request_reads(app) {
-        let ids = seed(&app).await;
-        let counts = format!(
-            "{{ {} }}",
-            (0..25).map(|i| format!("c{i}: leads {{ totalCount }} ")).collect::<String>()
-        );
-        let cases: Vec<(&str, Value)> = vec![
-            // A variable's default counts (was charged 861 for 20,301 units).
-            ("query($n: Int = 100) { leads(first: $n) { nodes { id account { id leads(first: $n) { nodes { id } } } } } }", json!({})),
-            ("query($n: Int = 100) { leads(first: $n) { nodes { id account { id leads(first: $n) { nodes { id } } } } } }", json!({ "n": 5 })),
-            // The change feed's page of up to 1,000 (was charged as 100).
-            ("{ changes(first: 1000) { nodes { cursor node { id } } } }", json!({})),
-            ("{ changes { nodes { cursor node { id ... on Lead { account { id } } } } } }", json!({})),
-            // Every totalCount is a COUNT statement (was free).
-            (&counts, json!({})),
-            ("{ leads(first: 100) { totalCount nodes { id account { id } owner { id } externalIds { externalId } stageHistory { to at } } } }", json!({})),
-            ("query($ids: [ID!]!) { nodes(ids: $ids) { id ... on Lead { account { id } owner { id } } } }", json!({ "ids": ids })),
-            ("{ accounts(first: 5) { nodes { id leads(first: 50) { totalCount nodes { id } } } } }", json!({})),
-            ("{ kpis(input: {kpis: [LEADS_CREATED, MQLS, WIN_RATE], from: \"2026-01-01\", to: \"2026-12-31\", granularity: MONTH}) { kpi series { start value { value } } } }", json!({})),
-        ];
-        for (query, variables) in cases {
-            app.reset_queries();
-            let (status, body) = app.post(Role::Admin, query, variables.clone()).await;
-            assert_eq!(status, 200, "{body}");
-            let requested = cost(&body, "requestedQueryCost");
-            if code(&body) == "QUERY_TOO_COMPLEX" {
-                // Refused before anything ran: only the token's user was read.
-                assert!(requested > 1000, "{query}: {body}");
-                assert!(app.queries() <= 1, "{query} ran {} statements", app.queries());
-                continue;
-            }
-            assert!(body.get("errors").is_none(), "{query}: {body}");
-            let statements = app.queries() as u64;
-            let read = records(&body["data"], false).ceil() as u64;
-            let actual = cost(&body, "actualQueryCost");
-            assert!(read <= requested, "{query} {variables}: charged {requested}, returned {read} records");
-            assert!(statements <= requested, "{query} {variables}: charged {requested}, ran {statements} statements");
-            assert!(read <= actual && actual <= requested, "{query} {variables}: read {read}, actual {actual}, requested {requested}");
+#[db_test]
+async fn the_charged_cost_bounds_the_records_and_statements_a_request_reads(app: TestApp) {
+    let ids = seed(&app).await;
+    let counts = format!(
+        "{{ {} }}",
+        (0..25)
+            .map(|i| format!("c{i}: leads {{ totalCount }} "))
+            .collect::<String>()
+    );
+    let cases: Vec<(&str, Value)> = vec![
+        // A variable's default counts (was charged 861 for 20,301 units).
+        (
+            "query($n: Int = 100) { leads(first: $n) { nodes { id account { id leads(first: $n) { nodes { id } } } } } }",
+            json!({}),
+        ),
+        (
+            "query($n: Int = 100) { leads(first: $n) { nodes { id account { id leads(first: $n) { nodes { id } } } } } }",
+            json!({ "n": 5 }),
+        ),
+        // The change feed's page of up to 1,000 (was charged as 100).
+        (
+            "{ changes(first: 1000) { nodes { cursor node { id } } } }",
+            json!({}),
+        ),
+        (
+            "{ changes { nodes { cursor node { id ... on Lead { account { id } } } } } }",
+            json!({}),
+        ),
+        // Every totalCount is a COUNT statement (was free).
+        (&counts, json!({})),
+        (
+            "{ leads(first: 100) { totalCount nodes { id account { id } owner { id } externalIds { externalId } stageHistory { to at } } } }",
+            json!({}),
+        ),
+        (
+            "query($ids: [ID!]!) { nodes(ids: $ids) { id ... on Lead { account { id } owner { id } } } }",
+            json!({ "ids": ids }),
+        ),
+        (
+            "{ accounts(first: 5) { nodes { id leads(first: 50) { totalCount nodes { id } } } } }",
+            json!({}),
+        ),
+        (
+            "{ kpis(input: {kpis: [LEADS_CREATED, MQLS, WIN_RATE], from: \"2026-01-01\", to: \"2026-12-31\", granularity: MONTH}) { kpi series { start value { value } } } }",
+            json!({}),
+        ),
+    ];
+    for (query, variables) in cases {
+        app.reset_queries();
+        let (status, body) = app.post(Role::Admin, query, variables.clone()).await;
+        assert_eq!(status, 200, "{body}");
+        let requested = cost(&body, "requestedQueryCost");
+        if code(&body) == "QUERY_TOO_COMPLEX" {
+            // Refused before anything ran: only the token's user was read.
+            assert!(requested > 1000, "{query}: {body}");
+            assert!(
+                app.queries() <= 1,
+                "{query} ran {} statements",
+                app.queries()
+            );
+            continue;
         }
+        assert!(body.get("errors").is_none(), "{query}: {body}");
+        let statements = app.queries() as u64;
+        let read = records(&body["data"], false).ceil() as u64;
+        let actual = cost(&body, "actualQueryCost");
+        assert!(
+            read <= requested,
+            "{query} {variables}: charged {requested}, returned {read} records"
+        );
+        assert!(
+            statements <= requested,
+            "{query} {variables}: charged {requested}, ran {statements} statements"
+        );
+        assert!(
+            read <= actual && actual <= requested,
+            "{query} {variables}: read {read}, actual {actual}, requested {requested}"
+        );
     }
 }
 
-db_test! {
-    async fn bulk_mutations_cost_a_point_per_ten_records(app) {
-        let leads: Vec<Value> = (0..250)
-            .map(|i| json!({ "externalId": format!("b-{i}"), "email": format!("b{i}@bulk.example") }))
-            .collect();
-        let (_, body) = app
-            .post(
-                Role::Integration,
-                "mutation($l: [LeadUpsertInput!]!) { upsertLeads(input: {system: HUBSPOT, leads: $l}) { created results { status } } }",
-                json!({ "l": leads }),
-            )
-            .await;
-        assert_eq!(body["data"]["upsertLeads"]["created"], 250, "{body}");
-        assert_eq!(cost(&body, "requestedQueryCost"), 1 + 25);
-    }
+#[db_test]
+async fn bulk_mutations_cost_a_point_per_ten_records(app: TestApp) {
+    let leads: Vec<Value> = (0..250)
+        .map(|i| json!({ "externalId": format!("b-{i}"), "email": format!("b{i}@bulk.example") }))
+        .collect();
+    let (_, body) = app
+        .post(
+            Role::Integration,
+            "mutation($l: [LeadUpsertInput!]!) { upsertLeads(input: {system: HUBSPOT, leads: $l}) { created results { status } } }",
+            json!({ "l": leads }),
+        )
+        .await;
+    assert_eq!(body["data"]["upsertLeads"]["created"], 250, "{body}");
+    assert_eq!(cost(&body, "requestedQueryCost"), 1 + 25);
 }
 
-/// A server whose budget runs on a clock the test moves.
-async fn throttled_app(backend: Backend, capacity: f64, rate: f64) -> (TestApp, Arc<ManualClock>) {
-    let clock = Arc::new(ManualClock::default());
-    let handle = clock.clone();
-    let app = TestApp::spawn_with(backend, move |c| {
+/// A server whose budget holds `capacity` points refilling at `rate` a
+/// second, on a clock the test moves ([`TestApp::clock`]).
+fn throttled(capacity: f64, rate: f64) -> impl Fn(&mut Config) {
+    move |c| {
+        manual_clock(c);
         c.throttle = ThrottleSettings {
             capacity,
             restore_rate: rate,
         };
-        c.clock = handle;
-    })
-    .await;
-    (app, clock)
+    }
 }
 
 /// 1 + 100 x (lead 1 + account 1 + owner 1) = 301 points.
@@ -239,8 +300,8 @@ const PAGE_301: &str = "{ leads(first: 100) { nodes { id account { name } owner 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_burst_is_served_up_to_the_budget_refused_with_429_and_served_again_after_the_refill() {
-    for backend in backends() {
-        let (app, clock) = throttled_app(backend, 1000.0, 50.0).await;
+    each_backend_with(throttled(1000.0, 50.0), async |app| {
+        let clock = app.clock();
         // The page comes back empty: it is refunded down to its actual cost
         // of 1, so 301 points are taken and 300 given back each time.
         let (_, body) = app.post(Role::Sales, PAGE_301, json!({})).await;
@@ -302,13 +363,13 @@ async fn a_burst_is_served_up_to_the_budget_refused_with_429_and_served_again_af
             body["extensions"]["cost"]["throttleStatus"]["currentlyAvailable"],
             49
         );
-    }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn introspection_is_charged_to_the_budget_too() {
-    for backend in backends() {
-        let (app, _clock) = throttled_app(backend, 300.0, 0.001).await;
+    each_backend_with(throttled(300.0, 0.001), async |app| {
         let (status, body) = app
             .post(Role::Reporting, STANDARD_INTROSPECTION, json!({}))
             .await;
@@ -325,26 +386,29 @@ async fn introspection_is_charged_to_the_budget_too() {
             .await;
         assert_eq!(status, 429, "{body}");
         assert_eq!(code(&body), "RATE_LIMITED");
-    }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_saturated_pool_is_a_quick_503_unavailable_with_retry_after() {
-    for backend in backends() {
-        let app = TestApp::spawn_with(backend, |c| {
+    each_backend_with(
+        |c| {
             c.db_max_connections = 1;
             c.db_acquire_timeout = Duration::from_millis(500);
-        })
-        .await;
-        // The test holds the pool's only connection.
-        let held = app.db.begin().await.unwrap();
-        assert_unavailable_at_once(&app, Duration::from_secs(3)).await;
-        drop(held);
-        let (status, _) = app
-            .post(Role::Admin, "{ leads { totalCount } }", json!({}))
-            .await;
-        assert_eq!(status, 200);
-    }
+        },
+        async |app| {
+            // The test holds the pool's only connection.
+            let held = app.db.begin().await.unwrap();
+            assert_unavailable_at_once(&app, Duration::from_secs(3)).await;
+            drop(held);
+            let (status, _) = app
+                .post(Role::Admin, "{ leads { totalCount } }", json!({}))
+                .await;
+            assert_eq!(status, 200);
+        },
+    )
+    .await;
 }
 
 /// A query is answered 503 `UNAVAILABLE` with `Retry-After` and a request
@@ -423,11 +487,9 @@ impl Proxy {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_database_is_a_quick_503_unavailable_and_readyz_answers_within_a_second_on_postgres()
 {
-    let Some(url) = backends().into_iter().find_map(|b| match b {
-        Backend::Postgres(url) => Some(url),
-        Backend::Sqlite => None,
-    }) else {
-        return; // PostgreSQL only: SQLite is a file, there is no connection to lose
+    // PostgreSQL only: SQLite is a file, there is no connection to lose.
+    let Some(Backend::Postgres(url)) = crate::common::postgres() else {
+        return;
     };
     let target = url
         .split('@')
@@ -451,28 +513,31 @@ async fn a_lost_database_is_a_quick_503_unavailable_and_readyz_answers_within_a_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_response_over_the_size_limit_is_replaced_by_an_error() {
-    for backend in backends() {
-        let app = TestApp::spawn_with(backend, |c| c.max_response_bytes = 4096).await;
-        let (status, body) = app
-            .post(Role::Reporting, STANDARD_INTROSPECTION, json!({}))
-            .await;
-        assert_eq!(status, 200);
-        assert_eq!(code(&body), "QUERY_TOO_COMPLEX", "{body}");
-        assert!(
-            body["errors"][0]["message"]
-                .as_str()
-                .unwrap()
-                .contains("4096 bytes")
-        );
-        assert!(body["extensions"]["requestId"].is_string());
-    }
+    each_backend_with(
+        |c| c.max_response_bytes = 4096,
+        async |app| {
+            let (status, body) = app
+                .post(Role::Reporting, STANDARD_INTROSPECTION, json!({}))
+                .await;
+            assert_eq!(status, 200);
+            assert_eq!(code(&body), "QUERY_TOO_COMPLEX", "{body}");
+            assert!(
+                body["errors"][0]["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("4096 bytes")
+            );
+            assert!(body["extensions"]["requestId"].is_string());
+        },
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_kpi_csv_export_is_charged_to_the_budget_too() {
-    for backend in backends() {
-        // The kpis surcharge 100 + 2 KPIs: 102 points; the budget holds 250.
-        let (app, clock) = throttled_app(backend, 250.0, 1.0).await;
+    // The kpis surcharge 100 + 2 KPIs: 102 points; the budget holds 250.
+    each_backend_with(throttled(250.0, 1.0), async |app| {
+        let clock = app.clock();
         let url = format!(
             "{}/reports/kpis.csv?kpis=LEADS_CREATED,MQLS&from=2026-01-01&to=2026-03-31",
             app.base
@@ -493,5 +558,6 @@ async fn the_kpi_csv_export_is_charged_to_the_budget_too() {
         assert_eq!(code(&body), "RATE_LIMITED");
         clock.advance(Duration::from_secs(56));
         assert_eq!(get().await.unwrap().status(), 200);
-    }
+    })
+    .await;
 }

@@ -4,11 +4,9 @@
 
 use entity::enums::Role::{self, *};
 use serde_json::{Value, json};
+use test_macros::db_test;
 
-use crate::{
-    common::{ROLES, TestApp},
-    db_test,
-};
+use crate::common::{ROLES, TestApp};
 
 /// Records every operation can refer to, created by ADMIN (and owned by the
 /// SALES user where ownership matters).
@@ -421,47 +419,80 @@ fn codes(body: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
-db_test! {
-    async fn every_role_gets_exactly_the_operations_the_policy_grants(app) {
-        let f = fixture(&app).await;
-        let mut wrong = vec![];
-        for (operation, document, allowed) in matrix(&f) {
-            // Denied roles first, so a delete by an allowed role comes after.
-            let mut order: Vec<Role> = ROLES.iter().copied().filter(|r| !allowed.contains(r)).collect();
-            order.extend(ROLES.iter().copied().filter(|r| allowed.contains(r)));
-            for role in order {
-                let document = document.replace("ROLE", &role.as_str().to_lowercase());
-                let (status, body) = app.post(role, &document, json!({})).await;
-                let forbidden = codes(&body).iter().any(|c| c == "FORBIDDEN");
-                let expected_forbidden = !allowed.contains(&role);
-                if status != 200 || forbidden != expected_forbidden {
-                    wrong.push(format!("{} {operation}: expected {}, got HTTP {status} {body}", role.as_str(), if expected_forbidden { "FORBIDDEN" } else { "allowed" }));
-                }
-                if expected_forbidden {
-                    // Nothing of the data: the denied field is null.
-                    let field = body["data"].as_object().and_then(|d| d.values().next().cloned());
-                    assert!(field.is_none_or(|v| v.is_null()), "{} {operation} leaked data: {body}", role.as_str());
-                } else if !forbidden {
-                    assert!(codes(&body).iter().all(|c| c != "INTERNAL"), "{} {operation}: {body}", role.as_str());
-                }
+#[db_test]
+async fn every_role_gets_exactly_the_operations_the_policy_grants(app: TestApp) {
+    let f = fixture(&app).await;
+    let mut wrong = vec![];
+    for (operation, document, allowed) in matrix(&f) {
+        // Denied roles first, so a delete by an allowed role comes after.
+        let mut order: Vec<Role> = ROLES
+            .iter()
+            .copied()
+            .filter(|r| !allowed.contains(r))
+            .collect();
+        order.extend(ROLES.iter().copied().filter(|r| allowed.contains(r)));
+        for role in order {
+            let document = document.replace("ROLE", &role.as_str().to_lowercase());
+            let (status, body) = app.post(role, &document, json!({})).await;
+            let forbidden = codes(&body).iter().any(|c| c == "FORBIDDEN");
+            let expected_forbidden = !allowed.contains(&role);
+            if status != 200 || forbidden != expected_forbidden {
+                wrong.push(format!(
+                    "{} {operation}: expected {}, got HTTP {status} {body}",
+                    role.as_str(),
+                    if expected_forbidden {
+                        "FORBIDDEN"
+                    } else {
+                        "allowed"
+                    }
+                ));
+            }
+            if expected_forbidden {
+                // Nothing of the data: the denied field is null.
+                let field = body["data"]
+                    .as_object()
+                    .and_then(|d| d.values().next().cloned());
+                assert!(
+                    field.is_none_or(|v| v.is_null()),
+                    "{} {operation} leaked data: {body}",
+                    role.as_str()
+                );
+            } else if !forbidden {
+                assert!(
+                    codes(&body).iter().all(|c| c != "INTERNAL"),
+                    "{} {operation}: {body}",
+                    role.as_str()
+                );
             }
         }
-        assert!(wrong.is_empty(), "role matrix mismatches:\n{}", wrong.join("\n"));
     }
+    assert!(
+        wrong.is_empty(),
+        "role matrix mismatches:\n{}",
+        wrong.join("\n")
+    );
 }
 
-db_test! {
-    async fn sales_may_edit_only_the_leads_and_opportunities_it_owns(app) {
-        let theirs = app.create_lead("someone@else.example", json!({ "ownerId": app.user_gid(Marketing) })).await;
-        let code = app
-            .error_code(Sales, "mutation($id: ID!) { updateLead(input: {id: $id, jobTitle: \"x\"}) { lead { id } } }", json!({ "id": theirs }))
-            .await;
-        assert_eq!(code.as_deref(), Some("FORBIDDEN"));
-        let code = app
-            .error_code(Sales, "mutation($o: ID!) { createOpportunity(input: {name: \"x\", ownerId: $o, amount: {amount: \"1\", currency: \"USD\"}}) { opportunity { id } } }", json!({ "o": app.user_gid(Marketing) }))
-            .await;
-        assert_eq!(code.as_deref(), Some("FORBIDDEN"));
-    }
+#[db_test]
+async fn sales_may_edit_only_the_leads_and_opportunities_it_owns(app: TestApp) {
+    let theirs = app
+        .create_lead(
+            "someone@else.example",
+            json!({ "ownerId": app.user_gid(Marketing) }),
+        )
+        .await;
+    let code = app
+        .error_code(
+            Sales,
+            "mutation($id: ID!) { updateLead(input: {id: $id, jobTitle: \"x\"}) { lead { id } } }",
+            json!({ "id": theirs }),
+        )
+        .await;
+    assert_eq!(code.as_deref(), Some("FORBIDDEN"));
+    let code = app
+        .error_code(Sales, "mutation($o: ID!) { createOpportunity(input: {name: \"x\", ownerId: $o, amount: {amount: \"1\", currency: \"USD\"}}) { opportunity { id } } }", json!({ "o": app.user_gid(Marketing) }))
+        .await;
+    assert_eq!(code.as_deref(), Some("FORBIDDEN"));
 }
 
 const EMAIL: &str = "neo@matrix.example";
@@ -479,32 +510,79 @@ fn assert_no_personal_data(body: &Value, path: &str) {
     );
 }
 
-db_test! {
-    async fn reporting_cannot_read_a_leads_name_or_email_by_any_path(app) {
-        let f = fixture(&app).await;
-        let paths = [
-            ("leads", "{ leads { nodes { id email firstName lastName jobTitle } } }".to_owned()),
-            ("node", format!("{{ node(id: \"{}\") {{ id ... on Lead {{ email firstName lastName }} }} }}", f.lead)),
-            ("nodes", format!("{{ nodes(ids: [\"{}\"]) {{ ... on Lead {{ email lastName }} }} }}", f.lead)),
-            ("opportunity.primaryLead", "{ opportunities { nodes { name primaryLead { email firstName } } } }".to_owned()),
-            ("account.leads", "{ accounts { nodes { leads { nodes { email lastName } } } } }".to_owned()),
-            ("fragment", "query { leads { nodes { ...L } } } fragment L on Lead { email }".to_owned()),
-            ("search", "{ leads(filter: {search: \"neo\"}) { totalCount nodes { id } } }".to_owned()),
-            ("orderBy email", "{ leads(orderBy: {field: EMAIL}) { nodes { id } } }".to_owned()),
-            ("users", "{ users { nodes { name email } } }".to_owned()),
-            ("viewer", "{ viewer { name email } }".to_owned()),
-        ];
-        for (path, document) in paths {
-            let (status, body) = app.post(Reporting, &document, json!({})).await;
-            assert_eq!(status, 200, "{path}");
-            assert!(codes(&body).iter().any(|c| c == "FORBIDDEN"), "{path}: expected FORBIDDEN, got {body}");
-            assert_no_personal_data(&body, path);
-        }
-        // The same documents give MARKETING the data.
-        let data = app.gql(Marketing, &format!("{{ node(id: \"{}\") {{ ... on Lead {{ email }} }} }}", f.lead), json!({})).await;
-        assert_eq!(data["node"]["email"], EMAIL);
-        // REPORTING still reads non-personal lead data for aggregates.
-        let data = app.gql(Reporting, "{ leads { totalCount nodes { stage source fitScore } } }", json!({})).await;
-        assert_eq!(data["leads"]["totalCount"], 1);
+#[db_test]
+async fn reporting_cannot_read_a_leads_name_or_email_by_any_path(app: TestApp) {
+    let f = fixture(&app).await;
+    let paths = [
+        (
+            "leads",
+            "{ leads { nodes { id email firstName lastName jobTitle } } }".to_owned(),
+        ),
+        (
+            "node",
+            format!(
+                "{{ node(id: \"{}\") {{ id ... on Lead {{ email firstName lastName }} }} }}",
+                f.lead
+            ),
+        ),
+        (
+            "nodes",
+            format!(
+                "{{ nodes(ids: [\"{}\"]) {{ ... on Lead {{ email lastName }} }} }}",
+                f.lead
+            ),
+        ),
+        (
+            "opportunity.primaryLead",
+            "{ opportunities { nodes { name primaryLead { email firstName } } } }".to_owned(),
+        ),
+        (
+            "account.leads",
+            "{ accounts { nodes { leads { nodes { email lastName } } } } }".to_owned(),
+        ),
+        (
+            "fragment",
+            "query { leads { nodes { ...L } } } fragment L on Lead { email }".to_owned(),
+        ),
+        (
+            "search",
+            "{ leads(filter: {search: \"neo\"}) { totalCount nodes { id } } }".to_owned(),
+        ),
+        (
+            "orderBy email",
+            "{ leads(orderBy: {field: EMAIL}) { nodes { id } } }".to_owned(),
+        ),
+        ("users", "{ users { nodes { name email } } }".to_owned()),
+        ("viewer", "{ viewer { name email } }".to_owned()),
+    ];
+    for (path, document) in paths {
+        let (status, body) = app.post(Reporting, &document, json!({})).await;
+        assert_eq!(status, 200, "{path}");
+        assert!(
+            codes(&body).iter().any(|c| c == "FORBIDDEN"),
+            "{path}: expected FORBIDDEN, got {body}"
+        );
+        assert_no_personal_data(&body, path);
     }
+    // The same documents give MARKETING the data.
+    let data = app
+        .gql(
+            Marketing,
+            &format!(
+                "{{ node(id: \"{}\") {{ ... on Lead {{ email }} }} }}",
+                f.lead
+            ),
+            json!({}),
+        )
+        .await;
+    assert_eq!(data["node"]["email"], EMAIL);
+    // REPORTING still reads non-personal lead data for aggregates.
+    let data = app
+        .gql(
+            Reporting,
+            "{ leads { totalCount nodes { stage source fitScore } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(data["leads"]["totalCount"], 1);
 }

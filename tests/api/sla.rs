@@ -13,14 +13,17 @@ use entity::{
     event::{self, EventKind},
     lead,
 };
-use handoff::services::sla::{SweepReport, sweep};
+use handoff::{
+    config::Config,
+    services::sla::{SweepReport, sweep},
+};
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::{Value, json};
+use test_macros::db_test;
 use uuid::Uuid;
 
-use crate::{
-    common::{Instance, TestApp, backends, gid, lead_definition},
-    db_test,
+use crate::common::{
+    Instance, TestApp, each_backend_with, eventually, gid, lead_definition, manual_clock,
 };
 
 const LEAD: &str = "query($id: ID!) { node(id: $id) { ... on Lead { stage mqlAt slaStatus slaFirstContactDueAt slaDispositionDueAt firstContactedAt dispositionedAt owner { id } version } } }";
@@ -109,169 +112,206 @@ async fn events_of(app: &TestApp, subjects: &[Uuid]) -> Vec<event::Model> {
         .unwrap()
 }
 
-db_test! {
-    async fn time_moves_an_untouched_mql_to_at_risk_then_breached_once_each(app) {
-        let account = fitting_account(&app).await;
-        let gid = ideal_lead(&app, &account, "vp@fitco.example").await;
-        approve(&app).await;
-        let id = uuid_of(&gid);
-        let l = lead(&app, &gid).await;
-        assert_eq!(l["stage"], "MQL");
-        assert_eq!(l["slaStatus"], "ON_TRACK");
-        let mql_at = time(&l["mqlAt"]);
-        let first_due = time(&l["slaFirstContactDueAt"]);
-        let disposition_due = time(&l["slaDispositionDueAt"]);
-        let version = l["version"].as_i64().unwrap();
+#[db_test]
+async fn time_moves_an_untouched_mql_to_at_risk_then_breached_once_each(app: TestApp) {
+    let account = fitting_account(&app).await;
+    let gid = ideal_lead(&app, &account, "vp@fitco.example").await;
+    approve(&app).await;
+    let id = uuid_of(&gid);
+    let l = lead(&app, &gid).await;
+    assert_eq!(l["stage"], "MQL");
+    assert_eq!(l["slaStatus"], "ON_TRACK");
+    let mql_at = time(&l["mqlAt"]);
+    let first_due = time(&l["slaFirstContactDueAt"]);
+    let disposition_due = time(&l["slaDispositionDueAt"]);
+    let version = l["version"].as_i64().unwrap();
 
-        // An hour in: nothing to do.
-        assert_eq!(run(&app, mql_at + hours(1)).await, SweepReport::default());
-        assert_eq!(lead(&app, &gid).await["slaStatus"], "ON_TRACK");
-        assert!(events_of(&app, &[id]).await.is_empty());
+    // An hour in: nothing to do.
+    assert_eq!(run(&app, mql_at + hours(1)).await, SweepReport::default());
+    assert_eq!(lead(&app, &gid).await["slaStatus"], "ON_TRACK");
+    assert!(events_of(&app, &[id]).await.is_empty());
 
-        // 19 h in: the last quarter of the 24 h first-contact window.
-        let t = mql_at + hours(19);
-        let report = run(&app, t).await;
-        assert_eq!(report.at_risk, [id]);
-        assert!(report.breached.is_empty());
-        let l = lead(&app, &gid).await;
-        assert_eq!(l["slaStatus"], "AT_RISK");
-        assert_eq!(l["version"].as_i64().unwrap(), version + 1);
-        let events = events_of(&app, &[id]).await;
-        assert_eq!(events.len(), 1);
-        let e = &events[0];
-        assert_eq!(e.kind, EventKind::LeadSlaAtRisk);
-        assert_eq!(e.subject_id, id);
-        assert_eq!(e.owner_id, None, "the MQL is unowned");
-        assert_eq!(e.at, t);
-        let data = e.data.clone().unwrap();
-        assert_eq!(time(&data["slaFirstContactDueAt"]), first_due);
-        assert_eq!(time(&data["slaDispositionDueAt"]), disposition_due);
-        // The change feed hears about it too, with the field that changed.
-        let log = change_log::Entity::find()
-            .filter(change_log::Column::ObjectId.eq(id))
-            .order_by_desc(change_log::Column::Seq)
-            .one(&app.db)
+    // 19 h in: the last quarter of the 24 h first-contact window.
+    let t = mql_at + hours(19);
+    let report = run(&app, t).await;
+    assert_eq!(report.at_risk, [id]);
+    assert!(report.breached.is_empty());
+    let l = lead(&app, &gid).await;
+    assert_eq!(l["slaStatus"], "AT_RISK");
+    assert_eq!(l["version"].as_i64().unwrap(), version + 1);
+    let events = events_of(&app, &[id]).await;
+    assert_eq!(events.len(), 1);
+    let e = &events[0];
+    assert_eq!(e.kind, EventKind::LeadSlaAtRisk);
+    assert_eq!(e.subject_id, id);
+    assert_eq!(e.owner_id, None, "the MQL is unowned");
+    assert_eq!(e.at, t);
+    let data = e.data.clone().unwrap();
+    assert_eq!(time(&data["slaFirstContactDueAt"]), first_due);
+    assert_eq!(time(&data["slaDispositionDueAt"]), disposition_due);
+    // The change feed hears about it too, with the field that changed.
+    let log = change_log::Entity::find()
+        .filter(change_log::Column::ObjectId.eq(id))
+        .order_by_desc(change_log::Column::Seq)
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(log.changed_fields, Some(json!(["slaStatus"])));
+    assert_eq!(log.actor_id, None);
+    assert_eq!(log.at, t);
+
+    // The same sweep again changes nothing and adds no event.
+    assert_eq!(run(&app, t).await, SweepReport::default());
+    assert_eq!(
+        lead(&app, &gid).await["version"].as_i64().unwrap(),
+        version + 1
+    );
+    assert_eq!(events_of(&app, &[id]).await.len(), 1);
+
+    // 25 h in: the first contact is overdue.
+    let t = mql_at + hours(25);
+    let report = run(&app, t).await;
+    assert!(report.at_risk.is_empty());
+    assert_eq!(report.breached, [id]);
+    let l = lead(&app, &gid).await;
+    assert_eq!(l["slaStatus"], "BREACHED");
+    assert_eq!(l["version"].as_i64().unwrap(), version + 2);
+    let events = events_of(&app, &[id]).await;
+    let kinds: Vec<_> = events.iter().map(|e| e.kind).collect();
+    assert_eq!(
+        kinds,
+        [EventKind::LeadSlaAtRisk, EventKind::LeadSlaBreached]
+    );
+    assert_eq!(events[1].at, t);
+    assert!(events[1].seq > events[0].seq);
+
+    // BREACHED is final for the sweep.
+    assert_eq!(run(&app, mql_at + hours(100)).await, SweepReport::default());
+    assert_eq!(events_of(&app, &[id]).await.len(), 2);
+}
+
+#[db_test]
+async fn a_lead_worked_within_its_windows_never_breaches(app: TestApp) {
+    let account = fitting_account(&app).await;
+    let worked = ideal_lead(&app, &account, "worked@fitco.example").await;
+    let contacted = ideal_lead(&app, &account, "contacted@fitco.example").await;
+    approve(&app).await;
+    let mql_at = time(&lead(&app, &worked).await["mqlAt"]);
+
+    // A sales call and an accept, right away: MET.
+    assert_eq!(
+        activity(&app, Sales, &worked, "CALL").await["lead"]["slaStatus"],
+        "ON_TRACK"
+    );
+    let accepted = app
+        .gql(Sales, "mutation($i: LeadMoveInput!) { acceptLead(input: $i) { lead { stage slaStatus } userErrors { code message } } }", json!({ "i": { "id": worked } }))
+        .await;
+    assert_eq!(accepted["acceptLead"]["lead"]["stage"], "SAL", "{accepted}");
+    assert_eq!(accepted["acceptLead"]["lead"]["slaStatus"], "MET");
+    // Only called: the first window is met, the disposition window runs.
+    activity(&app, Sales, &contacted, "CALL").await;
+    let version = lead(&app, &worked).await["version"].clone();
+
+    for h in [19, 25, 100] {
+        let report = run(&app, mql_at + hours(h)).await;
+        assert!(
+            !report.at_risk.contains(&uuid_of(&worked)),
+            "+{h}h: {report:?}"
+        );
+        assert!(
+            !report.breached.contains(&uuid_of(&worked)),
+            "+{h}h: {report:?}"
+        );
+    }
+    let l = lead(&app, &worked).await;
+    assert_eq!(l["slaStatus"], "MET");
+    assert_eq!(
+        l["version"], version,
+        "the sweep never wrote the worked lead"
+    );
+    assert!(events_of(&app, &[uuid_of(&worked)]).await.is_empty());
+
+    // The called-only lead: on track at +25 h (its 48 h disposition
+    // window is not yet in its last quarter), it breached by +100 h.
+    let kinds: Vec<_> = events_of(&app, &[uuid_of(&contacted)])
+        .await
+        .iter()
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(kinds, [EventKind::LeadSlaBreached]);
+    assert_eq!(lead(&app, &contacted).await["slaStatus"], "BREACHED");
+}
+
+#[db_test]
+async fn concurrent_sweeps_breach_each_lead_exactly_once(app: TestApp) {
+    approve(&app).await;
+    let account = fitting_account(&app).await;
+    for round in 0..5 {
+        let mut ids = Vec::new();
+        for i in 0..20 {
+            let gid = ideal_lead(&app, &account, &format!("r{round}-{i}@fitco.example")).await;
+            ids.push(uuid_of(&gid));
+        }
+        // Every lead of this round became MQL just now.
+        let open = lead::Entity::find()
+            .filter(lead::Column::Id.is_in(ids.iter().copied()))
+            .filter(lead::Column::SlaStatus.eq(entity::enums::SlaStatus::OnTrack))
+            .all(&app.db)
+            .await
+            .unwrap();
+        assert_eq!(open.len(), 20, "round {round}");
+
+        let t = handoff::services::records::now() + hours(25);
+        let (a, b) = tokio::join!(sweep(&app.db, t), sweep(&app.db, t));
+        let (a, b) = (a.expect("first sweep"), b.expect("second sweep"));
+        assert!(a.at_risk.is_empty() && b.at_risk.is_empty());
+        let mut reported: Vec<Uuid> = a.breached.iter().chain(&b.breached).copied().collect();
+        reported.sort_unstable();
+        let mut expected = ids.clone();
+        expected.sort_unstable();
+        assert_eq!(
+            reported,
+            expected,
+            "round {round}: each lead reported by exactly one sweep ({} + {})",
+            a.breached.len(),
+            b.breached.len()
+        );
+
+        let events = events_of(&app, &ids).await;
+        assert_eq!(events.len(), 20, "round {round}");
+        let mut per_lead: HashMap<Uuid, usize> = HashMap::new();
+        for e in &events {
+            assert_eq!(e.kind, EventKind::LeadSlaBreached);
+            assert_eq!(e.at, t);
+            *per_lead.entry(e.subject_id).or_default() += 1;
+        }
+        assert_eq!(per_lead.len(), 20, "round {round}");
+        assert!(
+            per_lead.values().all(|&n| n == 1),
+            "round {round}: {per_lead:?}"
+        );
+
+        let logs = change_log::Entity::find()
+            .filter(change_log::Column::ObjectId.is_in(ids.iter().copied()))
+            .filter(change_log::Column::At.eq(t))
+            .all(&app.db)
+            .await
+            .unwrap();
+        assert_eq!(
+            logs.len(),
+            20,
+            "round {round}: one change-log entry per lead"
+        );
+        for l in lead::Entity::find()
+            .filter(lead::Column::Id.is_in(ids.iter().copied()))
+            .all(&app.db)
             .await
             .unwrap()
-            .unwrap();
-        assert_eq!(log.changed_fields, Some(json!(["slaStatus"])));
-        assert_eq!(log.actor_id, None);
-        assert_eq!(log.at, t);
-
-        // The same sweep again changes nothing and adds no event.
-        assert_eq!(run(&app, t).await, SweepReport::default());
-        assert_eq!(lead(&app, &gid).await["version"].as_i64().unwrap(), version + 1);
-        assert_eq!(events_of(&app, &[id]).await.len(), 1);
-
-        // 25 h in: the first contact is overdue.
-        let t = mql_at + hours(25);
-        let report = run(&app, t).await;
-        assert!(report.at_risk.is_empty());
-        assert_eq!(report.breached, [id]);
-        let l = lead(&app, &gid).await;
-        assert_eq!(l["slaStatus"], "BREACHED");
-        assert_eq!(l["version"].as_i64().unwrap(), version + 2);
-        let events = events_of(&app, &[id]).await;
-        let kinds: Vec<_> = events.iter().map(|e| e.kind).collect();
-        assert_eq!(kinds, [EventKind::LeadSlaAtRisk, EventKind::LeadSlaBreached]);
-        assert_eq!(events[1].at, t);
-        assert!(events[1].seq > events[0].seq);
-
-        // BREACHED is final for the sweep.
-        assert_eq!(run(&app, mql_at + hours(100)).await, SweepReport::default());
-        assert_eq!(events_of(&app, &[id]).await.len(), 2);
-    }
-}
-
-db_test! {
-    async fn a_lead_worked_within_its_windows_never_breaches(app) {
-        let account = fitting_account(&app).await;
-        let worked = ideal_lead(&app, &account, "worked@fitco.example").await;
-        let contacted = ideal_lead(&app, &account, "contacted@fitco.example").await;
-        approve(&app).await;
-        let mql_at = time(&lead(&app, &worked).await["mqlAt"]);
-
-        // A sales call and an accept, right away: MET.
-        assert_eq!(activity(&app, Sales, &worked, "CALL").await["lead"]["slaStatus"], "ON_TRACK");
-        let accepted = app
-            .gql(Sales, "mutation($i: LeadMoveInput!) { acceptLead(input: $i) { lead { stage slaStatus } userErrors { code message } } }", json!({ "i": { "id": worked } }))
-            .await;
-        assert_eq!(accepted["acceptLead"]["lead"]["stage"], "SAL", "{accepted}");
-        assert_eq!(accepted["acceptLead"]["lead"]["slaStatus"], "MET");
-        // Only called: the first window is met, the disposition window runs.
-        activity(&app, Sales, &contacted, "CALL").await;
-        let version = lead(&app, &worked).await["version"].clone();
-
-        for h in [19, 25, 100] {
-            let report = run(&app, mql_at + hours(h)).await;
-            assert!(!report.at_risk.contains(&uuid_of(&worked)), "+{h}h: {report:?}");
-            assert!(!report.breached.contains(&uuid_of(&worked)), "+{h}h: {report:?}");
+        {
+            assert_eq!(l.sla_status, Some(entity::enums::SlaStatus::Breached));
         }
-        let l = lead(&app, &worked).await;
-        assert_eq!(l["slaStatus"], "MET");
-        assert_eq!(l["version"], version, "the sweep never wrote the worked lead");
-        assert!(events_of(&app, &[uuid_of(&worked)]).await.is_empty());
-
-        // The called-only lead: on track at +25 h (its 48 h disposition
-        // window is not yet in its last quarter), it breached by +100 h.
-        let kinds: Vec<_> = events_of(&app, &[uuid_of(&contacted)]).await.iter().map(|e| e.kind).collect();
-        assert_eq!(kinds, [EventKind::LeadSlaBreached]);
-        assert_eq!(lead(&app, &contacted).await["slaStatus"], "BREACHED");
-    }
-}
-
-db_test! {
-    async fn concurrent_sweeps_breach_each_lead_exactly_once(app) {
-        approve(&app).await;
-        let account = fitting_account(&app).await;
-        for round in 0..5 {
-            let mut ids = Vec::new();
-            for i in 0..20 {
-                let gid = ideal_lead(&app, &account, &format!("r{round}-{i}@fitco.example")).await;
-                ids.push(uuid_of(&gid));
-            }
-            // Every lead of this round became MQL just now.
-            let open = lead::Entity::find()
-                .filter(lead::Column::Id.is_in(ids.iter().copied()))
-                .filter(lead::Column::SlaStatus.eq(entity::enums::SlaStatus::OnTrack))
-                .all(&app.db)
-                .await
-                .unwrap();
-            assert_eq!(open.len(), 20, "round {round}");
-
-            let t = handoff::services::records::now() + hours(25);
-            let (a, b) = tokio::join!(sweep(&app.db, t), sweep(&app.db, t));
-            let (a, b) = (a.expect("first sweep"), b.expect("second sweep"));
-            assert!(a.at_risk.is_empty() && b.at_risk.is_empty());
-            let mut reported: Vec<Uuid> = a.breached.iter().chain(&b.breached).copied().collect();
-            reported.sort_unstable();
-            let mut expected = ids.clone();
-            expected.sort_unstable();
-            assert_eq!(reported, expected, "round {round}: each lead reported by exactly one sweep ({} + {})", a.breached.len(), b.breached.len());
-
-            let events = events_of(&app, &ids).await;
-            assert_eq!(events.len(), 20, "round {round}");
-            let mut per_lead: HashMap<Uuid, usize> = HashMap::new();
-            for e in &events {
-                assert_eq!(e.kind, EventKind::LeadSlaBreached);
-                assert_eq!(e.at, t);
-                *per_lead.entry(e.subject_id).or_default() += 1;
-            }
-            assert_eq!(per_lead.len(), 20, "round {round}");
-            assert!(per_lead.values().all(|&n| n == 1), "round {round}: {per_lead:?}");
-
-            let logs = change_log::Entity::find()
-                .filter(change_log::Column::ObjectId.is_in(ids.iter().copied()))
-                .filter(change_log::Column::At.eq(t))
-                .all(&app.db)
-                .await
-                .unwrap();
-            assert_eq!(logs.len(), 20, "round {round}: one change-log entry per lead");
-            for l in lead::Entity::find().filter(lead::Column::Id.is_in(ids.iter().copied())).all(&app.db).await.unwrap() {
-                assert_eq!(l.sla_status, Some(entity::enums::SlaStatus::Breached));
-            }
-            assert_eq!(lead(&app, &lead_gid(ids[0])).await["slaStatus"], "BREACHED");
-        }
+        assert_eq!(lead(&app, &lead_gid(ids[0])).await["slaStatus"], "BREACHED");
     }
 }
 
@@ -300,41 +340,45 @@ async fn backdate(app: &TestApp, id: Uuid, by: TimeDelta) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_server_sweeps_in_the_background_unless_disabled() {
-    for backend in backends() {
-        for (interval, sweeps) in [(Duration::from_millis(100), true), (Duration::ZERO, false)] {
-            let app =
-                TestApp::spawn_with(backend.clone(), |c| c.sla_sweep_interval = interval).await;
+    for (interval, sweeps) in [(Duration::from_secs(60), true), (Duration::ZERO, false)] {
+        let config = |c: &mut Config| {
+            manual_clock(c);
+            c.sla_sweep_interval = interval;
+        };
+        each_backend_with(config, async |app| {
             let account = fitting_account(&app).await;
             let gid = ideal_lead(&app, &account, "late@fitco.example").await;
             approve(&app).await;
             backdate(&app, uuid_of(&gid), hours(30)).await;
 
-            let deadline =
-                tokio::time::Instant::now() + Duration::from_secs(if sweeps { 15 } else { 1 });
-            let mut status = Value::Null;
-            while tokio::time::Instant::now() < deadline {
-                status = lead(&app, &gid).await["slaStatus"].clone();
-                if status == "BREACHED" {
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
+            // A minute passes: the sweep is due.
+            app.clock().advance(Duration::from_secs(60));
+            let status = if sweeps {
+                eventually("the background sweep", async || {
+                    let status = lead(&app, &gid).await["slaStatus"].clone();
+                    (status == "BREACHED").then_some(status)
+                })
+                .await
+            } else {
+                // Nothing is due to run; a sweeper started by mistake would
+                // have woken by now and moved the lead within a second.
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                lead(&app, &gid).await["slaStatus"].clone()
+            };
             let kinds: Vec<_> = events_of(&app, &[uuid_of(&gid)])
                 .await
                 .iter()
                 .map(|e| e.kind)
                 .collect();
             if sweeps {
-                assert_eq!(status, "BREACHED", "{backend:?}");
+                assert_eq!(status, "BREACHED");
                 assert_eq!(kinds, [EventKind::LeadSlaBreached]);
             } else {
-                assert_eq!(
-                    status, "ON_TRACK",
-                    "{backend:?}: interval 0 disables the sweep"
-                );
+                assert_eq!(status, "ON_TRACK", "interval 0 disables the sweep");
                 assert!(kinds.is_empty());
             }
-        }
+        })
+        .await;
     }
 }
 
@@ -350,35 +394,44 @@ async fn statuses(app: &TestApp, ids: &[Uuid]) -> Vec<Option<entity::enums::SlaS
         .collect()
 }
 
-/// Polls until every lead of `ids` is in `status`, or fails at the deadline.
+/// How often the instances of the two-server test sweep, by their shared
+/// manual clock.
+const SWEEP_EVERY: Duration = Duration::from_secs(1);
+
+/// Moves the clock of `app` (shared by its instances) one sweep interval
+/// at a time until every lead of `ids` is in `status`.
 async fn until_all(app: &TestApp, ids: &[Uuid], status: entity::enums::SlaStatus, what: &str) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
+    eventually(what, async || {
         let now = statuses(app, ids).await;
         if now.len() == ids.len() && now.iter().all(|s| *s == Some(status)) {
-            return;
+            return Some(());
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{what}: still {now:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+        app.clock().advance(SWEEP_EVERY);
+        None
+    })
+    .await;
 }
 
-/// Polls until every instance has started `more` sweeps since `since`.
-async fn until_swept(instances: &[Instance], since: &[usize], more: usize, what: &str) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let now: Vec<usize> = instances.iter().map(Instance::sweeps).collect();
-        if now.iter().zip(since).all(|(n, s)| *n >= s + more) {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{what}: sweeps {since:?} -> {now:?}, wanted {more} more each"
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
+/// Moves the clock of `app` one sweep interval at a time until every
+/// instance has started `more` sweeps since `since`: each move wakes both
+/// instances at the same moment, so their sweeps race.
+async fn until_swept(
+    app: &TestApp,
+    instances: &[Instance],
+    since: &[usize],
+    more: usize,
+    what: &str,
+) {
+    for round in 1..=more {
+        app.clock().advance(SWEEP_EVERY);
+        eventually(what, async || {
+            let now: Vec<usize> = instances.iter().map(Instance::sweeps).collect();
+            now.iter()
+                .zip(since)
+                .all(|(n, s)| *n >= s + round)
+                .then_some(())
+        })
+        .await;
     }
 }
 
@@ -424,11 +477,14 @@ fn assert_history(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_servers_sweeping_one_database_move_each_lead_once() {
     const LEADS: usize = 12;
-    for backend in backends() {
-        // The test's own server does not sweep; the two instances under test
-        // sweep every 50 ms, ticking together so that they race.
-        let app =
-            TestApp::spawn_with(backend.clone(), |c| c.sla_sweep_interval = Duration::ZERO).await;
+    // The test's own server does not sweep; the two instances under test
+    // sweep every second by the clock they share with it, which the test
+    // moves: they wake together, so that they race.
+    let config = |c: &mut Config| {
+        manual_clock(c);
+        c.sla_sweep_interval = Duration::ZERO;
+    };
+    each_backend_with(config, async |app| {
         approve(&app).await;
         let account = fitting_account(&app).await;
         let mut leads = Vec::new();
@@ -442,20 +498,20 @@ async fn two_servers_sweeping_one_database_move_each_lead_once() {
         until_all(&app, &leads, entity::enums::SlaStatus::OnTrack, "setup").await;
 
         let instances = app
-            .spawn_instances(2, |c| c.sla_sweep_interval = Duration::from_millis(50))
+            .spawn_instances(2, |c| c.sla_sweep_interval = SWEEP_EVERY)
             .await;
         // Both serve the API over the same data.
         for instance in &instances {
             let data = app
                 .gql_at(instance, Admin, LEAD, json!({ "id": lead_gid(leads[0]) }))
                 .await;
-            assert_eq!(data["node"]["stage"], "MQL", "{backend:?}");
+            assert_eq!(data["node"]["stage"], "MQL");
         }
         let start = vec![0; instances.len()];
-        until_swept(&instances, &start, 3, "warm-up").await;
+        until_swept(&app, &instances, &start, 3, "warm-up").await;
         assert!(
             events_of(&app, &leads).await.is_empty(),
-            "{backend:?}: nothing was due yet"
+            "nothing was due yet"
         );
 
         for id in stepwise {
@@ -467,7 +523,7 @@ async fn two_servers_sweeping_one_database_move_each_lead_once() {
         until_all(&app, stepwise, entity::enums::SlaStatus::AtRisk, "19 h in").await;
         until_all(&app, direct, entity::enums::SlaStatus::Breached, "30 h in").await;
         let seen: Vec<usize> = instances.iter().map(Instance::sweeps).collect();
-        until_swept(&instances, &seen, 3, "after the first moves").await;
+        until_swept(&app, &instances, &seen, 3, "after the first moves").await;
         let history = sla_history(&app, &leads).await;
         assert_history(&history, stepwise, &[EventKind::LeadSlaAtRisk], "at risk");
         assert_history(
@@ -488,7 +544,7 @@ async fn two_servers_sweeping_one_database_move_each_lead_once() {
         )
         .await;
         let seen: Vec<usize> = instances.iter().map(Instance::sweeps).collect();
-        until_swept(&instances, &seen, 3, "after the breaches").await;
+        until_swept(&app, &instances, &seen, 3, "after the breaches").await;
         let history = sla_history(&app, &leads).await;
         assert_history(
             &history,
@@ -503,6 +559,7 @@ async fn two_servers_sweeping_one_database_move_each_lead_once() {
             "breached at once",
         );
         let swept: Vec<usize> = instances.iter().map(Instance::sweeps).collect();
-        println!("{backend:?}: the two servers swept {swept:?} times");
-    }
+        println!("the two servers swept {swept:?} times");
+    })
+    .await;
 }

@@ -7,18 +7,18 @@ use std::time::Duration;
 
 use entity::enums::Role::{self, *};
 use futures_util::{SinkExt, StreamExt};
-use handoff::{Application, db};
+use handoff::{Application, config::Config, db};
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use serde_json::{Value, json};
+use test_macros::db_test;
 use tokio::net::TcpStream;
 use tokio_tungstenite::{
     MaybeTlsStream, WebSocketStream, connect_async,
     tungstenite::{Message, client::IntoClientRequest, protocol::frame::coding::CloseCode},
 };
 
-use crate::{
-    common::{TestApp, backends, lead_definition},
-    db_test,
+use crate::common::{
+    TestApp, each_backend_with, eventually, lead_definition, manual_clock, postgres,
 };
 
 const EVENTS: &str = "subscription($kinds: [EventKind!], $owner: ID, $after: ID) { events(kinds: $kinds, ownerId: $owner, after: $after) { id kind occurredAt subjectId fromStage toStage reason fitScore definitionVersion owner { id } lead { id stage } leadDefinition { version status } } }";
@@ -253,131 +253,163 @@ async fn a_connection_closes_with_4403_when_its_token_expires() {
     assert_eq!(client.close_code().await, 4403);
 }
 
-db_test! {
-    async fn only_subscriptions_run_on_the_socket_and_bad_ones_get_an_error(app) {
-        let mut client = Client::connect(&app.base, &app.token(Admin)).await;
-        // Ping and pong.
-        client.send(json!({ "type": "ping", "payload": { "n": 1 } })).await;
-        assert_eq!(client.next().await, json!({ "type": "pong", "payload": { "n": 1 } }));
+#[db_test]
+async fn only_subscriptions_run_on_the_socket_and_bad_ones_get_an_error(app: TestApp) {
+    let mut client = Client::connect(&app.base, &app.token(Admin)).await;
+    // Ping and pong.
+    client
+        .send(json!({ "type": "ping", "payload": { "n": 1 } }))
+        .await;
+    assert_eq!(
+        client.next().await,
+        json!({ "type": "pong", "payload": { "n": 1 } })
+    );
 
-        client
-            .send(json!({ "id": "q", "type": "subscribe", "payload": { "query": "{ viewer { id } }" } }))
-            .await;
-        let error = client.next().await;
-        assert_eq!(error["type"], "error", "{error}");
-        assert_eq!(error["id"], "q");
-        assert_eq!(error["payload"][0]["extensions"]["code"], "BAD_USER_INPUT", "{error}");
+    client
+        .send(
+            json!({ "id": "q", "type": "subscribe", "payload": { "query": "{ viewer { id } }" } }),
+        )
+        .await;
+    let error = client.next().await;
+    assert_eq!(error["type"], "error", "{error}");
+    assert_eq!(error["id"], "q");
+    assert_eq!(
+        error["payload"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{error}"
+    );
 
-        // An unknown field is a validation error, sent as `error`.
-        client
-            .send(json!({ "id": "v", "type": "subscribe", "payload": { "query": "subscription { events { nope } }" } }))
-            .await;
-        let error = client.next().await;
-        assert_eq!(error["type"], "error", "{error}");
-        assert!(error["payload"][0]["message"].as_str().unwrap().contains("nope"), "{error}");
+    // An unknown field is a validation error, sent as `error`.
+    client
+        .send(json!({ "id": "v", "type": "subscribe", "payload": { "query": "subscription { events { nope } }" } }))
+        .await;
+    let error = client.next().await;
+    assert_eq!(error["type"], "error", "{error}");
+    assert!(
+        error["payload"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("nope"),
+        "{error}"
+    );
 
-        // A resume point that is not an event id.
-        client.subscribe("bad", json!({ "after": app.user_gid(Admin) })).await;
-        let error = client.next().await;
-        assert_eq!(error["type"], "error", "{error}");
-        assert_eq!(error["payload"][0]["extensions"]["code"], "BAD_USER_INPUT", "{error}");
+    // A resume point that is not an event id.
+    client
+        .subscribe("bad", json!({ "after": app.user_gid(Admin) }))
+        .await;
+    let error = client.next().await;
+    assert_eq!(error["type"], "error", "{error}");
+    assert_eq!(
+        error["payload"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{error}"
+    );
 
-        // The socket is still usable.
+    // The socket is still usable.
+    client.send(json!({ "type": "ping" })).await;
+    assert_eq!(client.next().await["type"], "pong");
+}
+
+#[db_test]
+async fn subscribers_hear_lead_events_as_they_commit_filtered_by_kind_and_owner(app: TestApp) {
+    let mut all = Client::connect(&app.base, &app.token(Marketing)).await;
+    all.subscribe("all", json!({})).await;
+    let mut accepted = Client::connect(&app.base, &app.token(Sales)).await;
+    accepted
+        .subscribe(
+            "mine",
+            json!({ "kinds": ["LEAD_ACCEPTED"], "owner": app.user_gid(Sales) }),
+        )
+        .await;
+    // Subscriptions start when the server has them; a round trip
+    // through the socket makes sure.
+    for client in [&mut all, &mut accepted] {
         client.send(json!({ "type": "ping" })).await;
         assert_eq!(client.next().await["type"], "pong");
     }
+
+    let definition = approve(&app).await;
+    let approved = all.event("all").await;
+    assert_eq!(approved["kind"], "DEFINITION_APPROVED");
+    assert_eq!(approved["subjectId"], definition);
+    assert_eq!(approved["definitionVersion"], 1);
+    assert_eq!(approved["leadDefinition"]["status"], "APPROVED");
+
+    let lead = ideal_lead(&app, "vp@fitco.example").await;
+    let mql = all.event("all").await;
+    assert_eq!(mql["kind"], "LEAD_BECAME_MQL");
+    assert_eq!(mql["lead"]["id"], lead);
+    assert_eq!(mql["subjectId"], lead);
+    assert_eq!(mql["fitScore"], 80);
+    assert_eq!(mql["lead"]["stage"], "MQL");
+
+    lead_move(&app, Sales, "claimLead", json!({ "id": lead })).await;
+    lead_move(&app, Sales, "acceptLead", json!({ "id": lead })).await;
+    let event = all.event("all").await;
+    assert_eq!(event["kind"], "LEAD_ACCEPTED");
+    assert_eq!(event["fromStage"], "MQL");
+    assert_eq!(event["toStage"], "SAL");
+    assert_eq!(event["owner"]["id"], app.user_gid(Sales));
+    // The filtered subscriber heard only this one.
+    let mine = accepted.event("mine").await;
+    assert_eq!(mine["id"], event["id"]);
+    assert_eq!(mine["lead"]["stage"], "SAL");
+
+    // A second lead, unowned, rejected by ADMIN: not SALES' event.
+    let other = ideal_lead(&app, "vp2@fitco.example").await;
+    assert_eq!(all.event("all").await["kind"], "LEAD_BECAME_MQL");
+    lead_move(
+        &app,
+        Admin,
+        "rejectLead",
+        json!({ "id": other, "reason": "WRONG_PERSONA" }),
+    )
+    .await;
+    let rejected = all.event("all").await;
+    assert_eq!(rejected["kind"], "LEAD_REJECTED");
+    assert_eq!(rejected["reason"], "WRONG_PERSONA");
+    assert_eq!(rejected["toStage"], "NURTURE");
+    accepted.expect_silence().await;
+
+    // `complete` stops a subscription; the connection stays.
+    all.send(json!({ "id": "all", "type": "complete" })).await;
+    let third = ideal_lead(&app, "vp3@fitco.example").await;
+    assert!(!third.is_empty());
+    all.expect_silence().await;
 }
 
-db_test! {
-    async fn subscribers_hear_lead_events_as_they_commit_filtered_by_kind_and_owner(app) {
-        let mut all = Client::connect(&app.base, &app.token(Marketing)).await;
-        all.subscribe("all", json!({})).await;
-        let mut accepted = Client::connect(&app.base, &app.token(Sales)).await;
-        accepted
-            .subscribe("mine", json!({ "kinds": ["LEAD_ACCEPTED"], "owner": app.user_gid(Sales) }))
-            .await;
-        // Subscriptions start when the server has them; a round trip
-        // through the socket makes sure.
-        for client in [&mut all, &mut accepted] {
-            client.send(json!({ "type": "ping" })).await;
-            assert_eq!(client.next().await["type"], "pong");
-        }
+#[db_test]
+async fn a_subscriber_that_reconnects_resumes_after_its_last_event_without_a_gap(app: TestApp) {
+    approve(&app).await;
+    let mut client = Client::connect(&app.base, &app.token(Admin)).await;
+    client
+        .subscribe("s", json!({ "kinds": ["LEAD_BECAME_MQL"] }))
+        .await;
+    client.send(json!({ "type": "ping" })).await;
+    assert_eq!(client.next().await["type"], "pong");
+    let first = ideal_lead(&app, "a@fitco.example").await;
+    let seen = client.event("s").await;
+    assert_eq!(seen["lead"]["id"], first);
+    drop(client);
 
-        let definition = approve(&app).await;
-        let approved = all.event("all").await;
-        assert_eq!(approved["kind"], "DEFINITION_APPROVED");
-        assert_eq!(approved["subjectId"], definition);
-        assert_eq!(approved["definitionVersion"], 1);
-        assert_eq!(approved["leadDefinition"]["status"], "APPROVED");
-
-        let lead = ideal_lead(&app, "vp@fitco.example").await;
-        let mql = all.event("all").await;
-        assert_eq!(mql["kind"], "LEAD_BECAME_MQL");
-        assert_eq!(mql["lead"]["id"], lead);
-        assert_eq!(mql["subjectId"], lead);
-        assert_eq!(mql["fitScore"], 80);
-        assert_eq!(mql["lead"]["stage"], "MQL");
-
-        lead_move(&app, Sales, "claimLead", json!({ "id": lead })).await;
-        lead_move(&app, Sales, "acceptLead", json!({ "id": lead })).await;
-        let event = all.event("all").await;
-        assert_eq!(event["kind"], "LEAD_ACCEPTED");
-        assert_eq!(event["fromStage"], "MQL");
-        assert_eq!(event["toStage"], "SAL");
-        assert_eq!(event["owner"]["id"], app.user_gid(Sales));
-        // The filtered subscriber heard only this one.
-        let mine = accepted.event("mine").await;
-        assert_eq!(mine["id"], event["id"]);
-        assert_eq!(mine["lead"]["stage"], "SAL");
-
-        // A second lead, unowned, rejected by ADMIN: not SALES' event.
-        let other = ideal_lead(&app, "vp2@fitco.example").await;
-        assert_eq!(all.event("all").await["kind"], "LEAD_BECAME_MQL");
-        lead_move(&app, Admin, "rejectLead", json!({ "id": other, "reason": "WRONG_PERSONA" })).await;
-        let rejected = all.event("all").await;
-        assert_eq!(rejected["kind"], "LEAD_REJECTED");
-        assert_eq!(rejected["reason"], "WRONG_PERSONA");
-        assert_eq!(rejected["toStage"], "NURTURE");
-        accepted.expect_silence().await;
-
-        // `complete` stops a subscription; the connection stays.
-        all.send(json!({ "id": "all", "type": "complete" })).await;
-        let third = ideal_lead(&app, "vp3@fitco.example").await;
-        assert!(!third.is_empty());
-        all.expect_silence().await;
+    // While nobody listens, three more leads become MQL.
+    let mut missed = Vec::new();
+    for email in ["b@fitco.example", "c@fitco.example", "d@fitco.example"] {
+        missed.push(ideal_lead(&app, email).await);
     }
-}
 
-db_test! {
-    async fn a_subscriber_that_reconnects_resumes_after_its_last_event_without_a_gap(app) {
-        approve(&app).await;
-        let mut client = Client::connect(&app.base, &app.token(Admin)).await;
-        client.subscribe("s", json!({ "kinds": ["LEAD_BECAME_MQL"] })).await;
-        client.send(json!({ "type": "ping" })).await;
-        assert_eq!(client.next().await["type"], "pong");
-        let first = ideal_lead(&app, "a@fitco.example").await;
-        let seen = client.event("s").await;
-        assert_eq!(seen["lead"]["id"], first);
-        drop(client);
-
-        // While nobody listens, three more leads become MQL.
-        let mut missed = Vec::new();
-        for email in ["b@fitco.example", "c@fitco.example", "d@fitco.example"] {
-            missed.push(ideal_lead(&app, email).await);
-        }
-
-        let mut client = Client::connect(&app.base, &app.token(Admin)).await;
-        client
-            .subscribe("s", json!({ "kinds": ["LEAD_BECAME_MQL"], "after": seen["id"] }))
-            .await;
-        for lead in &missed {
-            assert_eq!(client.event("s").await["lead"]["id"], *lead);
-        }
-        // Then live events follow, each once.
-        let live = ideal_lead(&app, "e@fitco.example").await;
-        assert_eq!(client.event("s").await["lead"]["id"], live);
-        client.expect_silence().await;
+    let mut client = Client::connect(&app.base, &app.token(Admin)).await;
+    client
+        .subscribe(
+            "s",
+            json!({ "kinds": ["LEAD_BECAME_MQL"], "after": seen["id"] }),
+        )
+        .await;
+    for lead in &missed {
+        assert_eq!(client.event("s").await["lead"]["id"], *lead);
     }
+    // Then live events follow, each once.
+    let live = ideal_lead(&app, "e@fitco.example").await;
+    assert_eq!(client.event("s").await["lead"]["id"], live);
+    client.expect_silence().await;
 }
 
 /// A second server over the same PostgreSQL schema as `app`, as a replica
@@ -408,16 +440,8 @@ async fn replica(app: &TestApp) -> (String, tokio::sync::oneshot::Sender<()>) {
     (base, stop)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn events_cross_from_one_replica_to_another_on_postgres() {
-    let Some(backend) = backends()
-        .into_iter()
-        .find(|b| matches!(b, crate::common::Backend::Postgres(_)))
-    else {
-        eprintln!("skipped: set TEST_DATABASE_URL to run the cross-replica test on PostgreSQL");
-        return;
-    };
-    let app = TestApp::spawn(backend).await;
+#[db_test(postgres_only)]
+async fn events_cross_from_one_replica_to_another_on_postgres(app: TestApp) {
     let (other, _stop) = replica(&app).await;
 
     let mut client = Client::connect(&other, &app.token(Sales)).await;
@@ -434,35 +458,43 @@ async fn events_cross_from_one_replica_to_another_on_postgres() {
     assert_eq!(event["lead"]["id"], lead);
 }
 
-db_test! {
-    async fn every_role_may_subscribe_but_reporting_gets_no_personal_fields(app) {
-        approve(&app).await;
-        let mut clients = Vec::new();
-        for role in crate::common::ROLES {
-            let mut client = Client::connect(&app.base, &app.token(role)).await;
-            client
-                .send(json!({
-                    "id": "p",
-                    "type": "subscribe",
-                    "payload": { "query": "subscription { events(kinds: [LEAD_BECAME_MQL]) { kind lead { email } } }" },
-                }))
-                .await;
-            client.send(json!({ "type": "ping" })).await;
-            assert_eq!(client.next().await["type"], "pong");
-            clients.push((role, client));
-        }
-        ideal_lead(&app, "private@fitco.example").await;
-        for (role, client) in &mut clients {
-            let message = client.next().await;
-            assert_eq!(message["type"], "next", "{role:?}: {message}");
-            let payload = &message["payload"];
-            assert_eq!(payload["data"]["events"]["kind"], "LEAD_BECAME_MQL", "{role:?}");
-            if *role == Reporting {
-                assert_eq!(payload["data"]["events"]["lead"]["email"], Value::Null);
-                assert_eq!(payload["errors"][0]["extensions"]["code"], "FORBIDDEN", "{payload}");
-            } else {
-                assert_eq!(payload["data"]["events"]["lead"]["email"], "private@fitco.example", "{role:?}: {payload}");
-            }
+#[db_test]
+async fn every_role_may_subscribe_but_reporting_gets_no_personal_fields(app: TestApp) {
+    approve(&app).await;
+    let mut clients = Vec::new();
+    for role in crate::common::ROLES {
+        let mut client = Client::connect(&app.base, &app.token(role)).await;
+        client
+            .send(json!({
+                "id": "p",
+                "type": "subscribe",
+                "payload": { "query": "subscription { events(kinds: [LEAD_BECAME_MQL]) { kind lead { email } } }" },
+            }))
+            .await;
+        client.send(json!({ "type": "ping" })).await;
+        assert_eq!(client.next().await["type"], "pong");
+        clients.push((role, client));
+    }
+    ideal_lead(&app, "private@fitco.example").await;
+    for (role, client) in &mut clients {
+        let message = client.next().await;
+        assert_eq!(message["type"], "next", "{role:?}: {message}");
+        let payload = &message["payload"];
+        assert_eq!(
+            payload["data"]["events"]["kind"], "LEAD_BECAME_MQL",
+            "{role:?}"
+        );
+        if *role == Reporting {
+            assert_eq!(payload["data"]["events"]["lead"]["email"], Value::Null);
+            assert_eq!(
+                payload["errors"][0]["extensions"]["code"], "FORBIDDEN",
+                "{payload}"
+            );
+        } else {
+            assert_eq!(
+                payload["data"]["events"]["lead"]["email"], "private@fitco.example",
+                "{role:?}: {payload}"
+            );
         }
     }
 }
@@ -470,20 +502,12 @@ db_test! {
 /// The gap the event stream must not have: a transaction that wrote an
 /// event first but commits after a later one. Read by `seq`, a reader that
 /// passed the later event would never see the earlier one.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_event_that_commits_late_is_held_back_not_skipped_on_postgres() {
+#[db_test(postgres_only)]
+async fn an_event_that_commits_late_is_held_back_not_skipped_on_postgres(app: TestApp) {
     use entity::event::EventKind;
     use handoff::services::events::{NewEvent, emit, read_after, settled_head};
     use sea_orm::TransactionTrait;
 
-    let Some(backend) = backends()
-        .into_iter()
-        .find(|b| matches!(b, crate::common::Backend::Postgres(_)))
-    else {
-        eprintln!("skipped: set TEST_DATABASE_URL to run the commit-order test on PostgreSQL");
-        return;
-    };
-    let app = TestApp::spawn(backend).await;
     let event = |kind| NewEvent {
         kind,
         subject_id: uuid::Uuid::now_v7(),
@@ -508,16 +532,13 @@ async fn an_event_that_commits_late_is_held_back_not_skipped_on_postgres() {
     assert_eq!(read_after(&app.db, start, 100).await.unwrap(), vec![]);
 
     early.commit().await.unwrap();
-    let deadline = tokio::time::Instant::now() + WAIT;
-    let read = loop {
+    let read = eventually("both events to be released", async || {
         let read = read_after(&app.db, start, 100).await.unwrap();
         // Other tests' transactions on the same server may hold it back a
         // little longer.
-        if read.len() == 2 || tokio::time::Instant::now() > deadline {
-            break read;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+        (read.len() == 2).then_some(read)
+    })
+    .await;
     let kinds: Vec<_> = read.iter().map(|e| e.kind).collect();
     assert_eq!(
         kinds,
@@ -534,11 +555,7 @@ async fn a_transaction_in_another_database_does_not_hold_events_back_on_postgres
     use handoff::services::events::{NewEvent, emit, read_after, settled_head};
     use sea_orm::TransactionTrait;
 
-    let Some(crate::common::Backend::Postgres(url)) = backends()
-        .into_iter()
-        .find(|b| matches!(b, crate::common::Backend::Postgres(_)))
-    else {
-        eprintln!("skipped: set TEST_DATABASE_URL to run this test on PostgreSQL");
+    let Some(crate::common::Backend::Postgres(url)) = postgres() else {
         return;
     };
     let app = TestApp::spawn(crate::common::Backend::Postgres(url.clone())).await;
@@ -570,14 +587,14 @@ async fn a_transaction_in_another_database_does_not_hold_events_back_on_postgres
     .unwrap();
     ours.commit().await.unwrap();
 
-    let deadline = tokio::time::Instant::now() + WAIT;
-    let read = loop {
-        let read = read_after(&app.db, start, 100).await.unwrap();
-        if !read.is_empty() || tokio::time::Instant::now() > deadline {
-            break read;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let read = eventually(
+        "our event, held back by another database's transaction",
+        async || {
+            let read = read_after(&app.db, start, 100).await.unwrap();
+            (!read.is_empty()).then_some(read)
+        },
+    )
+    .await;
     assert_eq!(read.len(), 1, "held back by another database's transaction");
     long.rollback().await.unwrap();
 }
@@ -613,102 +630,97 @@ async fn leadership_listening(app: &TestApp) -> Client {
     client
 }
 
-// Not `db_test!`: these need a configuration (the recheck interval), so
-// they loop over the same backends themselves.
+// Not `#[db_test]`: these need a configuration (the recheck interval).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_user_deactivated_or_demoted_while_subscribed_gets_no_further_event_and_is_closed_with_4403()
  {
-    for backend in backends() {
-        for change in [json!({ "active": false }), json!({ "role": "REPORTING" })] {
-            // Checked before every event, so the test needs no clock.
-            let app =
-                TestApp::spawn_with(backend.clone(), |c| c.ws_recheck_interval = Duration::ZERO)
-                    .await;
-            approve(&app).await;
-            let mut client = leadership_listening(&app).await;
-            // Events arrive while the user is as the token says.
-            ideal_lead(&app, "first@fitco.example").await;
-            let event = client.event("s").await;
-            assert_eq!(event["lead"]["email"], "first@fitco.example");
+    for change in [json!({ "active": false }), json!({ "role": "REPORTING" })] {
+        // Checked before every event, so the test needs no clock.
+        each_backend_with(
+            |c| c.ws_recheck_interval = Duration::ZERO,
+            async |app| {
+                approve(&app).await;
+                let mut client = leadership_listening(&app).await;
+                // Events arrive while the user is as the token says.
+                ideal_lead(&app, "first@fitco.example").await;
+                let event = client.event("s").await;
+                assert_eq!(event["lead"]["email"], "first@fitco.example");
 
-            update_user(&app, Leadership, change.clone()).await;
-            ideal_lead(&app, "second@fitco.example").await;
-            assert_eq!(
-                client.closes_with_nothing_before().await,
-                4403,
-                "{change} on {backend:?}"
-            );
-        }
+                update_user(&app, Leadership, change.clone()).await;
+                ideal_lead(&app, "second@fitco.example").await;
+                assert_eq!(client.closes_with_nothing_before().await, 4403, "{change}");
+            },
+        )
+        .await;
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_revoked_user_is_closed_within_the_recheck_interval_even_without_events() {
-    for backend in backends() {
-        let app =
-            TestApp::spawn_with(backend, |c| c.ws_recheck_interval = Duration::from_secs(1)).await;
+    let config = |c: &mut Config| {
+        manual_clock(c);
+        c.ws_recheck_interval = Duration::from_secs(60);
+    };
+    each_backend_with(config, async |app| {
         let mut client = leadership_listening(&app).await;
         update_user(&app, Leadership, json!({ "active": false })).await;
-        let started = tokio::time::Instant::now();
+        // One interval after the last check, without any event.
+        app.clock().advance(Duration::from_secs(60));
         assert_eq!(client.closes_with_nothing_before().await, 4403);
-        // Within the interval of the last check, plus scheduling slack.
-        assert!(
-            started.elapsed() < Duration::from_secs(3),
-            "{:?}",
-            started.elapsed()
-        );
-    }
+    })
+    .await;
 }
 
-db_test! {
-    async fn a_message_over_one_mebibyte_closes_the_socket_with_1009(app) {
-        let mut client = Client::connect(&app.base, &app.token(Admin)).await;
-        // Just under the limit: an ordinary ping, answered.
-        let filler = "x".repeat(1024 * 1024 - 64);
-        let ping = json!({ "type": "ping", "payload": { "f": filler } });
-        assert!(ping.to_string().len() <= 1024 * 1024);
-        client.send(ping).await;
-        assert_eq!(client.next().await["type"], "pong");
+#[db_test]
+async fn a_message_over_one_mebibyte_closes_the_socket_with_1009(app: TestApp) {
+    let mut client = Client::connect(&app.base, &app.token(Admin)).await;
+    // Just under the limit: an ordinary ping, answered.
+    let filler = "x".repeat(1024 * 1024 - 64);
+    let ping = json!({ "type": "ping", "payload": { "f": filler } });
+    assert!(ping.to_string().len() <= 1024 * 1024);
+    client.send(ping).await;
+    assert_eq!(client.next().await["type"], "pong");
 
-        // One byte over. The server refuses it from the frame header and
-        // closes without reading the rest, so the client's own write may
-        // fail (connection reset); the close frame still arrives.
-        let over = "x".repeat(1024 * 1024 + 1);
-        let _ = client.socket.send(Message::Text(over.into())).await;
-        assert_eq!(client.close_code().await, 1009);
-    }
+    // One byte over. The server refuses it from the frame header and
+    // closes without reading the rest, so the client's own write may
+    // fail (connection reset); the close frame still arrives.
+    let over = "x".repeat(1024 * 1024 + 1);
+    let _ = client.socket.send(Message::Text(over.into())).await;
+    assert_eq!(client.close_code().await, 1009);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn starting_subscriptions_is_charged_to_the_budget_and_refused_when_it_runs_out() {
-    for backend in backends() {
-        // EVENTS costs 1 + owner 1 + lead 1 + leadDefinition 1 = 4 points;
-        // a budget of 10 that does not refill starts two.
-        let app = TestApp::spawn_with(backend, |c| {
+    // EVENTS costs 1 + owner 1 + lead 1 + leadDefinition 1 = 4 points;
+    // a budget of 10 that does not refill starts two.
+    each_backend_with(
+        |c| {
             c.throttle = handoff::http::throttle::ThrottleSettings {
                 capacity: 10.0,
                 restore_rate: 0.0001,
             };
-        })
-        .await;
-        let mut client = Client::connect(&app.base, &app.token(Marketing)).await;
-        client.subscribe("a", json!({})).await;
-        client.subscribe("b", json!({})).await;
-        client.subscribe("c", json!({})).await;
-        let error = client.next().await;
-        assert_eq!(error["type"], "error", "{error}");
-        assert_eq!(error["id"], "c");
-        assert_eq!(
-            error["payload"][0]["extensions"]["code"], "RATE_LIMITED",
-            "{error}"
-        );
-        // The two that started still run, and the socket stays usable.
-        client.send(json!({ "type": "ping" })).await;
-        assert_eq!(client.next().await["type"], "pong");
-        // A query over HTTP by the same user meets the same empty budget.
-        let (status, body) = app
-            .post(Marketing, "{ leads(first: 5) { nodes { id } } }", json!({}))
-            .await;
-        assert_eq!(status, 429, "{body}");
-    }
+        },
+        async |app| {
+            let mut client = Client::connect(&app.base, &app.token(Marketing)).await;
+            client.subscribe("a", json!({})).await;
+            client.subscribe("b", json!({})).await;
+            client.subscribe("c", json!({})).await;
+            let error = client.next().await;
+            assert_eq!(error["type"], "error", "{error}");
+            assert_eq!(error["id"], "c");
+            assert_eq!(
+                error["payload"][0]["extensions"]["code"], "RATE_LIMITED",
+                "{error}"
+            );
+            // The two that started still run, and the socket stays usable.
+            client.send(json!({ "type": "ping" })).await;
+            assert_eq!(client.next().await["type"], "pong");
+            // A query over HTTP by the same user meets the same empty budget.
+            let (status, body) = app
+                .post(Marketing, "{ leads(first: 5) { nodes { id } } }", json!({}))
+                .await;
+            assert_eq!(status, 429, "{body}");
+        },
+    )
+    .await;
 }

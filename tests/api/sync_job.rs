@@ -14,8 +14,9 @@ use axum::{
 };
 use entity::enums::Role;
 use serde_json::Value;
+use test_macros::db_test;
 
-use crate::{common::TestApp, db_test};
+use crate::common::{TestApp, eventually};
 
 #[path = "../../examples/sync_job/job.rs"]
 mod job;
@@ -36,72 +37,88 @@ fn handoff(app: &TestApp) -> Handoff {
 /// tests' transactions in the same database hold the feed back for a
 /// moment), returning them.
 async fn pull_until(handoff: &Handoff, cursor_file: &std::path::Path, want: usize) -> Vec<Value> {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     let mut seen = Vec::new();
-    while seen.len() < want && tokio::time::Instant::now() < deadline {
+    eventually("the entries to pull", async || {
         pull_changes(handoff, cursor_file, 2, |entries| {
             seen.extend(entries.iter().cloned());
             Ok::<(), std::io::Error>(())
         })
         .await
         .unwrap();
-        if seen.len() < want {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
+        (seen.len() >= want).then_some(())
+    })
+    .await;
     seen
 }
 
-db_test! {
-    async fn the_example_job_pushes_idempotently_and_resumes_the_feed_from_its_cursor_file(app) {
-        let handoff = handoff(&app);
-        let leads: Vec<Value> = serde_json::from_str(SAMPLE).unwrap();
+#[db_test]
+async fn the_example_job_pushes_idempotently_and_resumes_the_feed_from_its_cursor_file(
+    app: TestApp,
+) {
+    let handoff = handoff(&app);
+    let leads: Vec<Value> = serde_json::from_str(SAMPLE).unwrap();
 
-        let first = push_leads(&handoff, "HUBSPOT", &leads).await.unwrap();
-        assert_eq!((first.created, first.updated, first.unchanged), (3, 0, 0), "{first:?}");
-        assert_eq!(first.failed.len(), 1);
-        assert_eq!(first.failed[0].0, "hs-1004");
-        assert_eq!(first.failed[0].1, "INVALID");
-        assert_eq!(first.failed[0].2.as_deref(), Some("email"));
-        assert_eq!(first.written.len(), 3);
+    let first = push_leads(&handoff, "HUBSPOT", &leads).await.unwrap();
+    assert_eq!(
+        (first.created, first.updated, first.unchanged),
+        (3, 0, 0),
+        "{first:?}"
+    );
+    assert_eq!(first.failed.len(), 1);
+    assert_eq!(first.failed[0].0, "hs-1004");
+    assert_eq!(first.failed[0].1, "INVALID");
+    assert_eq!(first.failed[0].2.as_deref(), Some("email"));
+    assert_eq!(first.written.len(), 3);
 
-        // The whole batch again, as after a lost answer: nothing changes.
-        let again = push_leads(&handoff, "HUBSPOT", &leads).await.unwrap();
-        assert_eq!((again.created, again.updated, again.unchanged), (0, 0, 3), "{again:?}");
-        assert_eq!(again.written, first.written);
+    // The whole batch again, as after a lost answer: nothing changes.
+    let again = push_leads(&handoff, "HUBSPOT", &leads).await.unwrap();
+    assert_eq!(
+        (again.created, again.updated, again.unchanged),
+        (0, 0, 3),
+        "{again:?}"
+    );
+    assert_eq!(again.written, first.written);
 
-        let dir = tempfile::tempdir().unwrap();
-        let cursor_file = dir.path().join(".handoff-cursor");
-        assert_eq!(read_cursor(&cursor_file).unwrap(), None);
-        let seen = pull_until(&handoff, &cursor_file, 3).await;
-        let ids: Vec<&str> = seen.iter().map(|e| e["objectId"].as_str().unwrap()).collect();
-        let written: Vec<&str> = first.written.iter().map(|(id, _)| id.as_str()).collect();
-        assert_eq!(ids, written, "one entry per created lead, in commit order");
-        let stored = read_cursor(&cursor_file).unwrap().expect("a cursor is stored");
-        assert_eq!(stored, seen.last().unwrap()["cursor"].as_str().unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let cursor_file = dir.path().join(".handoff-cursor");
+    assert_eq!(read_cursor(&cursor_file).unwrap(), None);
+    let seen = pull_until(&handoff, &cursor_file, 3).await;
+    let ids: Vec<&str> = seen
+        .iter()
+        .map(|e| e["objectId"].as_str().unwrap())
+        .collect();
+    let written: Vec<&str> = first.written.iter().map(|(id, _)| id.as_str()).collect();
+    assert_eq!(ids, written, "one entry per created lead, in commit order");
+    let stored = read_cursor(&cursor_file)
+        .unwrap()
+        .expect("a cursor is stored");
+    assert_eq!(stored, seen.last().unwrap()["cursor"].as_str().unwrap());
 
-        // One lead changes; the next run reads only that change.
-        let mut changed = leads.clone();
-        changed[1]["jobTitle"] = "CTO".into();
-        let update = push_leads(&handoff, "HUBSPOT", &changed[1..2]).await.unwrap();
-        assert_eq!(update.updated, 1);
-        let next = pull_until(&handoff, &cursor_file, 1).await;
-        assert_eq!(next.len(), 1, "{next:?}");
-        assert_eq!(next[0]["objectId"], first.written[1].0.as_str());
-        assert_eq!(next[0]["changedFields"], serde_json::json!(["jobTitle"]));
+    // One lead changes; the next run reads only that change.
+    let mut changed = leads.clone();
+    changed[1]["jobTitle"] = "CTO".into();
+    let update = push_leads(&handoff, "HUBSPOT", &changed[1..2])
+        .await
+        .unwrap();
+    assert_eq!(update.updated, 1);
+    let next = pull_until(&handoff, &cursor_file, 1).await;
+    assert_eq!(next.len(), 1, "{next:?}");
+    assert_eq!(next[0]["objectId"], first.written[1].0.as_str());
+    assert_eq!(next[0]["changedFields"], serde_json::json!(["jobTitle"]));
 
-        // A page whose processing fails leaves the cursor where it was.
-        push_leads(&handoff, "HUBSPOT", &leads[2..3]).await.unwrap();
-        changed[2]["firstName"] = "Alan M.".into();
-        push_leads(&handoff, "HUBSPOT", &changed[2..3]).await.unwrap();
-        let before = read_cursor(&cursor_file).unwrap();
-        let failed = pull_changes(&handoff, &cursor_file, 10, |_| {
-            Err(std::io::Error::other("the CRM is down"))
-        })
-        .await;
-        assert!(failed.is_err());
-        assert_eq!(read_cursor(&cursor_file).unwrap(), before);
-    }
+    // A page whose processing fails leaves the cursor where it was.
+    push_leads(&handoff, "HUBSPOT", &leads[2..3]).await.unwrap();
+    changed[2]["firstName"] = "Alan M.".into();
+    push_leads(&handoff, "HUBSPOT", &changed[2..3])
+        .await
+        .unwrap();
+    let before = read_cursor(&cursor_file).unwrap();
+    let failed = pull_changes(&handoff, &cursor_file, 10, |_| {
+        Err(std::io::Error::other("the CRM is down"))
+    })
+    .await;
+    assert!(failed.is_err());
+    assert_eq!(read_cursor(&cursor_file).unwrap(), before);
 }
 
 #[test]
@@ -281,23 +298,32 @@ async fn lossy_proxy(
     (serve(app).await, seen)
 }
 
-db_test! {
-    async fn a_push_whose_answer_was_lost_is_retried_with_its_key_and_gets_the_first_answer(app) {
-        let (url, seen) = lossy_proxy(format!("{}/graphql", app.base)).await;
-        let mut handoff = Handoff::new(url, app.token(Role::Integration)).unwrap();
-        handoff.retry.base = Duration::from_millis(5);
-        let leads: Vec<Value> = serde_json::from_str(SAMPLE).unwrap();
+#[db_test]
+async fn a_push_whose_answer_was_lost_is_retried_with_its_key_and_gets_the_first_answer(
+    app: TestApp,
+) {
+    let (url, seen) = lossy_proxy(format!("{}/graphql", app.base)).await;
+    let mut handoff = Handoff::new(url, app.token(Role::Integration)).unwrap();
+    handoff.retry.base = Duration::from_millis(5);
+    let leads: Vec<Value> = serde_json::from_str(SAMPLE).unwrap();
 
-        let pushed = push_leads(&handoff, "HUBSPOT", &leads).await.unwrap();
-        // The first attempt created the three leads; resent without the key,
-        // the batch would have come back 0 created, 3 unchanged.
-        assert_eq!((pushed.created, pushed.updated, pushed.unchanged), (3, 0, 0), "{pushed:?}");
-        assert_eq!(pushed.written.len(), 3);
-        let seen = seen.lock().unwrap().clone();
-        assert_eq!(seen.len(), 2, "{seen:?}");
-        assert!(seen[0].0.is_some());
-        assert_eq!(seen[1].0, seen[0].0, "the retry sent the same key");
-        assert_eq!(seen[0].1, None);
-        assert_eq!(seen[1].1.as_deref(), Some("true"), "the retry was answered from the key");
-    }
+    let pushed = push_leads(&handoff, "HUBSPOT", &leads).await.unwrap();
+    // The first attempt created the three leads; resent without the key,
+    // the batch would have come back 0 created, 3 unchanged.
+    assert_eq!(
+        (pushed.created, pushed.updated, pushed.unchanged),
+        (3, 0, 0),
+        "{pushed:?}"
+    );
+    assert_eq!(pushed.written.len(), 3);
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert!(seen[0].0.is_some());
+    assert_eq!(seen[1].0, seen[0].0, "the retry sent the same key");
+    assert_eq!(seen[0].1, None);
+    assert_eq!(
+        seen[1].1.as_deref(),
+        Some("true"),
+        "the retry was answered from the key"
+    );
 }

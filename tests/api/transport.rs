@@ -3,103 +3,105 @@
 
 use entity::enums::Role;
 use serde_json::{Value, json};
+use test_macros::db_test;
 
-use crate::{common::TestApp, db_test};
+use crate::common::TestApp;
 
-db_test! {
-    async fn a_query_over_get_runs(app) {
-        let resp = app
-            .client
-            .get(format!("{}/graphql", app.base))
-            .query(&[("query", "{ viewer { role } }")])
-            .bearer_auth(app.token(Role::Sales))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 200);
-        let body: Value = resp.json().await.unwrap();
-        assert_eq!(body["data"]["viewer"]["role"], "SALES");
-    }
+#[db_test]
+async fn a_query_over_get_runs(app: TestApp) {
+    let resp = app
+        .client
+        .get(format!("{}/graphql", app.base))
+        .query(&[("query", "{ viewer { role } }")])
+        .bearer_auth(app.token(Role::Sales))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["data"]["viewer"]["role"], "SALES");
 }
 
-db_test! {
-    async fn a_mutation_over_get_is_405_with_allow_post(app) {
-        let resp = app
-            .client
-            .get(format!("{}/graphql", app.base))
-            .query(&[("query", "mutation { deleteLead(input: {id: \"x\"}) { deletedLeadId } }")])
-            .bearer_auth(app.token(Role::Admin))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 405);
-        assert_eq!(resp.headers()["allow"], "POST");
-    }
+#[db_test]
+async fn a_mutation_over_get_is_405_with_allow_post(app: TestApp) {
+    let resp = app
+        .client
+        .get(format!("{}/graphql", app.base))
+        .query(&[(
+            "query",
+            "mutation { deleteLead(input: {id: \"x\"}) { deletedLeadId } }",
+        )])
+        .bearer_auth(app.token(Role::Admin))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 405);
+    assert_eq!(resp.headers()["allow"], "POST");
 }
 
-db_test! {
-    async fn a_body_that_is_not_json_is_415(app) {
-        for content_type in ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"] {
-            let resp = app
-                .client
-                .post(format!("{}/graphql", app.base))
-                .header("content-type", content_type)
-                .bearer_auth(app.token(Role::Admin))
-                .body(r#"{"query":"{ viewer { role } }"}"#)
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(resp.status(), 415, "{content_type}");
-        }
-    }
-}
-
-db_test! {
-    async fn a_body_over_one_mebibyte_is_413(app) {
-        let padding = "x".repeat(1024 * 1024 + 10);
+#[db_test]
+async fn a_body_that_is_not_json_is_415(app: TestApp) {
+    for content_type in [
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+    ] {
         let resp = app
             .client
             .post(format!("{}/graphql", app.base))
+            .header("content-type", content_type)
             .bearer_auth(app.token(Role::Admin))
-            .json(&json!({ "query": "{ viewer { role } }", "variables": { "pad": padding } }))
+            .body(r#"{"query":"{ viewer { role } }"}"#)
             .send()
             .await
             .unwrap();
-        assert_eq!(resp.status(), 413);
-        let body: Value = resp.json().await.unwrap();
-        assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+        assert_eq!(resp.status(), 415, "{content_type}");
     }
 }
 
-db_test! {
-    async fn a_batch_array_is_400_and_runs_nothing(app) {
-        app.reset_queries();
-        let resp = app
-            .client
-            .post(format!("{}/graphql", app.base))
-            .bearer_auth(app.token(Role::Admin))
-            .json(&json!([{ "query": "{ viewer { role } }" }, { "query": "{ viewer { role } }" }]))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 400);
-        assert_eq!(app.queries(), 0);
-    }
+#[db_test]
+async fn a_body_over_one_mebibyte_is_413(app: TestApp) {
+    let padding = "x".repeat(1024 * 1024 + 10);
+    let resp = app
+        .client
+        .post(format!("{}/graphql", app.base))
+        .bearer_auth(app.token(Role::Admin))
+        .json(&json!({ "query": "{ viewer { role } }", "variables": { "pad": padding } }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 413);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
 }
 
-db_test! {
-    async fn malformed_json_is_400(app) {
-        let resp = app
-            .client
-            .post(format!("{}/graphql", app.base))
-            .header("content-type", "application/json")
-            .bearer_auth(app.token(Role::Admin))
-            .body("{\"query\": ")
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 400);
-    }
+#[db_test]
+async fn a_batch_array_is_400_and_runs_nothing(app: TestApp) {
+    app.reset_queries();
+    let resp = app
+        .client
+        .post(format!("{}/graphql", app.base))
+        .bearer_auth(app.token(Role::Admin))
+        .json(&json!([{ "query": "{ viewer { role } }" }, { "query": "{ viewer { role } }" }]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    assert_eq!(app.queries(), 0);
+}
+
+#[db_test]
+async fn malformed_json_is_400(app: TestApp) {
+    let resp = app
+        .client
+        .post(format!("{}/graphql", app.base))
+        .header("content-type", "application/json")
+        .bearer_auth(app.token(Role::Admin))
+        .body("{\"query\": ")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
 }
 
 /// A query `levels` selections deep through account -> leads -> account ...
@@ -115,50 +117,71 @@ fn deep_query(levels: usize) -> String {
     format!("{{ leads(first: 1) {{ nodes {{ {q} }} }} }}")
 }
 
-db_test! {
-    async fn an_over_deep_query_is_refused_before_it_touches_the_data(app) {
-        // Baseline: what authentication alone costs.
-        app.reset_queries();
-        app.gql(Role::Admin, "{ __typename }", json!({})).await;
-        let auth_only = app.queries();
+#[db_test]
+async fn an_over_deep_query_is_refused_before_it_touches_the_data(app: TestApp) {
+    // Baseline: what authentication alone costs.
+    app.reset_queries();
+    app.gql(Role::Admin, "{ __typename }", json!({})).await;
+    let auth_only = app.queries();
 
-        app.reset_queries();
-        let (status, body) = app.post(Role::Admin, &deep_query(12), json!({})).await;
-        assert_eq!(status, 200);
-        assert_eq!(body["errors"][0]["extensions"]["code"], "QUERY_TOO_COMPLEX", "{body}");
-        assert!(body["errors"][0]["message"].as_str().unwrap().contains("deep"));
-        assert_eq!(app.queries(), auth_only, "the refused query ran SQL");
-    }
+    app.reset_queries();
+    let (status, body) = app.post(Role::Admin, &deep_query(12), json!({})).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "QUERY_TOO_COMPLEX",
+        "{body}"
+    );
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("deep")
+    );
+    assert_eq!(app.queries(), auth_only, "the refused query ran SQL");
 }
 
-db_test! {
-    async fn an_over_complex_query_is_refused_and_says_which_limit(app) {
-        app.reset_queries();
-        app.gql(Role::Admin, "{ __typename }", json!({})).await;
-        let auth_only = app.queries();
-        app.reset_queries();
-        let q = "{ leads(first: 100) { nodes { id email account { leads(first: 100) { nodes { id } } } } } }";
-        let (_, body) = app.post(Role::Admin, q, json!({})).await;
-        assert_eq!(body["errors"][0]["extensions"]["code"], "QUERY_TOO_COMPLEX", "{body}");
-        assert!(body["errors"][0]["message"].as_str().unwrap().contains("complex"));
-        assert_eq!(app.queries(), auth_only);
-    }
+#[db_test]
+async fn an_over_complex_query_is_refused_and_says_which_limit(app: TestApp) {
+    app.reset_queries();
+    app.gql(Role::Admin, "{ __typename }", json!({})).await;
+    let auth_only = app.queries();
+    app.reset_queries();
+    let q = "{ leads(first: 100) { nodes { id email account { leads(first: 100) { nodes { id } } } } } }";
+    let (_, body) = app.post(Role::Admin, q, json!({})).await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "QUERY_TOO_COMPLEX",
+        "{body}"
+    );
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("complex")
+    );
+    assert_eq!(app.queries(), auth_only);
 }
 
-db_test! {
-    async fn a_query_within_the_limits_runs(app) {
-        // 12 levels deep is allowed; 20 x (a few fields) is far under 1,000.
-        let data = app.gql(Role::Admin, "{ leads(first: 20) { nodes { id email account { name } } } }", json!({})).await;
-        assert!(data["leads"]["nodes"].is_array());
-    }
+#[db_test]
+async fn a_query_within_the_limits_runs(app: TestApp) {
+    // 12 levels deep is allowed; 20 x (a few fields) is far under 1,000.
+    let data = app
+        .gql(
+            Role::Admin,
+            "{ leads(first: 20) { nodes { id email account { name } } } }",
+            json!({}),
+        )
+        .await;
+    assert!(data["leads"]["nodes"].is_array());
 }
 
-db_test! {
-    async fn more_than_five_directives_on_a_field_are_refused(app) {
-        let q = "{ viewer { role @include(if: true) @include(if: true) @include(if: true) @include(if: true) @include(if: true) @include(if: true) } }";
-        let (_, body) = app.post(Role::Admin, q, json!({})).await;
-        assert_eq!(body["errors"][0]["extensions"]["code"], "QUERY_TOO_COMPLEX", "{body}");
-    }
+#[db_test]
+async fn more_than_five_directives_on_a_field_are_refused(app: TestApp) {
+    let q = "{ viewer { role @include(if: true) @include(if: true) @include(if: true) @include(if: true) @include(if: true) @include(if: true) } }";
+    let (_, body) = app.post(Role::Admin, q, json!({})).await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "QUERY_TOO_COMPLEX",
+        "{body}"
+    );
 }
 
 const INTROSPECTION: &str = r#"
@@ -184,13 +207,12 @@ fragment TypeRef on __Type {
 }
 "#;
 
-db_test! {
-    async fn the_standard_introspection_query_answers_for_code_generators(app) {
-        let data = app.gql(Role::Reporting, INTROSPECTION, json!({})).await;
-        let types = data["__schema"]["types"].as_array().unwrap();
-        assert!(types.iter().any(|t| t["name"] == "Lead"));
-        assert_eq!(data["__schema"]["queryType"]["name"], "QueryRoot");
-    }
+#[db_test]
+async fn the_standard_introspection_query_answers_for_code_generators(app: TestApp) {
+    let data = app.gql(Role::Reporting, INTROSPECTION, json!({})).await;
+    let types = data["__schema"]["types"].as_array().unwrap();
+    assert!(types.iter().any(|t| t["name"] == "Lead"));
+    assert_eq!(data["__schema"]["queryType"]["name"], "QueryRoot");
 }
 
 #[tokio::test]
@@ -216,70 +238,71 @@ async fn introspection_can_be_switched_off() {
     app.gql(Role::Admin, "{ viewer { role } }", json!({})).await;
 }
 
-db_test! {
-    async fn graphiql_is_served_to_browsers(app) {
-        for path in ["/graphiql", "/graphql"] {
-            let resp = app
-                .client
-                .get(format!("{}{path}", app.base))
-                .header("accept", "text/html")
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(resp.status(), 200, "{path}");
-            assert!(resp.text().await.unwrap().contains("graphiql"), "{path}");
-        }
-    }
-}
-
-db_test! {
-    async fn health_and_readiness_answer(app) {
-        for path in ["/healthz", "/readyz"] {
-            let resp = app.client.get(format!("{}{path}", app.base)).send().await.unwrap();
-            assert_eq!(resp.status(), 200, "{path}");
-        }
-    }
-}
-
-db_test! {
-    async fn every_response_carries_a_request_id_and_errors_quote_it(app) {
+#[db_test]
+async fn graphiql_is_served_to_browsers(app: TestApp) {
+    for path in ["/graphiql", "/graphql"] {
         let resp = app
             .client
-            .post(format!("{}/graphql", app.base))
-            .bearer_auth(app.token(Role::Admin))
-            .json(&json!({ "query": "{ nosuchfield }" }))
+            .get(format!("{}{path}", app.base))
+            .header("accept", "text/html")
             .send()
             .await
             .unwrap();
-        let header = resp.headers()["x-request-id"].to_str().unwrap().to_owned();
-        assert!(!header.is_empty());
-        let body: Value = resp.json().await.unwrap();
-        assert_eq!(body["extensions"]["requestId"], header.as_str());
-        assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+        assert_eq!(resp.status(), 200, "{path}");
+        assert!(resp.text().await.unwrap().contains("graphiql"), "{path}");
     }
 }
 
-db_test! {
-    async fn postgres_connections_plan_each_execution_without_parallel_workers(app) {
-        use sea_orm::{ConnectionTrait, DbBackend, Statement};
-        if app.db.get_database_backend() != DbBackend::Postgres {
-            return;
-        }
-        // Session settings of the server's pool (`src/db.rs`): custom plans
-        // for every execution, and no parallel workers by default.
-        for (setting, expected) in [
-            ("plan_cache_mode", "force_custom_plan"),
-            ("max_parallel_workers_per_gather", "0"),
-        ] {
-            let row = app
-                .db
-                .query_one_raw(Statement::from_string(DbBackend::Postgres, format!("SHOW {setting}")))
-                .await
-                .unwrap()
-                .unwrap();
-            let value: String = row.try_get_by_index(0).unwrap();
-            assert_eq!(value, expected, "{setting}");
-        }
+#[db_test]
+async fn health_and_readiness_answer(app: TestApp) {
+    for path in ["/healthz", "/readyz"] {
+        let resp = app
+            .client
+            .get(format!("{}{path}", app.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200, "{path}");
+    }
+}
+
+#[db_test]
+async fn every_response_carries_a_request_id_and_errors_quote_it(app: TestApp) {
+    let resp = app
+        .client
+        .post(format!("{}/graphql", app.base))
+        .bearer_auth(app.token(Role::Admin))
+        .json(&json!({ "query": "{ nosuchfield }" }))
+        .send()
+        .await
+        .unwrap();
+    let header = resp.headers()["x-request-id"].to_str().unwrap().to_owned();
+    assert!(!header.is_empty());
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["extensions"]["requestId"], header.as_str());
+    assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+}
+
+#[db_test(postgres_only)]
+async fn postgres_connections_plan_each_execution_without_parallel_workers(app: TestApp) {
+    use sea_orm::{ConnectionTrait, DbBackend, Statement};
+    // Session settings of the server's pool (`src/db.rs`): custom plans
+    // for every execution, and no parallel workers by default.
+    for (setting, expected) in [
+        ("plan_cache_mode", "force_custom_plan"),
+        ("max_parallel_workers_per_gather", "0"),
+    ] {
+        let row = app
+            .db
+            .query_one_raw(Statement::from_string(
+                DbBackend::Postgres,
+                format!("SHOW {setting}"),
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        let value: String = row.try_get_by_index(0).unwrap();
+        assert_eq!(value, expected, "{setting}");
     }
 }
 
@@ -304,60 +327,101 @@ async fn echoed_request_id(app: &TestApp, sent: &str) -> (String, String) {
     (header, in_body)
 }
 
-db_test! {
-    async fn a_safe_client_request_id_is_echoed_and_any_other_is_replaced_by_a_uuid(app) {
-        let safe = "sync-job.2026-07-01_run-42";
-        assert_eq!(echoed_request_id(&app, safe).await, (safe.to_owned(), safe.to_owned()));
+#[db_test]
+async fn a_safe_client_request_id_is_echoed_and_any_other_is_replaced_by_a_uuid(app: TestApp) {
+    let safe = "sync-job.2026-07-01_run-42";
+    assert_eq!(
+        echoed_request_id(&app, safe).await,
+        (safe.to_owned(), safe.to_owned())
+    );
 
-        for hostile in [
-            "<script>alert(1)</script>".to_owned(),
-            "x".repeat(200),
-            "two words".to_owned(),
-            "id;drop".to_owned(),
-        ] {
-            let (header, in_body) = echoed_request_id(&app, &hostile).await;
-            assert_eq!(header, in_body, "{hostile}");
-            assert!(uuid::Uuid::parse_str(&header).is_ok(), "{hostile:?} came back as {header:?}");
-        }
+    for hostile in [
+        "<script>alert(1)</script>".to_owned(),
+        "x".repeat(200),
+        "two words".to_owned(),
+        "id;drop".to_owned(),
+    ] {
+        let (header, in_body) = echoed_request_id(&app, &hostile).await;
+        assert_eq!(header, in_body, "{hostile}");
+        assert!(
+            uuid::Uuid::parse_str(&header).is_ok(),
+            "{hostile:?} came back as {header:?}"
+        );
     }
 }
 
-db_test! {
-    async fn text_with_a_nul_character_is_refused_before_anything_runs_naming_where(app) {
-        // PostgreSQL cannot store U+0000 in text: a lead named with one
-        // was an INTERNAL error there (and written on SQLite).
-        let create = "mutation($i: CreateLeadInput!) { createLead(input: $i) { lead { id } userErrors { code } } }";
-        let (status, body) = app
-            .post(Role::Admin, create, json!({ "i": { "email": "nul@example.com", "firstName": "A\u{0}da", "source": "EMAIL" } }))
-            .await;
-        assert_eq!(status, 200);
-        assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{body}");
-        assert!(body["errors"][0]["message"].as_str().unwrap().contains("\"$i.firstName\""), "{body}");
-        let leads = app.gql(Role::Admin, "{ leads { totalCount } }", json!({})).await;
-        assert_eq!(leads["leads"]["totalCount"], 0);
+#[db_test]
+async fn text_with_a_nul_character_is_refused_before_anything_runs_naming_where(app: TestApp) {
+    // PostgreSQL cannot store U+0000 in text: a lead named with one
+    // was an INTERNAL error there (and written on SQLite).
+    let create = "mutation($i: CreateLeadInput!) { createLead(input: $i) { lead { id } userErrors { code } } }";
+    let (status, body) = app
+        .post(Role::Admin, create, json!({ "i": { "email": "nul@example.com", "firstName": "A\u{0}da", "source": "EMAIL" } }))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{body}"
+    );
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("\"$i.firstName\""),
+        "{body}"
+    );
+    let leads = app
+        .gql(Role::Admin, "{ leads { totalCount } }", json!({}))
+        .await;
+    assert_eq!(leads["leads"]["totalCount"], 0);
 
-        // In a literal too (the escape is the only way to write one).
-        let search = r#"{ accounts(filter: {search: "a\u0000"}) { totalCount } }"#;
-        let (_, body) = app.post(Role::Admin, search, json!({})).await;
-        assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{body}");
-        assert!(body["errors"][0]["message"].as_str().unwrap().contains("accounts.filter.search"), "{body}");
+    // In a literal too (the escape is the only way to write one).
+    let search = r#"{ accounts(filter: {search: "a\u0000"}) { totalCount } }"#;
+    let (_, body) = app.post(Role::Admin, search, json!({})).await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{body}"
+    );
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("accounts.filter.search"),
+        "{body}"
+    );
 
-        // Other characters a database stores are text like any other.
-        let data = app
-            .gql(Role::Admin, create, json!({ "i": { "email": "rtl@example.com", "firstName": "\u{202E}\u{5E9}\u{5DC}\u{5D5}\u{5DD} \u{1F600}", "source": "EMAIL" } }))
-            .await;
-        assert!(data["createLead"]["lead"]["id"].is_string(), "{data}");
-    }
+    // Other characters a database stores are text like any other.
+    let data = app
+        .gql(Role::Admin, create, json!({ "i": { "email": "rtl@example.com", "firstName": "\u{202E}\u{5E9}\u{5DC}\u{5D5}\u{5DD} \u{1F600}", "source": "EMAIL" } }))
+        .await;
+    assert!(data["createLead"]["lead"]["id"].is_string(), "{data}");
 }
 
-db_test! {
-    async fn the_csv_report_refuses_a_parameter_with_a_nul_character_by_name(app) {
-        // An industry with U+0000 was an INTERNAL error on PostgreSQL.
-        let url = format!("{}/reports/kpis.csv?kpis=LEADS_CREATED&from=2026-01-01&to=2026-03-31&industries=Soft%00ware", app.base);
-        let res = app.client.get(url).bearer_auth(app.token(Role::Reporting)).send().await.unwrap();
-        assert_eq!(res.status().as_u16(), 400);
-        let body: Value = res.json().await.unwrap();
-        assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{body}");
-        assert!(body["errors"][0]["message"].as_str().unwrap().contains("`industries`"), "{body}");
-    }
+#[db_test]
+async fn the_csv_report_refuses_a_parameter_with_a_nul_character_by_name(app: TestApp) {
+    // An industry with U+0000 was an INTERNAL error on PostgreSQL.
+    let url = format!(
+        "{}/reports/kpis.csv?kpis=LEADS_CREATED&from=2026-01-01&to=2026-03-31&industries=Soft%00ware",
+        app.base
+    );
+    let res = app
+        .client
+        .get(url)
+        .bearer_auth(app.token(Role::Reporting))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 400);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{body}"
+    );
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("`industries`"),
+        "{body}"
+    );
 }
