@@ -101,6 +101,7 @@ pub fn select(filter: &AccountFilter) -> Select<account::Entity> {
 }
 
 /// One page of accounts.
+#[tracing::instrument(skip_all, fields(viewer = %viewer))]
 pub async fn list(
     db: &DatabaseConnection,
     viewer: &Viewer,
@@ -164,6 +165,7 @@ pub(crate) fn domain_taken(domain: &str) -> String {
 }
 
 /// Creates an account.
+#[tracing::instrument(skip_all, fields(viewer = %viewer))]
 pub async fn create(
     db: &DatabaseConnection,
     viewer: &Viewer,
@@ -188,6 +190,7 @@ pub async fn create(
 
 /// Edits an account. A stale `expected_version` is a CONFLICT and writes
 /// nothing.
+#[tracing::instrument(skip_all, fields(viewer = %viewer, id = %id))]
 pub async fn update(
     db: &DatabaseConnection,
     viewer: &Viewer,
@@ -215,6 +218,7 @@ pub async fn update(
 }
 
 /// Soft-deletes an account. Its leads and opportunities keep existing.
+#[tracing::instrument(skip_all, fields(viewer = %viewer, id = %id))]
 pub async fn delete(
     db: &DatabaseConnection,
     viewer: &Viewer,

@@ -120,6 +120,7 @@ pub fn select(filter: &CampaignFilter) -> Select<campaign::Entity> {
 }
 
 /// One page of campaigns.
+#[tracing::instrument(skip_all, fields(viewer = %viewer))]
 pub async fn list(
     db: &DatabaseConnection,
     viewer: &Viewer,
@@ -197,6 +198,7 @@ pub(crate) async fn check_spend(
 
 /// Creates a campaign (PLANNED unless a status is given; in USD unless a
 /// budget says otherwise).
+#[tracing::instrument(skip_all, fields(viewer = %viewer))]
 pub async fn create(
     db: &DatabaseConnection,
     viewer: &Viewer,
@@ -219,6 +221,7 @@ pub async fn create(
 
 /// Edits a campaign. A stale `expected_version` is a CONFLICT and writes
 /// nothing.
+#[tracing::instrument(skip_all, fields(viewer = %viewer, id = %id))]
 pub async fn update(
     db: &DatabaseConnection,
     viewer: &Viewer,
@@ -241,6 +244,7 @@ pub async fn update(
 }
 
 /// Soft-deletes a campaign. Leads and activities that name it keep existing.
+#[tracing::instrument(skip_all, fields(viewer = %viewer, id = %id))]
 pub async fn delete(
     db: &DatabaseConnection,
     viewer: &Viewer,

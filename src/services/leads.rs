@@ -159,6 +159,7 @@ pub fn select(filter: &LeadFilter) -> Select<lead::Entity> {
 
 /// One page of leads. Searching or ordering by personal data needs the
 /// right to read it: otherwise the answer would leak it.
+#[tracing::instrument(skip_all, fields(viewer = %viewer))]
 pub async fn list(
     db: &DatabaseConnection,
     viewer: &Viewer,
@@ -189,6 +190,7 @@ async fn validate(
 }
 
 /// Creates a lead in stage NEW and records that stage change.
+#[tracing::instrument(skip_all, fields(viewer = %viewer))]
 pub async fn create(
     db: &DatabaseConnection,
     viewer: &Viewer,
@@ -226,6 +228,7 @@ async fn rescored(txn: &impl ConnectionTrait, id: Uuid, viewer: &Viewer) -> AppR
 }
 
 /// Edits a lead's data (not its stage). SALES may edit only leads it owns.
+#[tracing::instrument(skip_all, fields(viewer = %viewer, id = %id))]
 pub async fn update(
     db: &DatabaseConnection,
     viewer: &Viewer,
@@ -252,6 +255,7 @@ pub async fn update(
 }
 
 /// Soft-deletes a lead.
+#[tracing::instrument(skip_all, fields(viewer = %viewer, id = %id))]
 pub async fn delete(
     db: &DatabaseConnection,
     viewer: &Viewer,

@@ -86,6 +86,7 @@ impl Move {
 }
 
 /// Applies a move to a lead.
+#[tracing::instrument(skip_all, fields(viewer = %viewer, id = %id))]
 pub async fn apply(
     db: &DatabaseConnection,
     viewer: &Viewer,
@@ -315,6 +316,7 @@ pub struct Conversion {
 /// opportunity with the lead as its primary lead, and moves the lead, in
 /// one transaction. The lead's activities (its campaign touches) stay with
 /// it for attribution.
+#[tracing::instrument(skip_all, fields(viewer = %viewer, id = %id))]
 pub async fn convert(
     db: &DatabaseConnection,
     viewer: &Viewer,

@@ -136,6 +136,7 @@ pub fn select(filter: &OpportunityFilter) -> Select<opportunity::Entity> {
 }
 
 /// One page of opportunities.
+#[tracing::instrument(skip_all, fields(viewer = %viewer))]
 pub async fn list(
     db: &DatabaseConnection,
     viewer: &Viewer,
@@ -165,6 +166,7 @@ async fn validate(
 /// Creates an opportunity in its stage (DISCOVERY by default) and records
 /// that stage. A SALES viewer's opportunity is owned by the viewer; naming
 /// another owner is FORBIDDEN.
+#[tracing::instrument(skip_all, fields(viewer = %viewer))]
 pub async fn create(
     db: &DatabaseConnection,
     viewer: &Viewer,
@@ -250,6 +252,7 @@ pub(crate) async fn insert_in(
 /// is recorded. A stale `expected_version` is a CONFLICT and writes nothing.
 /// Closing here needs no feedback (sync jobs close deals too); such a deal
 /// waits in the feedback-missing queue.
+#[tracing::instrument(skip_all, fields(viewer = %viewer, id = %id))]
 pub async fn update(
     db: &DatabaseConnection,
     viewer: &Viewer,
@@ -325,6 +328,7 @@ async fn write_move(
 /// nothing is written (every failure is reported, the feedback's under
 /// `feedback.`). Needs both opportunity and feedback rights (SALES: its own
 /// deals). The stage change carries the primary reason.
+#[tracing::instrument(skip_all, fields(viewer = %viewer, id = %id))]
 pub async fn close(
     db: &DatabaseConnection,
     viewer: &Viewer,
@@ -387,6 +391,7 @@ pub async fn close(
 
 /// Soft-deletes an opportunity (SALES only one it owns). Its stage history
 /// stays.
+#[tracing::instrument(skip_all, fields(viewer = %viewer, id = %id))]
 pub async fn delete(
     db: &DatabaseConnection,
     viewer: &Viewer,

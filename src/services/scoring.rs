@@ -262,6 +262,7 @@ pub fn qualifies(definition: &Definition, stage: LeadStage, (fit, engagement): (
 /// [`new_lead_scores`]) from NEW to MQL, as rescoring would have right
 /// after their insert: SLA clocks, stage change, event and a change-log
 /// entry each. Returns the leads it moved.
+#[tracing::instrument(skip_all, fields(definition.id = %definition.model.id, leads = ids.len()))]
 pub async fn qualify_created(
     txn: &impl ConnectionTrait,
     definition: &Definition,
@@ -377,6 +378,7 @@ pub async fn rescore_if_approved(
 
 /// Rescores leads under `definition` and moves NEW leads that qualify to
 /// MQL. Runs inside the caller's transaction.
+#[tracing::instrument(skip_all, fields(definition.id = %definition.model.id))]
 pub async fn rescore(
     txn: &impl ConnectionTrait,
     definition: &Definition,

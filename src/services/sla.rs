@@ -155,6 +155,7 @@ const TO_BREACHED: Transition = Transition {
 /// time passed without its action). Each lead changes, and gets one event,
 /// exactly once even when several server replicas sweep the same PostgreSQL
 /// at the same moment (see the module documentation).
+#[tracing::instrument(skip_all, fields(now = %now))]
 pub async fn sweep(db: &DatabaseConnection, now: DateTime<Utc>) -> AppResult<SweepReport> {
     let mut report = SweepReport::default();
     let mut after: Option<Uuid> = None;

@@ -53,6 +53,7 @@ pub fn select_leads(filter: &StageChangeFilter) -> Select<stage_change::Entity> 
 }
 
 /// One page of lead stage changes in the order they happened.
+#[tracing::instrument(skip_all, fields(viewer = %viewer))]
 pub async fn list_leads(
     db: &DatabaseConnection,
     viewer: &Viewer,

@@ -38,6 +38,7 @@ pub struct AccountUpsert {
 }
 
 /// Creates or updates accounts by external id in `system`.
+#[tracing::instrument(skip_all, fields(viewer = %viewer, system = ?system, inputs = inputs.len()))]
 pub async fn upsert(
     db: &DatabaseConnection,
     viewer: &Viewer,

@@ -53,6 +53,7 @@ pub struct ActivityUpsert {
 }
 
 /// Creates or updates activities by external id in `system`.
+#[tracing::instrument(skip_all, fields(viewer = %viewer, system = ?system, inputs = inputs.len()))]
 pub async fn upsert(
     db: &DatabaseConnection,
     viewer: &Viewer,

@@ -36,6 +36,7 @@ pub struct CampaignUpsert {
 }
 
 /// Creates or updates campaigns by external id in `system`.
+#[tracing::instrument(skip_all, fields(viewer = %viewer, system = ?system, inputs = inputs.len()))]
 pub async fn upsert(
     db: &DatabaseConnection,
     viewer: &Viewer,

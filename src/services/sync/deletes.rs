@@ -30,6 +30,7 @@ pub struct DeleteByExternalId {
 }
 
 /// Soft-deletes records of `object_type` by their external ids in `system`.
+#[tracing::instrument(skip_all, fields(viewer = %viewer, system = ?system, inputs = inputs.len()))]
 pub async fn delete(
     db: &DatabaseConnection,
     viewer: &Viewer,

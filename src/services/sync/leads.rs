@@ -81,6 +81,7 @@ pub struct LeadUpsert {
 }
 
 /// Creates or updates leads by external id in `system`.
+#[tracing::instrument(skip_all, fields(viewer = %viewer, system = ?system, inputs = inputs.len()))]
 pub async fn upsert(
     db: &DatabaseConnection,
     viewer: &Viewer,

@@ -62,6 +62,7 @@ pub struct OpportunityUpsert {
 }
 
 /// Creates or updates opportunities by external id in `system`.
+#[tracing::instrument(skip_all, fields(viewer = %viewer, system = ?system, inputs = inputs.len()))]
 pub async fn upsert(
     db: &DatabaseConnection,
     viewer: &Viewer,
