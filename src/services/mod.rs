@@ -69,12 +69,12 @@ mod tests {
                 if !signature.contains("viewer: &Viewer") {
                     continue;
                 }
-                let attributes = lines[..i]
+                // The attributes between the doc comment and the function,
+                // some over several lines.
+                let spanned = lines[..i]
                     .iter()
                     .rev()
-                    .take_while(|l| l.starts_with("#[") || l.starts_with("///"));
-                let spanned = attributes
-                    .into_iter()
+                    .take_while(|l| !(l.starts_with("///") || l.trim().is_empty() || **l == "}"))
                     .any(|l| l.starts_with("#[tracing::instrument(skip_all"));
                 found.push((path.display().to_string(), name, spanned));
             }

@@ -19,7 +19,6 @@ use crate::{
         accounts::AccountUpsert,
         activities::ActivityUpsert,
         campaigns::CampaignUpsert,
-        deletes::DeleteByExternalId,
         leads::{LeadUpsert, StageEntry},
         opportunities::OpportunityUpsert,
     },

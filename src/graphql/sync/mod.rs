@@ -8,7 +8,7 @@
 
 mod inputs;
 
-use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject};
+use async_graphql::{Context, Enum, ID, Object, Result, SimpleObject};
 use entity::enums::ObjectType;
 pub use inputs::{
     AccountUpsertInput, ActivityUpsertInput, CampaignUpsertInput, DeleteByExternalIdInput,
@@ -18,26 +18,12 @@ pub use inputs::{
 };
 use inputs::{account_upsert, activity_upsert, campaign_upsert, lead_upsert, opportunity_upsert};
 
-use super::{
-    common::{MoneyInput, db, global_id, parse_global_id, type_name, viewer},
-    enums::{
-        ActivityKind, CampaignObjective, CampaignStatus, Channel, ExternalSystem, OpportunityType,
-        Seniority, SourcedBy,
-    },
-    scalars::{InputDate, InputDateTime},
-};
+use super::common::{db, global_id, viewer};
 use crate::{
     auth::{Action, PolicyGuard},
-    domain::records::{AccountPatch, CampaignPatch, LeadPatch, OpportunityPatch},
     error::{AppError, AppResult},
     services::sync::{
-        self, ErrorCode, MAX_BATCH, RecordError, RecordResult, Ref, Status, Tally,
-        accounts::AccountUpsert,
-        activities::ActivityUpsert,
-        campaigns::CampaignUpsert,
-        deletes::DeleteByExternalId,
-        leads::{LeadUpsert, StageEntry},
-        opportunities::OpportunityUpsert,
+        self, MAX_BATCH, RecordError, RecordResult, Status, Tally, deletes::DeleteByExternalId,
     },
 };
 
