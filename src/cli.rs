@@ -1,11 +1,11 @@
-//! The `handoff` command line: serve, migrate, token, export-schema, demo,
-//! import.
+//! The `handoff` command line: serve, migrate, user, token, export-schema,
+//! demo, import.
 
 use std::{path::PathBuf, process::ExitCode, time::Duration};
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
-use entity::enums::Role;
+use entity::enums::{Role, Team};
 use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
@@ -38,7 +38,14 @@ pub enum Command {
     },
     /// Apply pending database migrations and exit.
     Migrate,
-    /// Mint a bearer token for a user.
+    /// Manage users from the command line (the way into an empty database).
+    User {
+        /// What to do.
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Mint a bearer token for a user. Refuses a database that is not
+    /// migrated (run `handoff migrate` or `handoff user create` first).
     Token {
         /// Role of the token; the user must have it.
         #[arg(long, value_parser = parse_role)]
@@ -103,6 +110,50 @@ pub enum Command {
         #[arg(long = "as", value_name = "EMAIL")]
         as_user: Option<String>,
     },
+}
+
+/// The `handoff user` subcommands.
+#[derive(Subcommand, Debug)]
+pub enum UserCommand {
+    /// Create a user, or leave the one with that email as it is.
+    ///
+    /// Works on an empty database (it is migrated first) and needs no
+    /// token. The first step of an install:
+    /// `handoff user create --email you@example.com --name "You" --role ADMIN`,
+    /// then `handoff token --role ADMIN --sub you@example.com`.
+    Create {
+        /// Email address (the user's sign-in name, unique).
+        #[arg(long)]
+        email: String,
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        /// ADMIN, MARKETING, SALES, LEADERSHIP, INTEGRATION or REPORTING.
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        /// MARKETING, SALES, REVOPS or LEADERSHIP. Default: MARKETING,
+        /// SALES or LEADERSHIP for those roles, REVOPS for the others.
+        #[arg(long, value_parser = parse_team)]
+        team: Option<Team>,
+    },
+}
+
+fn parse_team(s: &str) -> Result<Team, String> {
+    let upper = s.trim().to_ascii_uppercase();
+    [Team::Marketing, Team::Sales, Team::Revops, Team::Leadership]
+        .into_iter()
+        .find(|t| t.as_str() == upper)
+        .ok_or_else(|| format!("unknown team {s:?}: use MARKETING, SALES, REVOPS or LEADERSHIP"))
+}
+
+/// The team of a user of `role` when none is given.
+fn default_team(role: Role) -> Team {
+    match role {
+        Role::Marketing => Team::Marketing,
+        Role::Sales => Team::Sales,
+        Role::Leadership => Team::Leadership,
+        Role::Admin | Role::Integration | Role::Reporting => Team::Revops,
+    }
 }
 
 fn parse_role(s: &str) -> Result<Role, String> {
@@ -179,10 +230,64 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let db = db::connect(&config)
         .await
         .with_context(|| "connecting to the database (DATABASE_URL)")?;
-    db::migrate(&db).await.context("migrating the database")?;
+    let pending = db::pending_migrations(&db)
+        .await
+        .context("reading the database's migrations")?;
+    if pending > 0 {
+        if matches!(cli.command, Command::Token { .. }) {
+            bail!(
+                "the database is not migrated ({pending} migrations pending), so it has no users: \
+                 run `handoff user create` (which migrates it) or `handoff migrate` first"
+            );
+        }
+        db::migrate(&db).await.context("migrating the database")?;
+        eprintln!("migrated the database: {pending} migrations applied");
+    }
     match cli.command {
         Command::Migrate => {
             println!("database is up to date");
+        }
+        Command::User {
+            command:
+                UserCommand::Create {
+                    email,
+                    name,
+                    role,
+                    team,
+                },
+        } => {
+            let fields = services::users::UserFields {
+                name: Some(name),
+                email: Some(email),
+                role: Some(role),
+                team: Some(team.unwrap_or(default_team(role))),
+                active: None,
+            };
+            let (user, ensured) = services::users::ensure(&db, fields)
+                .await
+                .map_err(describe_user_error)?;
+            match ensured {
+                services::users::Ensured::Created => println!(
+                    "created user {} ({}, {}, team {}): id {}",
+                    user.email,
+                    user.name,
+                    user.role.as_str(),
+                    user.team.as_str(),
+                    user.id
+                ),
+                services::users::Ensured::Existed => println!(
+                    "user {} already exists ({}, {}{}), left as it is: id {}",
+                    user.email,
+                    user.role.as_str(),
+                    if user.active { "active" } else { "inactive" },
+                    if user.deleted_at.is_some() {
+                        ", deleted"
+                    } else {
+                        ""
+                    },
+                    user.id
+                ),
+            }
         }
         Command::Token { role, sub, ttl } => {
             // Before looking for the user, so the lifetime is what is reported.
@@ -249,6 +354,26 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::ExportSchema { .. } => {}
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A user's field errors as one line each (`email: ... is not an email
+/// address`) instead of the API's structure.
+fn describe_user_error(e: crate::error::AppError) -> anyhow::Error {
+    match e {
+        crate::error::AppError::Invalid(errors) => anyhow::anyhow!(
+            "{}",
+            errors
+                .iter()
+                .map(|f| format!(
+                    "--{}: {}",
+                    f.field.last().map_or("", String::as_str),
+                    f.message
+                ))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ),
+        other => other.into(),
+    }
 }
 
 /// Imports a file with progress on standard error and the summary on
@@ -407,6 +532,17 @@ mod tests {
         assert!(parse_ttl("0").is_err());
         assert!(parse_ttl("1w").is_err());
         assert!(parse_ttl("soon").is_err());
+    }
+
+    #[test]
+    fn teams_parse_and_default_by_role() {
+        assert_eq!(parse_team("revops"), Ok(Team::Revops));
+        assert!(parse_team("finance").is_err());
+        assert_eq!(default_team(Role::Sales), Team::Sales);
+        assert_eq!(default_team(Role::Marketing), Team::Marketing);
+        assert_eq!(default_team(Role::Leadership), Team::Leadership);
+        assert_eq!(default_team(Role::Admin), Team::Revops);
+        assert_eq!(default_team(Role::Integration), Team::Revops);
     }
 
     #[test]

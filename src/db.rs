@@ -70,6 +70,12 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), sea_orm::DbErr> {
     Migrator::up(db, None).await
 }
 
+/// How many migrations the database has not had yet (all of them on an
+/// empty database), read without writing anything.
+pub async fn pending_migrations(db: &DatabaseConnection) -> Result<usize, sea_orm::DbErr> {
+    Ok(Migrator::get_pending_migrations_read_only(db).await?.len())
+}
+
 /// Begins a write transaction. On SQLite it is IMMEDIATE, so it takes the
 /// write lock up front instead of failing with SQLITE_BUSY when it first
 /// writes. Every write of a request goes through here, so that a request

@@ -254,7 +254,7 @@ pub struct UserFields {
 /// cannot lock the deployment out.
 async fn validate(
     db: &impl ConnectionTrait,
-    viewer: &Viewer,
+    acting: Option<Uuid>,
     fields: UserFields,
     current: Option<&user::Model>,
 ) -> AppResult<UserFields> {
@@ -280,7 +280,7 @@ async fn validate(
         e.add("team", UserErrorCode::Required, "`team` is required");
     }
     out.active = fields.active;
-    if let Some(current) = current.filter(|c| c.id == viewer.user_id) {
+    if let Some(current) = current.filter(|c| Some(c.id) == acting) {
         if out.active == Some(false) {
             e.add(
                 "active",
@@ -341,7 +341,7 @@ pub async fn create(
 ) -> AppResult<user::Model> {
     viewer.require(Action::ManageUsers)?;
     let txn = begin_write(db).await?;
-    let fields = validate(&txn, viewer, fields, None).await?;
+    let fields = validate(&txn, Some(viewer.user_id), fields, None).await?;
     let mut am = user::ActiveModel {
         active: Set(true),
         deleted_at: Set(None),
@@ -353,6 +353,70 @@ pub async fn create(
         .map_err(|e| e.on_unique("email", "another user already has this email"))?;
     txn.commit().await?;
     Ok(model)
+}
+
+/// What [`ensure`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ensured {
+    /// The user was created.
+    Created,
+    /// A user with that email already existed; nothing was written.
+    Existed,
+}
+
+/// Creates a user from the command line (`handoff user create`), the way
+/// into an empty database: no token is needed and the change log names no
+/// actor. Run again with the same email, it leaves the existing user as it
+/// is, whatever the other fields say, and answers [`Ensured::Existed`]. The
+/// fields are validated as `createUser` validates them.
+#[tracing::instrument(skip_all)]
+pub async fn ensure(
+    db: &DatabaseConnection,
+    fields: UserFields,
+) -> AppResult<(user::Model, Ensured)> {
+    let txn = begin_write(db).await?;
+    let fields = validate_unless_taken(&txn, fields).await?;
+    let fields = match fields {
+        Ok(fields) => fields,
+        Err(existing) => return Ok((existing, Ensured::Existed)),
+    };
+    let mut am = user::ActiveModel {
+        active: Set(true),
+        deleted_at: Set(None),
+        ..Default::default()
+    };
+    apply(&mut am, fields);
+    records::insert_at::<user::Entity>(&txn, None, &mut am, records::now()).await?;
+    let id = match &am.id {
+        sea_orm::ActiveValue::Set(id) | sea_orm::ActiveValue::Unchanged(id) => *id,
+        sea_orm::ActiveValue::NotSet => {
+            return Err(AppError::Internal("a new user without an id".into()));
+        }
+    };
+    let model = records::find::<user::Entity>(&txn, id)
+        .await?
+        .ok_or_else(|| AppError::Internal("the new user cannot be read back".into()))?;
+    txn.commit().await?;
+    Ok((model, Ensured::Created))
+}
+
+/// The validated fields of a new user, or the user (live or deleted) who
+/// already has the email.
+async fn validate_unless_taken(
+    db: &impl ConnectionTrait,
+    fields: UserFields,
+) -> AppResult<Result<UserFields, user::Model>> {
+    let email = fields.email.as_deref().map(|e| e.trim().to_lowercase());
+    if let Some(email) = email {
+        let existing = user::Entity::find()
+            .filter(user::Column::Email.eq(email))
+            .one(db)
+            .await?;
+        if let Some(existing) = existing {
+            return Ok(Err(existing));
+        }
+    }
+    Ok(Ok(validate(db, None, fields, None).await?))
 }
 
 /// Edits a user. A stale `expected_version` is a CONFLICT and writes
@@ -369,7 +433,7 @@ pub async fn update(
     let txn = begin_write(db).await?;
     let current = records::lock::<user::Entity>(&txn, id).await?;
     records::check_version("user", current.version, expected_version)?;
-    let fields = validate(&txn, viewer, fields, Some(&current)).await?;
+    let fields = validate(&txn, Some(viewer.user_id), fields, Some(&current)).await?;
     let (model, _) = records::update::<user::Entity>(&txn, Some(viewer.user_id), current, |am| {
         apply(am, fields)
     })

@@ -10,6 +10,7 @@ mod analytics;
 mod auth;
 mod campaigns;
 mod changes;
+mod cli;
 mod competitors;
 mod concurrency;
 mod currencies;
