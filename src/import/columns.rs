@@ -6,7 +6,7 @@ use std::{collections::HashMap, path::Path};
 
 use anyhow::{Context as _, bail};
 use chrono::{DateTime, FixedOffset, Utc};
-use entity::enums::{Channel, ExternalSystem};
+use entity::enums::{Channel, ExternalSystem, OpportunityType};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -47,6 +47,9 @@ pub struct Mapping {
     /// Source value → Handoff channel name.
     #[serde(default)]
     pub sources: HashMap<String, String>,
+    /// Deal type value → Handoff deal type name.
+    #[serde(default)]
+    pub types: HashMap<String, String>,
 }
 
 impl Mapping {
@@ -56,7 +59,7 @@ impl Mapping {
             .with_context(|| format!("reading the mapping file {}", path.display()))?;
         serde_json::from_str(&text).with_context(|| {
             format!(
-                "{} is not a mapping file: a JSON object with \"columns\", \"stages\" and \"sources\"",
+                "{} is not a mapping file: a JSON object with \"columns\", \"stages\", \"sources\" and \"types\"",
                 path.display()
             )
         })
@@ -107,6 +110,8 @@ pub struct Context {
     stages: HashMap<String, String>,
     /// Normalised source value → channel.
     sources: HashMap<String, Channel>,
+    /// Normalised deal type value → deal type.
+    types: HashMap<String, OpportunityType>,
     /// Normalised user name → the user, or `None` when several share it.
     owners: HashMap<String, Option<Uuid>>,
 }
@@ -144,6 +149,15 @@ impl Context {
             };
             sources.insert(values::normalise(from), channel);
         }
+        let mut types = HashMap::new();
+        for (from, to) in &mapping.types {
+            let Some(t) = values::handoff_type(to) else {
+                bail!(
+                    "the mapping file maps type {from:?} to {to:?}, which is not a deal type: use NEW_BUSINESS, EXPANSION or RENEWAL"
+                );
+            };
+            types.insert(values::normalise(from), t);
+        }
         Ok(Self {
             system,
             currency,
@@ -154,6 +168,7 @@ impl Context {
                 .map(|(from, to)| (values::normalise(from), to.clone()))
                 .collect(),
             sources,
+            types,
             owners,
         })
     }
@@ -169,6 +184,14 @@ impl Context {
     /// Whether the mapping file names this stage value.
     pub fn maps_stage(&self, value: &str) -> bool {
         self.stages.contains_key(&values::normalise(value))
+    }
+
+    /// A deal type value's type (mapping file first).
+    pub fn opportunity_type(&self, value: &str) -> Option<OpportunityType> {
+        self.types
+            .get(&values::normalise(value))
+            .copied()
+            .or_else(|| values::opportunity_type(self.system, value))
     }
 
     /// A source value's channel (mapping file first).

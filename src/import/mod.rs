@@ -621,6 +621,11 @@ mod tests {
             IMPORT_DOC.contains(&sources),
             "docs/import.md lacks the source table:\n{sources}"
         );
+        let types = values::types_table();
+        assert!(
+            IMPORT_DOC.contains(&types),
+            "docs/import.md lacks the deal type table:\n{types}"
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! for a closed stage it is `closedAt` and the date the closed stage was
 //! entered; for an open one it is `expectedCloseOn`.
 
-use entity::enums::{ExternalSystem, OpportunityType, SourcedBy};
+use entity::enums::{ExternalSystem, SourcedBy};
 use sea_orm::DatabaseConnection;
 
 use super::{
@@ -88,7 +88,7 @@ const HUBSPOT: &[Column] = &[
         key: "type",
         headers: &["Deal Type"],
         field: "opportunityType",
-        note: "`newbusiness` / `existingbusiness` (EXPANSION) / renewal",
+        note: "mapped as the deal type table says",
     },
 ];
 
@@ -155,7 +155,7 @@ const SALESFORCE: &[Column] = &[
         key: "type",
         headers: &["Type"],
         field: "opportunityType",
-        note: "`New Business` / `Existing Business` (EXPANSION) / renewal",
+        note: "mapped as the deal type table says",
     },
     Column {
         key: "lead_source",
@@ -167,15 +167,6 @@ const SALESFORCE: &[Column] = &[
 
 /// The opportunities import.
 pub struct Opportunities;
-
-fn opportunity_type(value: &str) -> Option<OpportunityType> {
-    match values::normalise(value).replace(' ', "").as_str() {
-        "newbusiness" | "new" => Some(OpportunityType::NewBusiness),
-        "existingbusiness" | "expansion" | "upsell" => Some(OpportunityType::Expansion),
-        "renewal" => Some(OpportunityType::Renewal),
-        _ => None,
-    }
-}
 
 impl Object for Opportunities {
     type Record = OpportunityUpsert;
@@ -208,11 +199,13 @@ impl Object for Opportunities {
         let opportunity_type = row
             .get("type")
             .map(|v| {
-                opportunity_type(v).ok_or_else(|| {
+                ctx.opportunity_type(v).ok_or_else(|| {
                     RowError::on(
                         "INVALID",
                         &row.header("type"),
-                        format!("{v:?} is not a deal type the import knows"),
+                        format!(
+                            "{v:?} is not a deal type the import knows: map it in the mapping file's \"types\" to NEW_BUSINESS, EXPANSION or RENEWAL"
+                        ),
                     )
                 })
             })

@@ -1,7 +1,7 @@
 //! Cell values as CRM exports write them: source channels, countries,
 //! numbers and yes/no flags.
 
-use entity::enums::{Channel, ExternalSystem};
+use entity::enums::{Channel, ExternalSystem, OpportunityType};
 use rust_decimal::Decimal;
 
 /// Every channel, by Handoff's name.
@@ -54,6 +54,59 @@ pub const SALESFORCE_SOURCES: &[(&str, Channel)] = &[
     ("Trade Show", Channel::Event),
     ("Cold Call", Channel::Outbound),
 ];
+
+/// HubSpot's Deal Type (`dealtype`), by label and internal name.
+pub const HUBSPOT_DEAL_TYPES: &[(&str, OpportunityType)] = &[
+    ("New Business", OpportunityType::NewBusiness),
+    ("newbusiness", OpportunityType::NewBusiness),
+    ("Existing Business", OpportunityType::Expansion),
+    ("existingbusiness", OpportunityType::Expansion),
+];
+
+/// Salesforce's Opportunity Type standard picklist and common additions. A
+/// replacement or downgrade keeps an existing customer's contract going,
+/// so it counts as a renewal; a mapping file's `types` can say otherwise.
+pub const SALESFORCE_TYPES: &[(&str, OpportunityType)] = &[
+    ("New Customer", OpportunityType::NewBusiness),
+    ("Existing Customer - Upgrade", OpportunityType::Expansion),
+    ("Existing Customer - Replacement", OpportunityType::Renewal),
+    ("Existing Customer - Downgrade", OpportunityType::Renewal),
+    ("New Business", OpportunityType::NewBusiness),
+    ("Existing Business", OpportunityType::Expansion),
+];
+
+/// Every deal type, by Handoff's name.
+const TYPES: &[OpportunityType] = &[
+    OpportunityType::NewBusiness,
+    OpportunityType::Expansion,
+    OpportunityType::Renewal,
+];
+
+/// A deal type by Handoff's name (`NEW_BUSINESS`, `new business`).
+pub fn handoff_type(value: &str) -> Option<OpportunityType> {
+    let v = normalise(value);
+    TYPES.iter().copied().find(|t| normalise(t.as_str()) == v)
+}
+
+/// The deal type of a value in `system`'s vocabulary or Handoff's (also
+/// `new`, `upsell` and `renewal`).
+pub fn opportunity_type(system: ExternalSystem, value: &str) -> Option<OpportunityType> {
+    let table = match system {
+        ExternalSystem::Salesforce => SALESFORCE_TYPES,
+        _ => HUBSPOT_DEAL_TYPES,
+    };
+    let v = normalise(value);
+    table
+        .iter()
+        .find(|(label, _)| normalise(label) == v)
+        .map(|(_, t)| *t)
+        .or_else(|| handoff_type(value))
+        .or(match v.as_str() {
+            "new" => Some(OpportunityType::NewBusiness),
+            "upsell" => Some(OpportunityType::Expansion),
+            _ => None,
+        })
+}
 
 /// Lower case, single spaces, `_` as a space, no spaces around hyphens: the
 /// form values and headers are compared in.
@@ -200,6 +253,19 @@ pub fn sources_table() -> String {
     out
 }
 
+/// The deal type mappings as a Markdown table for docs/import.md (a test
+/// keeps its copy equal to this).
+pub fn types_table() -> String {
+    let mut out = String::from("| system | type value | type |\n| --- | --- | --- |\n");
+    for (label, t) in HUBSPOT_DEAL_TYPES {
+        out += &format!("| HubSpot | `{label}` | {} |\n", t.as_str());
+    }
+    for (label, t) in SALESFORCE_TYPES {
+        out += &format!("| Salesforce | `{label}` | {} |\n", t.as_str());
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -220,6 +286,37 @@ mod tests {
         assert_eq!(channel(Salesforce, "seminar-partner"), Some(Channel::Event));
         assert_eq!(channel(Salesforce, "WEBINAR"), Some(Channel::Webinar));
         assert_eq!(channel(Hubspot, "Carrier pigeon"), None);
+    }
+
+    #[test]
+    fn deal_types_map_from_each_vocabulary_and_handoffs() {
+        use ExternalSystem::*;
+        use OpportunityType::*;
+        assert_eq!(
+            opportunity_type(Salesforce, "New Customer"),
+            Some(NewBusiness)
+        );
+        assert_eq!(
+            opportunity_type(Salesforce, "Existing Customer - Upgrade"),
+            Some(Expansion)
+        );
+        assert_eq!(
+            opportunity_type(Salesforce, "existing customer-replacement"),
+            Some(Renewal)
+        );
+        assert_eq!(
+            opportunity_type(Salesforce, "Existing Customer - Downgrade"),
+            Some(Renewal)
+        );
+        assert_eq!(
+            opportunity_type(Hubspot, "existingbusiness"),
+            Some(Expansion)
+        );
+        assert_eq!(opportunity_type(Hubspot, "New Business"), Some(NewBusiness));
+        assert_eq!(opportunity_type(Hubspot, "RENEWAL"), Some(Renewal));
+        assert_eq!(opportunity_type(Salesforce, "upsell"), Some(Expansion));
+        assert_eq!(opportunity_type(Hubspot, "New Customer"), None);
+        assert_eq!(opportunity_type(Salesforce, "Barter"), None);
     }
 
     #[test]

@@ -806,3 +806,87 @@ async fn the_failed_rows_file_neutralises_formulas_and_reads_back_as_the_origina
         "-12.5"
     );
 }
+
+#[db_test]
+async fn salesforce_standard_deal_types_import_and_the_mapping_file_can_remap_them(app: TestApp) {
+    use entity::{enums::OpportunityType, opportunity};
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("opportunities.csv");
+    std::fs::write(
+        &file,
+        "Opportunity ID,Opportunity Name,Amount,Stage,Created Date,Type\n\
+         006A,Upgrade,1000,Prospecting,2024-03-01,Existing Customer - Upgrade\n\
+         006B,New logo,2000,Prospecting,2024-03-01,New Customer\n\
+         006C,Swap,3000,Prospecting,2024-03-01,Existing Customer - Replacement\n\
+         006D,Smaller,4000,Prospecting,2024-03-01,Existing Customer - Downgrade\n\
+         006E,Trial,5000,Prospecting,2024-03-01,Pilot\n",
+    )
+    .unwrap();
+    let sf = ExternalSystem::Salesforce;
+    let type_of = async |id: &str| {
+        let id = object_id(&app, sf, ObjectType::Opportunity, id).await;
+        opportunity::Entity::find_by_id(id)
+            .one(&app.db)
+            .await
+            .unwrap()
+            .unwrap()
+            .opportunity_type
+    };
+
+    // The standard values map by default; an unknown one fails its row,
+    // naming the column and the way to map it.
+    let (s, failed) = import(
+        &app,
+        System::Salesforce,
+        ObjectKind::Opportunities,
+        &file,
+        Mapping::default(),
+    )
+    .await;
+    assert_eq!(counts(&s), [5, 4, 0, 0, 1], "{failed}");
+    assert!(
+        failed.contains("\n6,\"INVALID (Type): \"\"Pilot\"\" is not a deal type the import knows: map it in the mapping file's \"\"types\"\""),
+        "{failed}"
+    );
+    assert_eq!(type_of("006A").await, OpportunityType::Expansion);
+    assert_eq!(type_of("006B").await, OpportunityType::NewBusiness);
+    assert_eq!(type_of("006C").await, OpportunityType::Renewal);
+    assert_eq!(type_of("006D").await, OpportunityType::Renewal);
+
+    // The mapping file's types come first.
+    let mapping: Mapping = serde_json::from_value(json!({
+        "types": { "existing customer-downgrade": "EXPANSION", "Pilot": "new_business" }
+    }))
+    .unwrap();
+    let (s, failed) = import(
+        &app,
+        System::Salesforce,
+        ObjectKind::Opportunities,
+        &file,
+        mapping,
+    )
+    .await;
+    assert_eq!(counts(&s), [5, 1, 1, 3, 0], "{failed}");
+    assert_eq!(type_of("006D").await, OpportunityType::Expansion);
+    assert_eq!(type_of("006E").await, OpportunityType::NewBusiness);
+
+    // A mapping to something that is no deal type is refused before any row.
+    let bad: Mapping = serde_json::from_value(json!({ "types": { "Pilot": "FREEBIE" } })).unwrap();
+    let options = Options {
+        system: System::Salesforce,
+        object: ObjectKind::Opportunities,
+        file: file.clone(),
+        mapping: bad,
+        currency: "USD".into(),
+        offset: chrono::FixedOffset::east_opt(0).unwrap(),
+        failed: Some(dir.path().join("failed.csv")),
+    };
+    let error = import::run(&app.db, &integration(&app), &options, &mut |_| {})
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("\"FREEBIE\", which is not a deal type"),
+        "{error}"
+    );
+}
