@@ -87,13 +87,14 @@ pub enum Command {
         /// The system that exported the file.
         #[arg(long, value_enum)]
         system: import::System,
-        /// What the file holds (`contacts` and `companies` are aliases).
+        /// What the file holds (`contacts`, `companies` and `deals` are aliases).
         #[arg(long, value_enum)]
         object: import::ObjectKind,
         /// The CSV file.
         file: PathBuf,
         /// A JSON mapping file: `{"columns": {"email": "E-mail Address"},
-        /// "stages": {"Working": "SAL"}, "sources": {"Web": "ORGANIC_SEARCH"}}`.
+        /// "stages": {"Working": "SAL"}, "sources": {"Web": "ORGANIC_SEARCH"},
+        /// "types": {"New Customer": "NEW_BUSINESS"}}` (docs/import.md).
         #[arg(long)]
         mapping: Option<PathBuf>,
         /// Currency of money columns when the file has no currency column.

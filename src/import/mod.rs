@@ -41,9 +41,9 @@ use columns::{Column, Context, Layout, Mapping, Row, RowError};
 /// The system an export comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum System {
-    /// HubSpot (CRM exports of contacts and companies).
+    /// HubSpot (CRM exports of contacts, companies and deals).
     Hubspot,
-    /// Salesforce (report or Data Loader exports of leads and accounts).
+    /// Salesforce (report or Data Loader exports of leads, accounts and opportunities).
     Salesforce,
 }
 
