@@ -110,6 +110,16 @@ pub enum Command {
         /// first active INTEGRATION user, else the first ADMIN.
         #[arg(long = "as", value_name = "EMAIL")]
         as_user: Option<String>,
+        /// A row whose owner (email or name) is not an active user:
+        /// `unowned` imports the record without an owner and lists the
+        /// owner at the end; `fail` fails the row; `assign:EMAIL` gives the
+        /// record to that user.
+        #[arg(
+            long,
+            default_value = "unowned",
+            value_name = "unowned|fail|assign:EMAIL"
+        )]
+        unknown_owner: import::UnknownOwner,
     },
 }
 
@@ -321,6 +331,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             timezone,
             failed,
             as_user,
+            unknown_owner,
         } => {
             let mapping = match mapping {
                 Some(path) => import::columns::Mapping::load(&path)?,
@@ -334,6 +345,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 currency,
                 offset: timezone,
                 failed,
+                unknown_owner,
             };
             return run_import(&db, as_user.as_deref(), &options).await;
         }
@@ -398,6 +410,23 @@ async fn run_import(
         eprintln!(
             "columns not imported: {}",
             summary.ignored_columns.join(", ")
+        );
+    }
+    if !summary.unknown_owners.is_empty() {
+        let owners: Vec<String> = summary
+            .unknown_owners
+            .iter()
+            .map(|(owner, rows)| format!("{owner:?} ({rows} rows)"))
+            .collect();
+        eprintln!(
+            "owners who are not active Handoff users ({}): {}",
+            match &options.unknown_owner {
+                import::UnknownOwner::Assign(email) => format!("their records went to {email}"),
+                _ => "their records were imported without an owner; create them and import \
+                      again, or pass --unknown-owner assign:EMAIL"
+                    .to_owned(),
+            },
+            owners.join(", ")
         );
     }
     const SHOWN: usize = 20;

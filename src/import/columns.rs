@@ -2,7 +2,11 @@
 //! each system and object, the mapping file that renames them, and a row's
 //! cells by key.
 
-use std::{collections::HashMap, path::Path};
+use std::{
+    collections::{BTreeMap, HashMap, HashSet},
+    path::Path,
+    sync::{Arc, Mutex},
+};
 
 use anyhow::{Context as _, bail};
 use chrono::{DateTime, FixedOffset, Utc};
@@ -114,6 +118,48 @@ pub struct Context {
     types: HashMap<String, OpportunityType>,
     /// Normalised user name → the user, or `None` when several share it.
     owners: HashMap<String, Option<Uuid>>,
+    /// The active users' emails, in lower case.
+    emails: HashSet<String>,
+    /// What a row whose owner is not an active user gets.
+    unknown_owner: UnknownOwner,
+    /// Owner cells that named no active user, as written, with their rows.
+    unknown: Arc<Mutex<BTreeMap<String, usize>>>,
+}
+
+/// What to do with a row whose owner (an email or a name) is not an active
+/// Handoff user (`--unknown-owner`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum UnknownOwner {
+    /// Import the record without an owner, and list the owner once at the
+    /// end (HubSpot's own import does the same).
+    #[default]
+    Unowned,
+    /// Fail the row (NOT_FOUND), naming the owner.
+    Fail,
+    /// Give the record to the active user with this email.
+    Assign(String),
+}
+
+impl std::str::FromStr for UnknownOwner {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        match s.to_ascii_lowercase().as_str() {
+            "unowned" => Ok(Self::Unowned),
+            "fail" => Ok(Self::Fail),
+            _ => match s.split_once(':') {
+                Some((assign, email))
+                    if assign.eq_ignore_ascii_case("assign") && email.contains('@') =>
+                {
+                    Ok(Self::Assign(email.trim().to_lowercase()))
+                }
+                _ => Err(format!(
+                    "{s:?}: use unowned, fail or assign:EMAIL (a user's email)"
+                )),
+            },
+        }
+    }
 }
 
 impl Context {
@@ -125,7 +171,8 @@ impl Context {
         currency: &str,
         offset: FixedOffset,
         mapping: &Mapping,
-        users: &[(Uuid, String)],
+        users: &[(Uuid, String, String)],
+        unknown_owner: UnknownOwner,
     ) -> anyhow::Result<Self> {
         let currency = currency.trim().to_uppercase();
         if !crate::domain::currency::is_active(&currency) {
@@ -134,11 +181,17 @@ impl Context {
             );
         }
         let mut owners: HashMap<String, Option<Uuid>> = HashMap::new();
-        for (id, name) in users {
+        for (id, name, _) in users {
             owners
                 .entry(values::normalise(name))
                 .and_modify(|found| *found = None)
                 .or_insert(Some(*id));
+        }
+        let emails: HashSet<String> = users.iter().map(|(_, _, e)| e.to_lowercase()).collect();
+        if let UnknownOwner::Assign(email) = &unknown_owner
+            && !emails.contains(email)
+        {
+            bail!("--unknown-owner assign:{email}: no active user has this email");
         }
         let mut sources = HashMap::new();
         for (from, to) in &mapping.sources {
@@ -170,6 +223,9 @@ impl Context {
             sources,
             types,
             owners,
+            emails,
+            unknown_owner,
+            unknown: Arc::default(),
         })
     }
 
@@ -184,6 +240,15 @@ impl Context {
     /// Whether the mapping file names this stage value.
     pub fn maps_stage(&self, value: &str) -> bool {
         self.stages.contains_key(&values::normalise(value))
+    }
+
+    /// The owner cells that named no active user, as written, with how many
+    /// rows named each, in alphabetical order.
+    pub fn unknown_owners(&self) -> Vec<(String, usize)> {
+        self.unknown
+            .lock()
+            .map(|u| u.iter().map(|(o, n)| (o.clone(), *n)).collect())
+            .unwrap_or_default()
     }
 
     /// A deal type value's type (mapping file first).
@@ -340,7 +405,10 @@ impl<'a> Row<'a> {
             return Ok(None);
         };
         if v.contains('@') {
-            return Ok(Some(Some(super::Ref::Email(v.to_owned()))));
+            if self.ctx.emails.contains(&v.trim().to_lowercase()) {
+                return Ok(Some(Some(super::Ref::Email(v.to_owned()))));
+            }
+            return self.unknown_owner(key, v);
         }
         match self.ctx.owners.get(&values::normalise(v)) {
             Some(Some(id)) => Ok(Some(Some(super::Ref::Id(*id)))),
@@ -349,12 +417,28 @@ impl<'a> Row<'a> {
                 &self.header(key),
                 format!("several users are named {v:?}: export the owner's email instead"),
             )),
-            None => Err(RowError::on(
+            None => self.unknown_owner(key, v),
+        }
+    }
+
+    /// An owner who is no active user, as `--unknown-owner` says: no owner
+    /// (the record is imported unowned), a failed row, or the assignee.
+    fn unknown_owner(&self, key: &str, v: &str) -> Result<Option<Option<super::Ref>>, RowError> {
+        let ctx = self.ctx;
+        if ctx.unknown_owner == UnknownOwner::Fail {
+            return Err(RowError::on(
                 "NOT_FOUND",
                 &self.header(key),
                 format!("no active user has the email or name {v:?}"),
-            )),
+            ));
         }
+        if let Ok(mut unknown) = ctx.unknown.lock() {
+            *unknown.entry(v.to_owned()).or_default() += 1;
+        }
+        Ok(match &ctx.unknown_owner {
+            UnknownOwner::Assign(email) => Some(Some(super::Ref::Email(email.clone()))),
+            _ => None,
+        })
     }
 }
 

@@ -36,6 +36,7 @@ use crate::{
         sync::{ErrorCode, MAX_BATCH, RecordResult, Status},
     },
 };
+pub use columns::UnknownOwner;
 use columns::{Column, Context, Layout, Mapping, Row, RowError};
 
 /// The system an export comes from.
@@ -132,6 +133,8 @@ pub struct Options {
     pub offset: FixedOffset,
     /// Where failed rows go (default: `FILE.failed.csv` beside the input).
     pub failed: Option<PathBuf>,
+    /// What a row whose owner is not an active user gets.
+    pub unknown_owner: UnknownOwner,
 }
 
 impl Options {
@@ -173,6 +176,10 @@ pub struct Summary {
     pub warnings: Vec<(u64, String)>,
     /// Headers no column reads.
     pub ignored_columns: Vec<String>,
+    /// Owner cells that named no active user, as written, with how many
+    /// rows named each (those rows were imported without an owner, or
+    /// given to `--unknown-owner assign:EMAIL`).
+    pub unknown_owners: Vec<(String, usize)>,
     /// The failed-rows file, when a row failed.
     pub failed_file: Option<PathBuf>,
 }
@@ -222,9 +229,9 @@ pub async fn viewer(db: &DatabaseConnection, as_email: Option<&str>) -> anyhow::
             None => services::users::first_with_role(db, Role::Admin)
                 .await?
                 .context(
-                    "no active INTEGRATION or ADMIN user to import as: create one (the createUser \
-                     mutation as ADMIN, or `handoff demo` on an empty database) and pass its \
-                     email with --as",
+                    "no active INTEGRATION or ADMIN user to import as: create one with \
+                     `handoff user create --role INTEGRATION --email EMAIL --name NAME` (or the \
+                     createUser mutation as ADMIN)",
                 )?,
         },
     };
@@ -277,6 +284,7 @@ async fn run_object<O: Object>(
         options.offset,
         &options.mapping,
         &users,
+        options.unknown_owner.clone(),
     )?;
     let file = &options.file;
     let mut reader = csv::ReaderBuilder::new()
@@ -392,6 +400,7 @@ async fn run_object<O: Object>(
         ..
     } = import;
     summary.failed_file = failed.finish()?;
+    summary.unknown_owners = ctx.unknown_owners();
     Ok(summary)
 }
 
@@ -644,6 +653,7 @@ mod tests {
             currency: "USD".into(),
             offset: FixedOffset::east_opt(0).unwrap_or_else(|| unreachable!()),
             failed: None,
+            unknown_owner: Default::default(),
         };
         assert_eq!(
             options.failed_path(),

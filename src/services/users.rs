@@ -71,13 +71,14 @@ pub async fn find_by_email(db: &DatabaseConnection, email: &str) -> AppResult<Op
         .await?)
 }
 
-/// The ids and names of the active users (the CSV import matches owners
-/// exported by name; a users table is small).
-pub async fn active_names(db: &DatabaseConnection) -> AppResult<Vec<(Uuid, String)>> {
+/// The ids, names and emails of the active users (the CSV import matches
+/// owners exported by name or email; a users table is small).
+pub async fn active_names(db: &DatabaseConnection) -> AppResult<Vec<(Uuid, String, String)>> {
     Ok(user::Entity::live()
         .select_only()
         .column(user::Column::Id)
         .column(user::Column::Name)
+        .column(user::Column::Email)
         .filter(user::Column::Active.eq(true))
         .into_tuple()
         .all(db)

@@ -82,6 +82,7 @@ async fn import(
         currency: "USD".into(),
         offset: chrono::FixedOffset::east_opt(0).unwrap(),
         failed: Some(dir.path().join("failed.csv")),
+        unknown_owner: Default::default(),
     };
     let mut batches = 0;
     let summary = import::run(&app.db, &integration(app), &options, &mut |_| batches += 1)
@@ -370,14 +371,19 @@ async fn salesforce_accounts_and_leads_import_past_a_malformed_line_and_reimport
         Mapping::default(),
     )
     .await;
-    assert_eq!(counts(&s), [11, 8, 0, 0, 3], "{failed}");
+    assert_eq!(counts(&s), [11, 9, 0, 0, 2], "{failed}");
     assert_failed(
         &failed,
         &[
             ("10", "REQUIRED (Account Name)"),
             ("11", "IN_FUTURE (Created Date)"),
-            ("12", "NOT_FOUND (Account Owner)"),
         ],
+    );
+    // An owner who is not a Handoff user: imported unowned, listed once.
+    assert_eq!(s.unknown_owners, [("Pat Former".to_owned(), 1)]);
+    assert_eq!(
+        account_of(&app, sf, "001Hs00001aBcDoIAA").await.owner_id,
+        None
     );
     let ironclad = account_of(&app, sf, "001Hs00001aBcDlIAA").await;
     assert_eq!(
@@ -471,7 +477,7 @@ async fn salesforce_accounts_and_leads_import_past_a_malformed_line_and_reimport
         Mapping::default(),
     )
     .await;
-    assert_eq!(counts(&s), [11, 0, 0, 8, 3]);
+    assert_eq!(counts(&s), [11, 0, 0, 9, 2]);
     let (s, _) = import(
         &app,
         System::Salesforce,
@@ -610,6 +616,7 @@ async fn a_long_file_is_sent_in_batches_of_a_thousand_with_progress_after_each(a
         currency: "USD".into(),
         offset: chrono::FixedOffset::east_opt(0).unwrap(),
         failed: None,
+        unknown_owner: Default::default(),
     };
     let mut seen = Vec::new();
     let summary = import::run(&app.db, &integration(&app), &options, &mut |p| {
@@ -880,6 +887,7 @@ async fn salesforce_standard_deal_types_import_and_the_mapping_file_can_remap_th
         currency: "USD".into(),
         offset: chrono::FixedOffset::east_opt(0).unwrap(),
         failed: Some(dir.path().join("failed.csv")),
+        unknown_owner: Default::default(),
     };
     let error = import::run(&app.db, &integration(&app), &options, &mut |_| {})
         .await
@@ -889,4 +897,103 @@ async fn salesforce_standard_deal_types_import_and_the_mapping_file_can_remap_th
         error.contains("\"FREEBIE\", which is not a deal type"),
         "{error}"
     );
+}
+
+#[db_test]
+async fn owners_who_are_not_users_are_left_out_failed_or_assigned_as_asked(app: TestApp) {
+    use handoff::import::UnknownOwner;
+    add_sample_owners(&app).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("companies.csv");
+    std::fs::write(
+        &file,
+        "Record ID,Company name,Company owner\n\
+         1,Known by email,sales@handoff.demo\n\
+         2,Known by name,Maya Marketing\n\
+         3,Former rep,Pat Former\n\
+         4,Former rep again,pat former\n\
+         5,Outside email,pat@agency.example\n",
+    )
+    .unwrap();
+    let hs = ExternalSystem::Hubspot;
+    let run = async |unknown_owner: UnknownOwner| {
+        let options = Options {
+            system: System::Hubspot,
+            object: ObjectKind::Accounts,
+            file: file.clone(),
+            mapping: Mapping::default(),
+            currency: "USD".into(),
+            offset: chrono::FixedOffset::east_opt(0).unwrap(),
+            failed: Some(dir.path().join("failed.csv")),
+            unknown_owner,
+        };
+        let summary = import::run(&app.db, &integration(&app), &options, &mut |_| {})
+            .await
+            .unwrap();
+        let failed = match &summary.failed_file {
+            Some(path) => std::fs::read_to_string(path).unwrap(),
+            None => String::new(),
+        };
+        (summary, failed)
+    };
+    let owner_of =
+        async |id: &str| owner_email(&app, account_of(&app, hs, id).await.owner_id).await;
+
+    // `fail`: the rows of unknown owners fail, naming them.
+    let (s, failed) = run(UnknownOwner::Fail).await;
+    assert_eq!(counts(&s), [5, 2, 0, 0, 3], "{failed}");
+    assert_failed(
+        &failed,
+        &[
+            ("4", "NOT_FOUND (Company owner)"),
+            ("5", "NOT_FOUND (Company owner)"),
+            ("6", "NOT_FOUND (Company owner)"),
+        ],
+    );
+    assert!(s.unknown_owners.is_empty());
+
+    // The default: imported without an owner; each owner listed once, as
+    // written, with its rows (names compare as the owner match does).
+    let (s, failed) = run(UnknownOwner::default()).await;
+    assert_eq!(counts(&s), [5, 3, 0, 2, 0], "{failed}");
+    assert_eq!(
+        s.unknown_owners,
+        [
+            ("Pat Former".to_owned(), 1),
+            ("pat former".to_owned(), 1),
+            ("pat@agency.example".to_owned(), 1)
+        ]
+    );
+    assert_eq!(owner_of("1").await.as_deref(), Some("sales@handoff.demo"));
+    assert_eq!(
+        owner_of("2").await.as_deref(),
+        Some("marketing@handoff.demo")
+    );
+    assert_eq!(owner_of("3").await, None);
+    assert_eq!(owner_of("5").await, None);
+
+    // `assign:EMAIL`: the records go to that user.
+    let (s, failed) = run(UnknownOwner::Assign("sales@handoff.demo".into())).await;
+    assert_eq!(counts(&s), [5, 0, 3, 2, 0], "{failed}");
+    assert_eq!(owner_of("3").await.as_deref(), Some("sales@handoff.demo"));
+    assert_eq!(owner_of("5").await.as_deref(), Some("sales@handoff.demo"));
+
+    // An assignee who is not an active user stops the import before a row.
+    let options = Options {
+        system: System::Hubspot,
+        object: ObjectKind::Accounts,
+        file: file.clone(),
+        mapping: Mapping::default(),
+        currency: "USD".into(),
+        offset: chrono::FixedOffset::east_opt(0).unwrap(),
+        failed: None,
+        unknown_owner: "assign:nobody@example.org".parse().unwrap(),
+    };
+    let error = import::run(&app.db, &integration(&app), &options, &mut |_| {})
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("no active user has this email"), "{error}");
+    assert!("assign:".parse::<UnknownOwner>().is_err());
+    assert!("sometimes".parse::<UnknownOwner>().is_err());
 }
