@@ -414,7 +414,9 @@ async fn until_all(app: &TestApp, ids: &[Uuid], status: entity::enums::SlaStatus
 
 /// Moves the clock of `app` one sweep interval at a time until every
 /// instance has started `more` sweeps since `since`: each move wakes both
-/// instances at the same moment, so their sweeps race.
+/// instances at the same moment, so their sweeps race. The clock moves on
+/// every poll, as in [`until_all`], so an instance still busy with the
+/// previous sweep when the clock moved is woken by the next move.
 async fn until_swept(
     app: &TestApp,
     instances: &[Instance],
@@ -422,17 +424,15 @@ async fn until_swept(
     more: usize,
     what: &str,
 ) {
-    for round in 1..=more {
+    eventually(what, async || {
+        let now: Vec<usize> = instances.iter().map(Instance::sweeps).collect();
+        if now.iter().zip(since).all(|(n, s)| *n >= s + more) {
+            return Some(());
+        }
         app.clock().advance(SWEEP_EVERY);
-        eventually(what, async || {
-            let now: Vec<usize> = instances.iter().map(Instance::sweeps).collect();
-            now.iter()
-                .zip(since)
-                .all(|(n, s)| *n >= s + round)
-                .then_some(())
-        })
-        .await;
-    }
+        None
+    })
+    .await;
 }
 
 /// Each lead's SLA event kinds in stream order, and each lead's count of
