@@ -4,7 +4,8 @@
 //!
 //! Each object is a table of columns per system plus a conversion from a
 //! row to the service's record ([`Object`]); the driver here reads the
-//! file, matches its headers ([`columns::Layout`]), converts rows, sends
+//! file (each row numbered by the physical line it starts on: [`source`]),
+//! matches its headers ([`columns::Layout`]), converts rows, sends
 //! batches, and writes every row that failed (malformed, unreadable, or
 //! refused by the service) with its line number and reason to the failed
 //! file. An empty cell leaves the field as it is.
@@ -14,6 +15,7 @@ pub mod columns;
 pub mod dates;
 pub mod leads;
 pub mod opportunities;
+pub mod source;
 pub mod values;
 
 use std::{
@@ -287,11 +289,12 @@ async fn run_object<O: Object>(
         options.unknown_owner.clone(),
     )?;
     let file = &options.file;
+    let opened =
+        std::fs::File::open(file).with_context(|| format!("opening {}", file.display()))?;
     let mut reader = csv::ReaderBuilder::new()
         .flexible(true)
         .has_headers(true)
-        .from_path(file)
-        .with_context(|| format!("opening {}", file.display()))?;
+        .from_reader(source::Lines::new(opened));
     let headers: Vec<String> = reader
         .byte_headers()
         .with_context(|| format!("reading the header line of {}", file.display()))?
@@ -328,14 +331,18 @@ async fn run_object<O: Object>(
     loop {
         let line = match reader.read_byte_record(&mut raw) {
             Ok(false) => break,
-            Ok(true) => raw.position().map_or(0, |p| p.line()),
+            Ok(true) => {
+                let at = raw.position().map_or(0, |p| p.byte());
+                reader.get_mut().row_line(at)
+            }
             Err(e) if e.is_io_error() => {
                 return Err(e).with_context(|| format!("reading {}", file.display()));
             }
             Err(e) => {
                 // Not reachable with flexible byte records, but a reader
                 // error that is not I/O is one bad line, not a bad file.
-                let line = e.position().map_or(0, |p| p.line());
+                let at = e.position().map_or(0, |p| p.byte());
+                let line = reader.get_mut().row_line(at);
                 import.summary.rows += 1;
                 import.malformed(line, &[], format!("cannot read the line: {e}"));
                 continue;
