@@ -1,5 +1,6 @@
-//! An export's bytes as the CSV reader sees them, and the physical line
-//! each row starts on ([`Lines`]).
+//! An export's bytes as the CSV reader sees them: the encoding its byte
+//! order mark names, decoded to UTF-8 and without the mark ([`open`]), and
+//! the physical line each row starts on ([`Lines`]).
 //!
 //! The csv crate's `Position::line` counts `\n` bytes up to where the
 //! previous record ended. A CRLF record ends at its `\r`, so the next one
@@ -13,6 +14,147 @@ use std::{
     collections::VecDeque,
     io::{self, Read},
 };
+
+/// The encodings an export may be in, told by its byte order mark; a
+/// file without one is read as UTF-8.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    /// UTF-8, with or without a byte order mark.
+    Utf8,
+    /// UTF-16, little-endian.
+    Utf16Le,
+    /// UTF-16, big-endian.
+    Utf16Be,
+}
+
+impl Encoding {
+    /// The encoding's usual name, for messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Utf8 => "UTF-8",
+            Self::Utf16Le => "UTF-16LE",
+            Self::Utf16Be => "UTF-16BE",
+        }
+    }
+
+    /// The encoding a file starting with `start` (its first four bytes, or
+    /// all of a shorter file) is in, and the length of its byte order mark;
+    /// `Err` names an encoding the import cannot read.
+    pub fn sniff(start: &[u8]) -> Result<(Self, usize), String> {
+        match start {
+            [0xFF, 0xFE, 0, 0, ..] | [0, 0, 0xFE, 0xFF, ..] => Err(
+                "the file is UTF-32 (its byte order mark says so), which the import does not \
+                 read: export it as UTF-8"
+                    .to_owned(),
+            ),
+            [0xEF, 0xBB, 0xBF, ..] => Ok((Self::Utf8, 3)),
+            [0xFF, 0xFE, ..] => Ok((Self::Utf16Le, 2)),
+            [0xFE, 0xFF, ..] => Ok((Self::Utf16Be, 2)),
+            _ => Ok((Self::Utf8, 0)),
+        }
+    }
+}
+
+/// The byte the UTF-16 decoder writes for a malformed sequence (an unpaired
+/// surrogate, an odd last byte): never part of UTF-8, so the row that holds
+/// it fails as not being text instead of storing a replacement character.
+pub const MALFORMED_MARK: u8 = 0xFF;
+
+/// `input` from its start, read as UTF-8 without its byte order mark: the
+/// encoding found and the reader.
+pub fn open<R: Read + Send + 'static>(
+    mut input: R,
+) -> io::Result<(Encoding, Box<dyn Read + Send>)> {
+    let mut start = [0u8; 4];
+    let mut len = 0;
+    while len < start.len() {
+        match input.read(&mut start[len..]) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let (encoding, bom) = Encoding::sniff(&start[..len])
+        .map_err(|message| io::Error::new(io::ErrorKind::InvalidData, message))?;
+    let rest = io::Cursor::new(start[bom..len].to_vec()).chain(input);
+    let reader: Box<dyn Read + Send> = match encoding {
+        Encoding::Utf8 => Box::new(rest),
+        Encoding::Utf16Le => Box::new(Utf16::new(rest, encoding_rs::UTF_16LE)),
+        Encoding::Utf16Be => Box::new(Utf16::new(rest, encoding_rs::UTF_16BE)),
+    };
+    Ok((encoding, reader))
+}
+
+/// UTF-16 bytes read as UTF-8.
+struct Utf16<R> {
+    inner: R,
+    decoder: encoding_rs::Decoder,
+    /// Decoded bytes not yet read, from `out_at`.
+    out: Vec<u8>,
+    out_at: usize,
+    done: bool,
+}
+
+impl<R: Read> Utf16<R> {
+    fn new(inner: R, encoding: &'static encoding_rs::Encoding) -> Self {
+        Self {
+            inner,
+            decoder: encoding.new_decoder_without_bom_handling(),
+            out: Vec::new(),
+            out_at: 0,
+            done: false,
+        }
+    }
+
+    /// Decodes the next chunk of input into `out`.
+    fn fill(&mut self) -> io::Result<()> {
+        let mut raw = [0u8; 8 * 1024];
+        let n = loop {
+            match self.inner.read(&mut raw) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        };
+        let last = n == 0;
+        self.out.clear();
+        self.out_at = 0;
+        let mut src = &raw[..n];
+        // A UTF-16 unit is at most three UTF-8 bytes; a unit held over from
+        // the last chunk adds one more.
+        let mut dst = vec![0u8; 3 * (n + 4)];
+        loop {
+            let (result, read, written) = self
+                .decoder
+                .decode_to_utf8_without_replacement(src, &mut dst, last);
+            self.out.extend_from_slice(&dst[..written]);
+            src = &src[read..];
+            match result {
+                encoding_rs::DecoderResult::InputEmpty => break,
+                encoding_rs::DecoderResult::OutputFull => {}
+                encoding_rs::DecoderResult::Malformed(_, _) => self.out.push(MALFORMED_MARK),
+            }
+        }
+        self.done = last;
+        Ok(())
+    }
+}
+
+impl<R: Read> Read for Utf16<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.out_at == self.out.len() {
+            if self.done || buf.is_empty() {
+                return Ok(0);
+            }
+            self.fill()?;
+        }
+        let n = buf.len().min(self.out.len() - self.out_at);
+        buf[..n].copy_from_slice(&self.out[self.out_at..self.out_at + n]);
+        self.out_at += n;
+        Ok(n)
+    }
+}
 
 /// A reader that notes where each line that is not blank starts, so a
 /// record's byte position can be turned into its physical line. A line
@@ -154,5 +296,51 @@ mod tests {
         assert_eq!(lines_of(input).0, vec![1, 4, 6]);
         // Leading blank lines: the header is on line 3.
         assert_eq!(lines_of(b"\n\r\nid\n1\n").0, vec![3, 4]);
+    }
+
+    #[test]
+    fn the_byte_order_mark_names_the_encoding() {
+        assert_eq!(Encoding::sniff(b"\xEF\xBB\xBFid"), Ok((Encoding::Utf8, 3)));
+        assert_eq!(Encoding::sniff(b"\xFF\xFEi\0"), Ok((Encoding::Utf16Le, 2)));
+        assert_eq!(Encoding::sniff(b"\xFE\xFF\0i"), Ok((Encoding::Utf16Be, 2)));
+        assert_eq!(Encoding::sniff(b"id,n"), Ok((Encoding::Utf8, 0)));
+        assert_eq!(Encoding::sniff(b""), Ok((Encoding::Utf8, 0)));
+        assert_eq!(Encoding::sniff(b"\xEF\xBB"), Ok((Encoding::Utf8, 0)));
+        let utf32 = Encoding::sniff(b"\xFF\xFE\0\0").unwrap_err();
+        assert!(utf32.contains("UTF-32"), "{utf32}");
+    }
+
+    fn read_all(input: &'static [u8]) -> (Encoding, Vec<u8>) {
+        let (encoding, mut reader) = open(Trickle(input)).unwrap_or_else(|e| panic!("{e}"));
+        let mut out = Vec::new();
+        reader
+            .read_to_end(&mut out)
+            .unwrap_or_else(|e| panic!("{e}"));
+        (encoding, out)
+    }
+
+    #[test]
+    fn utf8_loses_its_mark_and_utf16_is_decoded() {
+        assert_eq!(
+            read_all(b"\xEF\xBB\xBFRecord ID\n"),
+            (Encoding::Utf8, b"Record ID\n".to_vec())
+        );
+        assert_eq!(read_all(b"a,b"), (Encoding::Utf8, b"a,b".to_vec()));
+        assert_eq!(read_all(b""), (Encoding::Utf8, Vec::new()));
+        // "Zoë,😀\r\n": ë is one unit (U+00EB), the emoji a surrogate pair
+        // (D83D DE00).
+        let le = b"\xFF\xFEZ\0o\0\xEB\0,\0\x3D\xD8\x00\xDE\r\0\n\0";
+        let be = b"\xFE\xFF\0Z\0o\0\xEB\0,\xD8\x3D\xDE\x00\0\r\0\n";
+        let text = "Zoë,😀\r\n".as_bytes().to_vec();
+        assert_eq!(read_all(le), (Encoding::Utf16Le, text.clone()));
+        assert_eq!(read_all(be), (Encoding::Utf16Be, text));
+    }
+
+    #[test]
+    fn malformed_utf16_is_marked_not_replaced() {
+        // An unpaired high surrogate before "x", and an odd last byte.
+        let (_, out) = read_all(b"\xFF\xFEa\0\x3D\xD8x\0b");
+        assert_eq!(out, vec![b'a', MALFORMED_MARK, b'x', MALFORMED_MARK]);
+        assert!(String::from_utf8(out).is_err());
     }
 }
