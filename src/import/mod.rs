@@ -6,9 +6,11 @@
 //! row to the service's record ([`Object`]); the driver here reads the
 //! file (decoded by its byte order mark, each row numbered by the physical
 //! line it starts on: [`source`]), matches its headers
-//! ([`columns::Layout`]), converts rows, sends batches, and writes every row that failed (malformed, unreadable, or
-//! refused by the service) with its line number and reason to the failed
-//! file. An empty cell leaves the field as it is.
+//! ([`columns::Layout`], which refuses a missing id column or a header
+//! twice before any row is read), converts rows, sends batches, and
+//! writes every row that failed (malformed, unreadable, or refused by the
+//! service) with its line number and reason to the failed file. An empty
+//! cell leaves the field as it is.
 
 pub mod accounts;
 pub mod columns;

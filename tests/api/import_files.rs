@@ -1,6 +1,7 @@
 //! `handoff import` on files as other tools write them: CRLF and LF line
 //! ends (the failed-rows file's line numbers), byte order marks and UTF-16,
-//! and bytes that are not UTF-8.
+//! bytes that are not UTF-8, and header lines the import refuses before
+//! any row is written.
 
 use std::path::PathBuf;
 
@@ -13,7 +14,7 @@ use handoff::{
     auth::Viewer,
     import::{self, ObjectKind, Options, Summary, System},
 };
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use test_macros::db_test;
 
 use crate::common::TestApp;
@@ -117,6 +118,10 @@ async fn company_name(app: &TestApp, id: &str) -> Option<String> {
         .await
         .unwrap()
         .map(|a| a.name)
+}
+
+async fn account_count(app: &TestApp) -> u64 {
+    account::Entity::find().count(&app.db).await.unwrap()
 }
 
 /// A companies export with line ends `eol` and ids prefixed `p`: quoted
@@ -274,4 +279,59 @@ async fn rows_that_are_not_text_fail_and_nothing_is_stored_as_mojibake(app: Test
     let refused = companies(&app, b"\xFF\xFE\0\0R\0\0\0").await.unwrap_err();
     assert!(refused.contains("UTF-32"), "{refused}");
     assert_eq!(company_name(&app, "z1").await, None);
+}
+
+#[db_test]
+async fn a_column_twice_is_refused_by_name_before_any_row_is_written(app: TestApp) {
+    let refused = companies(
+        &app,
+        b"Record ID,Company name,Company Domain Name,Company Name\n\
+          d1,One,one.example.com,Uno\n",
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        refused.contains(
+            "the columns \"Company name\" and \"Company Name\" (columns 2 and 4) are the same column"
+        ),
+        "{refused}"
+    );
+    // A column the import does not read is no exception.
+    let refused = companies(&app, b"Record ID,Company name,Notes,Notes\nd2,Two,a,b\n")
+        .await
+        .unwrap_err();
+    assert!(
+        refused.contains("the column \"Notes\" appears twice (columns 3 and 4)"),
+        "{refused}"
+    );
+    assert_eq!(account_count(&app).await, 0);
+}
+
+#[db_test]
+async fn a_file_without_its_id_column_is_refused_naming_the_column(app: TestApp) {
+    let refused = companies(
+        &app,
+        b"Company name,Company Domain Name\nOne,one.example.com\n",
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        refused.contains(
+            "the file has no id column: it needs a \"Record ID\" column (or \"Company ID\")"
+        ),
+        "{refused}"
+    );
+    let refused = import_bytes(
+        &app,
+        System::Salesforce,
+        ObjectKind::Leads,
+        b"\xEF\xBB\xBFLead,Email\r\n00Q1,one@example.org\r\n",
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        refused.contains("it needs a \"Lead ID\" column (or \"Id\")"),
+        "{refused}"
+    );
+    assert_eq!(account_count(&app).await, 0);
 }
