@@ -294,6 +294,7 @@ impl Layout {
             }
         }
         let normalised: Vec<String> = headers.iter().map(|h| values::normalise(h)).collect();
+        check_unique(headers, &normalised)?;
         let mut found = HashMap::new();
         for column in columns {
             let position = match mapping.columns.get(column.key) {
@@ -318,9 +319,15 @@ impl Layout {
         }
         if !found.contains_key("external_id") {
             let id = columns.iter().find(|c| c.key == "external_id");
-            let names = id.map(|c| c.headers.join("\", \"")).unwrap_or_default();
+            let expected = id.and_then(|c| c.headers.first()).copied().unwrap_or("id");
+            let others = id.map_or(&[][..], |c| c.headers.get(1..).unwrap_or_default());
+            let others = if others.is_empty() {
+                String::new()
+            } else {
+                format!(" (or \"{}\")", others.join("\", \""))
+            };
             bail!(
-                "the file has no id column (looked for \"{names}\"); name it in a mapping file as {{\"columns\": {{\"external_id\": \"...\"}}}}"
+                "the file has no id column: it needs a \"{expected}\" column{others}, or a mapping file naming it as {{\"columns\": {{\"external_id\": \"...\"}}}}"
             );
         }
         let used: Vec<usize> = found.values().map(|(p, _)| *p).collect();
@@ -341,6 +348,34 @@ impl Layout {
     pub fn header(&self, key: &str) -> Option<&str> {
         self.found.get(key).map(|(_, h)| h.as_str())
     }
+}
+
+/// Refuses two headers that are the same once case and spacing are
+/// ignored (which one a key reads would be a guess); blank headers may
+/// repeat.
+fn check_unique(headers: &[String], normalised: &[String]) -> anyhow::Result<()> {
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    for (i, name) in normalised.iter().enumerate() {
+        if name.is_empty() {
+            continue;
+        }
+        if let Some(first) = seen.insert(name, i) {
+            let (a, b) = (headers[first].trim(), headers[i].trim());
+            if a == b {
+                bail!(
+                    "the column \"{a}\" appears twice (columns {} and {}): remove or rename one of them",
+                    first + 1,
+                    i + 1
+                );
+            }
+            bail!(
+                "the columns \"{a}\" and \"{b}\" (columns {} and {}) are the same column, as headers match ignoring case and spacing: remove or rename one of them",
+                first + 1,
+                i + 1
+            );
+        }
+    }
+    Ok(())
 }
 
 /// One well-formed row, its cells by column key.
@@ -524,5 +559,45 @@ mod tests {
         mapping.columns.insert("colour".into(), "Colour".into());
         assert!(Layout::new(&headers(&["Record ID"]), COLUMNS, &mapping).is_err());
         assert!(Layout::new(&headers(&["Id"]), COLUMNS, &Mapping::default()).is_err());
+    }
+
+    fn refusal(h: &[&str]) -> String {
+        match Layout::new(&headers(h), COLUMNS, &Mapping::default()) {
+            Ok(layout) => panic!("{h:?} was accepted: {layout:?}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn a_header_twice_is_refused_by_name() {
+        assert_eq!(
+            refusal(&["Record ID", "Email", "Notes", "Email"]),
+            "the column \"Email\" appears twice (columns 2 and 4): remove or rename one of them"
+        );
+        assert_eq!(
+            refusal(&["Record ID", "Lifecycle Stage", " lifecycle_stage "]),
+            "the columns \"Lifecycle Stage\" and \"lifecycle_stage\" (columns 2 and 3) are the \
+             same column, as headers match ignoring case and spacing: remove or rename one of them"
+        );
+        // Columns the import does not read are no exception.
+        assert!(refusal(&["Record ID", "Notes", "NOTES"]).contains("\"Notes\" and \"NOTES\""));
+        // Blank headers (trailing commas) may repeat.
+        assert!(
+            Layout::new(
+                &headers(&["Record ID", "", " "]),
+                COLUMNS,
+                &Mapping::default()
+            )
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn a_file_without_the_id_column_is_refused_naming_it() {
+        assert_eq!(
+            refusal(&["Email", "Lifecycle Stage"]),
+            "the file has no id column: it needs a \"Record ID\" column, or a mapping file naming \
+             it as {\"columns\": {\"external_id\": \"...\"}}"
+        );
     }
 }

@@ -4,16 +4,20 @@
 //!
 //! Each object is a table of columns per system plus a conversion from a
 //! row to the service's record ([`Object`]); the driver here reads the
-//! file, matches its headers ([`columns::Layout`]), converts rows, sends
-//! batches, and writes every row that failed (malformed, unreadable, or
-//! refused by the service) with its line number and reason to the failed
-//! file. An empty cell leaves the field as it is.
+//! file (decoded by its byte order mark, each row numbered by the physical
+//! line it starts on: [`source`]), matches its headers
+//! ([`columns::Layout`], which refuses a missing id column or a header
+//! twice before any row is read), converts rows, sends batches, and
+//! writes every row that failed (malformed, unreadable, or refused by the
+//! service) with its line number and reason to the failed file. An empty
+//! cell leaves the field as it is.
 
 pub mod accounts;
 pub mod columns;
 pub mod dates;
 pub mod leads;
 pub mod opportunities;
+pub mod source;
 pub mod values;
 
 use std::{
@@ -38,6 +42,7 @@ use crate::{
 };
 pub use columns::UnknownOwner;
 use columns::{Column, Context, Layout, Mapping, Row, RowError};
+use source::Encoding;
 
 /// The system an export comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -287,19 +292,23 @@ async fn run_object<O: Object>(
         options.unknown_owner.clone(),
     )?;
     let file = &options.file;
+    let opened =
+        std::fs::File::open(file).with_context(|| format!("opening {}", file.display()))?;
+    let (encoding, text) =
+        source::open(opened).with_context(|| format!("reading {}", file.display()))?;
     let mut reader = csv::ReaderBuilder::new()
         .flexible(true)
         .has_headers(true)
-        .from_path(file)
-        .with_context(|| format!("opening {}", file.display()))?;
+        .from_reader(source::Lines::new(text));
     let headers: Vec<String> = reader
         .byte_headers()
         .with_context(|| format!("reading the header line of {}", file.display()))?
         .iter()
         .map(|h| {
             String::from_utf8(h.to_vec())
-                .map(|h| spreadsheet::restore(h.trim_start_matches('\u{feff}')).to_owned())
-                .with_context(|| format!("the header line of {} is not UTF-8", file.display()))
+                .map(|h| spreadsheet::restore(&h).to_owned())
+                .map_err(|_| not_text(encoding))
+                .with_context(|| format!("reading the header line of {}", file.display()))
         })
         .collect::<anyhow::Result<_>>()?;
     if headers.iter().all(|h| h.trim().is_empty()) {
@@ -328,14 +337,18 @@ async fn run_object<O: Object>(
     loop {
         let line = match reader.read_byte_record(&mut raw) {
             Ok(false) => break,
-            Ok(true) => raw.position().map_or(0, |p| p.line()),
+            Ok(true) => {
+                let at = raw.position().map_or(0, |p| p.byte());
+                reader.get_mut().row_line(at)
+            }
             Err(e) if e.is_io_error() => {
                 return Err(e).with_context(|| format!("reading {}", file.display()));
             }
             Err(e) => {
                 // Not reachable with flexible byte records, but a reader
                 // error that is not I/O is one bad line, not a bad file.
-                let line = e.position().map_or(0, |p| p.line());
+                let at = e.position().map_or(0, |p| p.byte());
+                let line = reader.get_mut().row_line(at);
                 import.summary.rows += 1;
                 import.malformed(line, &[], format!("cannot read the line: {e}"));
                 continue;
@@ -353,11 +366,7 @@ async fn run_object<O: Object>(
                 .iter()
                 .map(|f| String::from_utf8_lossy(f).into_owned())
                 .collect();
-            import.malformed(
-                line,
-                &lossy,
-                "the line is not UTF-8: export the file as UTF-8".to_owned(),
-            );
+            import.malformed(line, &lossy, not_text(encoding).to_string());
             continue;
         };
         if fields.len() != import.layout.width {
@@ -591,6 +600,21 @@ fn remove_stale(path: &Path) -> anyhow::Result<()> {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(e).with_context(|| format!("removing the old {}", path.display())),
+    }
+}
+
+/// Why a line of a file in `encoding` is not text: bytes that are not
+/// UTF-8 (a file saved as Windows-1252 or Latin-1), or UTF-16 that does not
+/// decode (the decoder's [`source::MALFORMED_MARK`]).
+fn not_text(encoding: Encoding) -> anyhow::Error {
+    match encoding {
+        Encoding::Utf8 => anyhow::anyhow!(
+            "the line is not UTF-8 (is the file Windows-1252 or Latin-1?): export the file as UTF-8"
+        ),
+        Encoding::Utf16Le | Encoding::Utf16Be => anyhow::anyhow!(
+            "the line is not valid {} (an unpaired surrogate or a missing byte): export the file as UTF-8",
+            encoding.name()
+        ),
     }
 }
 

@@ -232,3 +232,95 @@ async fn an_empty_database_is_entered_with_user_create_then_token() {
         drop_target(target).await;
     }
 }
+
+/// `handoff import` as run: a header line it refuses stops it with exit
+/// code 1 and one `error:` line naming the column, before any row and
+/// without a failed-rows file; a UTF-16 file with a BOM and CRLF line ends
+/// imports, its bad row reported on its physical line with exit code 2.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_refuses_a_bad_header_line_with_exit_code_1_and_reads_utf16() {
+    for target in targets().await {
+        let on = match target {
+            Target::Sqlite(_) => "SQLite",
+            Target::Postgres { .. } => "PostgreSQL",
+        };
+        let out = handoff(
+            &target,
+            &[
+                "user",
+                "create",
+                "--email",
+                "ops@example.com",
+                "--name",
+                "Ops",
+                "--role",
+                "admin",
+            ],
+        );
+        assert!(out.status.success(), "{on}: {}", text(&out.stderr));
+        let dir = tempfile::tempdir().unwrap();
+        let import = |name: &str, bytes: &[u8]| {
+            let file = dir.path().join(name);
+            std::fs::write(&file, bytes).unwrap();
+            let out = handoff(
+                &target,
+                &[
+                    "import",
+                    "--system",
+                    "hubspot",
+                    "--object",
+                    "companies",
+                    file.to_str().unwrap(),
+                ],
+            );
+            let failed = file.with_extension("failed.csv");
+            let failed = std::fs::read_to_string(failed).ok();
+            (out, failed)
+        };
+
+        let (out, failed) = import(
+            "twice.csv",
+            b"Record ID,Company name,company  NAME\r\nc1,One,Uno\r\n",
+        );
+        assert_eq!(out.status.code(), Some(1), "{on}: {}", text(&out.stderr));
+        let err = text(&out.stderr);
+        assert!(
+            err.contains("error: matching the columns of ")
+                && err.contains(
+                    "the columns \"Company name\" and \"company  NAME\" (columns 2 and 3) are the same column"
+                ),
+            "{on}: {err}"
+        );
+        assert_eq!(failed, None, "{on}");
+
+        let (out, failed) = import("no-id.csv", b"Company name\nOne\n");
+        assert_eq!(out.status.code(), Some(1), "{on}: {}", text(&out.stderr));
+        let err = text(&out.stderr);
+        assert!(
+            err.contains("the file has no id column: it needs a \"Record ID\" column"),
+            "{on}: {err}"
+        );
+        assert_eq!(failed, None, "{on}");
+
+        let csv = "Record ID,Company name,Company Domain Name\r\n\
+                   c1,\"Zoë\r\n& Co\",zoe.example.com\r\n\
+                   c2,Bad,row,extra\r\n";
+        let mut utf16 = vec![0xFF, 0xFE];
+        for unit in csv.encode_utf16() {
+            utf16.extend(unit.to_le_bytes());
+        }
+        let (out, failed) = import("utf16.csv", &utf16);
+        assert_eq!(out.status.code(), Some(2), "{on}: {}", text(&out.stderr));
+        assert!(
+            text(&out.stdout).contains("2 rows: 1 created, 0 updated, 0 unchanged, 1 failed"),
+            "{on}: {}",
+            text(&out.stdout)
+        );
+        let failed = failed.unwrap_or_default();
+        assert!(
+            failed.contains("4,\"MALFORMED: the line has 4 fields"),
+            "{on}: {failed}"
+        );
+        drop_target(target).await;
+    }
+}

@@ -19,6 +19,7 @@ mod external_ids;
 mod feedback;
 mod idempotency;
 mod import;
+mod import_files;
 mod kpis;
 mod leads;
 mod lifecycle;
