@@ -126,12 +126,24 @@ pub fn check_version(name: &str, current: i32, expected: Option<i32>) -> AppResu
 pub async fn insert<E>(
     txn: &impl ConnectionTrait,
     viewer: &Viewer,
+    am: E::ActiveModel,
+) -> AppResult<E::Model>
+where
+    E: Record,
+{
+    insert_by::<E>(txn, Some(viewer.user_id), am).await
+}
+
+/// Like [`insert`], by `actor` (`None`: the command line or the system).
+pub async fn insert_by<E>(
+    txn: &impl ConnectionTrait,
+    actor: Option<Uuid>,
     mut am: E::ActiveModel,
 ) -> AppResult<E::Model>
 where
     E: Record,
 {
-    insert_at::<E>(txn, Some(viewer.user_id), &mut am, now()).await?;
+    insert_at::<E>(txn, actor, &mut am, now()).await?;
     let id = match am.get(E::id_column()) {
         ActiveValue::Set(Value::Uuid(Some(id))) => id,
         _ => return Err(AppError::Internal("insert without id".into())),

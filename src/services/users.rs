@@ -343,15 +343,7 @@ pub async fn create(
     viewer.require(Action::ManageUsers)?;
     let txn = begin_write(db).await?;
     let fields = validate(&txn, Some(viewer.user_id), fields, None).await?;
-    let mut am = user::ActiveModel {
-        active: Set(true),
-        deleted_at: Set(None),
-        ..Default::default()
-    };
-    apply(&mut am, fields);
-    let model = records::insert::<user::Entity>(&txn, viewer, am)
-        .await
-        .map_err(|e| e.on_unique("email", "another user already has this email"))?;
+    let model = insert_new(&txn, Some(viewer.user_id), fields).await?;
     txn.commit().await?;
     Ok(model)
 }
@@ -381,24 +373,26 @@ pub async fn ensure(
         Ok(fields) => fields,
         Err(existing) => return Ok((existing, Ensured::Existed)),
     };
+    let model = insert_new(&txn, None, fields).await?;
+    txn.commit().await?;
+    Ok((model, Ensured::Created))
+}
+
+/// Inserts a user (active) with validated fields, by `actor`.
+async fn insert_new(
+    txn: &impl ConnectionTrait,
+    actor: Option<Uuid>,
+    fields: UserFields,
+) -> AppResult<user::Model> {
     let mut am = user::ActiveModel {
         active: Set(true),
         deleted_at: Set(None),
         ..Default::default()
     };
     apply(&mut am, fields);
-    records::insert_at::<user::Entity>(&txn, None, &mut am, records::now()).await?;
-    let id = match &am.id {
-        sea_orm::ActiveValue::Set(id) | sea_orm::ActiveValue::Unchanged(id) => *id,
-        sea_orm::ActiveValue::NotSet => {
-            return Err(AppError::Internal("a new user without an id".into()));
-        }
-    };
-    let model = records::find::<user::Entity>(&txn, id)
-        .await?
-        .ok_or_else(|| AppError::Internal("the new user cannot be read back".into()))?;
-    txn.commit().await?;
-    Ok((model, Ensured::Created))
+    records::insert_by::<user::Entity>(txn, actor, am)
+        .await
+        .map_err(|e| e.on_unique("email", "another user already has this email"))
 }
 
 /// The validated fields of a new user, or the user (live or deleted) who
