@@ -122,8 +122,9 @@ pub struct Context {
     emails: HashSet<String>,
     /// What a row whose owner is not an active user gets.
     unknown_owner: UnknownOwner,
-    /// Owner cells that named no active user, as written, with their rows.
-    unknown: Arc<Mutex<BTreeMap<String, usize>>>,
+    /// Owner cells that named no active user, by their normalised form (as
+    /// owners are matched): the first spelling seen and the rows.
+    unknown: Arc<Mutex<BTreeMap<String, (String, usize)>>>,
 }
 
 /// What to do with a row whose owner (an email or a name) is not an active
@@ -242,12 +243,13 @@ impl Context {
         self.stages.contains_key(&values::normalise(value))
     }
 
-    /// The owner cells that named no active user, as written, with how many
-    /// rows named each, in alphabetical order.
+    /// The owners that named no active user, one per owner as owners are
+    /// matched (ignoring case and spacing), as first written, with how many
+    /// rows named them, in alphabetical order.
     pub fn unknown_owners(&self) -> Vec<(String, usize)> {
         self.unknown
             .lock()
-            .map(|u| u.iter().map(|(o, n)| (o.clone(), *n)).collect())
+            .map(|u| u.values().cloned().collect())
             .unwrap_or_default()
     }
 
@@ -468,7 +470,10 @@ impl<'a> Row<'a> {
             ));
         }
         if let Ok(mut unknown) = ctx.unknown.lock() {
-            *unknown.entry(v.to_owned()).or_default() += 1;
+            unknown
+                .entry(values::normalise(v))
+                .or_insert_with(|| (v.to_owned(), 0))
+                .1 += 1;
         }
         Ok(match &ctx.unknown_owner {
             UnknownOwner::Assign(email) => Some(Some(super::Ref::Email(email.clone()))),

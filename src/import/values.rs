@@ -75,17 +75,11 @@ pub const SALESFORCE_TYPES: &[(&str, OpportunityType)] = &[
     ("Existing Business", OpportunityType::Expansion),
 ];
 
-/// Every deal type, by Handoff's name.
-const TYPES: &[OpportunityType] = &[
-    OpportunityType::NewBusiness,
-    OpportunityType::Expansion,
-    OpportunityType::Renewal,
-];
-
 /// A deal type by Handoff's name (`NEW_BUSINESS`, `new business`).
 pub fn handoff_type(value: &str) -> Option<OpportunityType> {
+    use sea_orm::Iterable;
     let v = normalise(value);
-    TYPES.iter().copied().find(|t| normalise(t.as_str()) == v)
+    OpportunityType::iter().find(|t| normalise(t.as_str()) == v)
 }
 
 /// The deal type of a value in `system`'s vocabulary or Handoff's (also

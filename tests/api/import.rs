@@ -953,14 +953,13 @@ async fn owners_who_are_not_users_are_left_out_failed_or_assigned_as_asked(app: 
     assert!(s.unknown_owners.is_empty());
 
     // The default: imported without an owner; each owner listed once, as
-    // written, with its rows (names compare as the owner match does).
+    // first written, with its rows (names compare as the owner match does).
     let (s, failed) = run(UnknownOwner::default()).await;
     assert_eq!(counts(&s), [5, 3, 0, 2, 0], "{failed}");
     assert_eq!(
         s.unknown_owners,
         [
-            ("Pat Former".to_owned(), 1),
-            ("pat former".to_owned(), 1),
+            ("Pat Former".to_owned(), 2),
             ("pat@agency.example".to_owned(), 1)
         ]
     );
