@@ -393,7 +393,14 @@ async fn load_accounts_directly(
                 ..Default::default()
             })
             .collect();
-        let done = sync::accounts::upsert(conn, viewer, ExternalSystem::Hubspot, records).await?;
+        let done = sync::accounts::upsert(
+            conn,
+            viewer,
+            ExternalSystem::Hubspot,
+            records,
+            sync::Mode::Write,
+        )
+        .await?;
         ensure!(
             sync::Tally::of(&done).created == batch.len(),
             "accounts created"

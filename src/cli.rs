@@ -120,6 +120,12 @@ pub enum Command {
             value_name = "unowned|fail|assign:EMAIL"
         )]
         unknown_owner: import::UnknownOwner,
+        /// Check every row as the import would, the database's checks
+        /// included, and write the failed-rows file, but store nothing.
+        /// Rows that reference records of another file not yet imported
+        /// show as NOT_FOUND.
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 
@@ -332,6 +338,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             failed,
             as_user,
             unknown_owner,
+            dry_run,
         } => {
             let mapping = match mapping {
                 Some(path) => import::columns::Mapping::load(&path)?,
@@ -346,6 +353,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 offset: timezone,
                 failed,
                 unknown_owner,
+                dry_run,
             };
             return run_import(&db, as_user.as_deref(), &options).await;
         }
@@ -398,7 +406,10 @@ async fn run_import(
 ) -> anyhow::Result<ExitCode> {
     let viewer = import::viewer(db, as_user).await?;
     let file = options.file.display().to_string();
-    eprintln!("importing {file}...");
+    match options.dry_run {
+        true => eprintln!("checking {file} (dry run: nothing is stored)..."),
+        false => eprintln!("importing {file}..."),
+    }
     let summary = import::run(db, &viewer, options, &mut |p: &import::Progress| {
         eprintln!(
             "  {} rows read, {} written, {} failed",
@@ -429,6 +440,9 @@ async fn run_import(
             owners.join(", ")
         );
     }
+    for (reason, rows) in &summary.unplaced {
+        eprintln!("not imported: {reason} ({rows} rows)");
+    }
     const SHOWN: usize = 20;
     for (line, warning) in summary.warnings.iter().take(SHOWN) {
         eprintln!("line {line}: {warning}");
@@ -436,10 +450,16 @@ async fn run_import(
     if summary.warnings.len() > SHOWN {
         eprintln!("... and {} more warnings", summary.warnings.len() - SHOWN);
     }
-    println!(
-        "{file}: {} rows: {} created, {} updated, {} unchanged, {} failed",
-        summary.rows, summary.created, summary.updated, summary.unchanged, summary.failed
-    );
+    match summary.dry_run {
+        true => println!(
+            "{file}: {} rows: {} would be created, {} updated, {} unchanged, {} failed (dry run: nothing was stored)",
+            summary.rows, summary.created, summary.updated, summary.unchanged, summary.failed
+        ),
+        false => println!(
+            "{file}: {} rows: {} created, {} updated, {} unchanged, {} failed",
+            summary.rows, summary.created, summary.updated, summary.unchanged, summary.failed
+        ),
+    }
     if let Some(path) = &summary.failed_file {
         println!(
             "failed rows ({} malformed) with their line and reason: {}",

@@ -13,7 +13,7 @@ use crate::{
     domain::records::AccountPatch,
     error::AppResult,
     services::sync::{
-        RecordResult,
+        Mode, RecordResult,
         accounts::{self, AccountUpsert},
     },
 };
@@ -219,7 +219,8 @@ impl Object for Accounts {
         viewer: &Viewer,
         system: ExternalSystem,
         records: Vec<AccountUpsert>,
+        mode: Mode,
     ) -> AppResult<Vec<RecordResult>> {
-        accounts::upsert(db, viewer, system, records).await
+        accounts::upsert(db, viewer, system, records, mode).await
     }
 }

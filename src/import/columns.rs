@@ -10,7 +10,7 @@ use std::{
 
 use anyhow::{Context as _, bail};
 use chrono::{DateTime, FixedOffset, Utc};
-use entity::enums::{Channel, ExternalSystem, OpportunityType};
+use entity::enums::{Channel, ExternalSystem, OpportunityType, Seniority};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -31,12 +31,17 @@ pub struct Column {
 }
 
 /// The mapping file (`--mapping FILE`, JSON): headers for column keys,
-/// extra stage values and extra source values.
+/// and extra values for every column whose values are a fixed list (lead
+/// and deal stages, HubSpot lead statuses, sources, deal types,
+/// seniorities). Its values win over the documented defaults.
 ///
 /// ```json
 /// {"columns": {"email": "E-mail Address"},
 ///  "stages": {"Working": "SAL"},
-///  "sources": {"Web": "ORGANIC_SEARCH"}}
+///  "statuses": {"Call back later": "NURTURE"},
+///  "sources": {"Web": "ORGANIC_SEARCH"},
+///  "types": {"Add-on": "EXPANSION"},
+///  "seniorities": {"Head of": "DIRECTOR"}}
 /// ```
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -54,6 +59,14 @@ pub struct Mapping {
     /// Deal type value → Handoff deal type name.
     #[serde(default)]
     pub types: HashMap<String, String>,
+    /// HubSpot lead status value → the lead stage to send instead
+    /// (Handoff's name or a value the documented mapping knows). A
+    /// Salesforce Lead Status is the lead's stage: map it under `stages`.
+    #[serde(default)]
+    pub statuses: HashMap<String, String>,
+    /// Seniority value → Handoff seniority name.
+    #[serde(default)]
+    pub seniorities: HashMap<String, String>,
 }
 
 impl Mapping {
@@ -63,7 +76,7 @@ impl Mapping {
             .with_context(|| format!("reading the mapping file {}", path.display()))?;
         serde_json::from_str(&text).with_context(|| {
             format!(
-                "{} is not a mapping file: a JSON object with \"columns\", \"stages\", \"sources\" and \"types\"",
+                "{} is not a mapping file: a JSON object with any of \"columns\", \"stages\", \"statuses\", \"sources\", \"types\" and \"seniorities\"",
                 path.display()
             )
         })
@@ -116,6 +129,10 @@ pub struct Context {
     sources: HashMap<String, Channel>,
     /// Normalised deal type value → deal type.
     types: HashMap<String, OpportunityType>,
+    /// Normalised lead status value → stage to send.
+    statuses: HashMap<String, String>,
+    /// Normalised seniority value → seniority.
+    seniorities: HashMap<String, Seniority>,
     /// Normalised user name → the user, or `None` when several share it.
     owners: HashMap<String, Option<Uuid>>,
     /// The active users' emails, in lower case.
@@ -125,6 +142,12 @@ pub struct Context {
     /// Owner cells that named no active user, by their normalised form (as
     /// owners are matched): the first spelling seen and the rows.
     unknown: Arc<Mutex<BTreeMap<String, (String, usize)>>>,
+    /// Cells a row had but nothing could take, by reason, with how many
+    /// rows.
+    unplaced: Arc<Mutex<BTreeMap<String, usize>>>,
+    /// Normalised account name → the account, or `None` when several share
+    /// it (loaded only for a file that names accounts).
+    accounts: HashMap<String, Option<Uuid>>,
 }
 
 /// What to do with a row whose owner (an email or a name) is not an active
@@ -212,6 +235,15 @@ impl Context {
             };
             types.insert(values::normalise(from), t);
         }
+        let mut seniorities = HashMap::new();
+        for (from, to) in &mapping.seniorities {
+            let Some(s) = values::handoff_seniority(to) else {
+                bail!(
+                    "the mapping file maps seniority {from:?} to {to:?}, which is not a seniority: use INDIVIDUAL_CONTRIBUTOR, MANAGER, DIRECTOR, VP or C_LEVEL"
+                );
+            };
+            seniorities.insert(values::normalise(from), s);
+        }
         Ok(Self {
             system,
             currency,
@@ -223,10 +255,18 @@ impl Context {
                 .collect(),
             sources,
             types,
+            statuses: mapping
+                .statuses
+                .iter()
+                .map(|(from, to)| (values::normalise(from), to.clone()))
+                .collect(),
+            seniorities,
             owners,
             emails,
             unknown_owner,
             unknown: Arc::default(),
+            unplaced: Arc::default(),
+            accounts: HashMap::new(),
         })
     }
 
@@ -238,9 +278,22 @@ impl Context {
             .unwrap_or_else(|| value.to_owned())
     }
 
-    /// Whether the mapping file names this stage value.
-    pub fn maps_stage(&self, value: &str) -> bool {
-        self.stages.contains_key(&values::normalise(value))
+    /// The stage the mapping file gives a lead status, under `statuses`
+    /// (or, as before `statuses` existed, under `stages`).
+    pub fn status_stage(&self, value: &str) -> Option<String> {
+        let v = values::normalise(value);
+        self.statuses
+            .get(&v)
+            .or_else(|| self.stages.get(&v))
+            .cloned()
+    }
+
+    /// A seniority value's seniority (mapping file first).
+    pub fn seniority(&self, value: &str) -> Option<Seniority> {
+        self.seniorities
+            .get(&values::normalise(value))
+            .copied()
+            .or_else(|| values::seniority(value))
     }
 
     /// The owners that named no active user, one per owner as owners are
@@ -250,6 +303,33 @@ impl Context {
         self.unknown
             .lock()
             .map(|u| u.values().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Sets the accounts a row may name by name.
+    pub fn set_accounts(&mut self, accounts: &[(Uuid, String)]) {
+        self.accounts.clear();
+        for (id, name) in accounts {
+            self.accounts
+                .entry(values::normalise(name))
+                .and_modify(|found| *found = None)
+                .or_insert(Some(*id));
+        }
+    }
+
+    /// Counts a row whose cells nothing could take, for the reason given
+    /// (listed at the end of the import).
+    pub fn unplaced(&self, reason: &str) {
+        if let Ok(mut unplaced) = self.unplaced.lock() {
+            *unplaced.entry(reason.to_owned()).or_default() += 1;
+        }
+    }
+
+    /// The cells not imported, by reason, with how many rows.
+    pub fn unplaced_cells(&self) -> Vec<(String, usize)> {
+        self.unplaced
+            .lock()
+            .map(|u| u.iter().map(|(r, n)| (r.clone(), *n)).collect())
             .unwrap_or_default()
     }
 
@@ -455,6 +535,27 @@ impl<'a> Row<'a> {
                 format!("several users are named {v:?}: export the owner's email instead"),
             )),
             None => self.unknown_owner(key, v),
+        }
+    }
+
+    /// An account cell that names the account: the one account with that
+    /// name, ignoring case and spacing.
+    pub fn account_by_name(&self, key: &str) -> Result<Option<Option<super::Ref>>, RowError> {
+        let Some(v) = self.get(key) else {
+            return Ok(None);
+        };
+        match self.ctx.accounts.get(&values::normalise(v)) {
+            Some(Some(id)) => Ok(Some(Some(super::Ref::Id(*id)))),
+            Some(None) => Err(RowError::on(
+                "INVALID",
+                &self.header(key),
+                format!("several accounts are named {v:?}: export the Account ID instead"),
+            )),
+            None => Err(RowError::on(
+                "NOT_FOUND",
+                &self.header(key),
+                format!("no account is named {v:?}: import the accounts first"),
+            )),
         }
     }
 

@@ -1,5 +1,7 @@
 //! Leads: HubSpot's contacts export and Salesforce's Lead export.
 
+use std::collections::HashSet;
+
 use entity::enums::ExternalSystem;
 use sea_orm::DatabaseConnection;
 
@@ -10,10 +12,11 @@ use super::{
 };
 use crate::{
     auth::Viewer,
-    domain::records::LeadPatch,
+    domain::records::{AccountPatch, LeadPatch},
     error::AppResult,
     services::sync::{
-        RecordResult,
+        Mode, RecordResult,
+        accounts::{self, AccountUpsert},
         leads::{self, LeadUpsert, StageEntry},
     },
 };
@@ -60,6 +63,12 @@ const HUBSPOT: &[Column] = &[
         headers: &["Job Title"],
         field: "jobTitle",
         note: "",
+    },
+    Column {
+        key: "seniority",
+        headers: &["Seniority", "Job Seniority"],
+        field: "seniority",
+        note: "mapped as in the seniority table",
     },
     Column {
         key: "company_name",
@@ -189,6 +198,12 @@ const SALESFORCE: &[Column] = &[
         note: "",
     },
     Column {
+        key: "seniority",
+        headers: &["Seniority", "Job Seniority"],
+        field: "seniority",
+        note: "mapped as in the seniority table",
+    },
+    Column {
         key: "company_name",
         headers: &["Company", "Company / Account"],
         field: "companyName",
@@ -230,13 +245,46 @@ const SALESFORCE: &[Column] = &[
         field: "account",
         note: "the Account ID of the account (first of several separated by `;`)",
     },
+    Column {
+        key: "industry",
+        headers: &["Industry"],
+        field: "account.industry",
+        note: "company fact: fills the account's industry when it has none",
+    },
+    Column {
+        key: "employee_count",
+        headers: &["No. of Employees", "Employees", "Number of Employees"],
+        field: "account.employeeCount",
+        note: "company fact: fills the account's head count when it has none",
+    },
+    Column {
+        key: "annual_revenue",
+        headers: &["Annual Revenue"],
+        field: "account.annualRevenue",
+        note: "company fact, in `--currency`: fills the account's revenue when it has none",
+    },
 ];
+
+/// The company fact columns of a Salesforce lead, for the end-of-import
+/// note when a lead has no account to take them.
+const COMPANY_FACTS: &str = "Industry, No. of Employees and Annual Revenue of leads without a Converted Account ID (company facts go to the lead's account)";
+
+/// A lead row: the lead, and the company facts it carries for its
+/// account (Salesforce leads hold their company's industry, head count
+/// and revenue).
+#[derive(Debug)]
+pub struct LeadRow {
+    /// The lead.
+    pub lead: LeadUpsert,
+    /// The account's external id and the facts to fill its gaps with.
+    pub company: Option<(String, AccountPatch<Ref>)>,
+}
 
 /// The leads import.
 pub struct Leads;
 
 impl Object for Leads {
-    type Record = LeadUpsert;
+    type Record = LeadRow;
 
     fn columns(system: ExternalSystem) -> &'static [Column] {
         match system {
@@ -245,7 +293,7 @@ impl Object for Leads {
         }
     }
 
-    fn convert(row: &Row<'_>) -> Result<Converted<LeadUpsert>, RowError> {
+    fn convert(row: &Row<'_>) -> Result<Converted<LeadRow>, RowError> {
         let ctx = row.ctx;
         let source = row
             .get("source")
@@ -261,11 +309,26 @@ impl Object for Leads {
                 })
             })
             .transpose()?;
+        let seniority = row
+            .get("seniority")
+            .map(|v| {
+                ctx.seniority(v).map(Some).ok_or_else(|| {
+                    RowError::on(
+                        "INVALID",
+                        &row.header("seniority"),
+                        format!(
+                            "{v:?} is not a seniority the import knows; add it under \"seniorities\" in a mapping file"
+                        ),
+                    )
+                })
+            })
+            .transpose()?;
         let fields = LeadPatch {
             email: row.get("email").map(str::to_owned),
             first_name: row.text("first_name"),
             last_name: row.text("last_name"),
             job_title: row.text("job_title"),
+            seniority,
             company_name: row.text("company_name"),
             country: row.get("country").map(|v| Some(values::country(v))),
             source,
@@ -285,10 +348,9 @@ impl Object for Leads {
         };
         if let Some(status) = row.get("lead_status") {
             // A status the mapping file names is a stage of its own.
-            if ctx.maps_stage(status) {
-                lead.stage = Some(ctx.stage(status));
-            } else {
-                lead.lead_status = Some(status.to_owned());
+            match ctx.status_stage(status) {
+                Some(stage) => lead.stage = Some(stage),
+                None => lead.lead_status = Some(status.to_owned()),
             }
         }
         let mut history = Vec::new();
@@ -303,8 +365,17 @@ impl Object for Leads {
                 }
             }
         }
+        let company = company_facts(row)?;
+        let company = match (company, lead.fields.account_id.clone()) {
+            (None, _) => None,
+            (Some(facts), Some(Some(Ref::External(account)))) => Some((account, facts)),
+            (Some(_), _) => {
+                ctx.unplaced(COMPANY_FACTS);
+                None
+            }
+        };
         Ok(Converted {
-            record: lead,
+            record: LeadRow { lead, company },
             history,
         })
     }
@@ -313,8 +384,99 @@ impl Object for Leads {
         db: &DatabaseConnection,
         viewer: &Viewer,
         system: ExternalSystem,
-        records: Vec<LeadUpsert>,
+        records: Vec<LeadRow>,
+        mode: Mode,
     ) -> AppResult<Vec<RecordResult>> {
-        leads::upsert(db, viewer, system, records).await
+        let (leads, companies): (Vec<_>, Vec<_>) =
+            records.into_iter().map(|r| (r.lead, r.company)).unzip();
+        let mut results = leads::upsert(db, viewer, system, leads, mode).await?;
+        fill_accounts(db, viewer, system, mode, companies, &mut results).await?;
+        Ok(results)
+    }
+}
+
+/// A Salesforce lead row's company facts, if it has any.
+fn company_facts(row: &Row<'_>) -> Result<Option<AccountPatch<Ref>>, RowError> {
+    let revenue = row
+        .get("annual_revenue")
+        .map(|v| {
+            values::decimal(v).ok_or_else(|| {
+                RowError::on(
+                    "INVALID",
+                    &row.header("annual_revenue"),
+                    format!("{v:?} is not an amount"),
+                )
+            })
+        })
+        .transpose()?;
+    let facts = AccountPatch {
+        industry: row.text("industry"),
+        employee_count: row.whole_number("employee_count")?.map(Some),
+        annual_revenue: revenue.map(|amount| Some((amount, row.ctx.currency.clone()))),
+        ..Default::default()
+    };
+    Ok((facts != AccountPatch::default()).then_some(facts))
+}
+
+/// Fills the gaps of the accounts of the leads just written with their
+/// rows' company facts (the first row of a batch wins for an account). An
+/// account that refuses them leaves a warning on the lead, which stays
+/// imported.
+async fn fill_accounts(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    system: ExternalSystem,
+    mode: Mode,
+    companies: Vec<Option<(String, AccountPatch<Ref>)>>,
+    results: &mut [RecordResult],
+) -> AppResult<()> {
+    let mut seen = HashSet::new();
+    let mut fills = Vec::new();
+    let mut leads_of = Vec::new();
+    for (index, company) in companies.into_iter().enumerate() {
+        let written = results
+            .iter()
+            .find(|r| r.index == index)
+            .is_some_and(|r| r.outcome.is_ok());
+        let Some((account, facts)) = company else {
+            continue;
+        };
+        if written && seen.insert(account.clone()) {
+            fills.push(AccountUpsert {
+                external_id: account,
+                fields: facts,
+                only_gaps: true,
+                ..Default::default()
+            });
+            leads_of.push(index);
+        }
+    }
+    if fills.is_empty() {
+        return Ok(());
+    }
+    let filled = accounts::upsert(db, viewer, system, fills, mode).await?;
+    for fill in filled {
+        let (Err(e), Some(lead)) = (&fill.outcome, leads_of.get(fill.index)) else {
+            continue;
+        };
+        if let Some(r) = results.iter_mut().find(|r| r.index == *lead) {
+            r.warnings.push(format!(
+                "the company facts were not written to account {}: {}",
+                fill.external_id, e.message
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn company_fact_columns_are_salesforce_lead_columns_only() {
+        let keys = |cs: &[Column]| cs.iter().map(|c| c.key).collect::<Vec<_>>();
+        assert!(keys(SALESFORCE).contains(&"annual_revenue"));
+        assert!(!keys(HUBSPOT).contains(&"annual_revenue"));
     }
 }

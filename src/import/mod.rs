@@ -37,7 +37,7 @@ use crate::{
     error::AppResult,
     services::{
         self,
-        sync::{ErrorCode, MAX_BATCH, RecordResult, Status},
+        sync::{ErrorCode, MAX_BATCH, Mode, RecordResult, Status},
     },
 };
 pub use columns::UnknownOwner;
@@ -112,12 +112,14 @@ pub trait Object {
     /// One row as a record, or the reason it cannot be one.
     fn convert(row: &Row<'_>) -> Result<Converted<Self::Record>, RowError>;
 
-    /// Upserts a batch of at most [`MAX_BATCH`] records.
+    /// Upserts a batch of at most [`MAX_BATCH`] records (or, in a dry
+    /// run, checks it and rolls it back).
     fn upsert(
         db: &DatabaseConnection,
         viewer: &Viewer,
         system: ExternalSystem,
         records: Vec<Self::Record>,
+        mode: Mode,
     ) -> impl Future<Output = AppResult<Vec<RecordResult>>> + Send;
 }
 
@@ -140,6 +142,9 @@ pub struct Options {
     pub failed: Option<PathBuf>,
     /// What a row whose owner is not an active user gets.
     pub unknown_owner: UnknownOwner,
+    /// Check every row as an import would (the database's checks
+    /// included), write the failed-rows file, and store nothing.
+    pub dry_run: bool,
 }
 
 impl Options {
@@ -162,9 +167,12 @@ pub struct Progress {
     pub failed: usize,
 }
 
-/// The outcome of an import.
+/// The outcome of an import. In a dry run the counts say what the import
+/// would have done, and nothing was stored.
 #[derive(Debug, Clone, Default)]
 pub struct Summary {
+    /// Whether this was a dry run (`--dry-run`): nothing was stored.
+    pub dry_run: bool,
     /// Data rows read (malformed ones included).
     pub rows: usize,
     /// New records.
@@ -185,6 +193,9 @@ pub struct Summary {
     /// rows named each (those rows were imported without an owner, or
     /// given to `--unknown-owner assign:EMAIL`).
     pub unknown_owners: Vec<(String, usize)>,
+    /// Cells of imported rows that nothing could take, by reason, with how
+    /// many rows (company facts on a lead without an account).
+    pub unplaced: Vec<(String, usize)>,
     /// The failed-rows file, when a row failed.
     pub failed_file: Option<PathBuf>,
 }
@@ -267,6 +278,7 @@ struct Import<'a> {
     db: &'a DatabaseConnection,
     viewer: &'a Viewer,
     system: ExternalSystem,
+    mode: Mode,
     columns: &'static [Column],
     layout: Layout,
     failed: FailedFile,
@@ -283,7 +295,7 @@ async fn run_object<O: Object>(
 ) -> anyhow::Result<Summary> {
     let system = options.system.external();
     let users = services::users::active_names(db).await?;
-    let ctx = Context::new(
+    let mut ctx = Context::new(
         system,
         &options.currency,
         options.offset,
@@ -317,12 +329,21 @@ async fn run_object<O: Object>(
     let columns = O::columns(system);
     let layout = Layout::new(&headers, columns, &options.mapping)
         .with_context(|| format!("matching the columns of {}", file.display()))?;
+    if layout.header("account_name").is_some() {
+        ctx.set_accounts(&services::accounts::names(db).await?);
+    }
     let mut import = Import {
         db,
         viewer,
         system,
+        mode: if options.dry_run {
+            Mode::DryRun
+        } else {
+            Mode::Write
+        },
         columns,
         summary: Summary {
+            dry_run: options.dry_run,
             ignored_columns: layout.ignored.clone(),
             ..Default::default()
         },
@@ -410,6 +431,7 @@ async fn run_object<O: Object>(
     } = import;
     summary.failed_file = failed.finish()?;
     summary.unknown_owners = ctx.unknown_owners();
+    summary.unplaced = ctx.unplaced_cells();
     Ok(summary)
 }
 
@@ -448,7 +470,7 @@ impl Import<'_> {
         let results = if records.is_empty() {
             Vec::new()
         } else {
-            O::upsert(self.db, self.viewer, self.system, records).await?
+            O::upsert(self.db, self.viewer, self.system, records, self.mode).await?
         };
         let rows = std::mem::take(pending);
         for result in results {
@@ -654,6 +676,11 @@ mod tests {
             IMPORT_DOC.contains(&sources),
             "docs/import.md lacks the source table:\n{sources}"
         );
+        let seniorities = values::seniorities_table();
+        assert!(
+            IMPORT_DOC.contains(&seniorities),
+            "docs/import.md lacks the seniority table:\n{seniorities}"
+        );
         let types = values::types_table();
         assert!(
             IMPORT_DOC.contains(&types),
@@ -678,6 +705,7 @@ mod tests {
             offset: FixedOffset::east_opt(0).unwrap_or_else(|| unreachable!()),
             failed: None,
             unknown_owner: Default::default(),
+            dry_run: false,
         };
         assert_eq!(
             options.failed_path(),

@@ -18,7 +18,7 @@ use crate::{
     domain::{crm, records::OpportunityPatch},
     error::AppResult,
     services::sync::{
-        RecordResult, Ref,
+        Mode, RecordResult, Ref,
         opportunities::{self, OpportunityUpsert},
     },
 };
@@ -152,6 +152,12 @@ const SALESFORCE: &[Column] = &[
         note: "",
     },
     Column {
+        key: "account_name",
+        headers: &["Account Name"],
+        field: "account",
+        note: "when the row has no Account ID: the one account with this name (ignoring case and spacing)",
+    },
+    Column {
         key: "type",
         headers: &["Type"],
         field: "opportunityType",
@@ -230,10 +236,10 @@ impl Object for Opportunities {
                 name: row.get("name").map(str::to_owned),
                 amount: amount.map(|a| (a, currency)),
                 owner_id: row.owner("owner")?,
-                account_id: row
-                    .get("account")
-                    .and_then(first_id)
-                    .map(|id| Some(Ref::External(id))),
+                account_id: match row.get("account").and_then(first_id) {
+                    Some(id) => Some(Some(Ref::External(id))),
+                    None => row.account_by_name("account_name")?,
+                },
                 primary_lead_id: row
                     .get("primary_lead")
                     .and_then(first_id)
@@ -261,7 +267,8 @@ impl Object for Opportunities {
         viewer: &Viewer,
         system: ExternalSystem,
         records: Vec<OpportunityUpsert>,
+        mode: Mode,
     ) -> AppResult<Vec<RecordResult>> {
-        opportunities::upsert(db, viewer, system, records).await
+        opportunities::upsert(db, viewer, system, records, mode).await
     }
 }

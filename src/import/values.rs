@@ -1,7 +1,7 @@
 //! Cell values as CRM exports write them: source channels, countries,
 //! numbers and yes/no flags.
 
-use entity::enums::{Channel, ExternalSystem, OpportunityType};
+use entity::enums::{Channel, ExternalSystem, OpportunityType, Seniority};
 use rust_decimal::Decimal;
 
 /// Every channel, by Handoff's name.
@@ -74,6 +74,44 @@ pub const SALESFORCE_TYPES: &[(&str, OpportunityType)] = &[
     ("New Business", OpportunityType::NewBusiness),
     ("Existing Business", OpportunityType::Expansion),
 ];
+
+/// Seniority values as exports and enrichment tools write them (neither
+/// system has a standard seniority picklist); Handoff's own names match
+/// too, and a mapping file's `seniorities` adds others.
+pub const SENIORITIES: &[(&str, Seniority)] = &[
+    ("Individual Contributor", Seniority::IndividualContributor),
+    ("Employee", Seniority::IndividualContributor),
+    ("Entry", Seniority::IndividualContributor),
+    ("Senior", Seniority::IndividualContributor),
+    ("Manager", Seniority::Manager),
+    ("Head", Seniority::Director),
+    ("Director", Seniority::Director),
+    ("VP", Seniority::Vp),
+    ("Vice President", Seniority::Vp),
+    ("C-Level", Seniority::CLevel),
+    ("CXO", Seniority::CLevel),
+    ("Executive", Seniority::CLevel),
+    ("Owner", Seniority::CLevel),
+    ("Founder", Seniority::CLevel),
+    ("Partner", Seniority::CLevel),
+];
+
+/// A seniority by Handoff's name (`C_LEVEL`, `c level`).
+pub fn handoff_seniority(value: &str) -> Option<Seniority> {
+    use sea_orm::Iterable;
+    let v = normalise(value);
+    Seniority::iter().find(|s| normalise(s.as_str()) == v)
+}
+
+/// The seniority of a value as [`SENIORITIES`] or Handoff spell it.
+pub fn seniority(value: &str) -> Option<Seniority> {
+    let v = normalise(value);
+    SENIORITIES
+        .iter()
+        .find(|(label, _)| normalise(label) == v)
+        .map(|(_, s)| *s)
+        .or_else(|| handoff_seniority(value))
+}
 
 /// A deal type by Handoff's name (`NEW_BUSINESS`, `new business`).
 pub fn handoff_type(value: &str) -> Option<OpportunityType> {
@@ -260,9 +298,31 @@ pub fn types_table() -> String {
     out
 }
 
+/// The seniority mappings as a Markdown table for docs/import.md (a test
+/// keeps its copy equal to this).
+pub fn seniorities_table() -> String {
+    let mut out = String::from("| seniority value | seniority |\n| --- | --- |\n");
+    for (label, s) in SENIORITIES {
+        out += &format!("| `{label}` | {} |\n", s.as_str());
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn seniorities_map_from_labels_and_handoffs_names() {
+        assert_eq!(seniority(" vice  president "), Some(Seniority::Vp));
+        assert_eq!(seniority("c level"), Some(Seniority::CLevel));
+        assert_eq!(seniority("C_LEVEL"), Some(Seniority::CLevel));
+        assert_eq!(
+            seniority("INDIVIDUAL_CONTRIBUTOR"),
+            Some(Seniority::IndividualContributor)
+        );
+        assert_eq!(seniority("Intern"), None);
+    }
 
     #[test]
     fn sources_map_from_each_vocabulary_and_handoffs() {

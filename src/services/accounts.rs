@@ -23,6 +23,18 @@ use crate::{
     error::{AppResult, UserErrorCode},
 };
 
+/// Every live account's id and name, for an import whose rows name their
+/// account instead of giving its id.
+pub async fn names(db: &DatabaseConnection) -> AppResult<Vec<(Uuid, String)>> {
+    Ok(account::Entity::live()
+        .select_only()
+        .column(account::Column::Id)
+        .column(account::Column::Name)
+        .into_tuple()
+        .all(db)
+        .await?)
+}
+
 /// Which accounts to list.
 #[derive(Debug, Clone, Default)]
 pub struct AccountFilter {

@@ -487,6 +487,7 @@ impl TestApp {
             offset: chrono::FixedOffset::east_opt(utc_offset_hours * 3600).expect("offset"),
             failed: Some(dir.path().join("failed.csv")),
             unknown_owner: Default::default(),
+            dry_run: false,
         };
         let summary = handoff::import::run(&self.db, &viewer, &options, &mut |_| {})
             .await

@@ -176,6 +176,7 @@ async fn an_import_with_a_made_up_default_currency_stops_before_reading_a_row(ap
         offset: chrono::FixedOffset::east_opt(0).unwrap(),
         failed: Some(dir.path().join("failed.csv")),
         unknown_owner: Default::default(),
+        dry_run: false,
     };
     let error = import::run(&app.db, &viewer, &options("XYZ"), &mut |_| {})
         .await

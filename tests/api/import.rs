@@ -83,6 +83,7 @@ async fn import(
         offset: chrono::FixedOffset::east_opt(0).unwrap(),
         failed: Some(dir.path().join("failed.csv")),
         unknown_owner: Default::default(),
+        dry_run: false,
     };
     let mut batches = 0;
     let summary = import::run(&app.db, &integration(app), &options, &mut |_| batches += 1)
@@ -617,6 +618,7 @@ async fn a_long_file_is_sent_in_batches_of_a_thousand_with_progress_after_each(a
         offset: chrono::FixedOffset::east_opt(0).unwrap(),
         failed: None,
         unknown_owner: Default::default(),
+        dry_run: false,
     };
     let mut seen = Vec::new();
     let summary = import::run(&app.db, &integration(&app), &options, &mut |p| {
@@ -888,6 +890,7 @@ async fn salesforce_standard_deal_types_import_and_the_mapping_file_can_remap_th
         offset: chrono::FixedOffset::east_opt(0).unwrap(),
         failed: Some(dir.path().join("failed.csv")),
         unknown_owner: Default::default(),
+        dry_run: false,
     };
     let error = import::run(&app.db, &integration(&app), &options, &mut |_| {})
         .await
@@ -926,6 +929,7 @@ async fn owners_who_are_not_users_are_left_out_failed_or_assigned_as_asked(app: 
             offset: chrono::FixedOffset::east_opt(0).unwrap(),
             failed: Some(dir.path().join("failed.csv")),
             unknown_owner,
+            dry_run: false,
         };
         let summary = import::run(&app.db, &integration(&app), &options, &mut |_| {})
             .await
@@ -987,6 +991,7 @@ async fn owners_who_are_not_users_are_left_out_failed_or_assigned_as_asked(app: 
         offset: chrono::FixedOffset::east_opt(0).unwrap(),
         failed: None,
         unknown_owner: "assign:nobody@example.org".parse().unwrap(),
+        dry_run: false,
     };
     let error = import::run(&app.db, &integration(&app), &options, &mut |_| {})
         .await
@@ -995,4 +1000,288 @@ async fn owners_who_are_not_users_are_left_out_failed_or_assigned_as_asked(app: 
     assert!(error.contains("no active user has this email"), "{error}");
     assert!("assign:".parse::<UnknownOwner>().is_err());
     assert!("sometimes".parse::<UnknownOwner>().is_err());
+}
+
+/// Imports `text` as `object` of `system` with `dry_run` as given.
+async fn import_text(
+    app: &TestApp,
+    system: System,
+    object: ObjectKind,
+    text: &str,
+    mapping: Mapping,
+    dry_run: bool,
+) -> (Summary, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("export.csv");
+    std::fs::write(&file, text).unwrap();
+    let options = Options {
+        system,
+        object,
+        file,
+        mapping,
+        currency: "USD".into(),
+        offset: chrono::FixedOffset::east_opt(0).unwrap(),
+        failed: Some(dir.path().join("failed.csv")),
+        unknown_owner: Default::default(),
+        dry_run,
+    };
+    let summary = import::run(&app.db, &integration(app), &options, &mut |_| {})
+        .await
+        .unwrap();
+    let failed = match &summary.failed_file {
+        Some(path) => std::fs::read_to_string(path).unwrap(),
+        None => String::new(),
+    };
+    (summary, failed)
+}
+
+#[db_test]
+async fn a_dry_run_reports_what_an_import_would_do_and_stores_nothing(app: TestApp) {
+    let companies = "Record ID,Company name,Company Domain Name,Number of Employees\r\n\
+                     c1,One,one.example.com,10\r\n\
+                     c2,Two,two.example.com,lots\r\n\
+                     c3,Three,one.example.com,5\r\n";
+    let (dry, dry_failed) = import_text(
+        &app,
+        System::Hubspot,
+        ObjectKind::Accounts,
+        companies,
+        Mapping::default(),
+        true,
+    )
+    .await;
+    assert!(dry.dry_run);
+    // The database's checks run too: c3 takes c1's domain in the same
+    // transaction, so it fails as it would for real.
+    assert_eq!(counts(&dry), [3, 1, 0, 0, 2]);
+    assert!(
+        dry_failed.contains("3,\"INVALID (Number of Employees)"),
+        "{dry_failed}"
+    );
+    assert!(
+        dry_failed.contains("4,TAKEN (Company Domain Name)"),
+        "{dry_failed}"
+    );
+    assert_eq!(account::Entity::find().all(&app.db).await.unwrap().len(), 0);
+    assert_eq!(
+        external_id::Entity::find()
+            .all(&app.db)
+            .await
+            .unwrap()
+            .len(),
+        0
+    );
+
+    let (real, real_failed) = import_text(
+        &app,
+        System::Hubspot,
+        ObjectKind::Accounts,
+        companies,
+        Mapping::default(),
+        false,
+    )
+    .await;
+    assert!(!real.dry_run);
+    assert_eq!(counts(&real), counts(&dry));
+    assert_eq!(real_failed, dry_failed);
+    assert_eq!(account::Entity::find().all(&app.db).await.unwrap().len(), 1);
+
+    // A dry run over stored records says what would change.
+    let (again, _) = import_text(
+        &app,
+        System::Hubspot,
+        ObjectKind::Accounts,
+        "Record ID,Company name\nc1,One Renamed\n",
+        Mapping::default(),
+        true,
+    )
+    .await;
+    assert_eq!(counts(&again), [1, 0, 1, 0, 0]);
+    assert_eq!(
+        account_of(&app, ExternalSystem::Hubspot, "c1").await.name,
+        "One"
+    );
+}
+
+#[db_test]
+async fn the_mapping_file_maps_lead_statuses_and_seniorities(app: TestApp) {
+    use entity::enums::Seniority;
+    let contacts = "Record ID,Email,Seniority,Lifecycle Stage,Lead Status,Original Source\n\
+                    1,a@example.com,Vice President,lead,Call back later,Organic Search\n\
+                    2,b@example.com,Head of,lead,In Progress,Organic Search\n\
+                    3,c@example.com,Intern,lead,,Organic Search\n\
+                    4,d@example.com,c_level,lead,Open,Organic Search\n";
+    let mapping: Mapping = serde_json::from_value(json!({
+        "statuses": {"call back later": "NURTURE"},
+        "seniorities": {"Head of": "DIRECTOR"}
+    }))
+    .unwrap();
+    let (s, failed) = import_text(
+        &app,
+        System::Hubspot,
+        ObjectKind::Leads,
+        contacts,
+        mapping,
+        false,
+    )
+    .await;
+    assert_eq!(counts(&s), [4, 3, 0, 0, 1], "{failed}");
+    assert!(
+        failed.contains("4,\"INVALID (Seniority): \"\"Intern\"\" is not a seniority"),
+        "{failed}"
+    );
+    let hs = ExternalSystem::Hubspot;
+    let one = lead_of(&app, hs, "1").await;
+    assert_eq!(
+        (one.seniority, one.stage),
+        (Some(Seniority::Vp), LeadStage::Nurture)
+    );
+    let two = lead_of(&app, hs, "2").await;
+    assert_eq!(
+        (two.seniority, two.stage),
+        (Some(Seniority::Director), LeadStage::Sal)
+    );
+    let four = lead_of(&app, hs, "4").await;
+    assert_eq!(
+        (four.seniority, four.stage),
+        (Some(Seniority::CLevel), LeadStage::New)
+    );
+
+    // A mapping to a seniority Handoff does not have stops the import.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("export.csv");
+    std::fs::write(&file, contacts).unwrap();
+    let options = Options {
+        system: System::Hubspot,
+        object: ObjectKind::Leads,
+        file,
+        mapping: serde_json::from_value(json!({"seniorities": {"Boss": "CEO"}})).unwrap(),
+        currency: "USD".into(),
+        offset: chrono::FixedOffset::east_opt(0).unwrap(),
+        failed: None,
+        unknown_owner: Default::default(),
+        dry_run: false,
+    };
+    let error = import::run(&app.db, &integration(&app), &options, &mut |_| {})
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("\"CEO\", which is not a seniority"),
+        "{error}"
+    );
+}
+
+#[db_test]
+async fn salesforce_opportunities_find_their_account_by_name_when_they_lack_its_id(app: TestApp) {
+    use entity::opportunity;
+    import_text(
+        &app,
+        System::Salesforce,
+        ObjectKind::Accounts,
+        "Account ID,Account Name\nA1,Corvid Security\nA2,Twin Co\nA3,Twin  co\n",
+        Mapping::default(),
+        false,
+    )
+    .await;
+    let (s, failed) = import_text(
+        &app,
+        System::Salesforce,
+        ObjectKind::Opportunities,
+        "Opportunity ID,Opportunity Name,Account Name,Account ID,Amount,Stage,Type\n\
+         O1,Rollout, corvid  SECURITY ,,1000,Prospecting,New Customer\n\
+         O2,Twin deal,Twin Co,,1000,Prospecting,New Customer\n\
+         O3,Twin deal by id,Twin Co,A2,1000,Prospecting,New Customer\n\
+         O4,Nobody's deal,Nobody Inc,,1000,Prospecting,New Customer\n",
+        Mapping::default(),
+        false,
+    )
+    .await;
+    assert_eq!(counts(&s), [4, 2, 0, 0, 2], "{failed}");
+    assert!(
+        failed.contains("3,\"INVALID (Account Name): several accounts are named \"\"Twin Co\"\""),
+        "{failed}"
+    );
+    assert!(
+        failed.contains("5,\"NOT_FOUND (Account Name): no account is named \"\"Nobody Inc\"\""),
+        "{failed}"
+    );
+    let sf = ExternalSystem::Salesforce;
+    let corvid = account_of(&app, sf, "A1").await.id;
+    let o1 = object_id(&app, sf, ObjectType::Opportunity, "O1").await;
+    let o1 = opportunity::Entity::find_by_id(o1)
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(o1.account_id, Some(corvid));
+    let twin = account_of(&app, sf, "A2").await.id;
+    let o3 = object_id(&app, sf, ObjectType::Opportunity, "O3").await;
+    let o3 = opportunity::Entity::find_by_id(o3)
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        o3.account_id,
+        Some(twin),
+        "the Account ID wins over the name"
+    );
+}
+
+#[db_test]
+async fn a_salesforce_leads_company_facts_fill_its_accounts_gaps_only(app: TestApp) {
+    import_text(
+        &app,
+        System::Salesforce,
+        ObjectKind::Accounts,
+        "Account ID,Account Name,Industry\nA1,Corvid Security,Security\nA2,Meridian Bank,\n",
+        Mapping::default(),
+        false,
+    )
+    .await;
+    let (s, failed) = import_text(
+        &app,
+        System::Salesforce,
+        ObjectKind::Leads,
+        "Lead ID,Last Name,Company,Email,Industry,No. of Employees,Annual Revenue,Converted Account ID\n\
+         L1,Lee,Corvid Security,lee@corvid.example,Technology,800,64000000,A1\n\
+         L2,Grant,Meridian Bank,grant@meridian.example,Banking,\"12,000\",2100000000,A2\n\
+         L3,Young,Meridian Bank,young@meridian.example,Insurance,5,,A2\n\
+         L4,Martin,Blue Heron,martin@blueheron.example,Software,45,,\n",
+        Mapping::default(),
+        false,
+    )
+    .await;
+    assert_eq!(counts(&s), [4, 4, 0, 0, 0], "{failed}");
+    let sf = ExternalSystem::Salesforce;
+    let corvid = account_of(&app, sf, "A1").await;
+    assert_eq!(
+        (corvid.industry.as_deref(), corvid.employee_count),
+        (Some("Security"), Some(800)),
+        "an account's own industry stays; its missing head count is filled"
+    );
+    let meridian = account_of(&app, sf, "A2").await;
+    assert_eq!(
+        (
+            meridian.industry.as_deref(),
+            meridian.employee_count,
+            meridian.annual_revenue.map(|r| r.normalize().to_string()),
+            meridian.currency.as_deref()
+        ),
+        (
+            Some("Banking"),
+            Some(12_000),
+            Some("2100000000".to_owned()),
+            Some("USD")
+        ),
+        "the first lead of an account fills its gaps"
+    );
+    assert_eq!(
+        s.unplaced,
+        vec![(
+            "Industry, No. of Employees and Annual Revenue of leads without a Converted Account ID (company facts go to the lead's account)".to_owned(),
+            1
+        )]
+    );
 }

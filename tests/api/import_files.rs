@@ -42,6 +42,7 @@ async fn import_bytes(
         offset: chrono::FixedOffset::east_opt(0).unwrap(),
         failed: Some(failed.clone()),
         unknown_owner: Default::default(),
+        dry_run: false,
     };
     let viewer = Viewer {
         user_id: app.user_id(Role::Integration),

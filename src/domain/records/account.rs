@@ -73,6 +73,28 @@ impl<Id> AccountPatch<Id> {
     }
 }
 
+impl<Id> AccountPatch<Id> {
+    /// The patch reduced to the company facts `current` lacks: each field
+    /// the account already has a value for is left as it is. (Company
+    /// facts written on a lead row fill its account's gaps and never
+    /// overwrite what the account says.)
+    pub fn only_gaps_of(self, current: &account::Model) -> Self {
+        fn gap<T>(value: Option<T>, has: bool) -> Option<T> {
+            value.filter(|_| !has)
+        }
+        Self {
+            name: None,
+            domain: gap(self.domain, current.domain.is_some()),
+            industry: gap(self.industry, current.industry.is_some()),
+            employee_count: gap(self.employee_count, current.employee_count.is_some()),
+            annual_revenue: gap(self.annual_revenue, current.annual_revenue.is_some()),
+            country: gap(self.country, current.country.is_some()),
+            is_target_account: None,
+            owner_id: gap(self.owner_id, current.owner_id.is_some()),
+        }
+    }
+}
+
 impl AccountPatch {
     /// Sets the columns the patch changes.
     pub fn apply(&self, am: &mut account::ActiveModel) {
@@ -237,6 +259,45 @@ mod tests {
         assert_eq!(am.currency, Set(None));
         assert_eq!(am.domain, NotSet);
         assert_eq!(am.owner_id, NotSet);
+    }
+
+    #[test]
+    fn only_the_facts_an_account_lacks_are_filled() {
+        let now = chrono::Utc::now();
+        let current = account::Model {
+            id: Uuid::nil(),
+            created_at: now,
+            updated_at: now,
+            name: "Acme".into(),
+            domain: None,
+            industry: Some("Retail".into()),
+            employee_count: None,
+            annual_revenue: Some(Decimal::new(5_000_000, 0)),
+            currency: Some("USD".into()),
+            country: None,
+            is_target_account: false,
+            owner_id: None,
+            fit_score: 0,
+            version: 1,
+            deleted_at: None,
+        };
+        let facts = AccountPatch::<Uuid> {
+            name: Some("ACME Inc".into()),
+            industry: Some(Some("Software".into())),
+            employee_count: Some(Some(250)),
+            annual_revenue: Some(Some((Decimal::new(9, 0), "EUR".into()))),
+            country: Some(Some("DE".into())),
+            is_target_account: Some(true),
+            ..Default::default()
+        };
+        assert_eq!(
+            facts.only_gaps_of(&current),
+            AccountPatch {
+                employee_count: Some(Some(250)),
+                country: Some(Some("DE".into())),
+                ..Default::default()
+            }
+        );
     }
 
     #[test]

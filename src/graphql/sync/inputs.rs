@@ -450,6 +450,7 @@ pub(super) fn account_upsert(a: AccountUpsertInput) -> Result<AccountUpsert, Rec
         expected_version: a.expected_version,
         fields,
         created_at: a.created_at.map(InputDateTime::get),
+        only_gaps: false,
     })
 }
 

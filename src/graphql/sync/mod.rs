@@ -148,7 +148,7 @@ impl SyncMutation {
             input.leads,
             |l| l.external_id.clone(),
             lead_upsert,
-            |records| sync::leads::upsert(db, viewer, system, records),
+            |records| sync::leads::upsert(db, viewer, system, records, sync::Mode::Write),
             ObjectType::Lead,
         )
         .await
@@ -169,7 +169,7 @@ impl SyncMutation {
             input.accounts,
             |a| a.external_id.clone(),
             account_upsert,
-            |records| sync::accounts::upsert(db, viewer, system, records),
+            |records| sync::accounts::upsert(db, viewer, system, records, sync::Mode::Write),
             ObjectType::Account,
         )
         .await
@@ -189,7 +189,7 @@ impl SyncMutation {
             input.campaigns,
             |c| c.external_id.clone(),
             campaign_upsert,
-            |records| sync::campaigns::upsert(db, viewer, system, records),
+            |records| sync::campaigns::upsert(db, viewer, system, records, sync::Mode::Write),
             ObjectType::Campaign,
         )
         .await
@@ -210,7 +210,7 @@ impl SyncMutation {
             input.opportunities,
             |o| o.external_id.clone(),
             opportunity_upsert,
-            |records| sync::opportunities::upsert(db, viewer, system, records),
+            |records| sync::opportunities::upsert(db, viewer, system, records, sync::Mode::Write),
             ObjectType::Opportunity,
         )
         .await
@@ -231,7 +231,7 @@ impl SyncMutation {
             input.activities,
             |a| a.external_id.clone(),
             activity_upsert,
-            |records| sync::activities::upsert(db, viewer, system, records),
+            |records| sync::activities::upsert(db, viewer, system, records, sync::Mode::Write),
             ObjectType::Activity,
         )
         .await

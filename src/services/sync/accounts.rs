@@ -8,7 +8,7 @@ use sea_orm::{ActiveValue::Set, DatabaseConnection};
 use uuid::Uuid;
 
 use super::{
-    ErrorCode, Links, RecordError, RecordResult, Ref, Status, Written, batch, check_expected,
+    ErrorCode, Links, Mode, RecordError, RecordResult, Ref, Status, Written, batch, check_expected,
     checked, current_of, failure, not_future, success, updated, write::Writes,
 };
 use crate::{
@@ -35,6 +35,10 @@ pub struct AccountUpsert {
     pub fields: AccountPatch<Ref>,
     /// When the account was created in the source system.
     pub created_at: Option<DateTime<Utc>>,
+    /// Fill only the fields the account has empty, and only on an existing
+    /// account (an unknown id is NOT_FOUND, not a new account): company
+    /// facts that come with a lead never overwrite the account's own.
+    pub only_gaps: bool,
 }
 
 /// Creates or updates accounts by external id in `system`.
@@ -44,10 +48,11 @@ pub async fn upsert(
     viewer: &Viewer,
     system: ExternalSystem,
     inputs: Vec<AccountUpsert>,
+    mode: Mode,
 ) -> AppResult<Vec<RecordResult>> {
     let actor = viewer.user_id;
     batch(viewer, inputs, 1, |chunk| {
-        write_chunk(db, actor, system, chunk)
+        write_chunk(db, actor, system, mode, chunk)
     })
     .await
 }
@@ -56,6 +61,7 @@ async fn write_chunk(
     db: &DatabaseConnection,
     actor: Uuid,
     system: ExternalSystem,
+    mode: Mode,
     chunk: Vec<(usize, AccountUpsert)>,
 ) -> AppResult<Vec<RecordResult>> {
     let txn = begin_write(db).await?;
@@ -76,8 +82,20 @@ async fn write_chunk(
     // query.
     let mut planned = Vec::with_capacity(chunk.len());
     let mut results = Vec::with_capacity(chunk.len());
-    for ((index, input), key) in chunk.into_iter().zip(keys) {
+    for ((index, mut input), key) in chunk.into_iter().zip(keys) {
         let existing = known.get(&key).and_then(|id| current.remove(id));
+        if input.only_gaps {
+            let Some(account) = &existing else {
+                let message = format!("no account has the id {:?} in {system}", key.id);
+                results.push(failure(
+                    index,
+                    key.id,
+                    RecordError::on("externalId", ErrorCode::NotFound, message),
+                ));
+                continue;
+            };
+            input.fields = input.fields.only_gaps_of(account);
+        }
         let created_at = input.created_at;
         match validate(input, existing.as_ref(), &links, now) {
             Ok(fields) => planned.push((index, key, existing, fields, created_at)),
@@ -145,7 +163,7 @@ async fn write_chunk(
     for id in rescore {
         scoring::rescore_if_approved(&txn, Scope::Account(id), Some(actor)).await?;
     }
-    txn.commit().await?;
+    mode.finish(txn).await?;
     results.sort_by_key(|r| r.index);
     Ok(results)
 }

@@ -17,8 +17,8 @@ use sea_orm::{ActiveValue::Set, DatabaseConnection};
 use uuid::Uuid;
 
 use super::{
-    ErrorCode, RecordError, RecordResult, Ref, Resolved, Status, Written, batch, check_expected,
-    current_of, failure, not_future, success, updated, write::Writes,
+    ErrorCode, Mode, RecordError, RecordResult, Ref, Resolved, Status, Written, batch,
+    check_expected, current_of, failure, not_future, success, updated, write::Writes,
 };
 use crate::{
     auth::Viewer,
@@ -59,10 +59,11 @@ pub async fn upsert(
     viewer: &Viewer,
     system: ExternalSystem,
     inputs: Vec<ActivityUpsert>,
+    mode: Mode,
 ) -> AppResult<Vec<RecordResult>> {
     let actor = viewer.user_id;
     batch(viewer, inputs, 1, |chunk| {
-        write_chunk(db, actor, system, chunk)
+        write_chunk(db, actor, system, mode, chunk)
     })
     .await
 }
@@ -80,6 +81,7 @@ async fn write_chunk(
     db: &DatabaseConnection,
     actor: Uuid,
     system: ExternalSystem,
+    mode: Mode,
     chunk: Vec<(usize, ActivityUpsert)>,
 ) -> AppResult<Vec<RecordResult>> {
     let txn = begin_write(db).await?;
@@ -161,7 +163,7 @@ async fn write_chunk(
         )
         .await?;
     }
-    txn.commit().await?;
+    mode.finish(txn).await?;
     Ok(results)
 }
 

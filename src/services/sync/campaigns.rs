@@ -9,7 +9,7 @@ use sea_orm::{ActiveValue::Set, DatabaseConnection};
 use uuid::Uuid;
 
 use super::{
-    Links, RecordError, RecordResult, Ref, Status, Written, batch, check_expected, checked,
+    Links, Mode, RecordError, RecordResult, Ref, Status, Written, batch, check_expected, checked,
     current_of, failure, not_future, success, updated, write::Writes,
 };
 use crate::{
@@ -42,10 +42,11 @@ pub async fn upsert(
     viewer: &Viewer,
     system: ExternalSystem,
     inputs: Vec<CampaignUpsert>,
+    mode: Mode,
 ) -> AppResult<Vec<RecordResult>> {
     let actor = viewer.user_id;
     batch(viewer, inputs, 1, |chunk| {
-        write_chunk(db, actor, system, chunk)
+        write_chunk(db, actor, system, mode, chunk)
     })
     .await
 }
@@ -54,6 +55,7 @@ async fn write_chunk(
     db: &DatabaseConnection,
     actor: Uuid,
     system: ExternalSystem,
+    mode: Mode,
     chunk: Vec<(usize, CampaignUpsert)>,
 ) -> AppResult<Vec<RecordResult>> {
     let txn = begin_write(db).await?;
@@ -120,7 +122,7 @@ async fn write_chunk(
         results.push(success(index, key.id, written, Vec::new()));
     }
     writes.flush(&txn).await?;
-    txn.commit().await?;
+    mode.finish(txn).await?;
     Ok(results)
 }
 

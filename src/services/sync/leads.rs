@@ -25,7 +25,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::{
-    ErrorCode, Links, RecordError, RecordResult, Ref, Status, Written, batch, check_expected,
+    ErrorCode, Links, Mode, RecordError, RecordResult, Ref, Status, Written, batch, check_expected,
     check_time, checked, chunks_at_once, current_of, failure, not_future, success, updated,
     write::Writes,
 };
@@ -87,13 +87,14 @@ pub async fn upsert(
     viewer: &Viewer,
     system: ExternalSystem,
     inputs: Vec<LeadUpsert>,
+    mode: Mode,
 ) -> AppResult<Vec<RecordResult>> {
     let actor = viewer.user_id;
     // A batch's leads are distinct records (repeated external ids are
     // refused before any chunk), and a chunk only reads the rows it
     // references, so its chunks can be written side by side.
     batch(viewer, inputs, chunks_at_once(db), |chunk| {
-        write_chunk(db, actor, system, chunk)
+        write_chunk(db, actor, system, mode, chunk)
     })
     .await
 }
@@ -102,6 +103,7 @@ async fn write_chunk(
     db: &DatabaseConnection,
     actor: Uuid,
     system: ExternalSystem,
+    mode: Mode,
     chunk: Vec<(usize, LeadUpsert)>,
 ) -> AppResult<Vec<RecordResult>> {
     let txn = begin_write(db).await?;
@@ -256,7 +258,7 @@ async fn write_chunk(
             }
         }
     }
-    txn.commit().await?;
+    mode.finish(txn).await?;
     Ok(results)
 }
 

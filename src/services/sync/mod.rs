@@ -60,6 +60,30 @@ pub const CHUNKS_AT_ONCE: usize = 4;
 /// skew between the CRM, the job and Handoff) before it counts as future.
 pub const CLOCK_SKEW: Duration = Duration::minutes(5);
 
+/// Whether a batch is written or only checked.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Mode {
+    /// Each chunk's transaction is committed.
+    #[default]
+    Write,
+    /// Each chunk is written as usual, then its transaction is rolled back:
+    /// the results say what a write would do (CREATED, UPDATED, UNCHANGED
+    /// or every error), with every check the database makes, and nothing is
+    /// stored. References to records of the same dry run are not found, as
+    /// nothing before them was stored.
+    DryRun,
+}
+
+impl Mode {
+    /// Ends a chunk's transaction: commits it, or rolls it back in a dry run.
+    async fn finish(self, txn: sea_orm::DatabaseTransaction) -> Result<(), sea_orm::DbErr> {
+        match self {
+            Self::Write => txn.commit().await,
+            Self::DryRun => txn.rollback().await,
+        }
+    }
+}
+
 /// What happened to one record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {

@@ -23,7 +23,7 @@ use sea_orm::{ActiveValue::Set, DatabaseConnection};
 use uuid::Uuid;
 
 use super::{
-    ErrorCode, Links, RecordError, RecordResult, Ref, Status, Written, batch, check_expected,
+    ErrorCode, Links, Mode, RecordError, RecordResult, Ref, Status, Written, batch, check_expected,
     check_time, checked, current_of, failure, leads::StageEntry, not_future, success, updated,
     write::Writes,
 };
@@ -68,10 +68,11 @@ pub async fn upsert(
     viewer: &Viewer,
     system: ExternalSystem,
     inputs: Vec<OpportunityUpsert>,
+    mode: Mode,
 ) -> AppResult<Vec<RecordResult>> {
     let actor = viewer.user_id;
     batch(viewer, inputs, 1, |chunk| {
-        write_chunk(db, actor, system, chunk)
+        write_chunk(db, actor, system, mode, chunk)
     })
     .await
 }
@@ -95,6 +96,7 @@ async fn write_chunk(
     db: &DatabaseConnection,
     actor: Uuid,
     system: ExternalSystem,
+    mode: Mode,
     chunk: Vec<(usize, OpportunityUpsert)>,
 ) -> AppResult<Vec<RecordResult>> {
     let txn = begin_write(db).await?;
@@ -166,7 +168,7 @@ async fn write_chunk(
         results.push(success(index, key.id, written, Vec::new()));
     }
     writes.flush(&txn).await?;
-    txn.commit().await?;
+    mode.finish(txn).await?;
     Ok(results)
 }
 
