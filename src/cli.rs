@@ -447,8 +447,9 @@ async fn run_import(
     for (line, warning) in summary.warnings.iter().take(SHOWN) {
         eprintln!("line {line}: {warning}");
     }
-    if summary.warnings.len() > SHOWN {
-        eprintln!("... and {} more warnings", summary.warnings.len() - SHOWN);
+    let shown = summary.warnings.len().min(SHOWN);
+    if summary.warning_count > shown {
+        eprintln!("... and {} more warnings", summary.warning_count - shown);
     }
     match summary.dry_run {
         true => println!(

@@ -156,6 +156,10 @@ impl Options {
     }
 }
 
+/// How many of an import's warnings its [`Summary`] keeps (the first, in
+/// line order); the rest are only counted.
+pub const WARNINGS_KEPT: usize = 100;
+
 /// How far an import has got, after each batch.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Progress {
@@ -185,8 +189,12 @@ pub struct Summary {
     pub failed: usize,
     /// Of the failed rows, those that were not well-formed CSV.
     pub malformed: usize,
-    /// The service's warnings, by line (a stage Handoff kept).
+    /// The first [`WARNINGS_KEPT`] of the service's warnings, by line (a
+    /// stage Handoff kept); [`Summary::warning_count`] counts them all, so
+    /// a file where every row warns is not held in memory.
     pub warnings: Vec<(u64, String)>,
+    /// How many warnings the service gave, kept or not.
+    pub warning_count: usize,
     /// Headers no column reads.
     pub ignored_columns: Vec<String>,
     /// Owner cells that named no active user, as written, with how many
@@ -482,7 +490,10 @@ impl Import<'_> {
                 );
             };
             for warning in result.warnings {
-                self.summary.warnings.push((row.line, warning));
+                self.summary.warning_count += 1;
+                if self.summary.warnings.len() < WARNINGS_KEPT {
+                    self.summary.warnings.push((row.line, warning));
+                }
             }
             match result.outcome {
                 Ok(written) => match written.status {

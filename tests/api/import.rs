@@ -635,6 +635,44 @@ async fn a_long_file_is_sent_in_batches_of_a_thousand_with_progress_after_each(a
 }
 
 #[db_test]
+async fn a_file_where_every_row_warns_keeps_the_first_warnings_and_counts_the_rest(app: TestApp) {
+    // Each contact became an MQL and was then moved back to Lead in
+    // HubSpot: Handoff keeps MQL and warns, once per row.
+    let rows = import::WARNINGS_KEPT + 5;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("contacts.csv");
+    let mut text = String::from(
+        "Record ID,Email,Lifecycle Stage,Create Date,Became a Marketing Qualified Lead Date\n",
+    );
+    for i in 0..rows {
+        text += &format!("{i},c{i}@example.com,Lead,2024-03-01 09:00,2024-03-05 10:00\n");
+    }
+    std::fs::write(&file, text).unwrap();
+    let (summary, failed) = import(
+        &app,
+        System::Hubspot,
+        ObjectKind::Leads,
+        &file,
+        Mapping::default(),
+    )
+    .await;
+    assert_eq!(counts(&summary), [rows, rows, 0, 0, 0], "{failed}");
+    assert_eq!(summary.warning_count, rows);
+    assert_eq!(summary.warnings.len(), import::WARNINGS_KEPT);
+    // The first ones, by line (the header is line 1).
+    assert_eq!(summary.warnings[0].0, 2);
+    assert!(
+        summary.warnings[0].1.contains("kept stage MQL"),
+        "{:?}",
+        summary.warnings[0]
+    );
+    assert_eq!(
+        summary.warnings.last().map(|(line, _)| *line),
+        Some(import::WARNINGS_KEPT as u64 + 1)
+    );
+}
+
+#[db_test]
 async fn deals_of_both_systems_import_with_their_close_dates_and_reimport_unchanged(app: TestApp) {
     use entity::{enums::OpportunityStage, opportunity};
     add_sample_owners(&app).await;
