@@ -5,7 +5,7 @@ use sea_orm::DatabaseConnection;
 
 use super::{
     Converted, Object, Ref,
-    columns::{Column, Row, RowError},
+    columns::{Column, Row, RowError, Unreadable},
     first_id, values,
 };
 use crate::{
@@ -245,9 +245,11 @@ impl Object for Leads {
         }
     }
 
-    fn convert(row: &Row<'_>) -> Result<Converted<LeadUpsert>, RowError> {
+    fn convert(row: &Row<'_>) -> Result<Converted<LeadUpsert>, Vec<RowError>> {
         let ctx = row.ctx;
-        let source = row
+        let mut bad = Unreadable::default();
+        let source = bad.take(
+            row
             .get("source")
             .map(|v| {
                 ctx.channel(v).ok_or_else(|| {
@@ -260,7 +262,10 @@ impl Object for Leads {
                     )
                 })
             })
-            .transpose()?;
+            .transpose(),
+        );
+        let owner_id = bad.take(row.owner("owner"));
+        let created_at = bad.take(row.date("created_at"));
         let fields = LeadPatch {
             email: row.get("email").map(str::to_owned),
             first_name: row.text("first_name"),
@@ -273,14 +278,14 @@ impl Object for Leads {
                 .get("account")
                 .and_then(first_id)
                 .map(|id| Some(Ref::External(id))),
-            owner_id: row.owner("owner")?,
+            owner_id,
             ..Default::default()
         };
         let mut lead = LeadUpsert {
             external_id: row.get("external_id").unwrap_or_default().to_owned(),
             fields,
             stage: row.get("stage").map(|v| ctx.stage(v)),
-            created_at: row.date("created_at")?,
+            created_at,
             ..Default::default()
         };
         if let Some(status) = row.get("lead_status") {
@@ -294,7 +299,7 @@ impl Object for Leads {
         let mut history = Vec::new();
         if ctx.system == ExternalSystem::Hubspot {
             for (key, stage) in HUBSPOT_STAGE_DATES {
-                if let Some(at) = row.date(key)? {
+                if let Some(at) = bad.take(row.date(key)) {
                     lead.stage_history.push(StageEntry {
                         stage: (*stage).to_owned(),
                         entered_at: at,
@@ -303,7 +308,7 @@ impl Object for Leads {
                 }
             }
         }
-        Ok(Converted {
+        bad.finish(Converted {
             record: lead,
             history,
         })
