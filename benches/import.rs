@@ -761,6 +761,7 @@ fn import_options(file: &Path, object: ObjectKind) -> anyhow::Result<Options> {
         offset: FixedOffset::east_opt(0).context("UTC")?,
         failed: None,
         unknown_owner: UnknownOwner::Unowned,
+        dry_run: false,
     })
 }
 
@@ -860,7 +861,14 @@ async fn sync_companies(
                 }
             })
             .collect();
-        let done = sync::accounts::upsert(conn, viewer, ExternalSystem::Hubspot, records).await?;
+        let done = sync::accounts::upsert(
+            conn,
+            viewer,
+            ExternalSystem::Hubspot,
+            records,
+            sync::Mode::Write,
+        )
+        .await?;
         ensure!(
             sync::Tally::of(&done).created == batch.len(),
             "companies created"

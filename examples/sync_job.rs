@@ -56,7 +56,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         pushed.created,
         pushed.updated,
         pushed.unchanged,
-        pushed.failed.len()
+        pushed
+            .failed
+            .iter()
+            .map(|(external_id, ..)| external_id)
+            .collect::<std::collections::HashSet<_>>()
+            .len()
     );
     for (external_id, code, field, message) in &pushed.failed {
         // Not retried: the same record would fail the same way. Fix it at

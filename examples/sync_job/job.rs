@@ -31,7 +31,7 @@ pub const MAX_BATCH: usize = 1_000;
 pub const UPSERT_LEADS: &str = "mutation($input: UpsertLeadsInput!) {
   upsertLeads(input: $input) {
     created updated unchanged failed
-    results { index externalId status id version warnings error { code field message } }
+    results { index externalId status id version warnings errors { code field message } }
   }
 }";
 
@@ -217,10 +217,11 @@ pub struct PushReport {
     pub updated: u64,
     /// Records already as sent.
     pub unchanged: u64,
-    /// The records Handoff refused, with why: `(externalId, code, field,
-    /// message)`. They are data to fix at the source (or, for CONFLICT,
-    /// to refetch and merge), not calls to retry: the same record sent
-    /// again fails the same way.
+    /// Why Handoff refused records: `(externalId, code, field, message)`,
+    /// one entry per error (a record can fail for several reasons at once,
+    /// all reported together). They are data to fix at the source (or, for
+    /// CONFLICT, to refetch and merge), not calls to retry: the same record
+    /// sent again fails the same way.
     pub failed: Vec<(String, String, Option<String>, String)>,
     /// `(global id, version)` of every record written, so the pull can
     /// tell its own writes from other people's.
@@ -251,15 +252,14 @@ pub async fn push_leads(
         for r in payload["results"].as_array().into_iter().flatten() {
             let external_id = r["externalId"].as_str().unwrap_or_default().to_owned();
             if r["status"] == "FAILED" {
-                report.failed.push((
-                    external_id,
-                    r["error"]["code"].as_str().unwrap_or_default().to_owned(),
-                    r["error"]["field"].as_str().map(str::to_owned),
-                    r["error"]["message"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_owned(),
-                ));
+                for e in r["errors"].as_array().into_iter().flatten() {
+                    report.failed.push((
+                        external_id.clone(),
+                        e["code"].as_str().unwrap_or_default().to_owned(),
+                        e["field"].as_str().map(str::to_owned),
+                        e["message"].as_str().unwrap_or_default().to_owned(),
+                    ));
+                }
             } else if let (Some(id), Some(version)) = (r["id"].as_str(), r["version"].as_i64()) {
                 report.written.push((id.to_owned(), version));
             }

@@ -5,7 +5,7 @@ use sea_orm::DatabaseConnection;
 
 use super::{
     Converted, Object,
-    columns::{Column, Row, RowError},
+    columns::{Column, Row, RowError, Unreadable},
     values,
 };
 use crate::{
@@ -163,52 +163,58 @@ impl Object for Accounts {
         }
     }
 
-    fn convert(row: &Row<'_>) -> Result<Converted<AccountUpsert>, RowError> {
-        let revenue = row
-            .get("annual_revenue")
-            .map(|v| {
-                values::decimal(v).ok_or_else(|| {
-                    RowError::on(
-                        "INVALID",
-                        &row.header("annual_revenue"),
-                        format!("{v:?} is not an amount"),
-                    )
+    fn convert(row: &Row<'_>) -> Result<Converted<AccountUpsert>, Vec<RowError>> {
+        let mut bad = Unreadable::default();
+        let revenue = bad.take(
+            row.get("annual_revenue")
+                .map(|v| {
+                    values::decimal(v).ok_or_else(|| {
+                        RowError::on(
+                            "INVALID",
+                            &row.header("annual_revenue"),
+                            format!("{v:?} is not an amount"),
+                        )
+                    })
                 })
-            })
-            .transpose()?;
+                .transpose(),
+        );
         let currency = row
             .get("currency")
             .map(str::to_owned)
             .unwrap_or_else(|| row.ctx.currency.clone());
-        let is_target_account = row
-            .get("is_target_account")
-            .map(|v| {
-                values::flag(v).ok_or_else(|| {
-                    RowError::on(
-                        "INVALID",
-                        &row.header("is_target_account"),
-                        format!("{v:?} is neither true nor false"),
-                    )
+        let is_target_account = bad.take(
+            row.get("is_target_account")
+                .map(|v| {
+                    values::flag(v).ok_or_else(|| {
+                        RowError::on(
+                            "INVALID",
+                            &row.header("is_target_account"),
+                            format!("{v:?} is neither true nor false"),
+                        )
+                    })
                 })
-            })
-            .transpose()?;
+                .transpose(),
+        );
+        let employee_count = bad.take(row.whole_number("employee_count"));
+        let owner_id = bad.take(row.owner("owner"));
+        let created_at = bad.take(row.date("created_at"));
         let fields = AccountPatch {
             name: row.get("name").map(str::to_owned),
             domain: row.text("domain"),
             industry: row.text("industry"),
-            employee_count: row.whole_number("employee_count")?.map(Some),
+            employee_count: employee_count.map(Some),
             annual_revenue: revenue.map(|amount| Some((amount, currency))),
             country: row.get("country").map(|v| Some(values::country(v))),
             is_target_account,
-            owner_id: row.owner("owner")?,
+            owner_id,
         };
         let account = AccountUpsert {
             external_id: row.get("external_id").unwrap_or_default().to_owned(),
             fields,
-            created_at: row.date("created_at")?,
+            created_at,
             ..Default::default()
         };
-        Ok(Converted {
+        bad.finish(Converted {
             record: account,
             history: Vec::new(),
         })

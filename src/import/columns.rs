@@ -104,11 +104,55 @@ impl RowError {
         }
     }
 
-    /// The text of the failed file's `error` column: `CODE (field): message`.
+    /// One error as the failed file writes it: `CODE (field): message`.
     pub fn describe(&self) -> String {
         match &self.field {
             Some(f) if !f.is_empty() => format!("{} ({f}): {}", self.code, self.message),
             _ => format!("{}: {}", self.code, self.message),
+        }
+    }
+}
+
+/// Between two errors of one row in the failed file's `error` column. A
+/// row stays one line (a line break in the cell would make the file harder
+/// to read in an editor and to grep), a `;` or `,` already occurs in the
+/// messages, and each error starts with its code, so a `|` followed by a
+/// code is where the next error begins.
+pub const ERROR_SEPARATOR: &str = " | ";
+
+/// The text of the failed file's `error` column: every error of a row, each
+/// as [`RowError::describe`] writes it, in order, separated by
+/// [`ERROR_SEPARATOR`].
+pub fn describe_all(errors: &[RowError]) -> String {
+    errors
+        .iter()
+        .map(RowError::describe)
+        .collect::<Vec<_>>()
+        .join(ERROR_SEPARATOR)
+}
+
+/// The cells of one row that could not be read, collected while the row
+/// converts, so that one pass names every one of them.
+#[derive(Debug, Default)]
+pub struct Unreadable(Vec<RowError>);
+
+impl Unreadable {
+    /// The value of a cell that was read; nothing (the field is left out)
+    /// for one that was not, with its error noted.
+    pub fn take<T: Default>(&mut self, cell: Result<T, RowError>) -> T {
+        cell.unwrap_or_else(|e| {
+            self.0.push(e);
+            T::default()
+        })
+    }
+
+    /// `record` when every cell was read, else every cell's error, in the
+    /// order they were read.
+    pub fn finish<T>(self, record: T) -> Result<T, Vec<RowError>> {
+        if self.0.is_empty() {
+            Ok(record)
+        } else {
+            Err(self.0)
         }
     }
 }
@@ -430,6 +474,17 @@ impl Layout {
     pub fn header(&self, key: &str) -> Option<&str> {
         self.found.get(key).map(|(_, h)| h.as_str())
     }
+
+    /// Puts a row's cell errors in the order of their columns in the file
+    /// (an error on no column of the file last).
+    pub fn sort_by_column(&self, errors: &mut [RowError]) {
+        errors.sort_by_key(|e| {
+            e.field
+                .as_deref()
+                .and_then(|f| self.found.values().find(|(_, h)| h == f))
+                .map_or(usize::MAX, |(p, _)| *p)
+        });
+    }
 }
 
 /// Refuses two headers that are the same once case and spacing are
@@ -696,6 +751,38 @@ mod tests {
             )
             .is_ok()
         );
+    }
+
+    #[test]
+    fn every_error_of_a_row_is_described_in_order_on_one_line() {
+        let errors = [
+            RowError::on("INVALID", "Amount", "\"12,5x\" is not an amount"),
+            RowError::on("INVALID", "Close Date", "\"soon\" is not a date"),
+            RowError {
+                code: "MALFORMED".into(),
+                field: None,
+                message: "bad quotes".into(),
+            },
+        ];
+        assert_eq!(
+            describe_all(&errors),
+            "INVALID (Amount): \"12,5x\" is not an amount | INVALID (Close Date): \"soon\" \
+             is not a date | MALFORMED: bad quotes"
+        );
+        assert_eq!(describe_all(&errors[1..2]), errors[1].describe());
+    }
+
+    #[test]
+    fn unreadable_cells_are_all_kept_and_leave_their_fields_out() {
+        let mut bad = Unreadable::default();
+        let amount: Option<i32> = bad.take(Err(RowError::on("INVALID", "Amount", "no")));
+        let name: Option<String> = bad.take(Ok(Some("Acme".to_owned())));
+        let date: Option<i32> = bad.take(Err(RowError::on("INVALID", "Create Date", "no")));
+        assert_eq!((amount, name.as_deref(), date), (None, Some("Acme"), None));
+        let errors = bad.finish(()).expect_err("two cells failed");
+        let columns: Vec<_> = errors.iter().filter_map(|e| e.field.as_deref()).collect();
+        assert_eq!(columns, ["Amount", "Create Date"]);
+        assert_eq!(Unreadable::default().finish(7), Ok(7));
     }
 
     #[test]

@@ -7,7 +7,7 @@ use sea_orm::DatabaseConnection;
 
 use super::{
     Converted, Object, Ref,
-    columns::{Column, Row, RowError},
+    columns::{Column, Row, RowError, Unreadable},
     first_id, values,
 };
 use crate::{
@@ -293,9 +293,11 @@ impl Object for Leads {
         }
     }
 
-    fn convert(row: &Row<'_>) -> Result<Converted<LeadRow>, RowError> {
+    fn convert(row: &Row<'_>) -> Result<Converted<LeadRow>, Vec<RowError>> {
         let ctx = row.ctx;
-        let source = row
+        let mut bad = Unreadable::default();
+        let source = bad.take(
+            row
             .get("source")
             .map(|v| {
                 ctx.channel(v).ok_or_else(|| {
@@ -308,21 +310,25 @@ impl Object for Leads {
                     )
                 })
             })
-            .transpose()?;
-        let seniority = row
-            .get("seniority")
-            .map(|v| {
-                ctx.seniority(v).map(Some).ok_or_else(|| {
-                    RowError::on(
-                        "INVALID",
-                        &row.header("seniority"),
-                        format!(
-                            "{v:?} is not a seniority the import knows; add it under \"seniorities\" in a mapping file"
-                        ),
-                    )
+            .transpose(),
+        );
+        let seniority = bad.take(
+            row.get("seniority")
+                .map(|v| {
+                    ctx.seniority(v).map(Some).ok_or_else(|| {
+                        RowError::on(
+                            "INVALID",
+                            &row.header("seniority"),
+                            format!(
+                                "{v:?} is not a seniority the import knows; add it under \"seniorities\" in a mapping file"
+                            ),
+                        )
+                    })
                 })
-            })
-            .transpose()?;
+                .transpose(),
+        );
+        let owner_id = bad.take(row.owner("owner"));
+        let created_at = bad.take(row.date("created_at"));
         let fields = LeadPatch {
             email: row.get("email").map(str::to_owned),
             first_name: row.text("first_name"),
@@ -336,14 +342,14 @@ impl Object for Leads {
                 .get("account")
                 .and_then(first_id)
                 .map(|id| Some(Ref::External(id))),
-            owner_id: row.owner("owner")?,
+            owner_id,
             ..Default::default()
         };
         let mut lead = LeadUpsert {
             external_id: row.get("external_id").unwrap_or_default().to_owned(),
             fields,
             stage: row.get("stage").map(|v| ctx.stage(v)),
-            created_at: row.date("created_at")?,
+            created_at,
             ..Default::default()
         };
         if let Some(status) = row.get("lead_status") {
@@ -356,7 +362,7 @@ impl Object for Leads {
         let mut history = Vec::new();
         if ctx.system == ExternalSystem::Hubspot {
             for (key, stage) in HUBSPOT_STAGE_DATES {
-                if let Some(at) = row.date(key)? {
+                if let Some(at) = bad.take(row.date(key)) {
                     lead.stage_history.push(StageEntry {
                         stage: (*stage).to_owned(),
                         entered_at: at,
@@ -365,7 +371,7 @@ impl Object for Leads {
                 }
             }
         }
-        let company = company_facts(row)?;
+        let company = company_facts(row, &mut bad);
         let company = match (company, lead.fields.account_id.clone()) {
             (None, _) => None,
             (Some(facts), Some(Some(Ref::External(account)))) => Some((account, facts)),
@@ -374,7 +380,7 @@ impl Object for Leads {
                 None
             }
         };
-        Ok(Converted {
+        bad.finish(Converted {
             record: LeadRow { lead, company },
             history,
         })
@@ -395,27 +401,29 @@ impl Object for Leads {
     }
 }
 
-/// A Salesforce lead row's company facts, if it has any.
-fn company_facts(row: &Row<'_>) -> Result<Option<AccountPatch<Ref>>, RowError> {
-    let revenue = row
-        .get("annual_revenue")
-        .map(|v| {
-            values::decimal(v).ok_or_else(|| {
-                RowError::on(
-                    "INVALID",
-                    &row.header("annual_revenue"),
-                    format!("{v:?} is not an amount"),
-                )
+/// A Salesforce lead row's company facts, if it has any (cells that
+/// cannot be read are noted in `bad`).
+fn company_facts(row: &Row<'_>, bad: &mut Unreadable) -> Option<AccountPatch<Ref>> {
+    let revenue = bad.take(
+        row.get("annual_revenue")
+            .map(|v| {
+                values::decimal(v).ok_or_else(|| {
+                    RowError::on(
+                        "INVALID",
+                        &row.header("annual_revenue"),
+                        format!("{v:?} is not an amount"),
+                    )
+                })
             })
-        })
-        .transpose()?;
+            .transpose(),
+    );
     let facts = AccountPatch {
         industry: row.text("industry"),
-        employee_count: row.whole_number("employee_count")?.map(Some),
+        employee_count: bad.take(row.whole_number("employee_count")).map(Some),
         annual_revenue: revenue.map(|amount| Some((amount, row.ctx.currency.clone()))),
         ..Default::default()
     };
-    Ok((facts != AccountPatch::default()).then_some(facts))
+    (facts != AccountPatch::default()).then_some(facts)
 }
 
 /// Fills the gaps of the accounts of the leads just written with their
@@ -462,7 +470,11 @@ async fn fill_accounts(
         if let Some(r) = results.iter_mut().find(|r| r.index == *lead) {
             r.warnings.push(format!(
                 "the company facts were not written to account {}: {}",
-                fill.external_id, e.message
+                fill.external_id,
+                e.iter()
+                    .map(|e| e.message.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; ")
             ));
         }
     }

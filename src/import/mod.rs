@@ -41,7 +41,7 @@ use crate::{
     },
 };
 pub use columns::UnknownOwner;
-use columns::{Column, Context, Layout, Mapping, Row, RowError};
+use columns::{Column, Context, Layout, Mapping, Row, RowError, describe_all};
 use source::Encoding;
 
 /// The system an export comes from.
@@ -109,8 +109,13 @@ pub trait Object {
     /// The columns of `system`'s export.
     fn columns(system: ExternalSystem) -> &'static [Column];
 
-    /// One row as a record, or the reason it cannot be one.
-    fn convert(row: &Row<'_>) -> Result<Converted<Self::Record>, RowError>;
+    /// Service fields the import fills from another column than their own,
+    /// as `(field, column key)`, so that their errors name that column.
+    const DERIVED: &'static [(&'static str, &'static str)] = &[];
+
+    /// One row as a record, or every reason it cannot be one (each cell
+    /// that cannot be read; never empty).
+    fn convert(row: &Row<'_>) -> Result<Converted<Self::Record>, Vec<RowError>>;
 
     /// Upserts a batch of at most [`MAX_BATCH`] records (or, in a dry
     /// run, checks it and rolls it back).
@@ -421,7 +426,10 @@ async fn run_object<O: Object>(
                     history: converted.history,
                 });
             }
-            Err(error) => import.fail(line, &fields, &error),
+            Err(mut errors) => {
+                import.layout.sort_by_column(&mut errors);
+                import.fail(line, &fields, &errors);
+            }
         }
         if records.len() == MAX_BATCH {
             import
@@ -453,10 +461,10 @@ impl Import<'_> {
         }
     }
 
-    fn fail(&mut self, line: u64, fields: &[String], error: &RowError) {
+    fn fail(&mut self, line: u64, fields: &[String], errors: &[RowError]) {
         self.summary.failed += 1;
         self.failures
-            .push((line, fields.to_vec(), error.describe()));
+            .push((line, fields.to_vec(), describe_all(errors)));
     }
 
     fn malformed(&mut self, line: u64, fields: &[String], message: String) {
@@ -466,7 +474,7 @@ impl Import<'_> {
             field: None,
             message,
         };
-        self.fail(line, fields, &error);
+        self.fail(line, fields, &[error]);
     }
 
     /// Sends one batch and records each row's result.
@@ -501,14 +509,26 @@ impl Import<'_> {
                     Status::Updated => self.summary.updated += 1,
                     Status::Unchanged | Status::Deleted => self.summary.unchanged += 1,
                 },
-                Err(e) => {
-                    let field = e.field.as_deref().map(|f| self.column_of(f, &row.history));
-                    let error = RowError {
-                        code: code_name(e.code).to_owned(),
-                        field,
-                        message: e.message,
-                    };
-                    self.fail(row.line, &row.fields, &error);
+                Err(errors) => {
+                    let mut described: Vec<RowError> = Vec::with_capacity(errors.len());
+                    for e in errors {
+                        let field = e
+                            .field
+                            .as_deref()
+                            .map(|f| self.column_of(f, &row.history, O::DERIVED));
+                        let code = code_name(e.code);
+                        // One cell that fills two fields (a deal's Close
+                        // Date) is reported once per code.
+                        if described.iter().any(|d| d.code == code && d.field == field) {
+                            continue;
+                        }
+                        described.push(RowError {
+                            code: code.to_owned(),
+                            field,
+                            message: e.message,
+                        });
+                    }
+                    self.fail(row.line, &row.fields, &described);
                 }
             }
         }
@@ -520,18 +540,27 @@ impl Import<'_> {
     }
 
     /// The header of the column behind a service field (`stageHistory.2`,
-    /// `annualRevenue.amount`), or the field itself.
-    fn column_of(&self, field: &str, history: &[&'static str]) -> String {
+    /// `annualRevenue.amount`, a field of `derived`), or the field itself.
+    fn column_of(
+        &self,
+        field: &str,
+        history: &[&'static str],
+        derived: &[(&'static str, &'static str)],
+    ) -> String {
+        let derived = derived.iter().find(|(f, _)| *f == field).map(|(_, k)| *k);
         let key = match field.strip_prefix("stageHistory.") {
             Some(i) => i
                 .parse::<usize>()
                 .ok()
                 .and_then(|i| history.get(i).copied()),
+            None if derived.is_some() => derived,
             None => self
                 .columns
                 .iter()
                 .filter(|c| self.layout.header(c.key).is_some())
-                .find(|c| c.field == field)
+                // A reference's column fills its external id
+                // (`primaryLeadExternalId` for the service's `primaryLead`).
+                .find(|c| c.field == field || c.field.strip_suffix("ExternalId") == Some(field))
                 .or_else(|| {
                     self.columns
                         .iter()

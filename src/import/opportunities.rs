@@ -10,7 +10,7 @@ use sea_orm::DatabaseConnection;
 
 use super::{
     Converted, Object,
-    columns::{Column, Row, RowError},
+    columns::{Column, Row, RowError, Unreadable},
     first_id, values,
 };
 use crate::{
@@ -177,6 +177,13 @@ pub struct Opportunities;
 impl Object for Opportunities {
     type Record = OpportunityUpsert;
 
+    // The close date of a closed deal is also when its closed stage was
+    // entered; an open deal's is its expected close.
+    const DERIVED: &'static [(&'static str, &'static str)] = &[
+        ("stageEnteredAt", "close_date"),
+        ("expectedCloseOn", "close_date"),
+    ];
+
     fn columns(system: ExternalSystem) -> &'static [Column] {
         match system {
             ExternalSystem::Salesforce => SALESFORCE,
@@ -184,25 +191,28 @@ impl Object for Opportunities {
         }
     }
 
-    fn convert(row: &Row<'_>) -> Result<Converted<OpportunityUpsert>, RowError> {
+    fn convert(row: &Row<'_>) -> Result<Converted<OpportunityUpsert>, Vec<RowError>> {
         let ctx = row.ctx;
-        let amount = row
-            .get("amount")
-            .map(|v| {
-                values::decimal(v).ok_or_else(|| {
-                    RowError::on(
-                        "INVALID",
-                        &row.header("amount"),
-                        format!("{v:?} is not an amount"),
-                    )
+        let mut bad = Unreadable::default();
+        let amount = bad.take(
+            row.get("amount")
+                .map(|v| {
+                    values::decimal(v).ok_or_else(|| {
+                        RowError::on(
+                            "INVALID",
+                            &row.header("amount"),
+                            format!("{v:?} is not an amount"),
+                        )
+                    })
                 })
-            })
-            .transpose()?;
+                .transpose(),
+        );
         let currency = row
             .get("currency")
             .map(str::to_owned)
             .unwrap_or_else(|| ctx.currency.clone());
-        let opportunity_type = row
+        let opportunity_type = bad.take(
+            row
             .get("type")
             .map(|v| {
                 ctx.opportunity_type(v).ok_or_else(|| {
@@ -215,7 +225,8 @@ impl Object for Opportunities {
                     )
                 })
             })
-            .transpose()?;
+            .transpose(),
+        );
         let sourced_by = row
             .get("lead_source")
             .map(|v| match values::normalise(v).as_str() {
@@ -227,19 +238,22 @@ impl Object for Opportunities {
             .as_deref()
             .and_then(|s| crm::opportunity_stage(ctx.system, s).ok())
             .is_some_and(|s| s.is_closed());
-        let close_date = row.date("close_date")?;
+        let created_at = bad.take(row.date("created_at"));
+        let close_date = bad.take(row.date("close_date"));
+        let owner_id = bad.take(row.owner("owner"));
+        let account_id = match row.get("account").and_then(first_id) {
+            Some(id) => Some(Some(Ref::External(id))),
+            None => bad.take(row.account_by_name("account_name")),
+        };
         let mut deal = OpportunityUpsert {
             external_id: row.get("external_id").unwrap_or_default().to_owned(),
             stage,
-            created_at: row.date("created_at")?,
+            created_at,
             fields: OpportunityPatch {
                 name: row.get("name").map(str::to_owned),
                 amount: amount.map(|a| (a, currency)),
-                owner_id: row.owner("owner")?,
-                account_id: match row.get("account").and_then(first_id) {
-                    Some(id) => Some(Some(Ref::External(id))),
-                    None => row.account_by_name("account_name")?,
-                },
+                owner_id,
+                account_id,
                 primary_lead_id: row
                     .get("primary_lead")
                     .and_then(first_id)
@@ -256,7 +270,7 @@ impl Object for Opportunities {
         } else if let Some(date) = close_date {
             deal.fields.expected_close_on = Some(Some(date.date_naive()));
         }
-        Ok(Converted {
+        bad.finish(Converted {
             record: deal,
             history: Vec::new(),
         })

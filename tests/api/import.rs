@@ -794,6 +794,78 @@ async fn deals_of_both_systems_import_with_their_close_dates_and_reimport_unchan
     assert_eq!(counts(&again), [6, 0, 0, 4, 2]);
 }
 
+/// The failed file's `error` cell of each failed row, by line.
+fn error_cells(text: &str) -> Vec<(String, Vec<String>)> {
+    failures(text)
+        .into_iter()
+        .map(|(line, error)| (line, error.split(" | ").map(str::to_owned).collect()))
+        .collect()
+}
+
+#[db_test]
+async fn a_deal_row_lists_every_problem_and_every_unreadable_cell_on_its_line(app: TestApp) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("deals.csv");
+    // Line 4 is a deal closed before it was created, whose contact
+    // Handoff does not know, with a negative amount: the service's three
+    // problems. Line 5 has three cells that cannot be read (the deal type
+    // is the last column, so it comes last whatever order the cells are
+    // read in). The blank line 3 counts.
+    std::fs::write(
+        &file,
+        "Record ID,Deal Name,Amount,Deal Stage,Create Date,Close Date,Associated Contact IDs,Deal Type\r\n\
+         8001,Fine deal,1000,appointmentscheduled,2024-05-01,2024-09-30,,newbusiness\r\n\
+         \r\n\
+         8002,Many problems,-5,closedwon,2024-05-01,2024-04-01,ghost-contact,newbusiness\r\n\
+         8003,Unreadable,12abc,appointmentscheduled,not a date,2024-09-30,,freebie\r\n",
+    )
+    .unwrap();
+    let (s, failed) = import(
+        &app,
+        System::Hubspot,
+        ObjectKind::Opportunities,
+        &file,
+        Mapping::default(),
+    )
+    .await;
+    assert_eq!(counts(&s), [3, 1, 0, 0, 2], "{failed}");
+    let cells = error_cells(&failed);
+    assert_eq!(cells.len(), 2, "{cells:#?}");
+    assert_eq!(cells[0].0, "4");
+    assert_eq!(
+        cells[0].1,
+        [
+            "OUT_OF_RANGE (Amount): `amount.amount` must not be negative",
+            "NOT_FOUND (Associated Contact IDs): `primaryLead` names no lead (external id \"ghost-contact\"); sync it first",
+            "OUT_OF_ORDER (Close Date): `closedAt` (2024-04-01 00:00:00 UTC) is before the opportunity was created (2024-05-01 00:00:00 UTC)",
+        ],
+        "{failed}"
+    );
+    assert_eq!(cells[1].0, "5");
+    let unreadable: Vec<&str> = cells[1]
+        .1
+        .iter()
+        .map(|e| e.split(':').next().unwrap())
+        .collect();
+    assert_eq!(
+        unreadable,
+        [
+            "INVALID (Amount)",
+            "INVALID (Create Date)",
+            "INVALID (Deal Type)"
+        ],
+        "{failed}"
+    );
+    assert!(
+        cells[1].1[0].contains("\"12abc\" is not an amount"),
+        "{failed}"
+    );
+    assert!(
+        cells[1].1[1].contains("\"not a date\" is not a date"),
+        "{failed}"
+    );
+}
+
 #[db_test]
 async fn the_failed_rows_file_neutralises_formulas_and_reads_back_as_the_original_values(
     app: TestApp,

@@ -698,6 +698,106 @@ async fn bad_activities_and_deals_fail_alone(app: TestApp) {
     assert_eq!(statuses(&reopen), ["UPDATED"], "{reopen}");
 }
 
+/// `(code, field)` of every error of a result.
+fn errors_of(result: &Value) -> Vec<(String, String)> {
+    result["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["code"].as_str().unwrap().to_owned(),
+                e["field"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[db_test]
+async fn a_deal_with_several_problems_reports_every_one_and_error_is_the_first(app: TestApp) {
+    // Closed before it was created, a primary lead nobody synced and a
+    // negative amount: three independent problems, all in one answer.
+    let q = "mutation($i: UpsertOpportunitiesInput!) { upsertOpportunities(input: $i) {
+        created failed results { externalId status error { code field message } errors { code field message } } } }";
+    let done = app
+        .gql(
+            Integration,
+            q,
+            json!({ "i": { "system": "HUBSPOT", "opportunities": [
+                { "externalId": "d-many", "name": "Many", "amount": { "amount": "-5", "currency": "USD" },
+                  "primaryLeadExternalId": "ghost", "stage": "closedwon",
+                  "createdAt": "2025-03-01T00:00:00Z", "closedAt": "2025-02-01T00:00:00Z" },
+                { "externalId": "d-ids", "name": "Ids", "amount": { "amount": "5", "currency": "USD" },
+                  "accountId": "not-a-global-id", "primaryLeadId": "nor-this" },
+                { "externalId": "d-fine", "name": "Fine", "amount": { "amount": "5", "currency": "USD" } }
+            ] } }),
+        )
+        .await["upsertOpportunities"]
+        .clone();
+    assert_eq!(
+        (done["created"].clone(), done["failed"].clone()),
+        (json!(1), json!(2)),
+        "{done}"
+    );
+    let many = &done["results"][0];
+    assert_eq!(many["status"], "FAILED");
+    assert_eq!(
+        errors_of(many),
+        [
+            ("OUT_OF_RANGE".to_owned(), "amount.amount".to_owned()),
+            ("NOT_FOUND".to_owned(), "primaryLead".to_owned()),
+            ("OUT_OF_ORDER".to_owned(), "closedAt".to_owned()),
+        ],
+        "{many}"
+    );
+    assert!(
+        many["errors"][1]["message"]
+            .as_str()
+            .unwrap()
+            .contains("\"ghost\""),
+        "{many}"
+    );
+    assert_eq!(
+        many["error"], many["errors"][0],
+        "error is the first of errors"
+    );
+    // Ids that cannot be read: every one of them, before the service.
+    let ids = &done["results"][1];
+    assert_eq!(
+        errors_of(ids),
+        [
+            ("INVALID".to_owned(), "accountId".to_owned()),
+            ("INVALID".to_owned(), "primaryLeadId".to_owned()),
+        ],
+        "{ids}"
+    );
+    assert_eq!(ids["error"], ids["errors"][0]);
+    let fine = &done["results"][2];
+    assert_eq!(fine["status"], "CREATED");
+    assert_eq!(fine["errors"], json!([]));
+    assert_eq!(fine["error"], Value::Null);
+
+    // Clients see `error` deprecated in favour of `errors`.
+    let fields = app
+        .gql(
+            Integration,
+            r#"{ __type(name: "SyncRecordResult") { fields(includeDeprecated: true) { name isDeprecated deprecationReason } } }"#,
+            json!({}),
+        )
+        .await;
+    let fields = fields["__type"]["fields"].as_array().unwrap();
+    let field = |name: &str| fields.iter().find(|f| f["name"] == name).unwrap().clone();
+    assert_eq!(field("error")["isDeprecated"], true);
+    assert!(
+        field("error")["deprecationReason"]
+            .as_str()
+            .unwrap()
+            .contains("use errors"),
+        "{fields:?}"
+    );
+    assert_eq!(field("errors")["isDeprecated"], false);
+}
+
 #[db_test]
 async fn concurrent_jobs_sending_the_same_records_never_duplicate_them(app: TestApp) {
     let batch: Vec<Value> = (0..300)

@@ -139,8 +139,9 @@ fn set_ref<Id>(value: &Option<Option<Id>>) -> Option<&Id> {
 
 /// Implements, for a patch type with the value fields and the link fields
 /// (with their [`Link`]) given, in field order: `Default` (changes
-/// nothing, whatever `Id` is), `refs` (the references it sets) and
-/// `resolve` (the same patch with its references mapped).
+/// nothing, whatever `Id` is), `refs` (the references it sets),
+/// `resolve` (the same patch with its references mapped, the first failure
+/// stopping) and `resolve_all` (every failure).
 macro_rules! patch_links {
     ($patch:ident { $($field:ident),* } links { $($link_field:ident: $link:ident),* }) => {
         impl<Id> Default for $patch<Id> {
@@ -167,6 +168,28 @@ macro_rules! patch_links {
                     $($link_field: super::map_link(self.$link_field, Link::$link, &mut f)?,)*
                     $($field: self.$field,)*
                 })
+            }
+        }
+
+        impl<Id> $patch<Id> {
+            /// The same patch with every reference mapped by `f`, and
+            /// every failure in field order: a reference that fails is
+            /// left out of the patch (it changes nothing), so the other
+            /// checks of the record can still be made.
+            pub fn resolve_all<T, E>(
+                self,
+                mut f: impl FnMut(Link, Id) -> Result<T, E>,
+            ) -> ($patch<T>, Vec<E>) {
+                let mut errors = Vec::new();
+                let patch = $patch {
+                    $($link_field: super::map_link(self.$link_field, Link::$link, &mut f)
+                        .unwrap_or_else(|e| {
+                            errors.push(e);
+                            None
+                        }),)*
+                    $($field: self.$field,)*
+                };
+                (patch, errors)
             }
         }
 

@@ -153,6 +153,29 @@ mod tests {
     }
 
     #[test]
+    fn every_unresolved_reference_is_reported_in_field_order_and_left_out() {
+        let p = OpportunityPatch::<&str> {
+            account_id: Some(Some("no-such-account")),
+            primary_lead_id: Some(Some("no-such-lead")),
+            owner_id: Some(None),
+            name: Some("Deal".into()),
+            ..Default::default()
+        };
+        let (resolved, errors) = p.resolve_all(|link, r| Err::<Uuid, _>((link, r)));
+        assert_eq!(
+            errors,
+            [
+                (Link::Account, "no-such-account"),
+                (Link::Lead, "no-such-lead")
+            ]
+        );
+        assert_eq!(resolved.account_id, None);
+        assert_eq!(resolved.primary_lead_id, None);
+        assert_eq!(resolved.owner_id, Some(None), "a clear needs no lookup");
+        assert_eq!(resolved.name.as_deref(), Some("Deal"));
+    }
+
+    #[test]
     fn apply_sets_the_stage_and_what_else_changes() {
         let mut am = opportunity::ActiveModel::default();
         OpportunityPatch {

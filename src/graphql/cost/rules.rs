@@ -100,6 +100,7 @@ pub const LISTS: &[(&str, Items)] = &[
     // What a bulk mutation answers per record: free (VALUE_TYPES), the
     // records are charged by BULK_WRITES.
     ("SyncPayload.results", Items::About(1)),
+    ("SyncRecordResult.errors", Items::About(1)),
 ];
 
 /// Bulk mutations and the list argument whose records they write: one

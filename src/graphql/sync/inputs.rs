@@ -15,7 +15,7 @@ use crate::{
         scalars::{InputDate, InputDateTime},
     },
     services::sync::{
-        ErrorCode, RecordError, Ref,
+        ErrorCode, RecordError, RecordErrors, Ref,
         accounts::AccountUpsert,
         activities::ActivityUpsert,
         campaigns::CampaignUpsert,
@@ -384,29 +384,53 @@ pub(super) fn reference(
     Ok(None)
 }
 
-pub(super) fn lead_upsert(l: LeadUpsertInput) -> Result<LeadUpsert, RecordError> {
+/// The conversion errors of one record, in field order.
+#[derive(Default)]
+struct Converted(Vec<RecordError>);
+
+impl Converted {
+    /// The converted value, or nothing (the field is left alone) with the
+    /// error noted.
+    fn take<T: Default>(&mut self, converted: Result<T, RecordError>) -> T {
+        converted.unwrap_or_else(|e| {
+            self.0.push(e);
+            T::default()
+        })
+    }
+
+    /// `record` when every field converted, else every error.
+    fn finish<T>(self, record: T) -> Result<T, RecordErrors> {
+        match RecordErrors::from_vec(self.0) {
+            None => Ok(record),
+            Some(errors) => Err(errors),
+        }
+    }
+}
+
+pub(super) fn lead_upsert(l: LeadUpsertInput) -> Result<LeadUpsert, RecordErrors> {
+    let mut found = Converted::default();
     let fields = LeadPatch {
-        account_id: reference(
+        account_id: found.take(reference(
             ObjectType::Account,
             "account",
             l.account_id,
             l.account_external_id,
             MaybeUndefined::Undefined,
-        )?,
-        source_campaign_id: reference(
+        )),
+        source_campaign_id: found.take(reference(
             ObjectType::Campaign,
             "sourceCampaign",
             l.source_campaign_id,
             l.source_campaign_external_id,
             MaybeUndefined::Undefined,
-        )?,
-        owner_id: reference(
+        )),
+        owner_id: found.take(reference(
             ObjectType::User,
             "owner",
             l.owner_id,
             l.owner_external_id,
             l.owner_email,
-        )?,
+        )),
         email: l.email,
         first_name: l.first_name.into(),
         last_name: l.last_name.into(),
@@ -416,7 +440,7 @@ pub(super) fn lead_upsert(l: LeadUpsertInput) -> Result<LeadUpsert, RecordError>
         country: l.country.into(),
         source: l.source.map(Into::into),
     };
-    Ok(LeadUpsert {
+    found.finish(LeadUpsert {
         external_id: l.external_id,
         expected_version: l.expected_version,
         fields,
@@ -428,15 +452,16 @@ pub(super) fn lead_upsert(l: LeadUpsertInput) -> Result<LeadUpsert, RecordError>
     })
 }
 
-pub(super) fn account_upsert(a: AccountUpsertInput) -> Result<AccountUpsert, RecordError> {
+pub(super) fn account_upsert(a: AccountUpsertInput) -> Result<AccountUpsert, RecordErrors> {
+    let mut found = Converted::default();
     let fields = AccountPatch {
-        owner_id: reference(
+        owner_id: found.take(reference(
             ObjectType::User,
             "owner",
             a.owner_id,
             a.owner_external_id,
             a.owner_email,
-        )?,
+        )),
         name: a.name,
         domain: a.domain.into(),
         industry: a.industry.into(),
@@ -445,7 +470,7 @@ pub(super) fn account_upsert(a: AccountUpsertInput) -> Result<AccountUpsert, Rec
         country: a.country.into(),
         is_target_account: a.is_target_account,
     };
-    Ok(AccountUpsert {
+    found.finish(AccountUpsert {
         external_id: a.external_id,
         expected_version: a.expected_version,
         fields,
@@ -468,15 +493,16 @@ pub(super) fn stage_history(entries: Vec<StageEntryInput>) -> Vec<StageEntry> {
         .collect()
 }
 
-pub(super) fn campaign_upsert(c: CampaignUpsertInput) -> Result<CampaignUpsert, RecordError> {
+pub(super) fn campaign_upsert(c: CampaignUpsertInput) -> Result<CampaignUpsert, RecordErrors> {
+    let mut found = Converted::default();
     let fields = CampaignPatch {
-        owner_id: reference(
+        owner_id: found.take(reference(
             ObjectType::User,
             "owner",
             c.owner_id,
             c.owner_external_id,
             c.owner_email,
-        )?,
+        )),
         name: c.name,
         channel: c.channel.map(Into::into),
         objective: c.objective.map(Into::into),
@@ -485,7 +511,7 @@ pub(super) fn campaign_upsert(c: CampaignUpsertInput) -> Result<CampaignUpsert, 
         ends_on: Option::<Option<InputDate>>::from(c.ends_on).map(|d| d.map(InputDate::get)),
         budget: Option::<Option<MoneyInput>>::from(c.budget).map(|v| v.map(money)),
     };
-    Ok(CampaignUpsert {
+    found.finish(CampaignUpsert {
         external_id: c.external_id,
         expected_version: c.expected_version,
         fields,
@@ -495,29 +521,30 @@ pub(super) fn campaign_upsert(c: CampaignUpsertInput) -> Result<CampaignUpsert, 
 
 pub(super) fn opportunity_upsert(
     o: OpportunityUpsertInput,
-) -> Result<OpportunityUpsert, RecordError> {
+) -> Result<OpportunityUpsert, RecordErrors> {
+    let mut found = Converted::default();
     let fields = OpportunityPatch {
-        account_id: reference(
+        account_id: found.take(reference(
             ObjectType::Account,
             "account",
             o.account_id,
             o.account_external_id,
             MaybeUndefined::Undefined,
-        )?,
-        primary_lead_id: reference(
+        )),
+        primary_lead_id: found.take(reference(
             ObjectType::Lead,
             "primaryLead",
             o.primary_lead_id,
             o.primary_lead_external_id,
             MaybeUndefined::Undefined,
-        )?,
-        owner_id: reference(
+        )),
+        owner_id: found.take(reference(
             ObjectType::User,
             "owner",
             o.owner_id,
             o.owner_external_id,
             o.owner_email,
-        )?,
+        )),
         name: o.name,
         stage: None,
         amount: o.amount.map(money),
@@ -526,7 +553,7 @@ pub(super) fn opportunity_upsert(
         expected_close_on: Option::<Option<InputDate>>::from(o.expected_close_on)
             .map(|d| d.map(InputDate::get)),
     };
-    Ok(OpportunityUpsert {
+    found.finish(OpportunityUpsert {
         external_id: o.external_id,
         expected_version: o.expected_version,
         fields,
@@ -538,25 +565,28 @@ pub(super) fn opportunity_upsert(
     })
 }
 
-pub(super) fn activity_upsert(a: ActivityUpsertInput) -> Result<ActivityUpsert, RecordError> {
+pub(super) fn activity_upsert(a: ActivityUpsertInput) -> Result<ActivityUpsert, RecordErrors> {
+    let mut found = Converted::default();
     let to_defined = |v: Option<ID>| v.map_or(MaybeUndefined::Undefined, MaybeUndefined::Value);
-    let lead = reference(
-        ObjectType::Lead,
-        "lead",
-        to_defined(a.lead_id),
-        a.lead_external_id
-            .map_or(MaybeUndefined::Undefined, MaybeUndefined::Value),
-        MaybeUndefined::Undefined,
-    )?
-    .flatten();
-    Ok(ActivityUpsert {
-        campaign: reference(
-            ObjectType::Campaign,
-            "campaign",
-            a.campaign_id,
-            a.campaign_external_id,
+    let lead = found
+        .take(reference(
+            ObjectType::Lead,
+            "lead",
+            to_defined(a.lead_id),
+            a.lead_external_id
+                .map_or(MaybeUndefined::Undefined, MaybeUndefined::Value),
             MaybeUndefined::Undefined,
-        )?,
+        ))
+        .flatten();
+    let campaign = found.take(reference(
+        ObjectType::Campaign,
+        "campaign",
+        a.campaign_id,
+        a.campaign_external_id,
+        MaybeUndefined::Undefined,
+    ));
+    found.finish(ActivityUpsert {
+        campaign,
         lead,
         external_id: a.external_id,
         expected_version: a.expected_version,

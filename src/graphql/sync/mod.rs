@@ -2,9 +2,10 @@
 //!
 //! Every mutation takes one batch of up to 1,000 records of one type from
 //! one external system and answers with one result per record, in input
-//! order. A record's error (a bad id, an unknown reference, a stale
-//! `expectedVersion`) is in its result and never fails the others; only a
-//! batch that is too big, or a caller without the right, fails as a whole.
+//! order. A record's errors (a bad id, an unknown reference, a stale
+//! `expectedVersion`: every one found) are in its result and never fail the
+//! others; only a batch that is too big, or a caller without the right,
+//! fails as a whole.
 
 mod inputs;
 
@@ -23,7 +24,8 @@ use crate::{
     auth::{Action, PolicyGuard},
     error::{AppError, AppResult},
     services::sync::{
-        self, MAX_BATCH, RecordError, RecordResult, Status, Tally, deletes::DeleteByExternalId,
+        self, MAX_BATCH, RecordError, RecordErrors, RecordResult, Status, Tally,
+        deletes::DeleteByExternalId,
     },
 };
 
@@ -38,7 +40,7 @@ pub enum SyncStatus {
     Unchanged,
     /// It was soft-deleted.
     Deleted,
-    /// It was not written; `error` says why.
+    /// It was not written; `errors` says why.
     Failed,
 }
 
@@ -102,8 +104,17 @@ pub struct SyncRecordResult {
     /// The record's version after the batch (pass it as `expectedVersion`
     /// next time to guard against overwriting newer edits).
     pub version: Option<i32>,
-    /// Why the record was not written; null unless `status` is FAILED.
+    /// The first of `errors`; null unless `status` is FAILED.
+    #[graphql(
+        deprecation = "a record can fail for several reasons at once: use errors, which lists every one (this is its first)"
+    )]
     pub error: Option<SyncRecordError>,
+    /// Every reason the record was not written, in the order its checks
+    /// run: `expectedVersion`, its values (in field order), its references,
+    /// then its source dates and stages, and last the checks against other
+    /// records (an account's domain taken, a campaign's spend stranded).
+    /// Empty unless `status` is FAILED.
+    pub errors: Vec<SyncRecordError>,
     /// What was written differently from what was sent, and why (a lead
     /// stage Handoff kept because the lead has passed the reported one).
     pub warnings: Vec<String>,
@@ -253,7 +264,7 @@ impl SyncMutation {
             input.records,
             |r| r.external_id.clone(),
             |r| {
-                Ok(DeleteByExternalId {
+                Ok::<_, RecordErrors>(DeleteByExternalId {
                     external_id: r.external_id,
                     expected_version: r.expected_version,
                 })
@@ -271,7 +282,7 @@ impl SyncMutation {
 async fn run<I, T, Fut>(
     inputs: Vec<I>,
     key: impl Fn(&I) -> String,
-    convert: impl Fn(I) -> Result<T, RecordError>,
+    convert: impl Fn(I) -> Result<T, RecordErrors>,
     write: impl FnOnce(Vec<T>) -> Fut,
     object: ObjectType,
 ) -> Result<SyncPayload>
@@ -295,11 +306,11 @@ where
                 positions.push(index);
                 records.push(record);
             }
-            Err(error) => {
+            Err(errors) => {
                 results[index] = Some(RecordResult {
                     index,
                     external_id,
-                    outcome: Err(error),
+                    outcome: Err(errors),
                     warnings: Vec::new(),
                 });
             }
@@ -342,20 +353,29 @@ fn result(r: RecordResult, object: ObjectType) -> SyncRecordResult {
             id: Some(global_id(object, w.id)),
             version: Some(w.version),
             error: None,
+            errors: Vec::new(),
             warnings: r.warnings,
         },
-        Err(e) => SyncRecordResult {
-            index,
-            external_id: r.external_id,
-            status: SyncStatus::Failed,
-            id: None,
-            version: None,
-            error: Some(SyncRecordError {
-                code: e.code.into(),
-                field: e.field.filter(|f| !f.is_empty()),
-                message: e.message,
-            }),
-            warnings: r.warnings,
-        },
+        Err(errors) => {
+            let errors: Vec<SyncRecordError> = errors.into_iter().map(record_error).collect();
+            SyncRecordResult {
+                index,
+                external_id: r.external_id,
+                status: SyncStatus::Failed,
+                id: None,
+                version: None,
+                error: errors.first().cloned(),
+                errors,
+                warnings: r.warnings,
+            }
+        }
+    }
+}
+
+fn record_error(e: RecordError) -> SyncRecordError {
+    SyncRecordError {
+        code: e.code.into(),
+        field: e.field.filter(|f| !f.is_empty()),
+        message: e.message,
     }
 }

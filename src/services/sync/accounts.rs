@@ -8,8 +8,8 @@ use sea_orm::{ActiveValue::Set, DatabaseConnection};
 use uuid::Uuid;
 
 use super::{
-    ErrorCode, Links, Mode, RecordError, RecordResult, Ref, Status, Written, batch, check_expected,
-    checked, current_of, failure, not_future, success, updated, write::Writes,
+    ErrorCode, Found, Links, Mode, RecordError, RecordResult, Ref, Status, Written, batch,
+    check_expected, checked, current_of, failure, not_future, success, updated, write::Writes,
 };
 use crate::{
     auth::Viewer,
@@ -97,35 +97,42 @@ async fn write_chunk(
             input.fields = input.fields.only_gaps_of(account);
         }
         let created_at = input.created_at;
-        match validate(input, existing.as_ref(), &links, now) {
-            Ok(fields) => planned.push((index, key, existing, fields, created_at)),
-            Err(error) => results.push(failure(index, key.id, error)),
-        }
+        let (fields, found) = validate(input, existing.as_ref(), &links, now);
+        planned.push((index, key, existing, fields, created_at, found));
     }
     let wanted: Vec<String> = planned
         .iter()
-        .filter_map(|(_, _, _, f, _)| f.domain.clone().flatten())
+        .filter_map(|(_, _, _, f, _, _)| f.domain.clone().flatten())
         .collect();
     let holders = accounts::domain_holders(&txn, &wanted).await?;
 
     let mut writes = Writes::<account::Entity>::new(Some(actor), now);
     let mut claimed: HashSet<String> = HashSet::new();
     let mut rescore = Vec::new();
-    for (index, key, existing, fields, created_at) in planned {
+    for (index, key, existing, fields, created_at, mut found) in planned {
         if let Some(Some(domain)) = &fields.domain {
             let own = existing.as_ref().map(|a| a.id);
+            let claims = existing.as_ref().and_then(|a| a.domain.as_ref()) != Some(domain);
+            // Only a record that will be written claims its domain.
             let taken = holders.get(domain).is_some_and(|id| Some(*id) != own)
-                || (existing.as_ref().and_then(|a| a.domain.as_ref()) != Some(domain)
-                    && !claimed.insert(domain.clone()));
+                || (claims && claimed.contains(domain));
             if taken {
-                results.push(failure(
-                    index,
-                    key.id,
-                    RecordError::on("domain", ErrorCode::Taken, accounts::domain_taken(domain)),
+                found.add(RecordError::on(
+                    "domain",
+                    ErrorCode::Taken,
+                    accounts::domain_taken(domain),
                 ));
-                continue;
+            } else if claims && found.is_empty() {
+                claimed.insert(domain.clone());
             }
         }
+        let fields = match found.finish(fields) {
+            Ok(fields) => fields,
+            Err(errors) => {
+                results.push(failure(index, key.id, errors));
+                continue;
+            }
+        };
         let written = match existing {
             None => {
                 let mut am = account::ActiveModel {
@@ -168,19 +175,27 @@ async fn write_chunk(
     Ok(results)
 }
 
+/// Checks one record (its fields move out of it): the patch with its
+/// references resolved, and every error found.
 fn validate(
     input: AccountUpsert,
     current: Option<&account::Model>,
     links: &Links,
     now: DateTime<Utc>,
-) -> Result<AccountPatch, RecordError> {
-    check_expected(
+) -> (AccountPatch, Found) {
+    let mut found = Found::default();
+    found.check(check_expected(
         "account",
         current.map(|a| a.version),
         input.expected_version,
-    )?;
-    not_future("createdAt", input.created_at, now)?;
-    checked(input.fields.validate(current.is_none()))?.resolve(|link, r| links.resolve(link, &r))
+    ));
+    let fields = checked(
+        &mut found,
+        input.fields.validate(current.is_none()),
+        |patch| patch.resolve_all(|link, r| links.resolve(link, &r)),
+    );
+    found.check(not_future("createdAt", input.created_at, now));
+    (fields, found)
 }
 
 fn apply(am: &mut account::ActiveModel, fields: &AccountPatch, created_at: Option<DateTime<Utc>>) {

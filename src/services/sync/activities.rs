@@ -17,8 +17,9 @@ use sea_orm::{ActiveValue::Set, DatabaseConnection};
 use uuid::Uuid;
 
 use super::{
-    ErrorCode, Mode, RecordError, RecordResult, Ref, Resolved, Status, Written, batch,
-    check_expected, current_of, failure, not_future, success, updated, write::Writes,
+    ErrorCode, Found, Mode, RecordError, RecordErrors, RecordResult, Ref, Resolved, Status,
+    Written, batch, check_expected, current_of, failure, not_future, success, updated,
+    write::Writes,
 };
 use crate::{
     auth::Viewer,
@@ -112,8 +113,8 @@ async fn write_chunk(
         let existing = known.get(&key).and_then(|id| current.remove(id));
         let fields = match validate(&input, existing.as_ref(), &leads, &campaigns, now) {
             Ok(fields) => fields,
-            Err(error) => {
-                results.push(failure(index, key.id, error));
+            Err(errors) => {
+                results.push(failure(index, key.id, errors));
                 continue;
             }
         };
@@ -167,18 +168,21 @@ async fn write_chunk(
     Ok(results)
 }
 
+/// Checks one record: what to write, or every error found (values, then
+/// references, then the date).
 fn validate(
     input: &ActivityUpsert,
     current: Option<&activity::Model>,
     leads: &Resolved,
     campaigns: &Resolved,
     now: DateTime<Utc>,
-) -> Result<Fields, RecordError> {
-    check_expected(
+) -> Result<Fields, RecordErrors> {
+    let mut found = Found::default();
+    found.check(check_expected(
         "activity",
         current.map(|a| a.version),
         input.expected_version,
-    )?;
+    ));
     let creating = current.is_none();
     for (field, missing) in [
         ("lead", input.lead.is_none()),
@@ -186,32 +190,32 @@ fn validate(
         ("occurredAt", input.occurred_at.is_none()),
     ] {
         if creating && missing {
-            return Err(RecordError::on(
+            found.add(RecordError::on(
                 field,
                 ErrorCode::Required,
                 format!("`{field}` is required"),
             ));
         }
     }
-    not_future("occurredAt", input.occurred_at, now)?;
     let mut e = Errors::new();
     let note = input
         .note
         .as_ref()
         .map(|v| e.optional_text("note", v.as_deref(), 2000));
-    let errors = e.into_vec();
-    if !errors.is_empty() {
-        return Err(RecordError::from_fields(errors));
-    }
-    Ok(Fields {
-        lead_id: input
-            .lead
-            .as_ref()
-            .map(|r| leads.get(r, "lead", "lead"))
-            .transpose()?,
+    found.fields(e.into_vec());
+    let lead_id = input
+        .lead
+        .as_ref()
+        .and_then(|r| found.check(leads.get(r, "lead", "lead")));
+    let campaign_id = found
+        .check(campaigns.get_opt(&input.campaign, "campaign", "campaign"))
+        .flatten();
+    found.check(not_future("occurredAt", input.occurred_at, now));
+    found.finish(Fields {
+        lead_id,
         kind: input.kind,
         occurred_at: input.occurred_at,
-        campaign_id: campaigns.get_opt(&input.campaign, "campaign", "campaign")?,
+        campaign_id,
         note,
     })
 }

@@ -9,7 +9,7 @@ use sea_orm::{ActiveValue::Set, DatabaseConnection};
 use uuid::Uuid;
 
 use super::{
-    Links, Mode, RecordError, RecordResult, Ref, Status, Written, batch, check_expected, checked,
+    Found, Links, Mode, RecordResult, Ref, Status, Written, batch, check_expected, checked,
     current_of, failure, not_future, success, updated, write::Writes,
 };
 use crate::{
@@ -76,10 +76,16 @@ async fn write_chunk(
     for ((index, input), key) in chunk.into_iter().zip(keys) {
         let existing = known.get(&key).and_then(|id| current.remove(id));
         let created_at = input.created_at;
-        let fields = match validate(input, existing.as_ref(), &links, now) {
+        let (fields, mut found) = validate(input, existing.as_ref(), &links, now);
+        if let Some(c) = &existing {
+            let mut stranded = Errors::new();
+            campaigns::check_spend(&txn, c, &fields, &mut stranded).await?;
+            found.fields(stranded.into_vec());
+        }
+        let fields = match found.finish(fields) {
             Ok(fields) => fields,
-            Err(error) => {
-                results.push(failure(index, key.id, error));
+            Err(errors) => {
+                results.push(failure(index, key.id, errors));
                 continue;
             }
         };
@@ -102,13 +108,6 @@ async fn write_chunk(
                 }
             }
             Some(c) => {
-                let mut stranded = Errors::new();
-                campaigns::check_spend(&txn, &c, &fields, &mut stranded).await?;
-                let stranded = stranded.into_vec();
-                if !stranded.is_empty() {
-                    results.push(failure(index, key.id, RecordError::from_fields(stranded)));
-                    continue;
-                }
                 let (id, version) = (c.id, c.version);
                 let changed = writes
                     .update(&txn, c, |am| {
@@ -126,25 +125,31 @@ async fn write_chunk(
     Ok(results)
 }
 
+/// Checks one record (its fields move out of it): the patch with its
+/// references resolved, and every error found.
 fn validate(
     input: CampaignUpsert,
     current: Option<&campaign::Model>,
     links: &Links,
     now: DateTime<Utc>,
-) -> Result<CampaignPatch, RecordError> {
-    check_expected(
+) -> (CampaignPatch, Found) {
+    let mut found = Found::default();
+    found.check(check_expected(
         "campaign",
         current.map(|c| c.version),
         input.expected_version,
-    )?;
-    not_future("createdAt", input.created_at, now)?;
+    ));
     let mut fields = input.fields;
     if current.is_none() {
         fields
             .objective
             .get_or_insert(CampaignObjective::Conversion);
     }
-    checked(fields.validate(current))?.resolve(|link, r| links.resolve(link, &r))
+    let fields = checked(&mut found, fields.validate(current), |patch| {
+        patch.resolve_all(|link, r| links.resolve(link, &r))
+    });
+    found.check(not_future("createdAt", input.created_at, now));
+    (fields, found)
 }
 
 fn apply(

@@ -25,9 +25,9 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::{
-    ErrorCode, Links, Mode, RecordError, RecordResult, Ref, Status, Written, batch, check_expected,
-    check_time, checked, chunks_at_once, current_of, failure, not_future, success, updated,
-    write::Writes,
+    ErrorCode, Found, Links, Mode, RecordError, RecordErrors, RecordResult, Ref, Status, Written,
+    batch, check_expected, check_time, checked, chunks_at_once, current_of, failure, not_future,
+    success, updated, write::Writes,
 };
 use crate::{
     auth::Viewer,
@@ -145,8 +145,8 @@ async fn write_chunk(
         let existing = known.get(&key).and_then(|id| current.remove(id));
         let plan = match plan(&mut input, existing.as_ref(), system, now, &refs) {
             Ok(plan) => plan,
-            Err(error) => {
-                results.push(failure(index, key.id, error));
+            Err(errors) => {
+                results.push(failure(index, key.id, errors));
                 continue;
             }
         };
@@ -299,29 +299,46 @@ struct Plan {
 }
 
 /// Validates one record against its current row and decides what to write
-/// (its fields move into the plan).
+/// (its fields move into the plan), or every error found.
 fn plan(
     input: &mut LeadUpsert,
     current: Option<&lead::Model>,
     system: ExternalSystem,
     now: DateTime<Utc>,
     refs: &Links,
-) -> Result<Plan, RecordError> {
-    check_expected("lead", current.map(|l| l.version), input.expected_version)?;
+) -> Result<Plan, RecordErrors> {
+    let mut found = Found::default();
+    found.check(check_expected(
+        "lead",
+        current.map(|l| l.version),
+        input.expected_version,
+    ));
     let mut fields = std::mem::take(&mut input.fields);
     if current.is_none() {
         fields.source.get_or_insert(Channel::Other);
     }
-    let fields =
-        checked(fields.validate(current.is_none()))?.resolve(|link, r| refs.resolve(link, &r))?;
-    not_future("createdAt", input.created_at, now)?;
-    let created_at = input
-        .created_at
-        .or(current.map(|l| l.created_at))
-        .unwrap_or(now);
+    let fields = checked(&mut found, fields.validate(current.is_none()), |patch| {
+        patch.resolve_all(|link, r| refs.resolve(link, &r))
+    });
+    // A refused `createdAt` dates nothing: the order of the stage dates
+    // against it cannot be checked.
+    let created_at = match input.created_at {
+        Some(at) => found
+            .check(not_future("createdAt", Some(at), now))
+            .map(|()| at),
+        None => Some(current.map_or(now, |l| l.created_at)),
+    };
     let mut warnings = Vec::new();
-    let moves = stage_moves(input, current, system, created_at, now, &mut warnings)?;
-    Ok(Plan {
+    let moves = stage_moves(
+        input,
+        current,
+        system,
+        created_at,
+        now,
+        &mut warnings,
+        &mut found,
+    );
+    found.finish(Plan {
         fields,
         moves,
         warnings,
@@ -329,14 +346,20 @@ fn plan(
 }
 
 /// The moves the record's stage and history make from the current stage.
+/// Every stage is read and every date checked, the failures noted in
+/// `found` (the moves are then not written). `created_at` is `None` when
+/// the record's `createdAt` was refused (no date is ordered against it).
 fn stage_moves(
     input: &LeadUpsert,
     current: Option<&lead::Model>,
     system: ExternalSystem,
-    created_at: DateTime<Utc>,
+    created_at: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
     warnings: &mut Vec<String>,
-) -> Result<Moves, RecordError> {
+    found: &mut Found,
+) -> Moves {
+    let order_from = created_at;
+    let created_at = created_at.unwrap_or(now);
     let mut state = match current {
         Some(l) => StageState {
             stage: l.stage,
@@ -363,14 +386,20 @@ fn stage_moves(
     }
 
     let mut entries = Vec::with_capacity(input.stage_history.len() + 1);
+    let mut dates = Vec::with_capacity(input.stage_history.len());
     for (i, entry) in input.stage_history.iter().enumerate() {
         let field = format!("stageHistory.{i}");
         let stage = crm::lead_stage(system, Some(&entry.stage), None)
-            .map_err(|m| RecordError::on(&field, ErrorCode::UnknownStage, m))?
-            .ok_or_else(|| {
-                RecordError::on(&field, ErrorCode::Required, "a history entry needs a stage")
-            })?;
-        entries.push((field, stage, entry.entered_at));
+            .map_err(|m| RecordError::on(&field, ErrorCode::UnknownStage, m))
+            .and_then(|stage| {
+                stage.ok_or_else(|| {
+                    RecordError::on(&field, ErrorCode::Required, "a history entry needs a stage")
+                })
+            });
+        if let Some(stage) = found.check(stage) {
+            entries.push((field.clone(), stage, entry.entered_at));
+        }
+        dates.push((field, entry.entered_at));
     }
     let reported = crm::lead_stage(system, input.stage.as_deref(), input.lead_status.as_deref())
         .map_err(|m| {
@@ -380,14 +409,18 @@ fn stage_moves(
                 "stage"
             };
             RecordError::on(field, ErrorCode::UnknownStage, m)
-        })?;
-    entries.sort_by_key(|(_, _, at)| *at);
-    for (field, _, at) in &entries {
-        check_time("lead", field, *at, created_at, now)?;
+        });
+    let reported = found.check(reported);
+    // Every stage date is checked, whether or not its stage was read.
+    dates.sort_by_key(|(_, at)| *at);
+    for (field, at) in &dates {
+        check_time(found, "lead", field, *at, order_from, now);
     }
     if let Some(at) = input.stage_entered_at {
-        check_time("lead", "stageEnteredAt", at, created_at, now)?;
+        check_time(found, "lead", "stageEnteredAt", at, order_from, now);
     }
+    let reported = reported.flatten();
+    entries.sort_by_key(|(_, _, at)| *at);
     if let Some(stage) = reported {
         let latest = entries.last().map(|(_, _, at)| *at);
         let at = match (input.stage_entered_at, current) {
@@ -444,7 +477,7 @@ fn stage_moves(
             at,
         });
     }
-    Ok(Moves { state, changes })
+    Moves { state, changes }
 }
 
 fn apply(
@@ -479,16 +512,37 @@ mod tests {
     fn moves_of(input: &LeadUpsert, current: Option<&lead::Model>) -> (Moves, Vec<String>) {
         let mut warnings = Vec::new();
         let created = input.created_at.unwrap_or(at(1));
+        let mut found = Found::default();
         let moves = stage_moves(
             input,
             current,
             ExternalSystem::Hubspot,
-            created,
+            Some(created),
             at(28),
             &mut warnings,
-        )
-        .expect("valid");
+            &mut found,
+        );
+        assert!(found.is_empty(), "{found:?}");
         (moves, warnings)
+    }
+
+    /// The first error `stage_moves` finds in a new lead.
+    fn first_error(
+        input: &LeadUpsert,
+        system: ExternalSystem,
+        created: DateTime<Utc>,
+    ) -> RecordError {
+        let mut found = Found::default();
+        stage_moves(
+            input,
+            None,
+            system,
+            Some(created),
+            at(28),
+            &mut Vec::new(),
+            &mut found,
+        );
+        found.0.remove(0)
     }
 
     #[test]
@@ -604,17 +658,55 @@ mod tests {
             }],
             ..Default::default()
         };
-        let err = stage_moves(
-            &input,
-            None,
-            ExternalSystem::Hubspot,
-            at(5),
-            at(28),
-            &mut Vec::new(),
-        )
-        .expect_err("out of order");
+        let err = first_error(&input, ExternalSystem::Hubspot, at(5));
         assert_eq!(err.code, ErrorCode::OutOfOrder);
         assert_eq!(err.field.as_deref(), Some("stageHistory.0"));
+    }
+
+    #[test]
+    fn every_stage_and_date_of_a_lead_is_checked() {
+        // An unknown stage in the history, another entry before creation,
+        // an unknown current stage and a stage date in the future.
+        let input = LeadUpsert {
+            created_at: Some(at(5)),
+            stage: Some("prospect".into()),
+            stage_entered_at: Some(at(30)),
+            stage_history: vec![
+                StageEntry {
+                    stage: "MQL".into(),
+                    entered_at: at(3),
+                },
+                StageEntry {
+                    stage: "warmish".into(),
+                    entered_at: at(6),
+                },
+            ],
+            ..Default::default()
+        };
+        let mut found = Found::default();
+        stage_moves(
+            &input,
+            None,
+            ExternalSystem::Salesforce,
+            Some(at(5)),
+            at(28),
+            &mut Vec::new(),
+            &mut found,
+        );
+        let got: Vec<_> = found
+            .0
+            .into_iter()
+            .map(|e| (e.code, e.field.unwrap_or_default()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (ErrorCode::UnknownStage, "stageHistory.1".to_owned()),
+                (ErrorCode::UnknownStage, "stage".to_owned()),
+                (ErrorCode::OutOfOrder, "stageHistory.0".to_owned()),
+                (ErrorCode::InFuture, "stageEnteredAt".to_owned()),
+            ]
+        );
     }
 
     #[test]
@@ -623,15 +715,7 @@ mod tests {
             stage: Some("prospect".into()),
             ..Default::default()
         };
-        let err = stage_moves(
-            &input,
-            None,
-            ExternalSystem::Salesforce,
-            at(1),
-            at(28),
-            &mut Vec::new(),
-        )
-        .expect_err("unknown");
+        let err = first_error(&input, ExternalSystem::Salesforce, at(1));
         assert_eq!(err.code, ErrorCode::UnknownStage);
         assert_eq!(err.field.as_deref(), Some("stage"));
     }

@@ -2,8 +2,20 @@
 //!
 //! A batch holds up to [`MAX_BATCH`] records of one type, each matched by
 //! its id in one external system. Every record gets its own result:
-//! CREATED, UPDATED, UNCHANGED, DELETED, or an error naming the field; one
-//! bad record never fails the others. The batch is written in transactions
+//! CREATED, UPDATED, UNCHANGED, DELETED, or every error found in it, each
+//! naming its field ([`RecordErrors`]); one bad record never fails the
+//! others.
+//!
+//! A record's checks run in one order, and a failed check does not stop
+//! the others: `expectedVersion`; the record's values, in field order (the
+//! field rules of its patch, [`domain::records`](crate::domain::records));
+//! its references, in field order; then its source dates and stages
+//! (`createdAt`, each stage, each stage date, the stage moves). A check is
+//! left out only when it cannot be made: the order of a date and
+//! `createdAt` when `createdAt` itself is refused, the moves of a deal one
+//! of whose stages is unknown. A record whose `externalId` is blank, too
+//! long or repeated gets that error alone: without its key nothing else
+//! about it can be checked (whether it is new, to begin with). The batch is written in transactions
 //! of [`CHUNK`] records, each with set-based statements (one lookup per
 //! kind of reference, one multi-row insert per table), so a crash leaves no
 //! half-written record and a replay finds everything in place.
@@ -159,17 +171,113 @@ impl RecordError {
             message: message.into(),
         }
     }
+}
 
-    /// The first of a validation's failures (the rest usually follow from it).
-    fn from_fields(errors: Vec<FieldError>) -> Self {
-        let mut first = errors.into_iter().next();
-        match first.take() {
-            Some(e) => Self {
-                code: e.code.into(),
-                field: e.field.last().cloned(),
-                message: e.message,
-            },
-            None => Self::on("", ErrorCode::Invalid, "invalid record"),
+impl From<FieldError> for RecordError {
+    /// A field rule's failure, on the field's name (`amount.currency`).
+    fn from(e: FieldError) -> Self {
+        Self {
+            code: e.code.into(),
+            field: e.field.last().cloned(),
+            message: e.message,
+        }
+    }
+}
+
+/// Every error of one failed record, in the order its checks run (see the
+/// [module](self)); never empty.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordErrors {
+    first: RecordError,
+    rest: Vec<RecordError>,
+}
+
+impl RecordErrors {
+    /// `errors` as a record's errors, or `None` when there are none.
+    pub fn from_vec(errors: Vec<RecordError>) -> Option<Self> {
+        let mut errors = errors.into_iter();
+        let first = errors.next()?;
+        Some(Self {
+            first,
+            rest: errors.collect(),
+        })
+    }
+
+    /// The first error (what a single-error client shows).
+    pub fn first(&self) -> &RecordError {
+        &self.first
+    }
+
+    /// Every error, in order.
+    pub fn iter(&self) -> impl Iterator<Item = &RecordError> {
+        std::iter::once(&self.first).chain(&self.rest)
+    }
+
+    /// How many errors there are (at least one).
+    pub fn len(&self) -> usize {
+        1 + self.rest.len()
+    }
+
+    /// Always `false`: a failed record has an error. (For clippy's
+    /// `len_without_is_empty`.)
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+}
+
+impl From<RecordError> for RecordErrors {
+    fn from(first: RecordError) -> Self {
+        Self {
+            first,
+            rest: Vec::new(),
+        }
+    }
+}
+
+impl IntoIterator for RecordErrors {
+    type Item = RecordError;
+    type IntoIter = std::iter::Chain<std::iter::Once<RecordError>, std::vec::IntoIter<RecordError>>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        std::iter::once(self.first).chain(self.rest)
+    }
+}
+
+/// The errors found so far in one record, while its checks run.
+#[derive(Debug, Default)]
+struct Found(Vec<RecordError>);
+
+impl Found {
+    /// Notes an error.
+    fn add(&mut self, error: RecordError) {
+        self.0.push(error);
+    }
+
+    /// The value of a check that passed; notes the error of one that failed.
+    fn check<T>(&mut self, result: Result<T, RecordError>) -> Option<T> {
+        result.map_err(|e| self.add(e)).ok()
+    }
+
+    /// Notes every failure of a field rule check.
+    fn fields(&mut self, errors: impl IntoIterator<Item = FieldError>) {
+        self.0.extend(errors.into_iter().map(RecordError::from));
+    }
+
+    /// Notes every error of `errors`.
+    fn extend(&mut self, errors: impl IntoIterator<Item = RecordError>) {
+        self.0.extend(errors);
+    }
+
+    /// Whether every check so far passed.
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// `value` when every check passed, else the errors.
+    fn finish<T>(self, value: T) -> Result<T, RecordErrors> {
+        match RecordErrors::from_vec(self.0) {
+            None => Ok(value),
+            Some(errors) => Err(errors),
         }
     }
 }
@@ -192,8 +300,8 @@ pub struct RecordResult {
     pub index: usize,
     /// Its external id.
     pub external_id: String,
-    /// What happened, or why nothing did.
-    pub outcome: Result<Written, RecordError>,
+    /// What happened, or every reason why nothing did.
+    pub outcome: Result<Written, RecordErrors>,
     /// What was written differently from what was sent, and why (a stage
     /// Handoff kept).
     pub warnings: Vec<String>,
@@ -370,31 +478,36 @@ fn chunks_at_once(db: &impl ConnectionTrait) -> usize {
 }
 
 /// Checks a source timestamp of a record created at `created_at`: not in
-/// the future, not before the record existed.
+/// the future, not before the record existed. `created_at` is `None` when
+/// the record's own `createdAt` was refused: then the order cannot be
+/// checked. Either failure is noted in `found`.
 fn check_time(
+    found: &mut Found,
     what: &str,
     field: &str,
     at: DateTime<Utc>,
-    created_at: DateTime<Utc>,
+    created_at: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
-) -> Result<(), RecordError> {
-    not_future(field, Some(at), now)?;
-    if at < created_at {
-        return Err(RecordError::on(
+) {
+    if let Err(e) = not_future(field, Some(at), now) {
+        found.add(e);
+    } else if let Some(created_at) = created_at
+        && at < created_at
+    {
+        found.add(RecordError::on(
             field,
             ErrorCode::OutOfOrder,
             format!("`{field}` ({at}) is before the {what} was created ({created_at})"),
         ));
     }
-    Ok(())
 }
 
 /// A failed record's result.
-fn failure(index: usize, external_id: String, error: RecordError) -> RecordResult {
+fn failure(index: usize, external_id: String, errors: impl Into<RecordErrors>) -> RecordResult {
     RecordResult {
         index,
         external_id,
-        outcome: Err(error),
+        outcome: Err(errors.into()),
         warnings: Vec::new(),
     }
 }
@@ -689,9 +802,19 @@ impl Links {
     }
 }
 
-/// A validated patch, or its first failure as the record's error.
-fn checked<P>(checked: Checked<P>) -> Result<P, RecordError> {
-    checked.into_result().map_err(RecordError::from_fields)
+/// A validated patch with its references resolved: the failures of its
+/// field rules, then those of its references, are noted in `found` (a
+/// reference that failed is left out of the patch).
+fn checked<P, Q>(
+    found: &mut Found,
+    checked: Checked<P>,
+    resolve: impl FnOnce(P) -> (Q, Vec<RecordError>),
+) -> Q {
+    let Checked { patch, errors } = checked;
+    found.fields(errors.into_vec());
+    let (patch, unresolved) = resolve(patch);
+    found.extend(unresolved);
+    patch
 }
 
 /// The live ones among `ids`.
@@ -778,5 +901,73 @@ fn success(
         external_id,
         outcome: Ok(written),
         warnings,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::validate::Errors;
+
+    fn error(field: &str) -> RecordError {
+        RecordError::on(field, ErrorCode::Invalid, format!("bad {field}"))
+    }
+
+    #[test]
+    fn a_record_keeps_every_error_in_the_order_found_and_error_is_the_first() {
+        assert_eq!(RecordErrors::from_vec(Vec::new()), None);
+        let errors =
+            RecordErrors::from_vec(vec![error("a"), error("b"), error("c")]).expect("three errors");
+        assert_eq!(errors.len(), 3);
+        assert_eq!(errors.first(), &error("a"));
+        let fields: Vec<_> = errors.iter().filter_map(|e| e.field.as_deref()).collect();
+        assert_eq!(fields, ["a", "b", "c"]);
+        assert_eq!(errors.into_iter().last(), Some(error("c")));
+        assert_eq!(RecordErrors::from(error("x")).len(), 1);
+    }
+
+    #[test]
+    fn checks_keep_going_after_a_failure_and_field_rules_keep_their_codes() {
+        let mut found = Found::default();
+        assert_eq!(found.check(Ok::<_, RecordError>(1)), Some(1));
+        assert_eq!(found.check(Err::<i32, _>(error("expectedVersion"))), None);
+        let mut rules = Errors::new();
+        rules.required_text("name", " ", 10);
+        rules.amount("amount.amount", rust_decimal::Decimal::new(-1, 0));
+        found.fields(rules.into_vec());
+        found.add(error("owner"));
+        let errors = found.finish(()).expect_err("four errors");
+        let got: Vec<_> = errors
+            .iter()
+            .map(|e| (e.code, e.field.clone().unwrap_or_default()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (ErrorCode::Invalid, "expectedVersion".to_owned()),
+                (ErrorCode::Required, "name".to_owned()),
+                (ErrorCode::OutOfRange, "amount.amount".to_owned()),
+                (ErrorCode::Invalid, "owner".to_owned()),
+            ]
+        );
+        assert_eq!(Found::default().finish("written"), Ok("written"));
+    }
+
+    #[test]
+    fn a_date_is_ordered_against_creation_only_when_creation_is_known() {
+        let day = |d: u32| {
+            chrono::TimeZone::with_ymd_and_hms(&Utc, 2025, 6, d, 0, 0, 0)
+                .single()
+                .unwrap_or_default()
+        };
+        let codes = |created: Option<DateTime<Utc>>, at: DateTime<Utc>| {
+            let mut found = Found::default();
+            check_time(&mut found, "deal", "closedAt", at, created, day(20));
+            found.0.into_iter().map(|e| e.code).collect::<Vec<_>>()
+        };
+        assert_eq!(codes(Some(day(5)), day(4)), [ErrorCode::OutOfOrder]);
+        assert!(codes(None, day(4)).is_empty());
+        assert_eq!(codes(None, day(25)), [ErrorCode::InFuture]);
+        assert!(codes(Some(day(5)), day(6)).is_empty());
     }
 }

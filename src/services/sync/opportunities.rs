@@ -23,9 +23,9 @@ use sea_orm::{ActiveValue::Set, DatabaseConnection};
 use uuid::Uuid;
 
 use super::{
-    ErrorCode, Links, Mode, RecordError, RecordResult, Ref, Status, Written, batch, check_expected,
-    check_time, checked, current_of, failure, leads::StageEntry, not_future, success, updated,
-    write::Writes,
+    ErrorCode, Found, Links, Mode, RecordError, RecordResult, Ref, Status, Written, batch,
+    check_expected, check_time, checked, current_of, failure, leads::StageEntry, not_future,
+    success, updated, write::Writes,
 };
 use crate::{
     auth::Viewer,
@@ -116,18 +116,27 @@ async fn write_chunk(
     let mut results = Vec::with_capacity(chunk.len());
     for ((index, mut input), key) in chunk.into_iter().zip(keys) {
         let existing = known.get(&key).and_then(|id| current.remove(id));
-        let planned = validate(&mut input, existing.as_ref(), &refs, now).and_then(|fields| {
-            let created_at = input
-                .created_at
-                .or(existing.as_ref().map(|o| o.created_at))
-                .unwrap_or(now);
-            stage_moves(&input, existing.as_ref(), system, created_at, now)
-                .map(|(state, moves)| (fields, state, moves))
-        });
-        let (fields, state, moves) = match planned {
-            Ok(p) => p,
-            Err(error) => {
-                results.push(failure(index, key.id, error));
+        let (fields, mut found) = validate(&mut input, existing.as_ref(), &refs);
+        // A refused `createdAt` dates nothing: the order of the other dates
+        // against it cannot be checked.
+        let created_at = match input.created_at {
+            Some(at) => found
+                .check(not_future("createdAt", Some(at), now))
+                .map(|()| at),
+            None => Some(existing.as_ref().map_or(now, |o| o.created_at)),
+        };
+        let planned = stage_moves(
+            &input,
+            existing.as_ref(),
+            system,
+            created_at,
+            now,
+            &mut found,
+        );
+        let (fields, (state, moves)) = match found.finish((fields, planned)) {
+            Ok(planned) => planned,
+            Err(errors) => {
+                results.push(failure(index, key.id, errors));
                 continue;
             }
         };
@@ -176,41 +185,55 @@ fn stage_move(m: &Move, id: Uuid, actor: Uuid) -> StageMove {
     StageMove::deal_reported(id, m.from, m.to, m.at, Some(actor))
 }
 
-/// Validates one record's fields (they move out of it) and resolves
-/// their references.
+/// Checks one record's expected version, fields (they move out of it) and
+/// references: the patch with its references resolved, and every error
+/// found.
 fn validate(
     input: &mut OpportunityUpsert,
     current: Option<&opportunity::Model>,
     refs: &Links,
-    now: DateTime<Utc>,
-) -> Result<OpportunityPatch, RecordError> {
-    check_expected(
+) -> (OpportunityPatch, Found) {
+    let mut found = Found::default();
+    found.check(check_expected(
         "opportunity",
         current.map(|o| o.version),
         input.expected_version,
-    )?;
-    not_future("createdAt", input.created_at, now)?;
+    ));
     let fields = OpportunityPatch {
         stage: None,
         ..std::mem::take(&mut input.fields)
     };
-    checked(fields.validate(current.is_none()))?.resolve(|link, r| refs.resolve(link, &r))
+    let fields = checked(&mut found, fields.validate(current.is_none()), |patch| {
+        patch.resolve_all(|link, r| refs.resolve(link, &r))
+    });
+    (fields, found)
 }
 
-/// The deal's stage columns and the moves to record.
+/// The deal's stage columns and the moves to record. Every stage is read
+/// and every date checked, the failures noted in `found` (what is returned
+/// then is not written); the moves are judged when every stage is known.
+/// `created_at` is `None` when the record's `createdAt` was refused (no
+/// date is ordered against it).
 fn stage_moves(
     input: &OpportunityUpsert,
     current: Option<&opportunity::Model>,
     system: ExternalSystem,
-    created_at: DateTime<Utc>,
+    created_at: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
-) -> Result<(StageState, Vec<Move>), RecordError> {
+    found: &mut Found,
+) -> (StageState, Vec<Move>) {
     let mut entries = Vec::with_capacity(input.stage_history.len() + 1);
+    let mut unknown = false;
     for (i, entry) in input.stage_history.iter().enumerate() {
         let field = format!("stageHistory.{i}");
-        let stage = crm::opportunity_stage(system, &entry.stage)
-            .map_err(|m| RecordError::on(&field, ErrorCode::UnknownStage, m))?;
-        entries.push((field, stage, entry.entered_at));
+        match crm::opportunity_stage(system, &entry.stage) {
+            Ok(stage) => entries.push((field, Some(stage), entry.entered_at)),
+            Err(m) => {
+                found.add(RecordError::on(&field, ErrorCode::UnknownStage, m));
+                entries.push((field, None, entry.entered_at));
+                unknown = true;
+            }
+        }
     }
     let reported = input
         .stage
@@ -219,19 +242,28 @@ fn stage_moves(
         .filter(|s| !s.is_empty())
         .map(|s| crm::opportunity_stage(system, s))
         .transpose()
-        .map_err(|m| RecordError::on("stage", ErrorCode::UnknownStage, m))?;
+        .map_err(|m| RecordError::on("stage", ErrorCode::UnknownStage, m));
+    let reported = found.check(reported);
+    unknown |= reported.is_none();
+    let reported = reported.flatten();
     entries.sort_by_key(|(_, _, at)| *at);
     for (field, _, at) in &entries {
-        check_time("opportunity", field, *at, created_at, now)?;
+        check_time(found, "opportunity", field, *at, created_at, now);
     }
     for (field, at) in [
         ("closedAt", input.closed_at),
         ("stageEnteredAt", input.stage_entered_at),
     ] {
         if let Some(at) = at {
-            check_time("opportunity", field, at, created_at, now)?;
+            check_time(found, "opportunity", field, at, created_at, now);
         }
     }
+    // What is returned with a refused creation date is not written.
+    let created_at = created_at.unwrap_or(now);
+    let mut entries: Vec<(String, OpportunityStage, DateTime<Utc>)> = entries
+        .into_iter()
+        .filter_map(|(field, stage, at)| stage.map(|s| (field, s, at)))
+        .collect();
     let latest = entries.last().map(|(_, _, at)| *at);
     let (mut state, mut moves) = match current {
         Some(o) => (
@@ -278,13 +310,19 @@ fn stage_moves(
         if stage == state.stage || at < state.entered_at {
             continue;
         }
-        deal_stages::check(state.stage, stage, Role::Integration).map_err(|m| {
-            RecordError::on(
-                &field,
-                ErrorCode::Invalid,
-                format!("{m}; report the reopening (an open stage) first"),
-            )
-        })?;
+        if let Err(m) = deal_stages::check(state.stage, stage, Role::Integration) {
+            // With a stage unknown, the path through the pipeline is too.
+            // The moves after a refused one would start from a stage the
+            // deal never reached: only the first is judged.
+            if !unknown {
+                found.add(RecordError::on(
+                    &field,
+                    ErrorCode::Invalid,
+                    format!("{m}; report the reopening (an open stage) first"),
+                ));
+            }
+            break;
+        }
         moves.push(Move {
             from: Some(state.stage),
             to: stage,
@@ -303,7 +341,7 @@ fn stage_moves(
     } else {
         state.closed_at = None;
     }
-    Ok((state, moves))
+    (state, moves)
 }
 
 fn apply(
@@ -351,8 +389,16 @@ mod tests {
             ],
             ..Default::default()
         };
-        let (state, moves) =
-            stage_moves(&input, None, ExternalSystem::Salesforce, at(1), at(28)).expect("valid");
+        let mut found = Found::default();
+        let (state, moves) = stage_moves(
+            &input,
+            None,
+            ExternalSystem::Salesforce,
+            Some(at(1)),
+            at(28),
+            &mut found,
+        );
+        assert!(found.is_empty(), "{found:?}");
         assert_eq!(
             moves
                 .iter()
@@ -387,10 +433,10 @@ mod tests {
             }],
             ..Default::default()
         };
-        let err =
-            stage_moves(&input, None, ExternalSystem::Hubspot, at(1), at(28)).expect_err("refused");
-        assert_eq!(err.code, ErrorCode::Invalid);
-        assert_eq!(err.field.as_deref(), Some("stage"));
+        assert_eq!(
+            errors(&input, ExternalSystem::Hubspot, Some(at(1))),
+            [(ErrorCode::Invalid, "stage".to_owned())]
+        );
     }
 
     #[test]
@@ -400,9 +446,78 @@ mod tests {
             closed_at: Some(at(1)),
             ..Default::default()
         };
-        let err = stage_moves(&input, None, ExternalSystem::Other, at(2), at(28))
-            .expect_err("out of order");
-        assert_eq!(err.code, ErrorCode::OutOfOrder);
-        assert_eq!(err.field.as_deref(), Some("closedAt"));
+        assert_eq!(
+            errors(&input, ExternalSystem::Other, Some(at(2))),
+            [(ErrorCode::OutOfOrder, "closedAt".to_owned())]
+        );
+    }
+
+    /// The errors `stage_moves` finds in a new deal, as `(code, field)`.
+    fn errors(
+        input: &OpportunityUpsert,
+        system: ExternalSystem,
+        created_at: Option<DateTime<Utc>>,
+    ) -> Vec<(ErrorCode, String)> {
+        let mut found = Found::default();
+        stage_moves(input, None, system, created_at, at(28), &mut found);
+        found
+            .0
+            .into_iter()
+            .map(|e| (e.code, e.field.unwrap_or_default()))
+            .collect()
+    }
+
+    #[test]
+    fn every_stage_and_date_is_checked_and_the_moves_only_when_every_stage_is_known() {
+        // An unknown history stage, a date in the future, a close before
+        // creation and a won deal reported lost: the unknown stage makes
+        // the path unknown, so the won-to-lost move is not judged.
+        let input = OpportunityUpsert {
+            stage: Some("closedlost".into()),
+            stage_entered_at: Some(at(30)),
+            closed_at: Some(at(1)),
+            stage_history: vec![
+                StageEntry {
+                    stage: "closedwon".into(),
+                    entered_at: at(5),
+                },
+                StageEntry {
+                    stage: "pilot".into(),
+                    entered_at: at(6),
+                },
+            ],
+            ..Default::default()
+        };
+        assert_eq!(
+            errors(&input, ExternalSystem::Hubspot, Some(at(2))),
+            [
+                (ErrorCode::UnknownStage, "stageHistory.1".to_owned()),
+                (ErrorCode::OutOfOrder, "closedAt".to_owned()),
+                (ErrorCode::InFuture, "stageEnteredAt".to_owned()),
+            ]
+        );
+    }
+
+    #[test]
+    fn dates_are_not_ordered_against_a_refused_creation_date() {
+        let input = OpportunityUpsert {
+            stage: Some("closedwon".into()),
+            closed_at: Some(at(1)),
+            stage_entered_at: Some(at(29)),
+            ..Default::default()
+        };
+        // Created on the 2nd, closed on the 1st: out of order.
+        assert_eq!(
+            errors(&input, ExternalSystem::Hubspot, Some(at(2))),
+            [
+                (ErrorCode::OutOfOrder, "closedAt".to_owned()),
+                (ErrorCode::InFuture, "stageEnteredAt".to_owned()),
+            ]
+        );
+        // A refused creation date: only what needs no creation date.
+        assert_eq!(
+            errors(&input, ExternalSystem::Hubspot, None),
+            [(ErrorCode::InFuture, "stageEnteredAt".to_owned())]
+        );
     }
 }
