@@ -41,7 +41,13 @@ const HUBSPOT: &[Column] = &[
         key: "email",
         headers: &["Email", "Email Address"],
         field: "email",
-        note: "required for a new lead",
+        note: "optional; matches a lead without a HubSpot id that has it",
+    },
+    Column {
+        key: "phone",
+        headers: &["Phone Number", "Phone"],
+        field: "phone",
+        note: "",
     },
     Column {
         key: "first_name",
@@ -168,7 +174,13 @@ const SALESFORCE: &[Column] = &[
         key: "email",
         headers: &["Email"],
         field: "email",
-        note: "required for a new lead",
+        note: "optional; matches a lead without a Salesforce id that has it",
+    },
+    Column {
+        key: "phone",
+        headers: &["Phone"],
+        field: "phone",
+        note: "",
     },
     Column {
         key: "first_name",
@@ -262,7 +274,8 @@ impl Object for Leads {
             })
             .transpose()?;
         let fields = LeadPatch {
-            email: row.get("email").map(str::to_owned),
+            email: row.text("email"),
+            phone: row.text("phone"),
             first_name: row.text("first_name"),
             last_name: row.text("last_name"),
             job_title: row.text("job_title"),

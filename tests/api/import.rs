@@ -529,8 +529,12 @@ async fn a_mapping_file_renames_columns_and_adds_stage_and_source_values(app: Te
     assert!(s.failed_file.is_none());
     let one = lead_of(&app, ExternalSystem::Salesforce, "L1").await;
     assert_eq!(
-        (one.email.as_str(), one.stage, one.source),
-        ("one@example.org", LeadStage::Sal, Channel::OrganicSearch)
+        (one.email.as_deref(), one.stage, one.source),
+        (
+            Some("one@example.org"),
+            LeadStage::Sal,
+            Channel::OrganicSearch
+        )
     );
     assert_eq!(
         lead_of(&app, ExternalSystem::Salesforce, "L2").await.source,
