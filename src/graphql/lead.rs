@@ -309,7 +309,8 @@ pub enum LeadOrderField {
     CreatedAt,
     /// Last update.
     UpdatedAt,
-    /// Email (needs the right to read personal data).
+    /// Email (needs the right to read personal data); leads without one
+    /// come last in ascending order, first in descending order.
     Email,
     /// Fit score.
     FitScore,
