@@ -16,9 +16,12 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     /// When the row was last updated.
     pub updated_at: DateTimeUtc,
-    /// Email address.
+    /// Email address, trimmed and lower case; `None` when the source had none.
     #[sea_orm(column_type = "String(StringLen::N(320))")]
-    pub email: String,
+    pub email: Option<String>,
+    /// Phone number as given (personal data).
+    #[sea_orm(column_type = "String(StringLen::N(50))")]
+    pub phone: Option<String>,
     /// First name.
     #[sea_orm(column_type = "String(StringLen::N(200))")]
     pub first_name: Option<String>,

@@ -15,6 +15,7 @@ mod m20261202_000009_add_kpi_indexes;
 mod m20261202_000010_add_kpi_covering_indexes;
 mod m20261204_000011_add_dashboard_indexes;
 mod m20261205_000012_create_idempotency_keys;
+mod m20261207_000013_make_lead_email_optional_and_add_phone;
 
 /// All migrations, in the order they run.
 pub struct Migrator;
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000010_add_kpi_covering_indexes::Migration),
             Box::new(m20261204_000011_add_dashboard_indexes::Migration),
             Box::new(m20261205_000012_create_idempotency_keys::Migration),
+            Box::new(m20261207_000013_make_lead_email_optional_and_add_phone::Migration),
         ]
     }
 }

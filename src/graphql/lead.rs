@@ -1,4 +1,4 @@
-//! Leads in the API. Names, email, job title and rejection notes are
+//! Leads in the API. Names, email, phone, job title and rejection notes are
 //! personal data: REPORTING gets FORBIDDEN on them by every path.
 
 use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject};
@@ -35,9 +35,17 @@ impl Lead {
     pub async fn id(&self) -> ID {
         global_id(ObjectType::Lead, self.0.id)
     }
-    /// Email address, lower case. Personal data: null with FORBIDDEN for REPORTING.
+    /// Email address, trimmed and lower case; null when the lead has none
+    /// (it then has a name or an external id). No two live leads share one:
+    /// a lead is matched by its email (when it has one) and by its external
+    /// ids. Personal data: null with FORBIDDEN for REPORTING.
     async fn email(&self, ctx: &Context<'_>) -> Result<Option<&str>> {
-        personal(ctx, Some(self.0.email.as_str()))
+        personal(ctx, self.0.email.as_deref())
+    }
+    /// Phone number as given (extension included). Personal data: null
+    /// with FORBIDDEN for REPORTING.
+    async fn phone(&self, ctx: &Context<'_>) -> Result<Option<&str>> {
+        personal(ctx, self.0.phone.as_deref())
     }
     /// First name. Personal data.
     async fn first_name(&self, ctx: &Context<'_>) -> Result<Option<&str>> {
@@ -301,7 +309,8 @@ pub enum LeadOrderField {
     CreatedAt,
     /// Last update.
     UpdatedAt,
-    /// Email (needs the right to read personal data).
+    /// Email (needs the right to read personal data); leads without one
+    /// come last in ascending order, first in descending order.
     Email,
     /// Fit score.
     FitScore,
@@ -417,8 +426,13 @@ impl LeadQuery {
 /// Input of `createLead`. The lead starts in stage NEW.
 #[derive(InputObject)]
 pub struct CreateLeadInput {
-    /// Email address.
-    pub email: String,
+    /// Email address; required when neither `firstName` nor `lastName` is
+    /// given. Another live lead's email is TAKEN (case and spaces ignored),
+    /// naming that lead.
+    pub email: Option<String>,
+    /// Phone number: at most 50 characters, digits, spaces, `+ ( ) - . /`
+    /// and an extension (`x12`, `ext. 12`).
+    pub phone: Option<String>,
     /// First name.
     pub first_name: Option<String>,
     /// Last name.
@@ -449,8 +463,11 @@ pub struct UpdateLeadInput {
     pub id: ID,
     /// Refuse the change with CONFLICT unless the lead is at this version.
     pub expected_version: Option<i32>,
-    /// Email address.
-    pub email: Option<String>,
+    /// Email address; another live lead's is TAKEN. `null` clears it while
+    /// the lead keeps a name or an external id.
+    pub email: MaybeUndefined<String>,
+    /// Phone number (rules as in `createLead`).
+    pub phone: MaybeUndefined<String>,
     /// First name.
     pub first_name: MaybeUndefined<String>,
     /// Last name.
@@ -524,6 +541,7 @@ impl LeadMutation {
         let result = async {
             let fields = LeadFields {
                 email: Some(input.email),
+                phone: Some(input.phone),
                 first_name: Some(input.first_name),
                 last_name: Some(input.last_name),
                 job_title: Some(input.job_title),
@@ -561,7 +579,8 @@ impl LeadMutation {
         let id = decode_arg_id(&input.id, ObjectType::Lead, "input.id")?;
         let result = async {
             let fields = LeadFields {
-                email: input.email,
+                email: input.email.into(),
+                phone: input.phone.into(),
                 first_name: input.first_name.into(),
                 last_name: input.last_name.into(),
                 job_title: input.job_title.into(),

@@ -44,7 +44,13 @@ const HUBSPOT: &[Column] = &[
         key: "email",
         headers: &["Email", "Email Address"],
         field: "email",
-        note: "required for a new lead",
+        note: "optional; matches a lead without a HubSpot id that has it",
+    },
+    Column {
+        key: "phone",
+        headers: &["Phone Number", "Phone"],
+        field: "phone",
+        note: "",
     },
     Column {
         key: "first_name",
@@ -177,7 +183,13 @@ const SALESFORCE: &[Column] = &[
         key: "email",
         headers: &["Email"],
         field: "email",
-        note: "required for a new lead",
+        note: "optional; matches a lead without a Salesforce id that has it",
+    },
+    Column {
+        key: "phone",
+        headers: &["Phone"],
+        field: "phone",
+        note: "",
     },
     Column {
         key: "first_name",
@@ -330,7 +342,8 @@ impl Object for Leads {
         let owner_id = bad.take(row.owner("owner"));
         let created_at = bad.take(row.date("created_at"));
         let fields = LeadPatch {
-            email: row.get("email").map(str::to_owned),
+            email: row.text("email"),
+            phone: row.text("phone"),
             first_name: row.text("first_name"),
             last_name: row.text("last_name"),
             job_title: row.text("job_title"),

@@ -4,19 +4,23 @@
 //! Stage moves belong to the lifecycle; creating a lead records its entry
 //! into NEW as the first stage change.
 
+use std::collections::HashMap;
+
 use entity::{
     activity,
-    enums::{Channel, LeadStage, SlaStatus},
+    enums::{Channel, LeadStage, ObjectType, SlaStatus},
     lead,
 };
 use sea_orm::{
     ActiveValue::Set,
-    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, QueryFilter, Select,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, QueryFilter,
+    QuerySelect, Select, Statement,
     sea_query::{Expr, ExprTrait, Query},
 };
 use uuid::Uuid;
 
 use super::{
+    external_ids,
     filters::{TimeRange, in_range, text_search},
     links,
     pagination::{KeyOf, Page, PageRequest, SortKey, SortValue, paginate},
@@ -27,8 +31,11 @@ use super::{
 use crate::{
     auth::{Action, Viewer},
     db::begin_write,
-    domain::{records::LeadPatch, stage_move::StageMove},
-    error::AppResult,
+    domain::{
+        records::{LeadPatch, lead::NO_IDENTITY},
+        stage_move::StageMove,
+    },
+    error::{AppResult, UserErrorCode},
 };
 
 /// Which leads to list. All given conditions must hold.
@@ -86,7 +93,8 @@ fn sort_key(sort: LeadSort, descending: bool) -> SortKey<lead::Entity> {
             (SortValue::Time(m.updated_at), m.id)
         }),
         LeadSort::Email => ("EMAIL", C::Email, |m| {
-            (SortValue::Text(m.email.clone()), m.id)
+            let email = m.email.clone().map_or(SortValue::Null, SortValue::Text);
+            (email, m.id)
         }),
         LeadSort::FitScore => ("FIT_SCORE", C::FitScore, |m| {
             (SortValue::Int(m.fit_score.into()), m.id)
@@ -178,15 +186,108 @@ pub async fn list(
 /// The fields of a lead a caller may set, with their rules.
 pub type LeadFields = LeadPatch;
 
-/// Validates and normalises the fields, checking the records they link.
+/// Validates and normalises the fields, checking the records they link
+/// and that no other live lead (`current` is the one edited) has the email.
 async fn validate(
     db: &impl ConnectionTrait,
     fields: LeadFields,
-    creating: bool,
+    current: Option<&lead::Model>,
 ) -> AppResult<LeadFields> {
-    let mut checked = fields.validate(creating);
+    let mut checked = fields.validate(current.is_none(), false);
     links::check(db, checked.patch.links(), &mut checked.errors).await?;
+    if let Some(row) = current
+        && !checked.patch.identifies(row)
+        && external_ids::of_records(db, ObjectType::Lead, &[row.id])
+            .await?
+            .is_empty()
+    {
+        checked
+            .errors
+            .add("email", UserErrorCode::Required, NO_IDENTITY);
+    }
+    if let Some(Some(email)) = &checked.patch.email
+        && current.and_then(|c| c.email.as_ref()) != Some(email)
+    {
+        if let Some(holder) = email_holders(db, std::slice::from_ref(email))
+            .await?
+            .get(email)
+            .filter(|id| Some(**id) != current.map(|c| c.id))
+        {
+            checked
+                .errors
+                .add("email", UserErrorCode::Taken, email_taken(email, *holder));
+        }
+    }
     checked.finish()
+}
+
+/// The email `fields` give a lead, normalised as validation does, to lock
+/// before any row (every writer takes the email locks first, so a writer
+/// holding a row never waits for an email lock held by one waiting for
+/// that row).
+fn requested_email(fields: &LeadFields) -> Vec<String> {
+    let email = fields.email.clone().flatten();
+    email.map(|e| e.trim().to_lowercase()).into_iter().collect()
+}
+
+/// Seed of the PostgreSQL advisory-lock keys of lead emails (any constant
+/// other writers of advisory locks do not use).
+const EMAIL_LOCK_SEED: i64 = 0x1ead_e3a1;
+
+/// Serialises, until the transaction ends, the writers that give leads
+/// these emails, so two of them cannot both find an email free and both
+/// take it. PostgreSQL takes one transaction-scoped advisory lock per email
+/// (in key order, so two writers cannot deadlock on them); SQLite needs
+/// none, as its write transactions take the database's write lock when
+/// they begin ([`begin_write`]).
+pub(crate) async fn lock_emails(db: &impl ConnectionTrait, emails: &[String]) -> AppResult<()> {
+    if emails.is_empty() || db.get_database_backend() != DbBackend::Postgres {
+        return Ok(());
+    }
+    for part in emails.chunks(1_000) {
+        let rows: Vec<String> = (1..=part.len()).map(|i| format!("(${i}::text)")).collect();
+        let sql = format!(
+            "SELECT pg_advisory_xact_lock(k) FROM (SELECT DISTINCT hashtextextended(e, \
+             {EMAIL_LOCK_SEED}) AS k FROM (VALUES {}) AS v(e) ORDER BY k) AS keys",
+            rows.join(", ")
+        );
+        let values = part.iter().map(|e| e.clone().into());
+        db.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            sql,
+            values,
+        ))
+        .await?;
+    }
+    Ok(())
+}
+
+/// The live leads holding any of `emails` (stored trimmed and lower case),
+/// by email. Should older data hold an email twice, either lead is named.
+pub(crate) async fn email_holders(
+    db: &impl ConnectionTrait,
+    emails: &[String],
+) -> AppResult<HashMap<String, Uuid>> {
+    let mut holders = HashMap::new();
+    for part in emails.chunks(1_000) {
+        let rows: Vec<(Uuid, Option<String>)> = lead::Entity::live()
+            .select_only()
+            .column(lead::Column::Id)
+            .column(lead::Column::Email)
+            .filter(lead::Column::Email.is_in(part.iter().cloned()))
+            .into_tuple()
+            .all(db)
+            .await?;
+        holders.extend(rows.into_iter().filter_map(|(id, e)| e.map(|e| (e, id))));
+    }
+    Ok(holders)
+}
+
+/// The message of an email another live lead has, naming that lead by its
+/// global id.
+pub(crate) fn email_taken(email: &str, holder: Uuid) -> String {
+    let id = crate::graphql::common::global_id(ObjectType::Lead, holder);
+    format!("lead {} already has the email {email}", id.0)
 }
 
 /// Creates a lead in stage NEW and records that stage change.
@@ -198,7 +299,8 @@ pub async fn create(
 ) -> AppResult<lead::Model> {
     viewer.require(Action::CreateLead)?;
     let txn = begin_write(db).await?;
-    let fields = validate(&txn, fields, true).await?;
+    lock_emails(&txn, &requested_email(&fields)).await?;
+    let fields = validate(&txn, fields, None).await?;
     let at = records::now();
     let mut am = lead::ActiveModel {
         stage: Set(LeadStage::New),
@@ -238,10 +340,11 @@ pub async fn update(
 ) -> AppResult<lead::Model> {
     viewer.require(Action::UpdateLead)?;
     let txn = begin_write(db).await?;
+    lock_emails(&txn, &requested_email(&fields)).await?;
     let current = records::lock::<lead::Entity>(&txn, id).await?;
     viewer.require_on(Action::UpdateLead, current.owner_id)?;
     records::check_version("lead", current.version, expected_version)?;
-    let fields = validate(&txn, fields, false).await?;
+    let fields = validate(&txn, fields, Some(&current)).await?;
     let (model, changed) =
         records::update::<lead::Entity>(&txn, Some(viewer.user_id), current, |am| fields.apply(am))
             .await?;

@@ -4,11 +4,15 @@
 //! total and stable under ties. A cursor is the opaque base64 of the last
 //! seen (sort value, id) plus the sort it belongs to; the next page is
 //! `WHERE (col, id) > (value, id)` written out for both engines, which an
-//! index on `(col, id)` serves without an OFFSET scan.
+//! index on `(col, id)` serves without an OFFSET scan. A nullable sort
+//! column puts its NULLs last in ascending order and first in descending
+//! order on both engines (PostgreSQL's default, which SQLite is told), and
+//! its cursors carry [`SortValue::Null`].
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
+use sea_orm::sea_query::NullOrdering;
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, Order, PaginatorTrait, QueryFilter,
     QueryOrder, QuerySelect, Select, Value,
@@ -49,6 +53,8 @@ pub enum SortValue {
     Decimal(Decimal),
     /// Date columns.
     Date(NaiveDate),
+    /// A NULL in a nullable column.
+    Null,
 }
 
 impl From<SortValue> for Value {
@@ -59,6 +65,7 @@ impl From<SortValue> for Value {
             SortValue::Text(s) => Value::String(Some(s)),
             SortValue::Decimal(d) => Value::Decimal(Some(d)),
             SortValue::Date(d) => Value::ChronoDate(Some(d)),
+            SortValue::Null => Value::String(None),
         }
     }
 }
@@ -145,16 +152,41 @@ pub fn page_size(page: &PageRequest) -> AppResult<(u64, bool)> {
 impl<E: EntityTrait> SortKey<E> {
     /// Rows strictly after (`forward`) or before the key in this order.
     fn beyond(&self, (value, id): (SortValue, Uuid), forward: bool) -> Condition {
-        let value: Value = value.into();
         let greater = forward != self.descending;
-        let (col_cmp, id_cmp) = if greater {
-            (self.column.gt(value.clone()), self.id_column.gt(id))
+        let (col, id_col) = (self.column, self.id_column);
+        let id_cmp = if greater {
+            id_col.gt(id)
         } else {
-            (self.column.lt(value.clone()), self.id_column.lt(id))
+            id_col.lt(id)
         };
-        Condition::any()
+        if value == SortValue::Null {
+            // NULLs sort above every value: beyond a NULL upward are the
+            // NULLs with a greater id; downward, every value and the NULLs
+            // with a smaller id.
+            let nulls = Condition::all().add(col.is_null()).add(id_cmp);
+            return match greater {
+                true => nulls,
+                false => Condition::any().add(col.is_not_null()).add(nulls),
+            };
+        }
+        let value: Value = value.into();
+        let col_cmp = if greater {
+            col.gt(value.clone())
+        } else {
+            col.lt(value.clone())
+        };
+        let mut cond = Condition::any()
             .add(col_cmp)
-            .add(Condition::all().add(self.column.eq(value)).add(id_cmp))
+            .add(Condition::all().add(col.eq(value)).add(id_cmp));
+        if greater && self.nullable() {
+            cond = cond.add(col.is_null());
+        }
+        cond
+    }
+
+    /// Whether the sort column can hold NULLs.
+    fn nullable(&self) -> bool {
+        self.column.def().is_null()
     }
 }
 
@@ -175,8 +207,15 @@ pub async fn paginate<E: EntityTrait>(
     }
     let ascending = backward == key.descending;
     let order = if ascending { Order::Asc } else { Order::Desc };
+    let nulls = match ascending {
+        true => NullOrdering::Last,
+        false => NullOrdering::First,
+    };
+    let query = match key.nullable() {
+        true => query.order_by_with_nulls(key.column, order.clone(), nulls),
+        false => query.order_by(key.column, order.clone()),
+    };
     let mut rows = query
-        .order_by(key.column, order.clone())
         .order_by(key.id_column, order)
         .limit(size + 1)
         .all(db)

@@ -324,3 +324,283 @@ async fn import_refuses_a_bad_header_line_with_exit_code_1_and_reads_utf16() {
         drop_target(target).await;
     }
 }
+
+/// What one `handoff import` run printed and wrote.
+struct Run {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+    failed: String,
+}
+
+/// Runs `handoff import` on a file of tests/fixtures/exports, writing the
+/// failed rows into `dir`.
+fn import_export(target: &Target, dir: &std::path::Path, file: &str, extra: &[&str]) -> Run {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/exports")
+        .join(file);
+    let (system, object) = file.split_once('/').unwrap();
+    let object = object.trim_end_matches(".csv");
+    let failed = dir.join(format!("{system}-{object}.failed.csv"));
+    let mut args = vec![
+        "import",
+        "--system",
+        system,
+        "--object",
+        object,
+        "--failed",
+        failed.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    args.push(path.to_str().unwrap());
+    let out = handoff(target, &args);
+    Run {
+        code: out.status.code(),
+        stdout: text(&out.stdout),
+        stderr: text(&out.stderr),
+        failed: std::fs::read_to_string(&failed).unwrap_or_default(),
+    }
+}
+
+/// The line numbers and error cells of a failed-rows file.
+fn failures(failed: &str) -> Vec<(u64, String)> {
+    csv::Reader::from_reader(failed.as_bytes())
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            (r[0].parse().unwrap(), r[1].to_owned())
+        })
+        .collect()
+}
+
+/// Each system's exports as they really come (CRLF and LF, UTF-8 BOMs,
+/// multi-line quoted cells, standard picklist values, owners who are not
+/// users, contacts and leads without email, a Salesforce opportunity
+/// export that names its account instead of giving its id), imported with
+/// the binary into a database bootstrapped with `handoff user create` only:
+/// every good row is created, every bad one is in the failed-rows file with
+/// its physical line and all of its errors, and a second import changes
+/// nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_exports_import_into_a_database_bootstrapped_with_user_create_only() {
+    // (file, rows, created, failed: (line, error fragments)).
+    type Expected = (&'static str, usize, usize, Vec<(u64, Vec<&'static str>)>);
+    let files: Vec<Expected> = vec![
+        (
+            "hubspot/companies.csv",
+            5,
+            4,
+            vec![(6, vec!["INVALID (Number of Employees)"])],
+        ),
+        (
+            "hubspot/contacts.csv",
+            6,
+            4,
+            vec![
+                (6, vec!["INVALID (Email)"]),
+                (8, vec!["IN_FUTURE (Create Date)"]),
+            ],
+        ),
+        (
+            "hubspot/deals.csv",
+            4,
+            3,
+            vec![(
+                5,
+                vec![
+                    "OUT_OF_ORDER (Close Date)",
+                    "NOT_FOUND (Associated Contact IDs)",
+                ],
+            )],
+        ),
+        (
+            "salesforce/accounts.csv",
+            4,
+            3,
+            vec![(6, vec!["REQUIRED (Account Name)"])],
+        ),
+        (
+            "salesforce/leads.csv",
+            5,
+            4,
+            vec![(7, vec!["INVALID (Email)"])],
+        ),
+        (
+            "salesforce/opportunities.csv",
+            5,
+            4,
+            vec![(6, vec!["NOT_FOUND (Account Name)"])],
+        ),
+    ];
+    for target in targets().await {
+        let on = match target {
+            Target::Sqlite(_) => "SQLite",
+            Target::Postgres { .. } => "PostgreSQL",
+        };
+        let out = handoff(
+            &target,
+            &[
+                "user",
+                "create",
+                "--email",
+                "sync@example.com",
+                "--name",
+                "CRM import",
+                "--role",
+                "INTEGRATION",
+            ],
+        );
+        assert!(out.status.success(), "{on}: {}", text(&out.stderr));
+        let dir = tempfile::tempdir().unwrap();
+
+        // A dry run checks a file and stores nothing (the import below
+        // creates every good row).
+        let run = import_export(&target, dir.path(), "hubspot/companies.csv", &["--dry-run"]);
+        assert_eq!(run.code, Some(2), "{on}: {}", run.stderr);
+        assert!(
+            run.stdout
+                .contains("5 rows: 4 would be created, 0 updated, 0 unchanged, 1 failed (dry run"),
+            "{on}: {}",
+            run.stdout
+        );
+        assert_eq!(failures(&run.failed).len(), 1, "{on}: {}", run.failed);
+
+        for (file, rows, created, failed) in &files {
+            let run = import_export(&target, dir.path(), file, &[]);
+            let expected = format!(
+                "{rows} rows: {created} created, 0 updated, 0 unchanged, {} failed",
+                failed.len()
+            );
+            assert!(
+                run.stdout.contains(&expected),
+                "{on} {file}: expected {expected:?} in {}\n{}",
+                run.stdout,
+                run.stderr
+            );
+            assert_eq!(run.code, Some(2), "{on} {file}");
+            let got = failures(&run.failed);
+            assert_eq!(
+                got.iter().map(|(line, _)| *line).collect::<Vec<_>>(),
+                failed.iter().map(|(line, _)| *line).collect::<Vec<_>>(),
+                "{on} {file}: {}",
+                run.failed
+            );
+            for ((_, error), (line, fragments)) in got.iter().zip(failed) {
+                for fragment in fragments {
+                    assert!(
+                        error.contains(fragment),
+                        "{on} {file} line {line}: {fragment:?} not in {error:?}"
+                    );
+                }
+            }
+            if *file == "hubspot/companies.csv" {
+                assert!(
+                    run.stderr
+                        .contains("owners who are not active Handoff users")
+                        && run.stderr.contains("\"Jordan Lee\" (1 rows)")
+                        && run
+                            .stderr
+                            .contains("\"jordan.lee@oldcrm.example\" (1 rows)"),
+                    "{on}: {}",
+                    run.stderr
+                );
+            }
+            if *file == "salesforce/leads.csv" {
+                assert!(
+                    run.stderr.contains(
+                        "not imported: Industry, No. of Employees and Annual Revenue of leads without a Converted Account ID"
+                    ) && run.stderr.contains("(1 rows)"),
+                    "{on}: {}",
+                    run.stderr
+                );
+            }
+        }
+
+        // Imported again, every file changes nothing.
+        for (file, rows, created, failed) in &files {
+            let run = import_export(&target, dir.path(), file, &[]);
+            let expected = format!(
+                "{rows} rows: 0 created, 0 updated, {created} unchanged, {} failed",
+                failed.len()
+            );
+            assert!(
+                run.stdout.contains(&expected),
+                "{on} {file} again: expected {expected:?} in {}\n{}",
+                run.stdout,
+                run.stderr
+            );
+        }
+
+        // What the standard values and the company facts became.
+        let db = Database::connect(target.url()).await.unwrap();
+        let rows = db
+            .query_all_raw(sea_orm::Statement::from_string(
+                db.get_database_backend(),
+                "SELECT o.name, o.opportunity_type, a.name FROM opportunities o \
+                 JOIN accounts a ON a.id = o.account_id ORDER BY o.name",
+            ))
+            .await
+            .unwrap();
+        let deals: Vec<(String, String, String)> = rows
+            .iter()
+            .map(|r| {
+                (
+                    r.try_get_by_index::<String>(0).unwrap(),
+                    r.try_get_by_index::<String>(1).unwrap(),
+                    r.try_get_by_index::<String>(2).unwrap(),
+                )
+            })
+            .filter(|(name, _, _)| name.contains(" - "))
+            .collect();
+        assert_eq!(
+            deals,
+            [
+                ("Corvid Security - Downgrade", "RENEWAL", "Corvid Security"),
+                (
+                    "Corvid Security - SOC rollout",
+                    "NEW_BUSINESS",
+                    "Corvid Security"
+                ),
+                ("Meridian Bank - Upgrade", "EXPANSION", "Meridian Bank"),
+                (
+                    "Solstice Energy - Replacement",
+                    "RENEWAL",
+                    "Solstice Energy"
+                ),
+            ]
+            .map(|(a, b, c)| (a.to_owned(), b.to_owned(), c.to_owned())),
+            "{on}"
+        );
+        let meridian = db
+            .query_one_raw(sea_orm::Statement::from_string(
+                db.get_database_backend(),
+                "SELECT industry, employee_count FROM accounts WHERE name = 'Meridian Bank'",
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (
+                meridian.try_get_by_index::<Option<String>>(0).unwrap(),
+                meridian.try_get_by_index::<Option<i32>>(1).unwrap()
+            ),
+            (Some("Banking".to_owned()), Some(12_000)),
+            "{on}: a lead's company facts fill its account's gaps"
+        );
+        let corvid = db
+            .query_one_raw(sea_orm::Statement::from_string(
+                db.get_database_backend(),
+                "SELECT employee_count FROM accounts WHERE name = 'Corvid Security'",
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            corvid.try_get_by_index::<Option<i32>>(0).unwrap(),
+            Some(780),
+            "{on}: and never overwrite its own"
+        );
+        db.close().await.unwrap();
+        drop_target(target).await;
+    }
+}

@@ -21,6 +21,7 @@ mod idempotency;
 mod import;
 mod import_files;
 mod kpis;
+mod lead_identity;
 mod leads;
 mod lifecycle;
 mod limits;

@@ -217,7 +217,7 @@ async fn one_bad_record_fails_alone_with_its_field_and_index(app: TestApp) {
         { "externalId": "stage", "email": "s@ok.example", "stage": "Working" },
         { "externalId": "bad-id", "email": "i@ok.example", "accountId": "bm90LWFuLWlk" },
         { "externalId": "  ", "email": "blank@ok.example" },
-        { "externalId": "no-email" },
+        { "externalId": "taken", "email": " ONE@ok.example" },
         { "externalId": "ok-2", "email": "two@ok.example", "source": "EVENT" }
     ]);
     let done = upsert_leads(&app, "SALESFORCE", batch).await;
@@ -245,7 +245,7 @@ async fn one_bad_record_fails_alone_with_its_field_and_index(app: TestApp) {
             (6, "UNKNOWN_STAGE".into(), json!("stage")),
             (7, "INVALID".into(), json!("accountId")),
             (8, "REQUIRED".into(), json!("externalId")),
-            (9, "REQUIRED".into(), json!("email")),
+            (9, "TAKEN".into(), json!("email")),
         ],
         "{done}"
     );

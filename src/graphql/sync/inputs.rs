@@ -44,8 +44,15 @@ pub struct LeadUpsertInput {
     /// Refuse with CONFLICT (in this record's result) unless the lead is at
     /// this version.
     pub expected_version: Option<i32>,
-    /// Email address; required to create a lead.
-    pub email: Option<String>,
+    /// Email address (optional: the external id identifies the lead). An
+    /// unknown external id whose email a live lead without an id in the
+    /// batch's system has matches that lead, which takes the id (UPDATED);
+    /// an email another live lead has is otherwise TAKEN, naming it.
+    /// `null` clears it.
+    pub email: MaybeUndefined<String>,
+    /// Phone number: at most 50 characters, digits, spaces, `+ ( ) - . /`
+    /// and an extension (`x12`, `ext. 12`). Personal data.
+    pub phone: MaybeUndefined<String>,
     /// First name.
     pub first_name: MaybeUndefined<String>,
     /// Last name.
@@ -431,7 +438,8 @@ pub(super) fn lead_upsert(l: LeadUpsertInput) -> Result<LeadUpsert, RecordErrors
             l.owner_external_id,
             l.owner_email,
         )),
-        email: l.email,
+        email: l.email.into(),
+        phone: l.phone.into(),
         first_name: l.first_name.into(),
         last_name: l.last_name.into(),
         job_title: l.job_title.into(),

@@ -12,15 +12,16 @@
 //! Synced moves do not start SLA clocks and send no live events: they
 //! record history that happened in the source system.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use entity::{
-    enums::{Channel, ExternalSystem, LeadStage},
+    enums::{Channel, ExternalSystem, LeadStage, ObjectType},
     lead,
 };
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    QuerySelect,
 };
 use uuid::Uuid;
 
@@ -39,8 +40,8 @@ use crate::{
     },
     error::AppResult,
     services::{
-        external_ids::ExternalKey,
-        records,
+        external_ids::{self, ExternalKey},
+        leads, records,
         scoring::{self, Scope},
     },
 };
@@ -112,6 +113,12 @@ async fn write_chunk(
         .iter()
         .map(|(_, i)| ExternalKey::new(system, i.external_id.trim()))
         .collect();
+    // The email locks come before any row lock, as in createLead.
+    let emails: Vec<String> = chunk
+        .iter()
+        .filter_map(|(_, i)| new_email(i, None))
+        .collect();
+    leads::lock_emails(&txn, &emails).await?;
     let (known, mut current) = current_of::<lead::Entity>(&txn, &keys).await?;
     let refs = Links::load(
         &txn,
@@ -137,12 +144,27 @@ async fn write_chunk(
         None => HashMap::new(),
     };
 
+    let mut holders = EmailHolders::load(&txn, system, &emails).await?;
+    let mut claimed = HashMap::new();
+
     let mut writes = Writes::<lead::Entity>::new(Some(actor), now);
     let mut results = Vec::with_capacity(chunk.len());
     let mut touched = Vec::new();
     let mut qualifying = Vec::new();
     for ((index, mut input), key) in chunk.into_iter().zip(keys) {
-        let existing = known.get(&key).and_then(|id| current.remove(id));
+        let mut existing = known.get(&key).and_then(|id| current.remove(id));
+        let email = new_email(&input, existing.as_ref());
+        let mut adopted = false;
+        if let Some(email) = &email {
+            match holders.matched(email, existing.as_ref(), &claimed) {
+                Ok(Some(lead)) => (existing, adopted) = (Some(lead), true),
+                Ok(None) => {}
+                Err(error) => {
+                    results.push(failure(index, key.id, error));
+                    continue;
+                }
+            }
+        }
         let plan = match plan(&mut input, existing.as_ref(), system, now, &refs) {
             Ok(plan) => plan,
             Err(errors) => {
@@ -199,12 +221,14 @@ async fn write_chunk(
             }
             Some(lead) => {
                 let (id, version) = (lead.id, lead.version);
-                let changed = writes
-                    .update(&txn, lead, |am| {
-                        apply(am, &fields, input.created_at, &moves.state);
-                        am.deleted_at.set_if_not_equals(None);
-                    })
-                    .await?;
+                let patch = |am: &mut lead::ActiveModel| {
+                    apply(am, &fields, input.created_at, &moves.state);
+                    am.deleted_at.set_if_not_equals(None);
+                };
+                let changed = match adopted {
+                    true => Some(writes.adopt(&txn, lead, key.clone(), patch).await?),
+                    false => writes.update(&txn, lead, patch).await?,
+                };
                 for m in &moves.changes {
                     writes.stage_move(m.stage_move(id, Some(actor)));
                 }
@@ -214,6 +238,9 @@ async fn write_chunk(
                 updated(id, version, changed)
             }
         };
+        if let Some(email) = email {
+            claimed.insert(email, written.id);
+        }
         results.push(success(index, key.id, written, warnings));
     }
     writes.flush(&txn).await?;
@@ -260,6 +287,81 @@ async fn write_chunk(
     }
     mode.finish(txn).await?;
     Ok(results)
+}
+
+/// The email a record gives its lead, normalised as validation does,
+/// when it is not the one the lead has.
+fn new_email(input: &LeadUpsert, current: Option<&lead::Model>) -> Option<String> {
+    let email = input.fields.email.clone().flatten()?.trim().to_lowercase();
+    let unchanged = current.is_some_and(|l| l.email.as_ref() == Some(&email));
+    (!email.is_empty() && !unchanged).then_some(email)
+}
+
+/// The live leads holding the emails a chunk's records bring (their rows
+/// locked), and which of them already have an id in the batch's system.
+struct EmailHolders {
+    by_email: HashMap<String, Uuid>,
+    rows: HashMap<Uuid, lead::Model>,
+    in_system: HashSet<Uuid>,
+}
+
+impl EmailHolders {
+    async fn load(
+        txn: &impl ConnectionTrait,
+        system: ExternalSystem,
+        emails: &[String],
+    ) -> AppResult<Self> {
+        let by_email = leads::email_holders(txn, emails).await?;
+        let ids: Vec<Uuid> = by_email.values().copied().collect();
+        let rows = match ids.is_empty() {
+            true => HashMap::new(),
+            false => lead::Entity::find()
+                .filter(lead::Column::Id.is_in(ids.iter().copied()))
+                .lock_exclusive()
+                .all(txn)
+                .await?
+                .into_iter()
+                .map(|m| (m.id, m))
+                .collect(),
+        };
+        let in_system = external_ids::of_records(txn, ObjectType::Lead, &ids)
+            .await?
+            .into_iter()
+            .filter(|(_, keys)| keys.iter().any(|k| k.system == system))
+            .map(|(id, _)| id)
+            .collect();
+        Ok(Self {
+            by_email,
+            rows,
+            in_system,
+        })
+    }
+
+    /// The duplicate rule for a record giving its lead (`own`, none when
+    /// its external id is new) `email`: another live lead with the email
+    /// is TAKEN, unless the record's id is new and that lead has no id in
+    /// the system yet, in which case the record is that lead (returned,
+    /// to be adopted). `claimed` holds the emails earlier records of the
+    /// chunk gave their leads.
+    fn matched(
+        &mut self,
+        email: &str,
+        own: Option<&lead::Model>,
+        claimed: &HashMap<String, Uuid>,
+    ) -> Result<Option<lead::Model>, RecordError> {
+        let own = own.map(|l| l.id);
+        let taken =
+            |id: Uuid| RecordError::on("email", ErrorCode::Taken, leads::email_taken(email, id));
+        if let Some(id) = claimed.get(email).filter(|id| Some(**id) != own) {
+            return Err(taken(*id));
+        }
+        match self.by_email.get(email).copied() {
+            None => Ok(None),
+            Some(holder) if Some(holder) == own => Ok(None),
+            Some(holder) if own.is_some() || self.in_system.contains(&holder) => Err(taken(holder)),
+            Some(holder) => Ok(self.rows.remove(&holder)),
+        }
+    }
 }
 
 /// A lead's stage columns after the synced moves.
@@ -317,9 +419,11 @@ fn plan(
     if current.is_none() {
         fields.source.get_or_insert(Channel::Other);
     }
-    let fields = checked(&mut found, fields.validate(current.is_none()), |patch| {
-        patch.resolve_all(|link, r| refs.resolve(link, &r))
-    });
+    let fields = checked(
+        &mut found,
+        fields.validate(current.is_none(), true),
+        |patch| patch.resolve_all(|link, r| refs.resolve(link, &r)),
+    );
     // A refused `createdAt` dates nothing: the order of the stage dates
     // against it cannot be checked.
     let created_at = match input.created_at {
@@ -618,7 +722,8 @@ mod tests {
             id: Uuid::nil(),
             created_at: at(1),
             updated_at: at(1),
-            email: "x@example.com".into(),
+            email: Some("x@example.com".into()),
+            phone: None,
             first_name: None,
             last_name: None,
             job_title: None,

@@ -67,11 +67,43 @@ impl<E: Record> Writes<E> {
         current: E::Model,
         patch: impl FnOnce(&mut E::ActiveModel),
     ) -> AppResult<Option<i32>> {
+        self.write(txn, current, None, patch).await
+    }
+
+    /// Attaches `key` to the existing record `current` (matched another
+    /// way than by it) and writes `patch`, as [`Self::update`] does; the
+    /// version goes up and the log records `externalIds` even when no
+    /// column changes.
+    pub(super) async fn adopt(
+        &mut self,
+        txn: &impl ConnectionTrait,
+        current: E::Model,
+        key: ExternalKey,
+        patch: impl FnOnce(&mut E::ActiveModel),
+    ) -> AppResult<i32> {
+        let version = E::version_of(&current) + 1;
+        Ok(self
+            .write(txn, current, Some(key), patch)
+            .await?
+            .unwrap_or(version))
+    }
+
+    async fn write(
+        &mut self,
+        txn: &impl ConnectionTrait,
+        current: E::Model,
+        adopted: Option<ExternalKey>,
+        patch: impl FnOnce(&mut E::ActiveModel),
+    ) -> AppResult<Option<i32>> {
         let id = E::id_of(&current);
         let version = E::version_of(&current) + 1;
         let mut am = current.into_active_model();
         patch(&mut am);
-        let fields = records::set_fields(&am);
+        let mut fields = records::set_fields(&am);
+        if let Some(key) = adopted {
+            self.external_ids.push((key, id));
+            fields.push("externalIds".into());
+        }
         if fields.is_empty() {
             return Ok(None);
         }
