@@ -536,7 +536,7 @@ async fn real_exports_import_into_a_database_bootstrapped_with_user_create_only(
         let rows = db
             .query_all_raw(sea_orm::Statement::from_string(
                 db.get_database_backend(),
-                "SELECT o.name, o.opportunity_type, a.name FROM opportunities o \
+                "SELECT o.name, o.\"type\", a.name FROM opportunities o \
                  JOIN accounts a ON a.id = o.account_id ORDER BY o.name",
             ))
             .await
