@@ -207,16 +207,14 @@ async fn validate(
     }
     if let Some(Some(email)) = &checked.patch.email
         && current.and_then(|c| c.email.as_ref()) != Some(email)
-    {
-        if let Some(holder) = email_holders(db, std::slice::from_ref(email))
+        && let Some(holder) = email_holders(db, std::slice::from_ref(email))
             .await?
             .get(email)
             .filter(|id| Some(**id) != current.map(|c| c.id))
-        {
-            checked
-                .errors
-                .add("email", UserErrorCode::Taken, email_taken(email, *holder));
-        }
+    {
+        checked
+            .errors
+            .add("email", UserErrorCode::Taken, email_taken(email, *holder));
     }
     checked.finish()
 }

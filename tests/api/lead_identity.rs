@@ -9,7 +9,7 @@ use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{Value, json};
 use test_macros::db_test;
 
-use crate::common::TestApp;
+use crate::common::{TestApp, eventually};
 
 const CREATE: &str = "mutation($i: CreateLeadInput!) { createLead(input: $i) { lead { id email phone firstName lastName } userErrors { field message code } } }";
 const UPDATE: &str = "mutation($i: UpdateLeadInput!) { updateLead(input: $i) { lead { id email phone version } userErrors { field message code } } }";
@@ -307,7 +307,7 @@ async fn reporting_gets_no_phone_by_any_path(app: TestApp) {
     let id = app
         .create_lead("ada@example.com", json!({ "phone": "+1 555 0100" }))
         .await;
-    let phone_of = async |role: Role, query: &str| {
+    let read = async |role: Role, query: &str| {
         let (_, body) = app.post(role, query, json!({ "id": id })).await;
         body
     };
@@ -318,15 +318,20 @@ async fn reporting_gets_no_phone_by_any_path(app: TestApp) {
         "query($id: ID!) { node(id: $id) { id ...P } } fragment P on Lead { phone }",
         "query($id: ID!) { changes(first: 10) { nodes { node { ... on Lead { phone } } } } node(id: $id) { id } }",
     ] {
-        let body = phone_of(Reporting, query).await;
+        // The change feed may hold a commit back a moment (behind other
+        // transactions in flight on PostgreSQL): wait until ADMIN sees it.
+        eventually(query, async || {
+            let body = read(Admin, query).await;
+            assert!(body.get("errors").is_none(), "{query}: {body}");
+            body.to_string().contains("+1 555 0100").then_some(())
+        })
+        .await;
+        let body = read(Reporting, query).await;
         assert_eq!(
             body["errors"][0]["extensions"]["code"], "FORBIDDEN",
             "{query}: {body}"
         );
         assert!(!body.to_string().contains("555"), "{query}: {body}");
-        let body = phone_of(Admin, query).await;
-        assert!(body.get("errors").is_none(), "{query}: {body}");
-        assert!(body.to_string().contains("+1 555 0100"), "{query}: {body}");
     }
 }
 
@@ -491,4 +496,46 @@ async fn the_migration_keeps_every_lead_and_goes_down_only_while_all_have_an_ema
     // Down refuses while a lead has no email.
     let err = Migrator::down(&app.db, Some(1)).await.unwrap_err();
     assert!(err.to_string().contains("1 leads have no email"), "{err}");
+}
+
+#[db_test]
+async fn concurrent_creates_and_upserts_of_one_email_make_one_lead(app: TestApp) {
+    let input = json!({ "i": { "email": "race@example.com", "source": "EVENT" } });
+    let creates = (0..4).map(|_| app.post(Marketing, CREATE, input.clone()));
+    let upserts = (0..4).map(|i| {
+        let leads = json!([{ "externalId": format!("hs-{i}"), "email": "RACE@example.com" }]);
+        app.post(
+            Integration,
+            UPSERT,
+            json!({ "i": { "system": "HUBSPOT", "leads": leads } }),
+        )
+    });
+    let (creates, upserts) = tokio::join!(
+        futures_util::future::join_all(creates),
+        futures_util::future::join_all(upserts)
+    );
+    let made = creates
+        .iter()
+        .filter(|(_, b)| b["data"]["createLead"]["lead"].is_object())
+        .count();
+    let created = upserts
+        .iter()
+        .filter(|(_, b)| b["data"]["upsertLeads"]["created"] == 1)
+        .count();
+    let adopted = upserts
+        .iter()
+        .filter(|(_, b)| b["data"]["upsertLeads"]["updated"] == 1)
+        .count();
+    // One writer creates the lead (a createLead or an upsert); if a
+    // createLead won, one upsert adopts it; every other writer is TAKEN.
+    assert_eq!(made + created, 1, "{creates:?} {upserts:?}");
+    assert_eq!(adopted, made, "{upserts:?}");
+    let count = app
+        .gql(
+            Admin,
+            "{ leads(filter: {search: \"race@\"}) { totalCount } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(count["leads"]["totalCount"], 1);
 }
