@@ -165,19 +165,7 @@ impl Object for Accounts {
 
     fn convert(row: &Row<'_>) -> Result<Converted<AccountUpsert>, Vec<RowError>> {
         let mut bad = Unreadable::default();
-        let revenue = bad.take(
-            row.get("annual_revenue")
-                .map(|v| {
-                    values::decimal(v).ok_or_else(|| {
-                        RowError::on(
-                            "INVALID",
-                            &row.header("annual_revenue"),
-                            format!("{v:?} is not an amount"),
-                        )
-                    })
-                })
-                .transpose(),
-        );
+        let revenue = bad.take(row.amount("annual_revenue"));
         let currency = row
             .get("currency")
             .map(str::to_owned)

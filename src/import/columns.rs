@@ -555,6 +555,21 @@ impl<'a> Row<'a> {
             .map_err(|m| RowError::on("INVALID", &self.header(key), m))
     }
 
+    /// An amount cell (thousands separators and currency symbols dropped).
+    pub fn amount(&self, key: &str) -> Result<Option<rust_decimal::Decimal>, RowError> {
+        self.get(key)
+            .map(|v| {
+                values::decimal(v).ok_or_else(|| {
+                    RowError::on(
+                        "INVALID",
+                        &self.header(key),
+                        format!("{v:?} is not an amount"),
+                    )
+                })
+            })
+            .transpose()
+    }
+
     /// A whole-number cell.
     pub fn whole_number(&self, key: &str) -> Result<Option<i32>, RowError> {
         self.get(key)

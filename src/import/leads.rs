@@ -417,19 +417,7 @@ impl Object for Leads {
 /// A Salesforce lead row's company facts, if it has any (cells that
 /// cannot be read are noted in `bad`).
 fn company_facts(row: &Row<'_>, bad: &mut Unreadable) -> Option<AccountPatch<Ref>> {
-    let revenue = bad.take(
-        row.get("annual_revenue")
-            .map(|v| {
-                values::decimal(v).ok_or_else(|| {
-                    RowError::on(
-                        "INVALID",
-                        &row.header("annual_revenue"),
-                        format!("{v:?} is not an amount"),
-                    )
-                })
-            })
-            .transpose(),
-    );
+    let revenue = bad.take(row.amount("annual_revenue"));
     let facts = AccountPatch {
         industry: row.text("industry"),
         employee_count: bad.take(row.whole_number("employee_count")).map(Some),

@@ -194,19 +194,7 @@ impl Object for Opportunities {
     fn convert(row: &Row<'_>) -> Result<Converted<OpportunityUpsert>, Vec<RowError>> {
         let ctx = row.ctx;
         let mut bad = Unreadable::default();
-        let amount = bad.take(
-            row.get("amount")
-                .map(|v| {
-                    values::decimal(v).ok_or_else(|| {
-                        RowError::on(
-                            "INVALID",
-                            &row.header("amount"),
-                            format!("{v:?} is not an amount"),
-                        )
-                    })
-                })
-                .transpose(),
-        );
+        let amount = bad.take(row.amount("amount"));
         let currency = row
             .get("currency")
             .map(str::to_owned)
