@@ -8,7 +8,7 @@ use rand::RngCore;
 use crate::{
     auth::jwt::{JwtAlgorithm, JwtSettings},
     clock::{Clock, SystemClock},
-    http::throttle::ThrottleSettings,
+    http::{cors::AllowedOrigins, documents::TrustedDocuments, throttle::ThrottleSettings},
 };
 
 /// The whole configuration of one server process.
@@ -60,6 +60,15 @@ pub struct Config {
     /// last check is older, and every interval without events. 0 checks
     /// before every event.
     pub ws_recheck_interval: Duration,
+    /// `HANDOFF_CORS_ALLOWED_ORIGINS`: web origins that may call the API
+    /// from a browser, comma-separated, or `*` (default none).
+    pub cors_allowed_origins: AllowedOrigins,
+    /// `HANDOFF_TRUSTED_DOCUMENTS`: a manifest of the only documents roles
+    /// other than ADMIN may run (default none: any document).
+    pub trusted_documents: Option<Arc<TrustedDocuments>>,
+    /// `HANDOFF_SHUTDOWN_GRACE_SECS`: on SIGTERM or Ctrl-C, how long
+    /// in-flight requests may take to finish (default 20).
+    pub shutdown_grace: Duration,
 }
 
 /// Where the embedded default keeps its files when nothing else is said.
@@ -200,6 +209,17 @@ impl Config {
                 "HANDOFF_WS_RECHECK_SECS",
                 crate::http::ws::RECHECK_INTERVAL.as_secs(),
             )?),
+            cors_allowed_origins: AllowedOrigins::parse(
+                &var("HANDOFF_CORS_ALLOWED_ORIGINS").unwrap_or_default(),
+            )
+            .context("HANDOFF_CORS_ALLOWED_ORIGINS")?,
+            trusted_documents: match var("HANDOFF_TRUSTED_DOCUMENTS") {
+                Some(path) => Some(Arc::new(
+                    TrustedDocuments::load(path.as_ref()).context("HANDOFF_TRUSTED_DOCUMENTS")?,
+                )),
+                None => None,
+            },
+            shutdown_grace: Duration::from_secs(parse_var("HANDOFF_SHUTDOWN_GRACE_SECS", 20u64)?),
         })
     }
 
@@ -223,6 +243,9 @@ impl Config {
             pg_parallel_workers: 0,
             sla_sweep_interval: Duration::from_secs(60),
             ws_recheck_interval: crate::http::ws::RECHECK_INTERVAL,
+            cors_allowed_origins: AllowedOrigins::None,
+            trusted_documents: None,
+            shutdown_grace: Duration::from_secs(20),
         })
     }
 }

@@ -19,11 +19,14 @@ pub mod http;
 pub mod import;
 pub mod services;
 
-use std::{net::SocketAddr, sync::Arc, time::Duration};
+use std::{future::IntoFuture, net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::Context;
 use sea_orm::DatabaseConnection;
-use tokio::{net::TcpListener, sync::oneshot};
+use tokio::{
+    net::TcpListener,
+    sync::{mpsc, oneshot, watch},
+};
 
 use crate::{
     clock::Clock,
@@ -37,6 +40,9 @@ pub struct Application {
     listener: TcpListener,
     state: AppState,
     sla_sweep_interval: Duration,
+    shutdown_grace: Duration,
+    closing: watch::Sender<bool>,
+    in_flight: mpsc::Receiver<()>,
 }
 
 impl Application {
@@ -47,6 +53,8 @@ impl Application {
             introspection: config.introspection,
             field_suggestions: config.field_suggestions,
         };
+        let (closing, closing_rx) = watch::channel(false);
+        let (in_flight_tx, in_flight) = mpsc::channel(1);
         let state = AppState {
             schema: build_schema(Some(db.clone()), options, MAX_DEPTH),
             introspection_schema: build_schema(Some(db.clone()), options, MAX_INTROSPECTION_DEPTH),
@@ -63,6 +71,12 @@ impl Application {
             max_response_bytes: config.max_response_bytes,
             ws_recheck_interval: config.ws_recheck_interval,
             clock: config.clock.clone(),
+            cors: Arc::new(config.cors_allowed_origins.clone()),
+            documents: Arc::new(http::documents::Documents::new(
+                config.trusted_documents.clone(),
+            )),
+            closing: closing_rx,
+            in_flight: in_flight_tx,
         };
         let listener = TcpListener::bind(config.bind)
             .await
@@ -71,6 +85,9 @@ impl Application {
             listener,
             state,
             sla_sweep_interval: config.sla_sweep_interval,
+            shutdown_grace: config.shutdown_grace,
+            closing,
+            in_flight,
         })
     }
 
@@ -79,35 +96,82 @@ impl Application {
         Ok(self.listener.local_addr()?)
     }
 
-    /// Serves until `shutdown` resolves, then finishes in-flight requests.
-    /// Meanwhile, unless its interval is 0, the SLA sweep runs in the
-    /// background; it stops with the server (finishing a sweep in progress).
+    /// Serves until `shutdown` resolves, then stops accepting connections,
+    /// closes open sockets with 1001 (going away) and lets in-flight
+    /// requests finish, for at most the shutdown grace period
+    /// (`HANDOFF_SHUTDOWN_GRACE_SECS`). Meanwhile, unless its interval is 0,
+    /// the SLA sweep runs in the background; it stops with the server
+    /// (finishing a sweep in progress).
     pub async fn run_until(
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
+        let Self {
+            listener,
+            state,
+            sla_sweep_interval,
+            shutdown_grace,
+            closing,
+            mut in_flight,
+        } = self;
         // Dropping `stop` (when `shutdown` resolves, or when serving ends
         // for any other reason) stops the sweeper.
         let (stop, stopped) = oneshot::channel::<()>();
-        let sweeper = (!self.sla_sweep_interval.is_zero()).then(|| {
+        let sweeper = (!sla_sweep_interval.is_zero()).then(|| {
             // The first sweep is due one interval after this point, which
             // precedes serving any request.
-            let first = self.state.clock.now() + self.sla_sweep_interval;
+            let first = state.clock.now() + sla_sweep_interval;
             tokio::spawn(sweep_sla(
-                self.state.db.clone(),
-                self.state.clock.clone(),
+                state.db.clone(),
+                state.clock.clone(),
                 first,
-                self.sla_sweep_interval,
+                sla_sweep_interval,
                 stopped,
             ))
         });
-        let served = axum::serve(self.listener, http::router(self.state))
+        let (signalled, on_signal) = oneshot::channel::<()>();
+        let serve = axum::serve(listener, http::router(state))
             .with_graceful_shutdown(async move {
                 shutdown.await;
                 drop(stop);
+                closing.send_replace(true);
+                let _ = signalled.send(());
             })
+            .into_future();
+        let mut serve = Box::pin(serve);
+        // The grace period runs from the signal; serving ends when every
+        // HTTP connection is done, or when it is over.
+        let grace_over = async {
+            if on_signal.await.is_err() {
+                // Serving ended without a signal.
+                std::future::pending::<()>().await;
+            }
+            tokio::time::Instant::now() + shutdown_grace
+        };
+        tokio::pin!(grace_over);
+        let (served, deadline) = tokio::select! {
+            served = &mut serve => (served.context("serving HTTP"), None),
+            deadline = &mut grace_over => {
+                tokio::select! {
+                    served = &mut serve => (served.context("serving HTTP"), Some(deadline)),
+                    () = tokio::time::sleep_until(deadline) => {
+                        tracing::warn!("shutdown grace period over: dropping open HTTP connections");
+                        (Ok(()), Some(deadline))
+                    }
+                }
+            }
+        };
+        // The router's own copy of the state goes with it.
+        drop(serve);
+        // Sockets and detached requests outlive their HTTP connection:
+        // each holds `in_flight` until it is done.
+        let deadline = deadline.unwrap_or_else(|| tokio::time::Instant::now() + shutdown_grace);
+        if tokio::time::timeout_at(deadline, in_flight.recv())
             .await
-            .context("serving HTTP");
+            .is_err()
+        {
+            tracing::warn!("shutdown grace period over: dropping open sockets and requests");
+        }
         if let Some(sweeper) = sweeper
             && let Err(e) = sweeper.await
         {

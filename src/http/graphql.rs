@@ -24,7 +24,7 @@ use async_graphql::{
 };
 use axum::{
     body::Bytes,
-    extract::{RawQuery, State, rejection::BytesRejection},
+    extract::{Query, RawQuery, State, rejection::BytesRejection},
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{Html, IntoResponse, Response as HttpResponse},
 };
@@ -32,7 +32,7 @@ use futures_util::FutureExt;
 use serde_json::json;
 use tokio::time::Instant;
 
-use super::{AppState, idempotency};
+use super::{AppState, documents, idempotency};
 use crate::{
     auth::Viewer,
     error::AppError,
@@ -54,6 +54,16 @@ pub async fn post(
     body: Result<Bytes, BytesRejection>,
 ) -> HttpResponse {
     let request_id = request_id(&headers);
+    let media = MediaType::negotiate(&headers);
+    media.answer(post_inner(state, headers, body, request_id).await)
+}
+
+async fn post_inner(
+    state: AppState,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+    request_id: String,
+) -> HttpResponse {
     if !is_json(&headers) {
         return error_response(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -81,6 +91,7 @@ pub async fn post(
             );
         }
     };
+    let mut document_id = None;
     let request = match serde_json::from_slice::<serde_json::Value>(&body) {
         Ok(serde_json::Value::Array(_)) => {
             return error_response(
@@ -90,7 +101,13 @@ pub async fn post(
                 &request_id,
             );
         }
-        Ok(value) => serde_json::from_value::<Request>(value),
+        Ok(value) => {
+            document_id = value
+                .get("documentId")
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_owned);
+            serde_json::from_value::<Request>(value)
+        }
         Err(e) => Err(e),
     };
     let request = match request {
@@ -109,22 +126,27 @@ pub async fn post(
     if idempotency::is_keyed(&headers) {
         let id = request_id.clone();
         return idempotency::detached(id, async move {
-            execute(state, &headers, request, false, request_id).await
+            execute(state, &headers, request, document_id, false, request_id).await
         })
         .await;
     }
-    execute(state, &headers, request, false, request_id).await
+    execute(state, &headers, request, document_id, false, request_id).await
 }
 
 /// `GET /graphql`: a query in the URL, or GraphiQL for a browser.
 pub async fn get(
     State(state): State<AppState>,
     headers: HeaderMap,
+    Query(by_reference): Query<ByReference>,
     RawQuery(query): RawQuery,
 ) -> HttpResponse {
     let request_id = request_id(&headers);
+    let media = MediaType::negotiate(&headers);
     let query = query.unwrap_or_default();
-    if !query.contains("query=") {
+    let has_document = ["query=", "extensions=", "documentId="]
+        .iter()
+        .any(|p| query.starts_with(p) || query.contains(&format!("&{p}")));
+    if !has_document {
         let wants_html = headers
             .get(header::ACCEPT)
             .and_then(|v| v.to_str().ok())
@@ -140,7 +162,10 @@ pub async fn get(
         );
     }
     match async_graphql::http::parse_query_string(&query) {
-        Ok(request) => execute(state, &headers, request, true, request_id).await,
+        Ok(request) => {
+            let id = by_reference.document_id;
+            media.answer(execute(state, &headers, request, id, true, request_id).await)
+        }
         Err(e) => error_response(
             StatusCode::BAD_REQUEST,
             "BAD_USER_INPUT",
@@ -160,10 +185,18 @@ pub async fn graphiql() -> impl IntoResponse {
     )
 }
 
+/// The `documentId` of a GET request.
+#[derive(serde::Deserialize)]
+pub struct ByReference {
+    #[serde(rename = "documentId")]
+    document_id: Option<String>,
+}
+
 async fn execute(
     state: AppState,
     headers: &HeaderMap,
     mut request: Request,
+    document_id: Option<String>,
     via_get: bool,
     request_id: String,
 ) -> HttpResponse {
@@ -187,6 +220,13 @@ async fn execute(
         }
         Err(other) => return app_error_response(other, &request_id),
     };
+    // A document sent by reference (src/http/documents.rs).
+    if let Err(refusal) = state
+        .documents
+        .resolve(viewer.role, &mut request, document_id.as_deref())
+    {
+        return refused_document(&refusal, &request_id);
+    }
 
     // Parsed once, here; execution reuses it. A document that does not
     // parse is answered by execution itself.
@@ -315,6 +355,24 @@ async fn execute(
         json_response(response, &request_id, deadline, state.max_response_bytes)
     };
     idempotency::settle(claim, response).await
+}
+
+/// A document that cannot run: `PERSISTED_QUERY_NOT_FOUND` is HTTP 200
+/// whatever the media type (Apollo's clients look for it in the body), a
+/// hash that does not match or a malformed `persistedQuery` is 400, an
+/// untrusted document is a request error.
+fn refused_document(refusal: &documents::Refusal, request_id: &str) -> HttpResponse {
+    let status = match refusal {
+        documents::Refusal::NotFound | documents::Refusal::NotTrusted => StatusCode::OK,
+        documents::Refusal::HashMismatch | documents::Refusal::Malformed(_) => {
+            StatusCode::BAD_REQUEST
+        }
+    };
+    let mut response = error_response(status, refusal.code(), &refusal.message(), request_id);
+    if *refusal == documents::Refusal::NotFound {
+        response.extensions_mut().remove::<RequestError>();
+    }
+    response
 }
 
 /// The operation a request runs: the only one, or the one named.
@@ -479,6 +537,97 @@ pub(crate) async fn authenticate(
     services::users::viewer_for_claims(&state.db, &claims).await
 }
 
+/// The media type of a response, as the client's `Accept` asks (GraphQL
+/// over HTTP): `application/graphql-response+json` when listed and not
+/// ranked below `application/json`, else `application/json`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MediaType {
+    /// `application/json`: HTTP 200 for every well-formed request.
+    Json,
+    /// `application/graphql-response+json`: request errors are 4xx.
+    GraphQLResponse,
+}
+
+/// `application/graphql-response+json`.
+pub const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json; charset=utf-8";
+
+impl MediaType {
+    /// Reads `Accept`.
+    pub fn negotiate(headers: &HeaderMap) -> Self {
+        let mut graphql = None;
+        let mut json = None;
+        for value in headers.get_all(header::ACCEPT) {
+            let Ok(value) = value.to_str() else { continue };
+            for item in value.split(',') {
+                let mut parts = item.split(';');
+                let mime = parts.next().unwrap_or_default().trim().to_ascii_lowercase();
+                // Thousandths, so that weights compare exactly.
+                let q = parts
+                    .filter_map(|p| p.trim().strip_prefix("q="))
+                    .find_map(|q| q.trim().parse::<f32>().ok())
+                    .map_or(1000, |q| (q.clamp(0.0, 1.0) * 1000.0).round() as u32);
+                match mime.as_str() {
+                    "application/graphql-response+json" => graphql = graphql.max(Some(q)),
+                    "application/json" => json = json.max(Some(q)),
+                    _ => {}
+                }
+            }
+        }
+        match (graphql, json) {
+            (Some(g), j) if g > 0 && g >= j.unwrap_or(0) => Self::GraphQLResponse,
+            _ => Self::Json,
+        }
+    }
+
+    /// Gives a response this media type: its `Content-Type` and, for
+    /// `application/graphql-response+json`, 400 for a request error
+    /// (nothing ran, so no `data`) that `application/json` answers with 200.
+    pub fn answer(self, mut response: HttpResponse) -> HttpResponse {
+        if self == Self::Json {
+            return response;
+        }
+        let is_json = response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/json"));
+        if is_json {
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(GRAPHQL_RESPONSE_JSON),
+            );
+            if response.status() == StatusCode::OK
+                && response.extensions().get::<RequestError>().is_some()
+            {
+                *response.status_mut() = StatusCode::BAD_REQUEST;
+            }
+        }
+        response
+    }
+}
+
+/// Marks a response to a request error: a request that did not run (it
+/// did not parse or validate, or was refused before execution).
+#[derive(Clone, Copy, Debug)]
+pub struct RequestError;
+
+/// Whether a GraphQL response answers a request error: no data, and no
+/// error raised by a field (those have a path).
+fn is_request_error(response: &Response) -> bool {
+    response.data == async_graphql::Value::Null
+        && !response.errors.is_empty()
+        && response.errors.iter().all(|e| e.path.is_empty())
+}
+
+/// A response to a request error, as the GraphQL specification writes it:
+/// without a `data` entry.
+#[derive(serde::Serialize)]
+struct WithoutData<'a> {
+    errors: &'a [ServerError],
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    extensions: &'a std::collections::BTreeMap<String, async_graphql::Value>,
+}
+
 fn is_json(headers: &HeaderMap) -> bool {
     headers
         .get(header::CONTENT_TYPE)
@@ -511,8 +660,18 @@ fn json_response(
             .and_then(|ext| ext.get("code"))
             .is_some_and(|code| *code == async_graphql::Value::from("UNAVAILABLE"))
     });
+    let request_error = is_request_error(&response);
     let mut body = BoundedBody::new(deadline, max_bytes);
-    match serde_json::to_writer(&mut body, &response) {
+    let written = if request_error {
+        let errors = WithoutData {
+            errors: &response.errors,
+            extensions: &response.extensions,
+        };
+        serde_json::to_writer(&mut body, &errors)
+    } else {
+        serde_json::to_writer(&mut body, &response)
+    };
+    match written {
         Ok(()) => {
             let mut http = (
                 if unavailable {
@@ -529,6 +688,9 @@ fn json_response(
                     header::RETRY_AFTER,
                     HeaderValue::from(RETRY_UNAVAILABLE_SECS),
                 );
+            }
+            if request_error {
+                http.extensions_mut().insert(RequestError);
             }
             http
         }
@@ -650,21 +812,27 @@ pub fn app_error_response(error: AppError, request_id: &str) -> HttpResponse {
     }
 }
 
-/// A GraphQL-shaped error response with an HTTP status.
+/// A GraphQL-shaped error response with an HTTP status. One with status
+/// 200 answers a request error ([`RequestError`]): with
+/// `application/graphql-response+json` it becomes 400.
 pub fn error_response(
     status: StatusCode,
     code: &str,
     message: &str,
     request_id: &str,
 ) -> HttpResponse {
-    (
+    let mut response = (
         status,
         axum::Json(json!({
             "errors": [{ "message": message, "extensions": { "code": code } }],
             "extensions": { "requestId": request_id },
         })),
     )
-        .into_response()
+        .into_response();
+    if status == StatusCode::OK {
+        response.extensions_mut().insert(RequestError);
+    }
+    response
 }
 
 #[cfg(test)]

@@ -1,5 +1,7 @@
 //! The axum application: routes, middleware and shared state.
 
+pub mod cors;
+pub mod documents;
 pub mod graphql;
 pub mod idempotency;
 pub mod reports;
@@ -19,6 +21,10 @@ use axum::{
 use futures_util::FutureExt;
 use sea_orm::DatabaseConnection;
 use tower_http::{
+    compression::{
+        CompressionLayer, Predicate,
+        predicate::{NotForContentType, SizeAbove},
+    },
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
     trace::TraceLayer,
 };
@@ -58,6 +64,16 @@ pub struct AppState {
     pub ws_recheck_interval: Duration,
     /// The server's clock (see [`crate::clock`]).
     pub clock: Arc<dyn Clock>,
+    /// Web origins that may call the API from a browser.
+    pub cors: Arc<cors::AllowedOrigins>,
+    /// Persisted queries and trusted documents.
+    pub documents: Arc<documents::Documents>,
+    /// Becomes true when the server starts shutting down: open sockets
+    /// close with 1001.
+    pub closing: tokio::sync::watch::Receiver<bool>,
+    /// Held by every request and socket while it runs (through its clone
+    /// of the state), so that shutdown can wait for them.
+    pub in_flight: tokio::sync::mpsc::Sender<()>,
 }
 
 /// Builds the router with its middleware.
@@ -71,7 +87,12 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .layer(DefaultBodyLimit::max(graphql::MAX_BODY_BYTES))
         .layer(middleware::from_fn_with_state(state.clone(), on_the_clock))
+        .layer(CompressionLayer::new().compress_when(compressible()))
         .layer(middleware::from_fn(catch_panic))
+        .layer(middleware::from_fn_with_state(
+            state.cors.clone(),
+            cors::layer,
+        ))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(
             TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
@@ -88,6 +109,24 @@ pub fn router(state: AppState) -> Router {
         // place of one that is not safe to echo.
         .layer(map_request(drop_unsafe_request_id))
         .with_state(state)
+}
+
+/// Smallest response body worth compressing.
+pub const COMPRESS_MIN_BYTES: u16 = 1024;
+
+/// Which responses are compressed (gzip or brotli, as the client's
+/// `Accept-Encoding` prefers): bodies of [`COMPRESS_MIN_BYTES`] or more
+/// that are not images or event streams, never a protocol switch.
+fn compressible() -> impl Predicate {
+    SizeAbove::new(COMPRESS_MIN_BYTES)
+        .and(NotForContentType::IMAGES)
+        .and(NotForContentType::SSE)
+        .and(
+            |status: StatusCode,
+             _: axum::http::Version,
+             _: &axum::http::HeaderMap,
+             _: &axum::http::Extensions| { status != StatusCode::SWITCHING_PROTOCOLS },
+        )
 }
 
 /// Runs the request in the scope of the server's clock, so that what it

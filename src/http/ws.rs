@@ -72,6 +72,8 @@ mod close {
     pub const TOO_MANY_INITS: u16 = 4429;
     /// RFC 6455's "message too big".
     pub const MESSAGE_TOO_BIG: u16 = 1009;
+    /// RFC 6455's "going away": the server shuts down.
+    pub const GOING_AWAY: u16 = 1001;
 }
 
 /// `GET /graphql/ws`: upgrades to a `graphql-transport-ws` socket.
@@ -86,6 +88,15 @@ pub async fn upgrade(
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .any(|p| p.trim() == PROTOCOL);
+    if !state.cors.admits(&headers) {
+        return graphql::error_response(
+            StatusCode::FORBIDDEN,
+            "FORBIDDEN",
+            "WebSockets from this page's origin are not allowed: \
+             add the origin to HANDOFF_CORS_ALLOWED_ORIGINS",
+            &graphql::request_id(&headers),
+        );
+    }
     if !offered {
         return graphql::error_response(
             StatusCode::BAD_REQUEST,
@@ -177,6 +188,7 @@ impl Connection {
 
     async fn run(mut self) {
         let init_deadline = Instant::now() + INIT_TIMEOUT;
+        let mut closing = self.state.closing.clone();
         let closed = loop {
             let expiry = self.session.as_ref().map(|s| s.expires);
             let interval = self.state.ws_recheck_interval;
@@ -188,6 +200,12 @@ impl Connection {
                 .filter(|_| !interval.is_zero())
                 .map(|s| s.checked_at + interval);
             tokio::select! {
+                _ = async { closing.wait_for(|closing| *closing).await.is_ok() } => {
+                    break Some(Close(
+                        close::GOING_AWAY,
+                        "Going away: the server is shutting down; reconnect and resume after your last event id".into(),
+                    ));
+                }
                 _ = tokio::time::sleep_until(init_deadline), if self.session.is_none() => {
                     break Some(Close(close::INIT_TIMEOUT, "Connection initialisation timeout".into()));
                 }
@@ -315,6 +333,14 @@ impl Connection {
                     "BAD_USER_INPUT",
                 )
                 .await;
+        }
+        // Persisted queries and trusted documents, as over HTTP.
+        if let Err(refusal) = self
+            .state
+            .documents
+            .resolve(viewer.role, &mut request, None)
+        {
+            return self.refuse(&id, &refusal.message(), refusal.code()).await;
         }
         let requested = match self.check_operation(&mut request) {
             Ok(cost) => cost,

@@ -375,6 +375,28 @@ impl TestApp {
         (status, body)
     }
 
+    /// `POST /graphql` of a whole request body (for fields beyond query and
+    /// variables, such as `extensions` and `documentId`).
+    pub async fn post_body(&self, role: Role, body: &Value) -> (u16, Value) {
+        let resp = self
+            .client
+            .post(format!("{}/graphql", self.base))
+            .bearer_auth(self.token(role))
+            .json(body)
+            .send()
+            .await
+            .expect("request");
+        let status = resp.status().as_u16();
+        (status, resp.json::<Value>().await.unwrap_or(Value::Null))
+    }
+
+    /// Like [`post_body`](Self::post_body), expecting HTTP 200; the body.
+    pub async fn gql_body(&self, role: Role, body: &Value) -> Value {
+        let (status, answer) = self.post_body(role, body).await;
+        assert_eq!(status, 200, "HTTP {status}: {answer}");
+        answer
+    }
+
     /// Runs a GraphQL document as a role and returns `data`, failing the
     /// test on any error.
     pub async fn gql(&self, role: Role, query: &str, variables: Value) -> Value {

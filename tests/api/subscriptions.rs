@@ -724,3 +724,33 @@ async fn starting_subscriptions_is_charged_to_the_budget_and_refused_when_it_run
     )
     .await;
 }
+
+#[db_test]
+async fn on_shutdown_a_subscriber_is_told_to_go_away_and_resumes_on_another_server(app: TestApp) {
+    approve(&app).await;
+    let leaving = app.spawn_instances(1, |_| {}).await.remove(0);
+    let mut client = Client::connect(&leaving.base, &app.token(Admin)).await;
+    client
+        .subscribe("s", json!({ "kinds": ["LEAD_BECAME_MQL"] }))
+        .await;
+    client.send(json!({ "type": "ping" })).await;
+    assert_eq!(client.next().await["type"], "pong");
+    let first = ideal_lead(&app, "a@fitco.example").await;
+    let seen = client.event("s").await;
+    assert_eq!(seen["lead"]["id"], first);
+
+    // The server shuts down (as on SIGTERM): 1001, going away.
+    drop(leaving);
+    assert_eq!(client.closes_with_nothing_before().await, 1001);
+
+    // The client reconnects to another server and misses nothing.
+    let missed = ideal_lead(&app, "b@fitco.example").await;
+    let mut client = Client::connect(&app.base, &app.token(Admin)).await;
+    client
+        .subscribe(
+            "s",
+            json!({ "kinds": ["LEAD_BECAME_MQL"], "after": seen["id"] }),
+        )
+        .await;
+    assert_eq!(client.event("s").await["lead"]["id"], missed);
+}
