@@ -308,3 +308,44 @@ async fn request_errors_have_no_data_and_are_400_with_the_graphql_response_media
             .starts_with(GRAPHQL_RESPONSE)
     );
 }
+
+/// graphql-http's audits of the GraphQL over HTTP specification
+/// (tests/graphql-http, `npm ci --prefix tests/graphql-http`): no warning,
+/// no error. Skipped without node and the packages, unless
+/// `HANDOFF_NODE_TESTS=required` (as `.ci/run` sets it).
+#[db_test]
+async fn graphql_over_http_audits_pass_without_a_warning(app: TestApp) {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/graphql-http");
+    let has_node = std::process::Command::new("node")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_node || !dir.join("node_modules/graphql-http").exists() {
+        let required = std::env::var("HANDOFF_NODE_TESTS").is_ok_and(|v| v == "required");
+        assert!(
+            !required,
+            "HANDOFF_NODE_TESTS=required but node or tests/graphql-http/node_modules is missing"
+        );
+        eprintln!(
+            "skipped: install node and run `npm ci --prefix tests/graphql-http` to audit GraphQL over HTTP"
+        );
+        return;
+    }
+    let url = format!("{}/graphql", app.base);
+    let token = app.token(Role::Admin);
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("node")
+            .arg("audit.mjs")
+            .arg(url)
+            .env("TOKEN", token)
+            .current_dir(dir)
+            .output()
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stdout}{stderr}");
+    assert!(stdout.contains(" warn 0 error 0"), "{stdout}");
+}
