@@ -176,8 +176,12 @@ async fn healthz() -> impl IntoResponse {
 /// How long `/readyz` waits for the database.
 pub const READY_TIMEOUT: Duration = Duration::from_millis(900);
 
-/// Readiness: the database answers, within [`READY_TIMEOUT`].
+/// Readiness: the server is not shutting down and the database answers,
+/// within [`READY_TIMEOUT`].
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+    if *state.closing.borrow() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down");
+    }
     match tokio::time::timeout(READY_TIMEOUT, state.db.ping()).await {
         Ok(Ok(())) => (StatusCode::OK, "ready"),
         Ok(Err(e)) => {
