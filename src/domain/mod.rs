@@ -5,6 +5,7 @@ pub mod crm;
 pub mod currency;
 pub mod deal_stages;
 pub mod feedback;
+pub mod global_id;
 pub mod idempotency;
 pub mod kpi;
 pub mod lifecycle;

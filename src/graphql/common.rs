@@ -2,7 +2,6 @@
 //! paging, money, user errors.
 
 use async_graphql::{Context, Enum, ID, InputObject, SimpleObject};
-use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use entity::enums::ObjectType;
 use rust_decimal::Decimal;
 use sea_orm::DatabaseConnection;
@@ -43,35 +42,16 @@ pub fn personal<T>(ctx: &Context<'_>, value: T) -> async_graphql::Result<T> {
     Ok(value)
 }
 
-/// The GraphQL name of an object type, as used in global ids.
-pub fn type_name(object: ObjectType) -> &'static str {
-    match object {
-        ObjectType::User => "User",
-        ObjectType::Account => "Account",
-        ObjectType::Lead => "Lead",
-        ObjectType::Activity => "Activity",
-        ObjectType::Campaign => "Campaign",
-        ObjectType::CampaignSpend => "CampaignSpend",
-        ObjectType::Opportunity => "Opportunity",
-        ObjectType::StageChange => "StageChange",
-        ObjectType::WinLossFeedback => "WinLossFeedback",
-        ObjectType::Competitor => "Competitor",
-        ObjectType::LeadDefinition => "LeadDefinition",
-        ObjectType::KpiTarget => "KpiTarget",
-    }
-}
+pub use crate::domain::global_id::type_name;
 
 /// Encodes an opaque global id: base64url of `Type:uuid`.
 pub fn global_id(object: ObjectType, id: Uuid) -> ID {
-    ID(URL_SAFE_NO_PAD.encode(format!("{}:{id}", type_name(object))))
+    ID(crate::domain::global_id::encode(object, id))
 }
 
 /// Decodes any global id into its type name and uuid.
 pub fn parse_global_id(id: &str) -> Option<(String, Uuid)> {
-    let raw = URL_SAFE_NO_PAD.decode(id).ok()?;
-    let raw = String::from_utf8(raw).ok()?;
-    let (kind, uuid) = raw.split_once(':')?;
-    Some((kind.to_owned(), Uuid::parse_str(uuid).ok()?))
+    crate::domain::global_id::decode(id)
 }
 
 /// Decodes a global id that must name an `object`; `field` names the input

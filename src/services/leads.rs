@@ -284,8 +284,8 @@ pub(crate) async fn email_holders(
 /// The message of an email another live lead has, naming that lead by its
 /// global id.
 pub(crate) fn email_taken(email: &str, holder: Uuid) -> String {
-    let id = crate::graphql::common::global_id(ObjectType::Lead, holder);
-    format!("lead {} already has the email {email}", id.0)
+    let id = crate::domain::global_id::encode(ObjectType::Lead, holder);
+    format!("lead {id} already has the email {email}")
 }
 
 /// Creates a lead in stage NEW and records that stage change.
