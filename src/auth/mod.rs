@@ -1,6 +1,7 @@
 //! Authentication (JWT bearer tokens to a [`Viewer`]) and authorisation
 //! (the role x action [`policy`]).
 
+pub mod jwks;
 pub mod jwt;
 pub mod policy;
 
