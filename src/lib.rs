@@ -47,12 +47,20 @@ impl Application {
             introspection: config.introspection,
             field_suggestions: config.field_suggestions,
         };
+        // Started here, in the runtime: its keys are fetched in the
+        // background, and a provider out of reach does not stop start-up.
+        let idp = config
+            .idp
+            .clone()
+            .map(|idp| auth::idp::IdentityProvider::start(idp, &config.jwt, config.clock.clone()))
+            .transpose()?;
         let state = AppState {
             schema: build_schema(Some(db.clone()), options, MAX_DEPTH),
             introspection_schema: build_schema(Some(db.clone()), options, MAX_INTROSPECTION_DEPTH),
             events: event_hub::EventHub::new(db.clone()),
             db,
             jwt: config.jwt.clone(),
+            idp,
             request_timeout: config.request_timeout,
             introspection: config.introspection,
             cost: std::sync::Arc::new(graphql::cost::CostModel::handoff()),

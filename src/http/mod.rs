@@ -24,7 +24,7 @@ use tower_http::{
 };
 
 use crate::{
-    auth::jwt::JwtSettings,
+    auth::{idp::IdentityProvider, jwt::JwtSettings},
     clock::Clock,
     event_hub::EventHub,
     graphql::{AppSchema, cost::CostModel},
@@ -44,6 +44,8 @@ pub struct AppState {
     pub events: EventHub,
     /// Token validation.
     pub jwt: JwtSettings,
+    /// The identity provider whose tokens are accepted too, if any.
+    pub idp: Option<Arc<IdentityProvider>>,
     /// Longest a request may run.
     pub request_timeout: Duration,
     /// Whether introspection is answered (off: an explicit error, not null).
