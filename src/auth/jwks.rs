@@ -316,8 +316,17 @@ impl Jwks {
 
     /// One GET of the set: its usable keys and how long they stay fresh.
     async fn fetch(&self) -> Result<(Vec<VerifyingKey>, Duration), FetchError> {
-        let unreachable = |e: &dyn std::fmt::Display| FetchError::Unreachable {
-            detail: e.to_string(),
+        let unreachable = |e: &dyn std::error::Error| {
+            // hyper's errors say little ("client error (Connect)") until
+            // their sources are read.
+            let mut detail = e.to_string();
+            let mut source = e.source();
+            while let Some(cause) = source {
+                detail.push_str(": ");
+                detail.push_str(&cause.to_string());
+                source = cause.source();
+            }
+            FetchError::Unreachable { detail }
         };
         let request = Request::get(self.url.clone())
             .header(ACCEPT, "application/jwk-set+json, application/json")
@@ -341,7 +350,7 @@ impl Jwks {
                     if e.is::<http_body_util::LengthLimitError>() {
                         FetchError::TooLarge
                     } else {
-                        unreachable(&e)
+                        unreachable(e.as_ref())
                     }
                 })?
                 .to_bytes();
