@@ -6,7 +6,10 @@ use anyhow::{Context, bail};
 use rand::RngCore;
 
 use crate::{
-    auth::jwt::{JwtAlgorithm, JwtSettings},
+    auth::{
+        idp::{IdpSettings, RoleMap},
+        jwt::{JwtAlgorithm, JwtSettings},
+    },
     clock::{Clock, SystemClock},
     http::{cors::AllowedOrigins, documents::TrustedDocuments, throttle::ThrottleSettings},
 };
@@ -69,6 +72,10 @@ pub struct Config {
     /// `HANDOFF_SHUTDOWN_GRACE_SECS`: on SIGTERM or Ctrl-C, how long
     /// in-flight requests may take to finish (default 20).
     pub shutdown_grace: Duration,
+    /// `HANDOFF_JWT_JWKS_URL` and the variables beside it: an identity
+    /// provider whose tokens are accepted beside Handoff's own (`None`:
+    /// Handoff's own only); see [`crate::auth::idp`].
+    pub idp: Option<IdpSettings>,
 }
 
 /// Where the embedded default keeps its files when nothing else is said.
@@ -178,6 +185,8 @@ impl Config {
             }
         }
         .with_max_ttl(Duration::from_secs(max_ttl_secs));
+        let jwt = with_previous_key(jwt)?;
+        let idp = identity_provider(jwt.issuer(), var)?;
         Ok(Self {
             database_url,
             bind: parse_var("HANDOFF_BIND", SocketAddr::from(([127, 0, 0, 1], 8080)))?,
@@ -220,6 +229,7 @@ impl Config {
                 None => None,
             },
             shutdown_grace: Duration::from_secs(parse_var("HANDOFF_SHUTDOWN_GRACE_SECS", 20u64)?),
+            idp,
         })
     }
 
@@ -246,6 +256,7 @@ impl Config {
             cors_allowed_origins: AllowedOrigins::None,
             trusted_documents: None,
             shutdown_grace: Duration::from_secs(20),
+            idp: None,
         })
     }
 }
@@ -277,4 +288,195 @@ fn dev_secret(data_dir: &std::path::Path) -> anyhow::Result<Vec<u8>> {
         "HANDOFF_JWT_SECRET is not set: generated a development secret; set HANDOFF_JWT_SECRET in production"
     );
     Ok(secret.into_bytes())
+}
+
+// Key rotation and identity-provider tokens: HANDOFF_JWT_PREVIOUS_* and
+// HANDOFF_JWT_JWKS_*, HANDOFF_JWT_USER_CLAIM, HANDOFF_JWT_ROLES_CLAIM,
+// HANDOFF_JWT_ROLE_MAP.
+
+/// Adds the key being rotated out, which verifies tokens and never signs
+/// them: `HANDOFF_JWT_PREVIOUS_SECRET` (HS256) or
+/// `HANDOFF_JWT_PREVIOUS_PUBLIC_KEY_FILE` (RS256, ES256).
+fn with_previous_key(jwt: JwtSettings) -> anyhow::Result<JwtSettings> {
+    match (
+        var("HANDOFF_JWT_PREVIOUS_SECRET"),
+        var("HANDOFF_JWT_PREVIOUS_PUBLIC_KEY_FILE"),
+    ) {
+        (Some(_), Some(_)) => bail!(
+            "set HANDOFF_JWT_PREVIOUS_SECRET (HS256) or HANDOFF_JWT_PREVIOUS_PUBLIC_KEY_FILE (RS256, ES256), not both"
+        ),
+        (Some(secret), None) => jwt.with_previous_secret(secret.as_bytes()),
+        (None, Some(path)) => {
+            let pem = std::fs::read(&path).with_context(|| format!("reading {path}"))?;
+            jwt.with_previous_public_key(&pem)
+        }
+        (None, None) => Ok(jwt),
+    }
+}
+
+/// The identity provider whose tokens are accepted too, read with `var`:
+/// none without `HANDOFF_JWT_JWKS_URL`, and then none of the variables
+/// beside it may be set either.
+fn identity_provider(
+    own_issuer: &str,
+    var: impl Fn(&str) -> Option<String>,
+) -> anyhow::Result<Option<IdpSettings>> {
+    const BESIDE: [&str; 5] = [
+        "HANDOFF_JWT_JWKS_ISSUER",
+        "HANDOFF_JWT_JWKS_AUDIENCE",
+        "HANDOFF_JWT_USER_CLAIM",
+        "HANDOFF_JWT_ROLES_CLAIM",
+        "HANDOFF_JWT_ROLE_MAP",
+    ];
+    let Some(jwks_url) = var("HANDOFF_JWT_JWKS_URL") else {
+        if let Some(name) = BESIDE.iter().find(|name| var(name).is_some()) {
+            bail!("{name} is set without HANDOFF_JWT_JWKS_URL, which it needs");
+        }
+        return Ok(None);
+    };
+    let jwks_url = jwks_url.trim().to_owned();
+    check_jwks_url(&jwks_url)?;
+    let issuer = var("HANDOFF_JWT_JWKS_ISSUER").context(
+        "HANDOFF_JWT_JWKS_URL needs HANDOFF_JWT_JWKS_ISSUER: the `iss` of the identity provider's tokens",
+    )?;
+    if issuer == own_issuer {
+        bail!(
+            "HANDOFF_JWT_JWKS_ISSUER must differ from HANDOFF_JWT_ISSUER ({own_issuer:?}): \
+             the issuer tells the identity provider's tokens from Handoff's own"
+        );
+    }
+    let audience = var("HANDOFF_JWT_JWKS_AUDIENCE").context(
+        "HANDOFF_JWT_JWKS_URL needs HANDOFF_JWT_JWKS_AUDIENCE: the `aud` of the identity provider's tokens for Handoff",
+    )?;
+    let user_claim =
+        var("HANDOFF_JWT_USER_CLAIM").map_or_else(|| "email".into(), |c| c.trim().to_owned());
+    let roles = match (var("HANDOFF_JWT_ROLES_CLAIM"), var("HANDOFF_JWT_ROLE_MAP")) {
+        (Some(claim), Some(map)) => Some(RoleMap::parse(&claim, &map)?),
+        (None, None) => None,
+        (Some(_), None) => {
+            bail!("HANDOFF_JWT_ROLES_CLAIM needs HANDOFF_JWT_ROLE_MAP (group=ROLE,group=ROLE)")
+        }
+        (None, Some(_)) => bail!(
+            "HANDOFF_JWT_ROLE_MAP needs HANDOFF_JWT_ROLES_CLAIM: the claim that holds the groups"
+        ),
+    };
+    Ok(Some(IdpSettings {
+        jwks_url,
+        issuer,
+        audience,
+        user_claim,
+        roles,
+    }))
+}
+
+/// A JWKS URL is `https://`, or `http://` to this machine only: a key set
+/// fetched in the clear could be swapped on the way.
+fn check_jwks_url(url: &str) -> anyhow::Result<()> {
+    let uri: hyper::Uri = url
+        .parse()
+        .map_err(|e| anyhow::anyhow!("HANDOFF_JWT_JWKS_URL={url:?} is not a URL: {e}"))?;
+    let host = uri.host().unwrap_or_default();
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    match uri.scheme_str() {
+        Some("https") if !host.is_empty() => Ok(()),
+        Some("http") if loopback => Ok(()),
+        Some("http") => bail!(
+            "HANDOFF_JWT_JWKS_URL must use https (plain http only to this machine: localhost, 127.0.0.1, [::1])"
+        ),
+        _ => bail!("HANDOFF_JWT_JWKS_URL={url:?} is not an https:// URL"),
+    }
+}
+
+#[cfg(test)]
+mod idp_tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn read(vars: &[(&str, &str)]) -> anyhow::Result<Option<IdpSettings>> {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        identity_provider("handoff", |name| vars.get(name).cloned())
+    }
+
+    const OKTA: [(&str, &str); 3] = [
+        (
+            "HANDOFF_JWT_JWKS_URL",
+            "https://acme.okta.com/oauth2/default/v1/keys",
+        ),
+        (
+            "HANDOFF_JWT_JWKS_ISSUER",
+            "https://acme.okta.com/oauth2/default",
+        ),
+        ("HANDOFF_JWT_JWKS_AUDIENCE", "api://handoff"),
+    ];
+
+    #[test]
+    fn no_jwks_url_means_no_identity_provider_and_no_stray_settings() {
+        assert!(read(&[]).unwrap().is_none());
+        let why = read(&[("HANDOFF_JWT_ROLE_MAP", "a=ADMIN")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            why.contains("HANDOFF_JWT_ROLE_MAP is set without HANDOFF_JWT_JWKS_URL"),
+            "{why}"
+        );
+    }
+
+    #[test]
+    fn an_identity_provider_needs_issuer_and_audience_and_defaults_to_the_email_claim() {
+        let idp = read(&OKTA).unwrap().unwrap();
+        assert_eq!(idp.user_claim, "email");
+        assert_eq!(idp.roles, None);
+        for missing in ["HANDOFF_JWT_JWKS_ISSUER", "HANDOFF_JWT_JWKS_AUDIENCE"] {
+            let vars: Vec<_> = OKTA.into_iter().filter(|(k, _)| *k != missing).collect();
+            let why = read(&vars).unwrap_err().to_string();
+            assert!(why.contains(missing), "{why}");
+        }
+        let mut same = OKTA.to_vec();
+        same[1].1 = "handoff";
+        let why = read(&same).unwrap_err().to_string();
+        assert!(why.contains("must differ from HANDOFF_JWT_ISSUER"), "{why}");
+    }
+
+    #[test]
+    fn the_roles_claim_and_the_role_map_come_together() {
+        let mut both = OKTA.to_vec();
+        both.push(("HANDOFF_JWT_ROLES_CLAIM", "groups"));
+        both.push(("HANDOFF_JWT_ROLE_MAP", "okta-admins=ADMIN"));
+        assert!(read(&both).unwrap().unwrap().roles.is_some());
+        for alone in ["HANDOFF_JWT_ROLES_CLAIM", "HANDOFF_JWT_ROLE_MAP"] {
+            let vars: Vec<_> = both.iter().copied().filter(|(k, _)| *k != alone).collect();
+            let why = read(&vars).unwrap_err().to_string();
+            assert!(why.contains(&format!("needs {alone}")), "{why}");
+        }
+    }
+
+    #[test]
+    fn a_jwks_url_is_https_or_http_to_this_machine() {
+        for ok in [
+            "https://login.microsoftonline.com/common/discovery/v2.0/keys",
+            "http://127.0.0.1:8081/jwks.json",
+            "http://localhost/keys",
+            "http://[::1]:9000/keys",
+        ] {
+            assert!(check_jwks_url(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://idp.example.com/keys",
+            "http://10.0.0.1/keys",
+            "ftp://idp.example.com/keys",
+            "/keys",
+            "not a url",
+        ] {
+            assert!(check_jwks_url(bad).is_err(), "{bad}");
+        }
+    }
 }

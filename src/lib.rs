@@ -55,12 +55,20 @@ impl Application {
         };
         let (closing, closing_rx) = watch::channel(false);
         let (in_flight_tx, in_flight) = mpsc::channel(1);
+        // Started here, in the runtime: its keys are fetched in the
+        // background, and a provider out of reach does not stop start-up.
+        let idp = config
+            .idp
+            .clone()
+            .map(|idp| auth::idp::IdentityProvider::start(idp, &config.jwt, config.clock.clone()))
+            .transpose()?;
         let state = AppState {
             schema: build_schema(Some(db.clone()), options, MAX_DEPTH),
             introspection_schema: build_schema(Some(db.clone()), options, MAX_INTROSPECTION_DEPTH),
             events: event_hub::EventHub::new(db.clone()),
             db,
             jwt: config.jwt.clone(),
+            idp,
             request_timeout: config.request_timeout,
             introspection: config.introspection,
             cost: std::sync::Arc::new(graphql::cost::CostModel::handoff()),

@@ -3,7 +3,14 @@
 //! checked. `aud` may be a string or an array that contains ours (RFC 7519
 //! section 4.1.3); a header with `crit` is refused, since we understand no
 //! extension (RFC 7515 section 4.1.11; jsonwebtoken ignores `crit`); a
-//! token's lifetime (`exp - iat`) is capped.
+//! token's lifetime (`exp - iat`) is capped. During a rotation a previous
+//! key (`HANDOFF_JWT_PREVIOUS_SECRET`, `HANDOFF_JWT_PREVIOUS_PUBLIC_KEY_FILE`)
+//! verifies too, and never signs.
+//!
+//! Whichever key signed it, a verified token becomes a [`Principal`]: who it
+//! names and the role it claims, which `services::users::viewer_for`
+//! holds against the user's record. Tokens from an identity provider
+//! ([`super::idp`]) end as one too.
 
 use std::{fmt, str::FromStr, time::Duration};
 
@@ -76,6 +83,70 @@ pub struct Claims {
     pub iat: u64,
 }
 
+/// Who a verified token names, the role it claims, and until when: what
+/// Handoff's own tokens and an identity provider's have in common.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// The user the token names.
+    pub user: UserRef,
+    /// The role the token claims.
+    pub role: ClaimedRole,
+    /// Expiry, seconds since the epoch.
+    pub exp: u64,
+}
+
+/// How a token names its user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UserRef {
+    /// Handoff's own token: `sub` is the user's id (a `sub` that is not a
+    /// UUID names no user).
+    Subject(String),
+    /// An identity provider's token: the claim
+    /// (`HANDOFF_JWT_USER_CLAIM`) holds the user's id.
+    Id {
+        /// The claim's name, for messages.
+        claim: String,
+        /// The user's id.
+        id: Uuid,
+    },
+    /// An identity provider's token: the claim holds the user's email
+    /// address, compared in lower case.
+    Email {
+        /// The claim's name, for messages.
+        claim: String,
+        /// The address as the token has it.
+        email: String,
+    },
+}
+
+/// The role a token claims, which must be the user's role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClaimedRole {
+    /// Handoff's `role` claim, as the token has it.
+    Named(String),
+    /// The one role an identity provider's group or role claim maps to
+    /// (`HANDOFF_JWT_ROLES_CLAIM`, `HANDOFF_JWT_ROLE_MAP`).
+    Mapped {
+        /// The claim's name, for messages.
+        claim: String,
+        /// The Handoff role it maps to.
+        role: Role,
+    },
+    /// No role claim: an identity provider without a role mapping names
+    /// the user, and the user's role in Handoff applies.
+    UsersOwn,
+}
+
+impl From<Claims> for Principal {
+    fn from(claims: Claims) -> Self {
+        Self {
+            user: UserRef::Subject(claims.sub),
+            role: ClaimedRole::Named(claims.role),
+            exp: claims.exp,
+        }
+    }
+}
+
 /// The longest token lifetime (`exp - iat`) accepted and minted unless
 /// configured otherwise (`HANDOFF_JWT_MAX_TTL_SECS`): 24 hours.
 pub const DEFAULT_MAX_TTL: Duration = Duration::from_secs(24 * 3600);
@@ -120,6 +191,14 @@ pub enum TokenError {
     /// audience, missing `iat`, `crit` header, lifetime over the cap.
     #[error("the token is invalid: {0}")]
     Invalid(String),
+    /// A genuine token whose claims name no Handoff user or role (an
+    /// identity provider's: see [`super::idp`]).
+    #[error("{0}")]
+    Unmapped(String),
+    /// The identity provider's keys could not be fetched, so its token
+    /// cannot be checked now.
+    #[error("{0}")]
+    KeysUnavailable(String),
 }
 
 fn invalid(why: impl Into<String>) -> TokenError {
@@ -142,6 +221,59 @@ fn has_crit(token: &str) -> bool {
         .is_some_and(|header| header.contains_key("crit"))
 }
 
+/// A refusal by jsonwebtoken as the caller sees it.
+pub(crate) fn token_error(e: &jsonwebtoken::errors::Error) -> TokenError {
+    match e.kind() {
+        ErrorKind::ExpiredSignature => TokenError::Expired,
+        ErrorKind::InvalidSignature => invalid("bad signature"),
+        ErrorKind::InvalidAlgorithm => invalid("wrong algorithm"),
+        ErrorKind::InvalidIssuer => invalid("wrong issuer"),
+        ErrorKind::InvalidAudience => invalid("wrong audience"),
+        ErrorKind::ImmatureSignature => invalid("not valid yet"),
+        ErrorKind::MissingRequiredClaim(claim) => {
+            invalid(format!("the required claim `{claim}` is missing"))
+        }
+        ErrorKind::InvalidClaimFormat(claim) => {
+            invalid(format!("the claim `{claim}` has the wrong type"))
+        }
+        _ => invalid("malformed"),
+    }
+}
+
+/// The checks jsonwebtoken does not make, on a token whose signature,
+/// `exp`, `nbf`, `iss` and `aud` it has accepted: no `crit` header, an
+/// `iat` that is present and not in the future (beyond `leeway` seconds),
+/// an `exp` after it, and a lifetime (`exp - iat`) of at most `max_ttl`.
+/// Returns `iat`.
+pub(crate) fn check_rest(
+    token: &str,
+    iat: Option<u64>,
+    exp: u64,
+    now: u64,
+    leeway: u64,
+    max_ttl: Duration,
+) -> Result<u64, TokenError> {
+    if has_crit(token) {
+        return Err(invalid(
+            "the header has a `crit` parameter, and no extension is understood here",
+        ));
+    }
+    let iat = iat.ok_or_else(|| invalid("the required claim `iat` is missing"))?;
+    if iat > now.saturating_add(leeway) {
+        return Err(invalid("`iat` is in the future"));
+    }
+    if exp <= iat {
+        return Err(invalid("`exp` is not after `iat`"));
+    }
+    if exp - iat > max_ttl.as_secs() {
+        return Err(invalid(format!(
+            "its lifetime (`exp` - `iat`) is over the {} maximum",
+            describe_ttl(max_ttl)
+        )));
+    }
+    Ok(iat)
+}
+
 /// `30 s`, `15 min`, `24 h`: a lifetime for messages.
 pub fn describe_ttl(ttl: Duration) -> String {
     let secs = ttl.as_secs();
@@ -159,6 +291,8 @@ pub fn describe_ttl(ttl: Duration) -> String {
 pub struct JwtSettings {
     algorithm: JwtAlgorithm,
     decoding: DecodingKey,
+    /// The key being rotated out: it verifies, it never signs.
+    previous: Option<DecodingKey>,
     encoding: Option<EncodingKey>,
     validation: Validation,
     issuer: String,
@@ -244,12 +378,49 @@ impl JwtSettings {
         Self {
             algorithm,
             decoding,
+            previous: None,
             encoding,
             validation,
             issuer,
             audience,
             max_ttl: DEFAULT_MAX_TTL,
         }
+    }
+
+    /// The same settings, also accepting tokens signed with the previous
+    /// HS256 secret (`HANDOFF_JWT_PREVIOUS_SECRET`) while they live. It
+    /// never signs; like the current secret it needs 32 bytes or more.
+    pub fn with_previous_secret(mut self, secret: &[u8]) -> anyhow::Result<Self> {
+        if self.algorithm != JwtAlgorithm::Hs256 {
+            bail!(
+                "HANDOFF_JWT_PREVIOUS_SECRET is for HS256; with {} set HANDOFF_JWT_PREVIOUS_PUBLIC_KEY_FILE",
+                self.algorithm
+            );
+        }
+        if secret.len() < 32 {
+            bail!(
+                "HANDOFF_JWT_PREVIOUS_SECRET is {} bytes; HS256 needs at least 32",
+                secret.len()
+            );
+        }
+        self.previous = Some(DecodingKey::from_secret(secret));
+        Ok(self)
+    }
+
+    /// The same settings, also accepting tokens signed with the previous
+    /// RS256 or ES256 key pair (its PEM public key,
+    /// `HANDOFF_JWT_PREVIOUS_PUBLIC_KEY_FILE`) while they live.
+    pub fn with_previous_public_key(mut self, public_pem: &[u8]) -> anyhow::Result<Self> {
+        self.previous = Some(match self.algorithm {
+            JwtAlgorithm::Rs256 => DecodingKey::from_rsa_pem(public_pem)
+                .context("reading the previous RSA public key")?,
+            JwtAlgorithm::Es256 => DecodingKey::from_ec_pem(public_pem)
+                .context("reading the previous EC public key")?,
+            JwtAlgorithm::Hs256 => bail!(
+                "HANDOFF_JWT_PREVIOUS_PUBLIC_KEY_FILE is for RS256 and ES256; with HS256 set HANDOFF_JWT_PREVIOUS_SECRET"
+            ),
+        });
+        Ok(self)
     }
 
     /// The same settings with another longest token lifetime (`exp - iat`).
@@ -281,6 +452,16 @@ impl JwtSettings {
         self.algorithm
     }
 
+    /// The issuer (`iss`) of Handoff's own tokens.
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// The clock skew allowed on `exp`, `nbf` and `iat`, in seconds.
+    pub fn leeway_secs(&self) -> u64 {
+        self.validation.leeway
+    }
+
     /// Validates a token and returns its claims.
     pub fn decode(&self, token: &str) -> Result<Claims, TokenError> {
         self.decode_at(token, jsonwebtoken::get_current_timestamp())
@@ -289,49 +470,29 @@ impl JwtSettings {
     /// [`decode`](Self::decode) with `iat` judged against `now` (seconds
     /// since the epoch); jsonwebtoken judges `exp` and `nbf` by the clock.
     fn decode_at(&self, token: &str, now: u64) -> Result<Claims, TokenError> {
-        let received =
-            jsonwebtoken::decode::<ReceivedClaims>(token, &self.decoding, &self.validation)
-                .map(|data| data.claims)
-                .map_err(|e| match e.kind() {
-                    ErrorKind::ExpiredSignature => TokenError::Expired,
-                    ErrorKind::InvalidSignature => invalid("bad signature"),
-                    ErrorKind::InvalidAlgorithm => invalid("wrong algorithm"),
-                    ErrorKind::InvalidIssuer => invalid("wrong issuer"),
-                    ErrorKind::InvalidAudience => invalid("wrong audience"),
-                    ErrorKind::ImmatureSignature => invalid("not valid yet"),
-                    ErrorKind::MissingRequiredClaim(claim) => {
-                        invalid(format!("the required claim `{claim}` is missing"))
-                    }
-                    ErrorKind::InvalidClaimFormat(claim) => {
-                        invalid(format!("the claim `{claim}` has the wrong type"))
-                    }
-                    _ => invalid("malformed"),
-                })?;
-        if has_crit(token) {
-            return Err(invalid(
-                "the header has a `crit` parameter, and no extension is understood here",
-            ));
+        let decode = |key| jsonwebtoken::decode::<ReceivedClaims>(token, key, &self.validation);
+        let received = match (decode(&self.decoding), &self.previous) {
+            // Signed with the key being rotated out.
+            (Err(e), Some(previous)) if matches!(e.kind(), ErrorKind::InvalidSignature) => {
+                decode(previous)
+            }
+            (result, _) => result,
         }
+        .map(|data| data.claims)
+        .map_err(|e| token_error(&e))?;
         // jsonwebtoken checks the audience too; this keeps the claim we
         // return ours whichever form it came in.
         if !received.aud.contains(&self.audience) {
             return Err(invalid("wrong audience"));
         }
-        let iat = received
-            .iat
-            .ok_or_else(|| invalid("the required claim `iat` is missing"))?;
-        if iat > now.saturating_add(self.validation.leeway) {
-            return Err(invalid("`iat` is in the future"));
-        }
-        if received.exp <= iat {
-            return Err(invalid("`exp` is not after `iat`"));
-        }
-        if received.exp - iat > self.max_ttl.as_secs() {
-            return Err(invalid(format!(
-                "its lifetime (`exp` - `iat`) is over the {} maximum",
-                describe_ttl(self.max_ttl)
-            )));
-        }
+        let iat = check_rest(
+            token,
+            received.iat,
+            received.exp,
+            now,
+            self.validation.leeway,
+            self.max_ttl,
+        )?;
         Ok(Claims {
             sub: received.sub,
             role: received.role,

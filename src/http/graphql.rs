@@ -34,7 +34,7 @@ use tokio::time::Instant;
 
 use super::{AppState, documents, idempotency};
 use crate::{
-    auth::Viewer,
+    auth::{self, Viewer},
     error::AppError,
     graphql::{
         cost::{self, Refusal},
@@ -530,11 +530,10 @@ pub(crate) async fn authenticate(
             AppError::Unauthenticated("the Authorization header must be `Bearer <token>`".into())
         })?
         .trim();
-    let claims = state
-        .jwt
-        .decode(token)
+    let principal = auth::verify(&state.jwt, state.idp.as_deref(), token)
+        .await
         .map_err(|e| AppError::Unauthenticated(e.to_string()))?;
-    services::users::viewer_for_claims(&state.db, &claims).await
+    services::users::viewer_for(&state.db, &principal).await
 }
 
 /// The media type of a response, as the client's `Accept` asks (GraphQL

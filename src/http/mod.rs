@@ -30,7 +30,7 @@ use tower_http::{
 };
 
 use crate::{
-    auth::jwt::JwtSettings,
+    auth::{idp::IdentityProvider, jwt::JwtSettings},
     clock::Clock,
     event_hub::EventHub,
     graphql::{AppSchema, cost::CostModel},
@@ -50,6 +50,8 @@ pub struct AppState {
     pub events: EventHub,
     /// Token validation.
     pub jwt: JwtSettings,
+    /// The identity provider whose tokens are accepted too, if any.
+    pub idp: Option<Arc<IdentityProvider>>,
     /// Longest a request may run.
     pub request_timeout: Duration,
     /// Whether introspection is answered (off: an explicit error, not null).

@@ -46,7 +46,11 @@ use uuid::Uuid;
 
 use super::{AppState, graphql};
 use crate::{
-    auth::Viewer, error::AppError, event_hub::Reserved, graphql::loaders::Loaders, services,
+    auth::{self, Viewer},
+    error::AppError,
+    event_hub::Reserved,
+    graphql::loaders::Loaders,
+    services,
 };
 
 /// The subprotocol spoken.
@@ -520,11 +524,10 @@ fn is_too_big(e: &axum::Error) -> bool {
 /// Checks the token and its user; the token's expiry as an instant.
 async fn authenticate(state: &AppState, token: &str) -> Result<(Viewer, Instant), Close> {
     let forbidden = |why: String| Close(close::FORBIDDEN, truncate(&format!("Forbidden: {why}")));
-    let claims = state
-        .jwt
-        .decode(token)
+    let principal = auth::verify(&state.jwt, state.idp.as_deref(), token)
+        .await
         .map_err(|e| forbidden(e.to_string()))?;
-    let viewer = services::users::viewer_for_claims(&state.db, &claims)
+    let viewer = services::users::viewer_for(&state.db, &principal)
         .await
         .map_err(|e| match e {
             AppError::Unauthenticated(why) | AppError::Forbidden(why) => forbidden(why),
@@ -540,7 +543,7 @@ async fn authenticate(state: &AppState, token: &str) -> Result<(Viewer, Instant)
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default()
         .as_secs();
-    let left = Duration::from_secs(claims.exp.saturating_sub(now));
+    let left = Duration::from_secs(principal.exp.saturating_sub(now));
     Ok((viewer, Instant::now() + left))
 }
 

@@ -16,7 +16,11 @@ use super::{
     records::{self, Record},
 };
 use crate::{
-    auth::{Action, Viewer, jwt::Claims, policy},
+    auth::{
+        Action, Viewer,
+        jwt::{ClaimedRole, Claims, Principal, UserRef},
+        policy,
+    },
     db::begin_write,
     domain::validate::Errors,
     error::{AppError, AppResult, UserErrorCode},
@@ -25,21 +29,48 @@ use crate::{
 /// Maps validated token claims to a [`Viewer`]: the `sub` must name an
 /// active user whose role is the token's role, so demoting or deactivating
 /// a user revokes their tokens at once.
-#[tracing::instrument(skip_all)]
 pub async fn viewer_for_claims(db: &DatabaseConnection, claims: &Claims) -> AppResult<Viewer> {
-    let unknown = || AppError::Unauthenticated("the token's subject is not an active user".into());
-    let id = Uuid::parse_str(&claims.sub).map_err(|_| unknown())?;
+    viewer_for(db, &Principal::from(claims.clone())).await
+}
+
+/// Maps a verified token, Handoff's own or an identity provider's, to a
+/// [`Viewer`]: it must name an active user, whose role is the role the
+/// token claims or maps to (when it has one), so demoting or deactivating a
+/// user revokes their tokens at once.
+#[tracing::instrument(skip_all)]
+pub async fn viewer_for(db: &DatabaseConnection, principal: &Principal) -> AppResult<Viewer> {
+    let unknown = || {
+        AppError::Unauthenticated(match &principal.user {
+            UserRef::Subject(_) => "the token's subject is not an active user".into(),
+            UserRef::Id { claim, .. } | UserRef::Email { claim, .. } => {
+                format!("the token's `{claim}` claim names no active Handoff user")
+            }
+        })
+    };
+    let by = match &principal.user {
+        UserRef::Subject(sub) => user::Column::Id.eq(Uuid::parse_str(sub).map_err(|_| unknown())?),
+        UserRef::Id { id, .. } => user::Column::Id.eq(*id),
+        UserRef::Email { email, .. } => user::Column::Email.eq(email.trim().to_lowercase()),
+    };
     let user = user::Entity::live()
-        .filter(user::Column::Id.eq(id))
+        .filter(by)
         .filter(user::Column::Active.eq(true))
         .one(db)
         .await?
         .ok_or_else(unknown)?;
-    if user.role.as_str() != claims.role {
-        return Err(AppError::Unauthenticated(format!(
-            "the token's role {} is not the user's role; mint a new token",
-            claims.role
-        )));
+    match &principal.role {
+        ClaimedRole::Named(role) if user.role.as_str() != role => {
+            return Err(AppError::Unauthenticated(format!(
+                "the token's role {role} is not the user's role; mint a new token"
+            )));
+        }
+        ClaimedRole::Mapped { claim, role } if user.role != *role => {
+            return Err(AppError::Unauthenticated(format!(
+                "the token's `{claim}` claim maps to role {role}, which is not the user's role in Handoff; \
+                 an administrator must change one of them"
+            )));
+        }
+        _ => {}
     }
     Ok(Viewer {
         user_id: user.id,

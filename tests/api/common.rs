@@ -136,7 +136,7 @@ pub async fn eventually<T>(what: &str, mut check: impl AsyncFnMut() -> Option<T>
 
 /// Runs one backend's part of a test; a panic in it is raised again with
 /// the backend's name ("failed on PostgreSQL: ...").
-async fn on(backend: &Backend, test: impl Future<Output = ()>) {
+pub async fn on(backend: &Backend, test: impl Future<Output = ()>) {
     use futures_util::FutureExt;
     if let Err(panic) = std::panic::AssertUnwindSafe(test).catch_unwind().await {
         let message = panic

@@ -20,6 +20,7 @@ mod feedback;
 mod idempotency;
 mod import;
 mod import_files;
+mod jwks;
 mod kpis;
 mod lead_identity;
 mod leads;
