@@ -517,8 +517,13 @@ async fn serve(config: Config, db: DatabaseConnection, print_tokens: bool) -> an
     let app = Application::build(&config, db.clone()).await?;
     let addr = app.local_addr()?;
     let base = format!("http://{addr}");
+    let token_source = if print_tokens {
+        "one of the tokens below"
+    } else {
+        "one from `handoff token --role ROLE`"
+    };
     let mut banner = format!(
-        "\nHandoff is running.\n  GraphQL:  {base}/graphql  (POST application/json, Authorization: Bearer <token>)\n  GraphiQL: {base}/graphiql  (paste a token into the Headers tab as {{\"Authorization\": \"Bearer <token>\"}})\n  Live:     ws://{addr}/graphql/ws  (subscriptions, graphql-transport-ws; send {{\"token\": \"<token>\"}} in connection_init)\n  Health:   {base}/healthz, {base}/readyz\n"
+        "\nHandoff is running.\n  GraphQL:  {base}/graphql  (POST application/json, Authorization: Bearer <token>)\n  GraphiQL: {base}/graphiql  (open it in a browser and paste a token: {token_source})\n  Live:     ws://{addr}/graphql/ws  (subscriptions, graphql-transport-ws; send {{\"token\": \"<token>\"}} in connection_init)\n  Health:   {base}/healthz, {base}/readyz\n"
     );
     if print_tokens {
         // 12 h, unless HANDOFF_JWT_MAX_TTL_SECS allows less.

@@ -17,7 +17,6 @@ use std::panic::AssertUnwindSafe;
 
 use async_graphql::{
     Request, Response, ServerError,
-    http::GraphiQLSource,
     parser::types::{
         DocumentOperations, ExecutableDocument, OperationDefinition, OperationType, Selection,
     },
@@ -26,7 +25,7 @@ use axum::{
     body::Bytes,
     extract::{Query, RawQuery, State, rejection::BytesRejection},
     http::{HeaderMap, HeaderValue, StatusCode, header},
-    response::{Html, IntoResponse, Response as HttpResponse},
+    response::{IntoResponse, Response as HttpResponse},
 };
 use futures_util::FutureExt;
 use serde_json::json;
@@ -152,7 +151,7 @@ pub async fn get(
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.contains("text/html"));
         if wants_html {
-            return graphiql().await.into_response();
+            return super::graphiql::page().await;
         }
         return error_response(
             StatusCode::BAD_REQUEST,
@@ -173,16 +172,6 @@ pub async fn get(
             &request_id,
         ),
     }
-}
-
-/// `GET /graphiql`: the in-browser IDE.
-pub async fn graphiql() -> impl IntoResponse {
-    Html(
-        GraphiQLSource::build()
-            .endpoint("/graphql")
-            .title("Handoff GraphiQL")
-            .finish(),
-    )
 }
 
 /// The `documentId` of a GET request.

@@ -2,6 +2,7 @@
 
 pub mod cors;
 pub mod documents;
+pub mod graphiql;
 pub mod graphql;
 pub mod idempotency;
 pub mod reports;
@@ -83,7 +84,8 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
         .route("/graphql/ws", get(ws::upgrade))
-        .route("/graphiql", get(graphql::graphiql))
+        .route("/graphiql", get(graphiql::page))
+        .route("/graphiql/assets/{dir}/{file}", get(graphiql::asset))
         .route("/reports/kpis.csv", get(reports::kpis_csv))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))

@@ -239,7 +239,8 @@ async fn introspection_can_be_switched_off() {
 }
 
 #[db_test]
-async fn graphiql_is_served_to_browsers(app: TestApp) {
+async fn graphiql_is_served_to_browsers_from_the_binary_under_a_strict_csp(app: TestApp) {
+    let mut pages = Vec::new();
     for path in ["/graphiql", "/graphql"] {
         let resp = app
             .client
@@ -249,8 +250,53 @@ async fn graphiql_is_served_to_browsers(app: TestApp) {
             .await
             .unwrap();
         assert_eq!(resp.status(), 200, "{path}");
-        assert!(resp.text().await.unwrap().contains("graphiql"), "{path}");
+        assert_eq!(resp.headers()["content-type"], "text/html; charset=utf-8");
+        let csp = resp.headers()["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("script-src 'self';"), "{path}: {csp}");
+        pages.push(resp.text().await.unwrap());
     }
+    assert_eq!(pages[0], pages[1], "/graphql shows the same page");
+
+    // Every script and stylesheet is the server's own, cached for good
+    // (its path changes with its content).
+    let assets: Vec<&str> = pages[0]
+        .split("=\"/graphiql/assets/")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .collect();
+    assert_eq!(assets.len(), 7, "{}", pages[0]);
+    assert!(!pages[0].contains("://"), "{}", pages[0]);
+    for asset in assets {
+        let resp = app
+            .client
+            .get(format!("{}/graphiql/assets/{asset}", app.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200, "{asset}");
+        let expected = if asset.ends_with(".js") {
+            "text/javascript; charset=utf-8"
+        } else {
+            "text/css; charset=utf-8"
+        };
+        assert_eq!(resp.headers()["content-type"], expected, "{asset}");
+        assert_eq!(
+            resp.headers()["cache-control"],
+            "public, max-age=31536000, immutable",
+            "{asset}"
+        );
+        assert!(!resp.bytes().await.unwrap().is_empty(), "{asset}");
+    }
+    let missing = app
+        .client
+        .get(format!(
+            "{}/graphiql/assets/graphiql-0.0.0/graphiql.min.js",
+            app.base
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
 }
 
 #[db_test]
