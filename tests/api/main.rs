@@ -14,6 +14,7 @@ mod changes;
 mod cli;
 mod competitors;
 mod concurrency;
+mod cross_origin;
 mod currencies;
 mod dates;
 mod external_ids;
