@@ -18,6 +18,7 @@ pub mod graphql;
 pub mod http;
 pub mod import;
 pub mod services;
+pub mod telemetry;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
@@ -30,11 +31,14 @@ use crate::{
     config::Config,
     graphql::{MAX_DEPTH, MAX_INTROSPECTION_DEPTH, SchemaOptions, build_schema},
     http::AppState,
+    telemetry::Metrics,
 };
 
 /// A bound, ready-to-run server.
 pub struct Application {
     listener: TcpListener,
+    /// `/metrics` on an address of its own (`HANDOFF_METRICS_BIND`).
+    metrics_listener: Option<TcpListener>,
     state: AppState,
     sla_sweep_interval: Duration,
 }
@@ -43,6 +47,23 @@ impl Application {
     /// Builds the application over an open, migrated database and binds its
     /// listener (port 0 picks a free port).
     pub async fn build(config: &Config, db: DatabaseConnection) -> anyhow::Result<Self> {
+        Self::build_with_statement_hook(config, db, None).await
+    }
+
+    /// Like [`build`](Self::build), with `hook` called after every SQL
+    /// statement the server runs (tests count them). The server replaces
+    /// any metric callback `db` has with its own ([`db::observe`]).
+    pub async fn build_with_statement_hook(
+        config: &Config,
+        mut db: DatabaseConnection,
+        hook: Option<db::StatementHook>,
+    ) -> anyhow::Result<Self> {
+        let metrics = Arc::new(match config.metrics.enabled {
+            true => Metrics::new(),
+            false => Metrics::disabled(),
+        });
+        metrics.set_sla_interval(config.sla_sweep_interval);
+        db::observe(&mut db, metrics.clone(), hook);
         let options = SchemaOptions {
             introspection: config.introspection,
             field_suggestions: config.field_suggestions,
@@ -63,12 +84,23 @@ impl Application {
             max_response_bytes: config.max_response_bytes,
             ws_recheck_interval: config.ws_recheck_interval,
             clock: config.clock.clone(),
+            metrics,
+            metrics_on_api: config.metrics.enabled && config.metrics.bind.is_none(),
         };
         let listener = TcpListener::bind(config.bind)
             .await
             .with_context(|| format!("binding {}", config.bind))?;
+        let metrics_listener = match config.metrics.bind {
+            Some(bind) if config.metrics.enabled => Some(
+                TcpListener::bind(bind)
+                    .await
+                    .with_context(|| format!("binding {bind} (HANDOFF_METRICS_BIND)"))?,
+            ),
+            _ => None,
+        };
         Ok(Self {
             listener,
+            metrics_listener,
             state,
             sla_sweep_interval: config.sla_sweep_interval,
         })
@@ -77,6 +109,20 @@ impl Application {
     /// The address the server listens on.
     pub fn local_addr(&self) -> anyhow::Result<SocketAddr> {
         Ok(self.listener.local_addr()?)
+    }
+
+    /// Where `/metrics` is served when it has an address of its own
+    /// (`HANDOFF_METRICS_BIND`).
+    pub fn metrics_addr(&self) -> anyhow::Result<Option<SocketAddr>> {
+        Ok(match &self.metrics_listener {
+            Some(listener) => Some(listener.local_addr()?),
+            None => None,
+        })
+    }
+
+    /// Whether `/metrics` is served on the API's address.
+    pub fn metrics_on_api(&self) -> bool {
+        self.state.metrics_on_api
     }
 
     /// Serves until `shutdown` resolves, then finishes in-flight requests.
@@ -95,11 +141,24 @@ impl Application {
             let first = self.state.clock.now() + self.sla_sweep_interval;
             tokio::spawn(sweep_sla(
                 self.state.db.clone(),
+                self.state.metrics.clone(),
                 self.state.clock.clone(),
                 first,
                 self.sla_sweep_interval,
                 stopped,
             ))
+        });
+        // The metrics listener, if any, stops with the API's.
+        let (metrics_stop, metrics_stopped) = oneshot::channel::<()>();
+        let metrics_server = self.metrics_listener.map(|listener| {
+            let router = http::metrics_router(self.state.clone());
+            tokio::spawn(async move {
+                axum::serve(listener, router)
+                    .with_graceful_shutdown(async move {
+                        metrics_stopped.await.ok();
+                    })
+                    .await
+            })
         });
         let served = axum::serve(self.listener, http::router(self.state))
             .with_graceful_shutdown(async move {
@@ -108,6 +167,14 @@ impl Application {
             })
             .await
             .context("serving HTTP");
+        drop(metrics_stop);
+        if let Some(server) = metrics_server {
+            match server.await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::warn!(error = %e, "serving /metrics failed"),
+                Err(e) => tracing::warn!(error = %e, "the /metrics server ended abnormally"),
+            }
+        }
         if let Some(sweeper) = sweeper
             && let Err(e) = sweeper.await
         {
@@ -125,6 +192,7 @@ impl Application {
 /// may sweep at the same moment, each lead still changes once.
 async fn sweep_sla(
     db: DatabaseConnection,
+    metrics: Arc<Metrics>,
     clock: Arc<dyn Clock>,
     first: Duration,
     every: Duration,
@@ -153,16 +221,22 @@ async fn sweep_sla(
             services::sla::sweep(&db, now).await
         }));
         match sweep.await {
-            Ok(Ok(report)) if !report.is_empty() => tracing::info!(
-                sla.at_risk = report.at_risk.len(),
-                sla.breached = report.breached.len(),
-                "SLA sweep moved leads"
-            ),
-            Ok(Ok(_)) => {}
+            Ok(Ok(report)) => {
+                metrics.sla_sweep(Some((report.at_risk.len(), report.breached.len())));
+                if !report.is_empty() {
+                    tracing::info!(
+                        sla.at_risk = report.at_risk.len(),
+                        sla.breached = report.breached.len(),
+                        "SLA sweep moved leads"
+                    );
+                }
+            }
             Ok(Err(e)) => {
+                metrics.sla_sweep(None);
                 tracing::warn!(error = %e, "SLA sweep failed; retrying at the next interval")
             }
             Err(e) => {
+                metrics.sla_sweep(None);
                 tracing::warn!(error = %e, "SLA sweep panicked; retrying at the next interval")
             }
         }
