@@ -2,13 +2,12 @@
 
 pub mod graphql;
 pub mod idempotency;
+mod observe;
 pub mod reports;
 pub mod throttle;
 pub mod ws;
 
 use std::{panic::AssertUnwindSafe, sync::Arc, time::Duration};
-
-use tokio::time::Instant;
 
 use axum::{
     Router,
@@ -30,12 +29,10 @@ use crate::{
     clock::Clock,
     event_hub::EventHub,
     graphql::{AppSchema, cost::CostModel},
-    telemetry::{
-        self, Metrics,
-        access::{self, Record},
-        metrics::route,
-    },
+    telemetry::{self, Metrics},
 };
+
+pub(crate) use observe::millis;
 
 /// What every handler shares. Cheap to clone.
 #[derive(Clone)]
@@ -101,7 +98,10 @@ pub fn router(state: AppState) -> Router {
         )
         // Outside the span above, so that its line stands alone; inside
         // the request-id layer, so that it has the id.
-        .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            observe::observe,
+        ))
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         // Outermost: runs first, so the layer above generates an id in
         // place of one that is not safe to echo.
@@ -124,77 +124,6 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         [(header::CONTENT_TYPE, telemetry::metrics::CONTENT_TYPE)],
         body,
     )
-}
-
-/// Routes whose requests are logged at `debug`, not `info`: probes and
-/// scrapes, which arrive every few seconds and say nothing about use.
-const QUIET_ROUTES: [&str; 3] = ["/healthz", "/readyz", "/metrics"];
-
-/// Runs the request in an access-log scope ([`access::scope`]), then
-/// records its metrics and writes its access line (target
-/// `handoff::access`). A WebSocket upgrade (101) is logged when its socket
-/// closes, by [`ws`], instead.
-async fn observe(
-    State(state): State<AppState>,
-    request: axum::extract::Request,
-    next: Next,
-) -> Response {
-    let started = Instant::now();
-    let route = route(request.uri().path());
-    let method = request.method().clone();
-    let request_id = graphql::request_id(request.headers());
-    let record = Arc::new(Record::default());
-    let response = access::scope(record.clone(), next.run(request)).await;
-    let elapsed = started.elapsed();
-    let status = response.status();
-    let fields = record.fields();
-    let outcome = fields.outcome.as_deref().unwrap_or("ok");
-    state.metrics.http_request(route, status.as_u16(), elapsed);
-    if route == "/graphql" {
-        let operation = fields.operation.as_deref().unwrap_or(telemetry::UNKNOWN);
-        let operation_type = fields.operation_type.unwrap_or(telemetry::UNKNOWN);
-        state
-            .metrics
-            .graphql_operation(operation, operation_type, outcome, elapsed);
-    }
-    if outcome == "RATE_LIMITED" {
-        state.metrics.rate_limited(route);
-    }
-    if status == StatusCode::SWITCHING_PROTOCOLS {
-        return response;
-    }
-    macro_rules! line {
-        ($level:expr) => {
-            tracing::event!(
-                target: "handoff::access",
-                $level,
-                request.id = %request_id,
-                user.id = fields.user_id.map(tracing::field::display),
-                user.role = fields.role.map(|r| r.as_str()),
-                http.method = %method,
-                http.path = route,
-                http.status = status.as_u16(),
-                graphql.operation = fields.operation.as_deref(),
-                graphql.operation_type = fields.operation_type,
-                graphql.cost = fields.cost.map(|c| c as u64),
-                outcome,
-                db.statements = record.statements(),
-                duration_ms = millis(elapsed),
-                "request"
-            )
-        };
-    }
-    if QUIET_ROUTES.contains(&route) {
-        line!(tracing::Level::DEBUG);
-    } else {
-        line!(tracing::Level::INFO);
-    }
-    response
-}
-
-/// A duration in milliseconds, to a tenth, for log lines.
-pub(crate) fn millis(elapsed: Duration) -> f64 {
-    (elapsed.as_secs_f64() * 10_000.0).round() / 10.0
 }
 
 /// Runs the request in the scope of the server's clock, so that what it

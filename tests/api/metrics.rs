@@ -194,6 +194,35 @@ async fn requests_of_each_kind_are_counted_with_their_operation_and_outcome(app:
     .await;
 }
 
+#[tokio::test]
+async fn a_request_whose_client_hangs_up_is_counted_as_499_cancelled() {
+    let app = TestApp::spawn(crate::common::Backend::Sqlite).await;
+    // The test holds SQLite's write lock, so the mutation waits for it.
+    let lock = handoff::db::begin_write(&app.db).await.unwrap();
+    let hung_up = app
+        .client
+        .post(format!("{}/graphql", app.base))
+        .bearer_auth(app.token(Marketing))
+        .timeout(Duration::from_millis(300))
+        .json(&json!({ "query": "mutation Stuck { createLead(input: {email: \"s@stuck.example\", source: ORGANIC_SEARCH}) { lead { id } } }" }))
+        .send()
+        .await;
+    assert!(hung_up.is_err(), "{hung_up:?}");
+    let series = "handoff_http_requests_total{route=\"/graphql\",status=\"499\"}";
+    let text = eventually("the hang-up counted", async || {
+        let text = scrape(&app).await;
+        value(&text, series).map(|_| text)
+    })
+    .await;
+    lock.rollback().await.unwrap();
+    assert_eq!(value(&text, series), Some(1.0), "{text}");
+    assert_eq!(
+        value(&text, &operations("Stuck", "mutation", "CANCELLED")),
+        Some(1.0),
+        "{text}"
+    );
+}
+
 #[db_test(with = |c: &mut Config| c.metrics.enabled = false)]
 async fn metrics_turned_off_are_not_found(app: TestApp) {
     app.gql(Admin, "query Dashboard { __typename }", json!({}))
@@ -274,7 +303,8 @@ async fn client_chosen_operation_names_cannot_grow_the_series_without_bound(app:
 
 /// Runs `handoff serve` on a fresh SQLite file with stderr piped (as a file
 /// or a log collector takes it), sends a request without a token, a named
-/// query with one, and returns what the server wrote to stderr.
+/// query with one, asks for the KPI report, opens and closes a WebSocket,
+/// and returns what the server wrote to stderr.
 async fn serve_and_log(log_format: &str) -> String {
     let dir = tempfile::tempdir().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_handoff"))
@@ -324,13 +354,35 @@ async fn serve_and_log(log_format: &str) -> String {
             .json(&json!({ "query": "query LeadPage { leads(first: 3) { nodes { id email } } }" }))
             .send()
             .await?;
-        Ok::<_, reqwest::Error>((anonymous.status().as_u16(), page.status().as_u16()))
+        let report = client
+            .get(url.replace(
+                "/graphql",
+                "/reports/kpis.csv?kpis=LEADS_CREATED&from=2026-01-01&to=2026-03-31",
+            ))
+            .bearer_auth(&token)
+            .send()
+            .await?;
+        Ok::<_, reqwest::Error>((
+            anonymous.status().as_u16(),
+            page.status().as_u16(),
+            report.status().as_u16(),
+        ))
     }
     .await;
+    if statuses.is_ok() {
+        let socket = Client::connect(url.trim_end_matches("/graphql"), &token).await;
+        socket.close().await;
+        // The server writes the socket's line once it has seen the close.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
     let _ = child.kill();
     let output = child.wait_with_output().unwrap();
     let log = String::from_utf8_lossy(&output.stderr).into_owned();
-    assert_eq!(statuses.ok(), Some((401, 200)), "the server said:\n{log}");
+    assert_eq!(
+        statuses.ok(),
+        Some((401, 200, 200)),
+        "the server said:\n{log}"
+    );
     log
 }
 
@@ -342,7 +394,7 @@ async fn the_text_log_has_an_access_line_per_request_and_no_colour_codes_in_a_fi
         .lines()
         .filter(|l| l.contains("handoff::access"))
         .collect();
-    assert_eq!(lines.len(), 2, "{log}");
+    assert_eq!(lines.len(), 4, "{log}");
     assert!(lines[0].contains("http.status=401"), "{}", lines[0]);
     assert!(
         lines[0].contains("outcome=\"UNAUTHENTICATED\""),
@@ -366,6 +418,28 @@ async fn the_text_log_has_an_access_line_per_request_and_no_colour_codes_in_a_fi
     }
     // Not the query, nor the data.
     assert!(!page.contains("email") && !page.contains('@'), "{page}");
+    let report = lines[2];
+    for field in [
+        "http.path=\"/reports/kpis.csv\"",
+        "http.status=200",
+        "user.role=\"ADMIN\"",
+        "graphql.cost=",
+        "db.statements=",
+    ] {
+        assert!(report.contains(field), "no {field} in {report}");
+    }
+    let socket = lines[3];
+    for field in [
+        "websocket closed",
+        "http.path=\"/graphql/ws\"",
+        "user.role=\"ADMIN\"",
+        "ws.subscriptions=0",
+        "ws.events=0",
+        "ws.close_code=1000",
+        "duration_ms=",
+    ] {
+        assert!(socket.contains(field), "no {field} in {socket}");
+    }
 }
 
 #[tokio::test]
@@ -377,7 +451,7 @@ async fn the_json_log_has_an_access_object_per_request() {
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
         .filter(|l| l["target"] == "handoff::access")
         .collect();
-    assert_eq!(lines.len(), 2, "{log}");
+    assert_eq!(lines.len(), 4, "{log}");
     let page = &lines[1];
     assert_eq!(page["request.id"], "log-test-1", "{page}");
     assert_eq!(page["user.role"], "ADMIN", "{page}");
@@ -389,4 +463,7 @@ async fn the_json_log_has_an_access_object_per_request() {
     assert!(page["duration_ms"].as_f64().is_some(), "{page}");
     assert!(page["user.id"].as_str().is_some(), "{page}");
     assert!(!page.to_string().contains('@'), "{page}");
+    assert_eq!(lines[2]["http.path"], "/reports/kpis.csv", "{}", lines[2]);
+    assert_eq!(lines[3]["message"], "websocket closed", "{}", lines[3]);
+    assert_eq!(lines[3]["ws.close_code"], 1000, "{}", lines[3]);
 }
