@@ -86,15 +86,15 @@ pub async fn upgrade(
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .any(|p| p.trim() == PROTOCOL);
+    let request_id = graphql::request_id(&headers);
     if !offered {
         return graphql::error_response(
             StatusCode::BAD_REQUEST,
             "BAD_USER_INPUT",
             "open the WebSocket with subprotocol `graphql-transport-ws`",
-            &graphql::request_id(&headers),
+            &request_id,
         );
     }
-    let request_id = graphql::request_id(&headers);
     ws.protocols([PROTOCOL])
         .max_message_size(MAX_MESSAGE_BYTES)
         .max_frame_size(MAX_MESSAGE_BYTES)
