@@ -1,7 +1,7 @@
 //! The `handoff` command line: serve, migrate, user, token, export-schema,
 //! demo, import.
 
-use std::{path::PathBuf, process::ExitCode, time::Duration};
+use std::{io::IsTerminal, path::PathBuf, process::ExitCode, time::Duration};
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
@@ -218,8 +218,11 @@ pub fn parse_ttl(s: &str) -> Result<Duration, String> {
 pub fn init_tracing(json: bool) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // Colour only for a person at a terminal: a file or a log collector
+    // would keep the escape codes.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     if json {
         builder.json().flatten_event(true).init();
@@ -525,6 +528,11 @@ async fn serve(config: Config, db: DatabaseConnection, print_tokens: bool) -> an
     let mut banner = format!(
         "\nHandoff is running.\n  GraphQL:  {base}/graphql  (POST application/json, Authorization: Bearer <token>)\n  GraphiQL: {base}/graphiql  (open it in a browser and paste a token: {token_source})\n  Live:     ws://{addr}/graphql/ws  (subscriptions, graphql-transport-ws; send {{\"token\": \"<token>\"}} in connection_init)\n  Health:   {base}/healthz, {base}/readyz\n"
     );
+    match app.metrics_addr()? {
+        Some(metrics) => banner.push_str(&format!("  Metrics:  http://{metrics}/metrics\n")),
+        None if app.metrics_on_api() => banner.push_str(&format!("  Metrics:  {base}/metrics\n")),
+        None => {}
+    }
     if print_tokens {
         // 12 h, unless HANDOFF_JWT_MAX_TTL_SECS allows less.
         let ttl = Duration::from_secs(12 * 3600).min(config.jwt.max_ttl());

@@ -25,6 +25,9 @@ pub struct Config {
     pub jwt: JwtSettings,
     /// `HANDOFF_LOG_FORMAT`: `text` (default) or `json`.
     pub log_json: bool,
+    /// `HANDOFF_METRICS` and `HANDOFF_METRICS_BIND`: where `/metrics` is
+    /// served, if anywhere.
+    pub metrics: MetricsSettings,
     /// `HANDOFF_INTROSPECTION`: answer introspection queries (default true).
     pub introspection: bool,
     /// `HANDOFF_FIELD_SUGGESTIONS`: "did you mean" hints in errors (default true).
@@ -196,6 +199,7 @@ impl Config {
                 Some("json") => true,
                 Some(other) => bail!("HANDOFF_LOG_FORMAT={other:?}: use text or json"),
             },
+            metrics: MetricsSettings::from_env()?,
             introspection: parse_bool("HANDOFF_INTROSPECTION", true)?,
             field_suggestions: parse_bool("HANDOFF_FIELD_SUGGESTIONS", true)?,
             request_timeout: Duration::from_secs(parse_var("HANDOFF_REQUEST_TIMEOUT_SECS", 10u64)?),
@@ -241,6 +245,7 @@ impl Config {
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             jwt: JwtSettings::hs256(secret, "handoff".into(), "handoff-api".into(), 30)?,
             log_json: false,
+            metrics: MetricsSettings::default(),
             introspection: true,
             field_suggestions: true,
             request_timeout: Duration::from_secs(10),
@@ -257,6 +262,44 @@ impl Config {
             trusted_documents: None,
             shutdown_grace: Duration::from_secs(20),
             idp: None,
+        })
+    }
+}
+
+/// Where Prometheus metrics are served (docs/operations.md "Metrics").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MetricsSettings {
+    /// `HANDOFF_METRICS`: record metrics and serve `/metrics` (default
+    /// true); off, `/metrics` is 404 and nothing is recorded.
+    pub enabled: bool,
+    /// `HANDOFF_METRICS_BIND`: serve `/metrics` on this address only, not
+    /// on the API's (default: on the API's address, without a token).
+    pub bind: Option<SocketAddr>,
+}
+
+impl Default for MetricsSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            bind: None,
+        }
+    }
+}
+
+impl MetricsSettings {
+    /// Reads `HANDOFF_METRICS` and `HANDOFF_METRICS_BIND`.
+    pub fn from_env() -> anyhow::Result<Self> {
+        let bind = match var("HANDOFF_METRICS_BIND") {
+            None => None,
+            Some(raw) => Some(raw.trim().parse().map_err(|e| {
+                anyhow::anyhow!(
+                    "HANDOFF_METRICS_BIND={raw:?} is not an address like 127.0.0.1:9090: {e}"
+                )
+            })?),
+        };
+        Ok(Self {
+            enabled: parse_bool("HANDOFF_METRICS", true)?,
+            bind,
         })
     }
 }

@@ -1,6 +1,6 @@
 //! Connecting to the database and migrating it.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{
@@ -8,7 +8,12 @@ use sea_orm::{
     SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 
-use crate::{config::Config, error::AppResult, services};
+use crate::{
+    config::Config,
+    error::AppResult,
+    services,
+    telemetry::{Metrics, access, metrics::PoolStats},
+};
 
 /// Opens the pool with explicit settings for both engines: WAL, a busy
 /// timeout and `synchronous=NORMAL` on SQLite; pool bounds and a
@@ -63,6 +68,40 @@ pub async fn connect_with(
     }
     adjust(&mut opt);
     Database::connect(opt).await
+}
+
+/// What runs after each SQL statement besides Handoff's own bookkeeping
+/// (tests count statements with one).
+pub type StatementHook = Arc<dyn Fn(&sea_orm::metric::Info<'_>) + Send + Sync>;
+
+/// Times every statement run through `db` (and its clones made from now
+/// on) into `metrics`, counts it against the current request's access-log
+/// record ([`access::count_statement`]), then calls `hook`. Replaces any
+/// metric callback `db` had.
+pub fn observe(db: &mut DatabaseConnection, metrics: Arc<Metrics>, hook: Option<StatementHook>) {
+    db.set_metric_callback(move |info| {
+        metrics.statement(info.elapsed, info.failed);
+        access::count_statement();
+        if let Some(hook) = &hook {
+            hook(info);
+        }
+    });
+}
+
+/// How the pool of `db` stands now.
+pub fn pool_stats(db: &DatabaseConnection) -> Option<PoolStats> {
+    fn stats<D: sea_orm::sqlx::Database>(pool: &sea_orm::sqlx::Pool<D>) -> PoolStats {
+        PoolStats {
+            size: pool.size(),
+            idle: u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
+            max: pool.options().get_max_connections(),
+        }
+    }
+    match db.get_database_backend() {
+        DbBackend::Postgres => Some(stats(db.get_postgres_connection_pool())),
+        DbBackend::Sqlite => Some(stats(db.get_sqlite_connection_pool())),
+        _ => None,
+    }
 }
 
 /// Applies every pending migration.

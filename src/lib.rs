@@ -18,6 +18,7 @@ pub mod graphql;
 pub mod http;
 pub mod import;
 pub mod services;
+pub mod telemetry;
 
 use std::{future::IntoFuture, net::SocketAddr, sync::Arc, time::Duration};
 
@@ -33,11 +34,14 @@ use crate::{
     config::Config,
     graphql::{MAX_DEPTH, MAX_INTROSPECTION_DEPTH, SchemaOptions, build_schema},
     http::AppState,
+    telemetry::Metrics,
 };
 
 /// A bound, ready-to-run server.
 pub struct Application {
     listener: TcpListener,
+    /// `/metrics` on an address of its own (`HANDOFF_METRICS_BIND`).
+    metrics_listener: Option<TcpListener>,
     state: AppState,
     sla_sweep_interval: Duration,
     shutdown_grace: Duration,
@@ -49,6 +53,23 @@ impl Application {
     /// Builds the application over an open, migrated database and binds its
     /// listener (port 0 picks a free port).
     pub async fn build(config: &Config, db: DatabaseConnection) -> anyhow::Result<Self> {
+        Self::build_with_statement_hook(config, db, None).await
+    }
+
+    /// Like [`build`](Self::build), with `hook` called after every SQL
+    /// statement the server runs (tests count them). The server replaces
+    /// any metric callback `db` has with its own ([`db::observe`]).
+    pub async fn build_with_statement_hook(
+        config: &Config,
+        mut db: DatabaseConnection,
+        hook: Option<db::StatementHook>,
+    ) -> anyhow::Result<Self> {
+        let metrics = Arc::new(match config.metrics.enabled {
+            true => Metrics::new(),
+            false => Metrics::disabled(),
+        });
+        metrics.set_sla_interval(config.sla_sweep_interval);
+        db::observe(&mut db, metrics.clone(), hook);
         let options = SchemaOptions {
             introspection: config.introspection,
             field_suggestions: config.field_suggestions,
@@ -85,12 +106,23 @@ impl Application {
             )),
             closing: closing_rx,
             in_flight: in_flight_tx,
+            metrics,
+            metrics_on_api: config.metrics.enabled && config.metrics.bind.is_none(),
         };
         let listener = TcpListener::bind(config.bind)
             .await
             .with_context(|| format!("binding {}", config.bind))?;
+        let metrics_listener = match config.metrics.bind {
+            Some(bind) if config.metrics.enabled => Some(
+                TcpListener::bind(bind)
+                    .await
+                    .with_context(|| format!("binding {bind} (HANDOFF_METRICS_BIND)"))?,
+            ),
+            _ => None,
+        };
         Ok(Self {
             listener,
+            metrics_listener,
             state,
             sla_sweep_interval: config.sla_sweep_interval,
             shutdown_grace: config.shutdown_grace,
@@ -102,6 +134,20 @@ impl Application {
     /// The address the server listens on.
     pub fn local_addr(&self) -> anyhow::Result<SocketAddr> {
         Ok(self.listener.local_addr()?)
+    }
+
+    /// Where `/metrics` is served when it has an address of its own
+    /// (`HANDOFF_METRICS_BIND`).
+    pub fn metrics_addr(&self) -> anyhow::Result<Option<SocketAddr>> {
+        Ok(match &self.metrics_listener {
+            Some(listener) => Some(listener.local_addr()?),
+            None => None,
+        })
+    }
+
+    /// Whether `/metrics` is served on the API's address.
+    pub fn metrics_on_api(&self) -> bool {
+        self.state.metrics_on_api
     }
 
     /// Serves until `shutdown` resolves, then stops accepting connections,
@@ -116,6 +162,7 @@ impl Application {
     ) -> anyhow::Result<()> {
         let Self {
             listener,
+            metrics_listener,
             state,
             sla_sweep_interval,
             shutdown_grace,
@@ -131,11 +178,24 @@ impl Application {
             let first = state.clock.now() + sla_sweep_interval;
             tokio::spawn(sweep_sla(
                 state.db.clone(),
+                state.metrics.clone(),
                 state.clock.clone(),
                 first,
                 sla_sweep_interval,
                 stopped,
             ))
+        });
+        // The metrics listener, if any, stops with the API's.
+        let (metrics_stop, metrics_stopped) = oneshot::channel::<()>();
+        let metrics_server = metrics_listener.map(|listener| {
+            let router = http::metrics_router(state.clone());
+            tokio::spawn(async move {
+                axum::serve(listener, router)
+                    .with_graceful_shutdown(async move {
+                        metrics_stopped.await.ok();
+                    })
+                    .await
+            })
         });
         let (signalled, on_signal) = oneshot::channel::<()>();
         let serve = axum::serve(listener, http::router(state))
@@ -169,8 +229,17 @@ impl Application {
                 }
             }
         };
-        // The router's own copy of the state goes with it.
+        // The router's own copy of the state goes with it, and the metrics
+        // server's with it.
         drop(serve);
+        drop(metrics_stop);
+        if let Some(server) = metrics_server {
+            match server.await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::warn!(error = %e, "serving /metrics failed"),
+                Err(e) => tracing::warn!(error = %e, "the /metrics server ended abnormally"),
+            }
+        }
         // Sockets and detached requests outlive their HTTP connection:
         // each holds `in_flight` until it is done.
         let deadline = deadline.unwrap_or_else(|| tokio::time::Instant::now() + shutdown_grace);
@@ -197,6 +266,7 @@ impl Application {
 /// may sweep at the same moment, each lead still changes once.
 async fn sweep_sla(
     db: DatabaseConnection,
+    metrics: Arc<Metrics>,
     clock: Arc<dyn Clock>,
     first: Duration,
     every: Duration,
@@ -225,16 +295,22 @@ async fn sweep_sla(
             services::sla::sweep(&db, now).await
         }));
         match sweep.await {
-            Ok(Ok(report)) if !report.is_empty() => tracing::info!(
-                sla.at_risk = report.at_risk.len(),
-                sla.breached = report.breached.len(),
-                "SLA sweep moved leads"
-            ),
-            Ok(Ok(_)) => {}
+            Ok(Ok(report)) => {
+                metrics.sla_sweep(Some((report.at_risk.len(), report.breached.len())));
+                if !report.is_empty() {
+                    tracing::info!(
+                        sla.at_risk = report.at_risk.len(),
+                        sla.breached = report.breached.len(),
+                        "SLA sweep moved leads"
+                    );
+                }
+            }
             Ok(Err(e)) => {
+                metrics.sla_sweep(None);
                 tracing::warn!(error = %e, "SLA sweep failed; retrying at the next interval")
             }
             Err(e) => {
+                metrics.sla_sweep(None);
                 tracing::warn!(error = %e, "SLA sweep panicked; retrying at the next interval")
             }
         }

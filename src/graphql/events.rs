@@ -287,6 +287,7 @@ impl SubscriptionRoot {
                     .await?
             }
         };
+        let metrics = ctx.data_opt::<Arc<crate::telemetry::Metrics>>().cloned();
         let wanted = move |e: &event::Model| {
             kinds.as_ref().is_none_or(|k| k.contains(&e.kind))
                 && owner.is_none_or(|o| e.owner_id == Some(o))
@@ -321,6 +322,10 @@ impl SubscriptionRoot {
                     Ok(row) if Position::of(&row) > delivered => {
                         delivered = Position::of(&row);
                         if wanted(&row) {
+                            if let Some(metrics) = &metrics {
+                                let lag = crate::clock::utc_now() - row.at;
+                                metrics.event_lag(lag.to_std().unwrap_or_default());
+                            }
                             loaders.clear();
                             yield Ok(Event(row.as_ref().clone()));
                         }

@@ -19,6 +19,12 @@ use crate::services::{
     records::{self, Record},
 };
 
+/// Runs a batch load on a task of its own, counted against the request
+/// that asked for it (its statements go into the request's access line).
+fn spawn(load: futures_util::future::BoxFuture<'static, ()>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(crate::telemetry::access::in_scope(load))
+}
+
 /// Largest batch: far under both engines' bind-parameter limits.
 const MAX_BATCH: usize = 500;
 
@@ -54,7 +60,7 @@ where
             db: db.clone(),
             _entity: PhantomData,
         },
-        tokio::spawn,
+        spawn,
         HashMapCache::default(),
     )
     .max_batch_size(MAX_BATCH)
@@ -167,25 +173,25 @@ macro_rules! loaders {
                     $($field: loader(&db),)*
                     signatures: DataLoader::with_cache(
                         SignaturesByDefinition { db: db.clone() },
-                        tokio::spawn,
+                        spawn,
                         HashMapCache::default(),
                     )
                     .max_batch_size(MAX_BATCH),
                     feedback: DataLoader::with_cache(
                         FeedbackByOpportunity { db: db.clone() },
-                        tokio::spawn,
+                        spawn,
                         HashMapCache::default(),
                     )
                     .max_batch_size(MAX_BATCH),
                     touches: DataLoader::with_cache(
                         TouchesByOpportunity { db: db.clone() },
-                        tokio::spawn,
+                        spawn,
                         HashMapCache::default(),
                     )
                     .max_batch_size(MAX_BATCH),
                     external_ids: DataLoader::with_cache(
                         ExternalIdsOf { db: db.clone() },
-                        tokio::spawn,
+                        spawn,
                         HashMapCache::default(),
                     )
                     .max_batch_size(MAX_BATCH),

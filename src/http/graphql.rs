@@ -41,6 +41,7 @@ use crate::{
     },
     http::throttle::{ThrottleStatus, Throttled},
     services,
+    telemetry::{self, access},
 };
 
 /// Largest accepted request body.
@@ -192,6 +193,11 @@ async fn execute(
     // The time limit covers everything from here to the last byte of the
     // body: authentication, execution and serialisation.
     let deadline = Instant::now() + state.request_timeout;
+    // What the access log and the metrics call the operation, until the
+    // document says more.
+    if let Some(name) = request.operation_name.as_deref() {
+        access::note(|f| f.operation = Some(telemetry::operation_name(Some(name)).to_owned()));
+    }
     let viewer = match authenticate(&state, headers).await {
         Ok(viewer) => viewer,
         Err(AppError::Unauthenticated(message)) => {
@@ -225,6 +231,15 @@ async fn execute(
     let operation = document
         .as_ref()
         .and_then(|doc| operation(doc, operation_name.as_deref()));
+    if let (Some(doc), Some(op)) = (&document, operation) {
+        let name = operation_name
+            .as_deref()
+            .or_else(|| only_operation_name(doc));
+        access::note(|f| {
+            f.operation = Some(telemetry::operation_name(name).to_owned());
+            f.operation_type = Some(operation_type(op.ty));
+        });
+    }
     let mut introspection_only = false;
     let mut requested = 0;
     if let (Some(doc), Some(op)) = (&document, operation) {
@@ -318,7 +333,8 @@ async fn execute(
     };
     let request = request
         .data(viewer)
-        .data(std::sync::Arc::new(Loaders::new(state.db.clone())));
+        .data(std::sync::Arc::new(Loaders::new(state.db.clone())))
+        .data(state.metrics.clone());
 
     let run = AssertUnwindSafe(schema.execute(request)).catch_unwind();
     let mut response = match tokio::time::timeout_at(deadline, run).await {
@@ -334,6 +350,10 @@ async fn execute(
         _ => 0,
     };
     let status = state.throttle.settle(user, requested, actual);
+    access::note(|f| f.cost = Some(actual));
+    if let Some(op) = operation {
+        state.metrics.query_cost(operation_type(op.ty), actual);
+    }
     response
         .extensions
         .insert("cost".into(), cost_extension(requested, actual, status));
@@ -378,6 +398,26 @@ fn operation<'a>(
     op.map(|op| &op.node)
 }
 
+/// The name of a document's operation when it has one named operation and
+/// the request names none.
+fn only_operation_name(doc: &ExecutableDocument) -> Option<&str> {
+    match &doc.operations {
+        DocumentOperations::Multiple(ops) if ops.len() == 1 => {
+            ops.keys().next().map(|name| name.as_str())
+        }
+        _ => None,
+    }
+}
+
+/// An operation's type as logs and metrics name it.
+pub(crate) fn operation_type(ty: OperationType) -> &'static str {
+    match ty {
+        OperationType::Query => "query",
+        OperationType::Mutation => "mutation",
+        OperationType::Subscription => "subscription",
+    }
+}
+
 /// HTTP 503 `TIMEOUT`: the request ran past its time limit.
 fn timed_out(state: &AppState, request_id: &str) -> HttpResponse {
     tracing::warn!(
@@ -402,6 +442,7 @@ pub(crate) fn rate_limited(
     throttled: &Throttled,
     request_id: &str,
 ) -> HttpResponse {
+    access::note_error("RATE_LIMITED");
     let retry_after = throttled.retry_after_secs();
     let body = json!({
         "errors": [{
@@ -482,6 +523,16 @@ pub(super) fn finish(mut response: Response, request_id: &str) -> Response {
                 .set("code", code);
         }
     }
+    if let Some(code) = response
+        .errors
+        .first()
+        .and_then(|e| e.extensions.as_ref()?.get("code"))
+    {
+        match code {
+            async_graphql::Value::String(code) => access::note_error(code),
+            _ => access::note_error("OTHER"),
+        }
+    }
     if !response.errors.is_empty() {
         response
             .extensions
@@ -522,7 +573,12 @@ pub(crate) async fn authenticate(
     let principal = auth::verify(&state.jwt, state.idp.as_deref(), token)
         .await
         .map_err(|e| AppError::Unauthenticated(e.to_string()))?;
-    services::users::viewer_for(&state.db, &principal).await
+    let viewer = services::users::viewer_for(&state.db, &principal).await?;
+    access::note(|f| {
+        f.user_id = Some(viewer.user_id);
+        f.role = Some(viewer.role);
+    });
+    Ok(viewer)
 }
 
 /// The media type of a response, as the client's `Accept` asks (GraphQL
@@ -809,6 +865,7 @@ pub fn error_response(
     message: &str,
     request_id: &str,
 ) -> HttpResponse {
+    access::note_error(code);
     let mut response = (
         status,
         axum::Json(json!({

@@ -68,9 +68,9 @@ where
     F: Future<Output = HttpResponse> + Send + 'static,
 {
     // The task keeps the request's span, so its logs keep the request id,
-    // and the request's clock.
+    // the request's clock, and its access-log record.
     let request = services::idempotency::tracking(request).instrument(tracing::Span::current());
-    let request = on_current_clock(request);
+    let request = crate::telemetry::access::in_scope(on_current_clock(request));
     match tokio::spawn(request).await {
         Ok(response) => response,
         Err(e) => {

@@ -5,6 +5,7 @@ pub mod documents;
 pub mod graphiql;
 pub mod graphql;
 pub mod idempotency;
+mod observe;
 pub mod reports;
 pub mod throttle;
 pub mod ws;
@@ -14,7 +15,7 @@ use std::{panic::AssertUnwindSafe, sync::Arc, time::Duration};
 use axum::{
     Router,
     extract::{DefaultBodyLimit, State},
-    http::{Request, StatusCode},
+    http::{Request, StatusCode, header},
     middleware::{self, Next, map_request},
     response::{IntoResponse, Response},
     routing::get,
@@ -35,7 +36,10 @@ use crate::{
     clock::Clock,
     event_hub::EventHub,
     graphql::{AppSchema, cost::CostModel},
+    telemetry::{self, Metrics},
 };
+
+pub(crate) use observe::millis;
 
 /// What every handler shares. Cheap to clone.
 #[derive(Clone)]
@@ -77,18 +81,27 @@ pub struct AppState {
     /// Held by every request and socket while it runs (through its clone
     /// of the state), so that shutdown can wait for them.
     pub in_flight: tokio::sync::mpsc::Sender<()>,
+    /// Prometheus metrics (recording nothing when `HANDOFF_METRICS=false`).
+    pub metrics: Arc<Metrics>,
+    /// Whether `/metrics` is a route of the API's router (metrics on and
+    /// no `HANDOFF_METRICS_BIND`).
+    pub metrics_on_api: bool,
 }
 
 /// Builds the router with its middleware.
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let mut routes = Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
         .route("/graphql/ws", get(ws::upgrade))
         .route("/graphiql", get(graphiql::page))
         .route("/graphiql/assets/{dir}/{file}", get(graphiql::asset))
         .route("/reports/kpis.csv", get(reports::kpis_csv))
         .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
+        .route("/readyz", get(readyz));
+    if state.metrics_on_api {
+        routes = routes.route("/metrics", get(metrics));
+    }
+    routes
         .layer(DefaultBodyLimit::max(graphql::MAX_BODY_BYTES))
         .layer(middleware::from_fn_with_state(state.clone(), on_the_clock))
         .layer(CompressionLayer::new().compress_when(compressible()))
@@ -108,6 +121,12 @@ pub fn router(state: AppState) -> Router {
                 )
             }),
         )
+        // Outside the span above, so that its line stands alone; inside
+        // the request-id layer, so that it has the id.
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            observe::observe,
+        ))
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         // Outermost: runs first, so the layer above generates an id in
         // place of one that is not safe to echo.
@@ -131,6 +150,23 @@ fn compressible() -> impl Predicate {
              _: &axum::http::HeaderMap,
              _: &axum::http::Extensions| { status != StatusCode::SWITCHING_PROTOCOLS },
         )
+}
+
+/// The router of `/metrics` alone, for its own address
+/// (`HANDOFF_METRICS_BIND`).
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics))
+        .with_state(state)
+}
+
+/// `GET /metrics`: the Prometheus text format, with the pool read now.
+async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    let body = state.metrics.encode(crate::db::pool_stats(&state.db));
+    (
+        [(header::CONTENT_TYPE, telemetry::metrics::CONTENT_TYPE)],
+        body,
+    )
 }
 
 /// Runs the request in the scope of the server's clock, so that what it

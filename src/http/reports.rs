@@ -298,6 +298,7 @@ pub async fn kpis_csv(
     if let Some(Err(throttled)) = state.throttle.take(viewer.user_id, requested) {
         return rate_limited(requested, &throttled, &rid);
     }
+    crate::telemetry::access::note(|f| f.cost = Some(requested));
     let (from, to) = (input.from.get(), input.to.get());
     let cohorts = CohortCache::default();
     let work = compute(&state.db, &viewer, input, &cohorts);

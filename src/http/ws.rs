@@ -24,7 +24,7 @@
 //! - A client message over [`MAX_MESSAGE_BYTES`] (the HTTP body limit)
 //!   closes the socket with 1009, the WebSocket code for a message too big.
 
-use std::{collections::HashMap, time::Duration};
+use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use async_graphql::{
     Request, Response, ServerError,
@@ -42,7 +42,6 @@ use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::{sync::mpsc, task::AbortHandle, time::Instant};
-use uuid::Uuid;
 
 use super::{AppState, graphql};
 use crate::{
@@ -51,6 +50,7 @@ use crate::{
     event_hub::Reserved,
     graphql::loaders::Loaders,
     services,
+    telemetry::access,
 };
 
 /// The subprotocol spoken.
@@ -101,19 +101,25 @@ pub async fn upgrade(
             &graphql::request_id(&headers),
         );
     }
+    let request_id = graphql::request_id(&headers);
     if !offered {
         return graphql::error_response(
             StatusCode::BAD_REQUEST,
             "BAD_USER_INPUT",
             "open the WebSocket with subprotocol `graphql-transport-ws`",
-            &graphql::request_id(&headers),
+            &request_id,
         );
     }
     ws.protocols([PROTOCOL])
         .max_message_size(MAX_MESSAGE_BYTES)
         .max_frame_size(MAX_MESSAGE_BYTES)
         .on_upgrade(move |socket| {
-            crate::clock::scope(state.clock.clone(), Connection::new(state, socket).run())
+            // The socket's statements are counted for its access line.
+            let connection = Connection::new(state.clone(), socket, request_id).run();
+            access::scope(
+                Arc::new(access::Record::default()),
+                crate::clock::scope(state.clock.clone(), connection),
+            )
         })
 }
 
@@ -163,8 +169,16 @@ struct Session {
 struct Connection {
     state: AppState,
     socket: WebSocket,
-    /// For log lines and error responses.
+    /// For log lines and error responses: the upgrade request's id.
     id: String,
+    /// When the socket opened.
+    opened: Instant,
+    /// Subscriptions started, for the access line.
+    subscriptions: u64,
+    /// Events sent, for the access line.
+    events: u64,
+    /// Subscriptions running, as last reported to the metrics.
+    reported_running: usize,
     /// Set by `connection_init`.
     session: Option<Session>,
     /// Running subscriptions by client id, with a generation number so a
@@ -176,12 +190,16 @@ struct Connection {
 }
 
 impl Connection {
-    fn new(state: AppState, socket: WebSocket) -> Self {
+    fn new(state: AppState, socket: WebSocket, request_id: String) -> Self {
         let (outgoing_tx, outgoing_rx) = mpsc::channel(64);
         Self {
             state,
             socket,
-            id: Uuid::new_v4().to_string(),
+            id: request_id,
+            opened: Instant::now(),
+            subscriptions: 0,
+            events: 0,
+            reported_running: 0,
             session: None,
             running: HashMap::new(),
             generation: 0,
@@ -191,9 +209,13 @@ impl Connection {
     }
 
     async fn run(mut self) {
+        self.state.metrics.ws_connections(1);
         let init_deadline = Instant::now() + INIT_TIMEOUT;
         let mut closing = self.state.closing.clone();
+        // The close code for the access line when the client closes.
+        let mut client_close = 1006;
         let closed = loop {
+            self.report_running();
             let expiry = self.session.as_ref().map(|s| s.expires);
             let interval = self.state.ws_recheck_interval;
             // A periodic check only with a positive interval (0 checks
@@ -237,7 +259,12 @@ impl Connection {
                             format!("Message too big: at most {MAX_MESSAGE_BYTES} bytes"),
                         ));
                     }
-                    Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break None,
+                    Some(Ok(Message::Close(frame))) => {
+                        // RFC 6455: 1005 when the frame has no code.
+                        client_close = frame.map_or(1005, |f| f.code);
+                        break None;
+                    }
+                    Some(Err(_)) | None => break None,
                 },
                 Some((id, generation, message)) = self.outgoing_rx.recv() => {
                     if let Err(close) = self.on_outgoing(id, generation, message).await {
@@ -249,6 +276,10 @@ impl Connection {
         for (_, (_, task)) in self.running.drain() {
             task.abort();
         }
+        self.report_running();
+        self.state.metrics.ws_connections(-1);
+        let close_code = closed.as_ref().map_or(client_close, |Close(code, _)| *code);
+        self.log_closed(close_code);
         if let Some(Close(code, reason)) = closed {
             tracing::debug!(ws.connection = %self.id, ws.close = code, %reason, "closing");
             let _ = self
@@ -259,6 +290,37 @@ impl Connection {
                 })))
                 .await;
         }
+    }
+
+    /// Brings the metrics' count of running subscriptions up to date.
+    fn report_running(&mut self) {
+        let now = self.running.len();
+        if now != self.reported_running {
+            let delta = now as i64 - self.reported_running as i64;
+            self.state.metrics.ws_subscriptions(delta);
+            self.reported_running = now;
+        }
+    }
+
+    /// The socket's access line: who, how long, how much, how it closed.
+    fn log_closed(&self, close_code: u16) {
+        let record = access::current();
+        let fields = record.as_ref().map(|r| r.fields()).unwrap_or_default();
+        tracing::event!(
+            target: "handoff::access",
+            tracing::Level::INFO,
+            request.id = %self.id,
+            user.id = fields.user_id.map(tracing::field::display),
+            user.role = fields.role.map(|r| r.as_str()),
+            http.path = "/graphql/ws",
+            http.status = 101,
+            ws.subscriptions = self.subscriptions,
+            ws.events = self.events,
+            ws.close_code = close_code,
+            db.statements = record.as_ref().map_or(0, |r| r.statements()),
+            duration_ms = crate::http::millis(self.opened.elapsed()),
+            "websocket closed"
+        );
     }
 
     async fn send(&mut self, message: Value) -> Result<(), axum::Error> {
@@ -353,6 +415,7 @@ impl Connection {
         // Starting a subscription is charged to the budget like a request
         // (its events are not: each is held to the cost limit instead).
         if let Some(Err(throttled)) = self.state.throttle.take(viewer.user_id, requested) {
+            self.state.metrics.rate_limited("/graphql/ws");
             let message = format!(
                 "Throttled: this subscription costs {requested} points and your budget holds {:.0}; retry in {} s",
                 throttled.status.currently_available,
@@ -375,6 +438,7 @@ impl Connection {
         let request = request
             .data(viewer)
             .data(std::sync::Arc::new(Loaders::new(self.state.db.clone())))
+            .data(self.state.metrics.clone())
             .data(self.state.events.clone())
             .data(reserved);
         let mut stream = self.state.schema.execute_stream(request);
@@ -383,7 +447,7 @@ impl Connection {
         let tx = self.outgoing_tx.clone();
         let subscription = id.clone();
         let clock = self.state.clock.clone();
-        let task = tokio::spawn(crate::clock::scope(clock, async move {
+        let task = tokio::spawn(access::in_scope(crate::clock::scope(clock, async move {
             let mut first = true;
             while let Some(response) = stream.next().await {
                 // A request that fails before it starts (validation,
@@ -407,8 +471,9 @@ impl Connection {
             let _ = tx
                 .send((subscription, generation, Outgoing::Complete))
                 .await;
-        }));
+        })));
         self.running.insert(id, (generation, task.abort_handle()));
+        self.subscriptions += 1;
         Ok(())
     }
 
@@ -484,6 +549,8 @@ impl Connection {
                 // The event was resolved for the principal as it was at
                 // subscribe time: deliver it only if that still holds.
                 self.recheck().await?;
+                self.events += 1;
+                self.state.metrics.event_delivered();
                 let response = graphql::finish(response, &self.id);
                 self.send(json!({ "type": "next", "id": id, "payload": response }))
                     .await
@@ -529,6 +596,12 @@ async fn authenticate(state: &AppState, token: &str) -> Result<(Viewer, Instant)
         .map_err(|e| forbidden(e.to_string()))?;
     let viewer = services::users::viewer_for(&state.db, &principal)
         .await
+        .inspect(|viewer| {
+            access::note(|f| {
+                f.user_id = Some(viewer.user_id);
+                f.role = Some(viewer.role);
+            })
+        })
         .map_err(|e| match e {
             AppError::Unauthenticated(why) | AppError::Forbidden(why) => forbidden(why),
             // The user could not be checked (the database): closed, since

@@ -152,6 +152,9 @@ pub async fn on(backend: &Backend, test: impl Future<Output = ()>) {
 pub struct TestApp {
     /// `http://127.0.0.1:port`.
     pub base: String,
+    /// `http://127.0.0.1:port` of `/metrics` when it has an address of its
+    /// own (`config.metrics.bind`).
+    pub metrics_base: Option<String>,
     /// HTTP client.
     pub client: reqwest::Client,
     /// The server's database (shares the query counter).
@@ -203,9 +206,11 @@ impl TestApp {
         let counter = queries.clone();
         let mut db = connect(&config, schema.as_deref()).await;
         db::migrate(&db).await.expect("migrate");
-        db.set_metric_callback(move |_| {
+        let count: db::StatementHook = Arc::new(move |_| {
             counter.fetch_add(1, Ordering::SeqCst);
         });
+        let hook = count.clone();
+        db.set_metric_callback(move |info| hook(info));
 
         let mut users = HashMap::new();
         for role in ROLES {
@@ -235,16 +240,23 @@ impl TestApp {
             users.insert(role.as_str(), id);
         }
 
-        let app = Application::build(&config, db.clone())
+        // The server times its statements with a callback of its own, and
+        // calls this one too.
+        let app = Application::build_with_statement_hook(&config, db.clone(), Some(count))
             .await
             .expect("build app");
         let base = format!("http://{}", app.local_addr().expect("addr"));
+        let metrics_base = app
+            .metrics_addr()
+            .expect("metrics addr")
+            .map(|addr| format!("http://{addr}"));
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(app.run_until(async {
             rx.await.ok();
         }));
         Self {
             base,
+            metrics_base,
             client: reqwest::Client::builder()
                 .timeout(Duration::from_secs(30))
                 .build()
@@ -270,15 +282,15 @@ impl TestApp {
         for _ in 0..n {
             let mut config = self.config.clone();
             adjust(&mut config);
-            let mut db = connect(&config, self.schema.as_deref()).await;
+            let db = connect(&config, self.schema.as_deref()).await;
             let sweeps = Arc::new(AtomicUsize::new(0));
             let counter = sweeps.clone();
-            db.set_metric_callback(move |info| {
+            let hook: db::StatementHook = Arc::new(move |info| {
                 if is_sweep_read(&info.statement.sql) {
                     counter.fetch_add(1, Ordering::SeqCst);
                 }
             });
-            let app = Application::build(&config, db)
+            let app = Application::build_with_statement_hook(&config, db, Some(hook))
                 .await
                 .expect("build instance");
             let base = format!("http://{}", app.local_addr().expect("addr"));

@@ -29,6 +29,7 @@ mod lead_identity;
 mod leads;
 mod lifecycle;
 mod limits;
+mod metrics;
 mod opportunities;
 mod owners;
 mod pagination;

@@ -21,19 +21,19 @@ use crate::common::{
     TestApp, each_backend_with, eventually, lead_definition, manual_clock, postgres,
 };
 
-const EVENTS: &str = "subscription($kinds: [EventKind!], $owner: ID, $after: ID) { events(kinds: $kinds, ownerId: $owner, after: $after) { id kind occurredAt subjectId fromStage toStage reason fitScore definitionVersion owner { id } lead { id stage } leadDefinition { version status } } }";
+pub(crate) const EVENTS: &str = "subscription($kinds: [EventKind!], $owner: ID, $after: ID) { events(kinds: $kinds, ownerId: $owner, after: $after) { id kind occurredAt subjectId fromStage toStage reason fitScore definitionVersion owner { id } lead { id stage } leadDefinition { version status } } }";
 
 /// How long a test waits for a message it expects.
 const WAIT: Duration = Duration::from_secs(10);
 
 /// A graphql-transport-ws client over a real socket.
-struct Client {
+pub(crate) struct Client {
     socket: WebSocketStream<MaybeTlsStream<TcpStream>>,
 }
 
 impl Client {
     /// Opens `/graphql/ws` with the protocol's subprotocol.
-    async fn open(base: &str) -> Self {
+    pub(crate) async fn open(base: &str) -> Self {
         let url = format!("{}/graphql/ws", base.replacen("http", "ws", 1));
         let mut request = url.into_client_request().unwrap();
         request.headers_mut().insert(
@@ -49,7 +49,7 @@ impl Client {
     }
 
     /// Opens, initialises with `token` and expects the ack.
-    async fn connect(base: &str, token: &str) -> Self {
+    pub(crate) async fn connect(base: &str, token: &str) -> Self {
         let mut client = Self::open(base).await;
         client
             .send(json!({ "type": "connection_init", "payload": { "token": token } }))
@@ -58,15 +58,26 @@ impl Client {
         client
     }
 
-    async fn send(&mut self, message: Value) {
+    pub(crate) async fn send(&mut self, message: Value) {
         self.socket
             .send(Message::Text(message.to_string().into()))
             .await
             .expect("send");
     }
 
+    /// Closes the socket normally (1000) from the client's side.
+    pub(crate) async fn close(mut self) {
+        self.socket
+            .close(Some(tokio_tungstenite::tungstenite::protocol::CloseFrame {
+                code: CloseCode::Normal,
+                reason: "done".into(),
+            }))
+            .await
+            .expect("close");
+    }
+
     /// Starts the event subscription `id` with these variables.
-    async fn subscribe(&mut self, id: &str, variables: Value) {
+    pub(crate) async fn subscribe(&mut self, id: &str, variables: Value) {
         self.send(json!({
             "id": id,
             "type": "subscribe",
@@ -77,7 +88,7 @@ impl Client {
 
     /// The next protocol message; fails the test after [`WAIT`] or if the
     /// server closes.
-    async fn next(&mut self) -> Value {
+    pub(crate) async fn next(&mut self) -> Value {
         loop {
             let frame = tokio::time::timeout(WAIT, self.socket.next())
                 .await
@@ -93,7 +104,7 @@ impl Client {
     }
 
     /// The payload of the next `next` message for subscription `id`.
-    async fn event(&mut self, id: &str) -> Value {
+    pub(crate) async fn event(&mut self, id: &str) -> Value {
         let message = self.next().await;
         assert_eq!(message["type"], "next", "{message}");
         assert_eq!(message["id"], id, "{message}");

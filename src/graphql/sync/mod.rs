@@ -156,6 +156,7 @@ impl SyncMutation {
         let system = input.system.into();
         let (db, viewer) = (db(ctx)?, viewer(ctx)?);
         run(
+            ctx,
             input.leads,
             |l| l.external_id.clone(),
             lead_upsert,
@@ -177,6 +178,7 @@ impl SyncMutation {
         let system = input.system.into();
         let (db, viewer) = (db(ctx)?, viewer(ctx)?);
         run(
+            ctx,
             input.accounts,
             |a| a.external_id.clone(),
             account_upsert,
@@ -197,6 +199,7 @@ impl SyncMutation {
         let system = input.system.into();
         let (db, viewer) = (db(ctx)?, viewer(ctx)?);
         run(
+            ctx,
             input.campaigns,
             |c| c.external_id.clone(),
             campaign_upsert,
@@ -218,6 +221,7 @@ impl SyncMutation {
         let system = input.system.into();
         let (db, viewer) = (db(ctx)?, viewer(ctx)?);
         run(
+            ctx,
             input.opportunities,
             |o| o.external_id.clone(),
             opportunity_upsert,
@@ -239,6 +243,7 @@ impl SyncMutation {
         let system = input.system.into();
         let (db, viewer) = (db(ctx)?, viewer(ctx)?);
         run(
+            ctx,
             input.activities,
             |a| a.external_id.clone(),
             activity_upsert,
@@ -261,6 +266,7 @@ impl SyncMutation {
         let object: ObjectType = input.object_type.into();
         let (db, viewer) = (db(ctx)?, viewer(ctx)?);
         run(
+            ctx,
             input.records,
             |r| r.external_id.clone(),
             |r| {
@@ -280,6 +286,7 @@ impl SyncMutation {
 /// as a malformed global id, gets its error without reaching the service),
 /// writes the rest and answers in input order.
 async fn run<I, T, Fut>(
+    ctx: &Context<'_>,
     inputs: Vec<I>,
     key: impl Fn(&I) -> String,
     convert: impl Fn(I) -> Result<T, RecordErrors>,
@@ -324,6 +331,9 @@ where
     }
     let results: Vec<RecordResult> = results.into_iter().flatten().collect();
     let tally = Tally::of(&results);
+    if let Some(metrics) = ctx.data_opt::<std::sync::Arc<crate::telemetry::Metrics>>() {
+        metrics.sync_records(object.as_str(), tally);
+    }
     Ok(SyncPayload {
         results: results.into_iter().map(|r| result(r, object)).collect(),
         created: count(tally.created),
