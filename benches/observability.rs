@@ -17,6 +17,7 @@
 //!
 //! ```sh
 //! cargo bench --bench observability   # BENCH_LEADS=2000, BENCH_ROUNDS=3, BENCH_SECS=5, BENCH_CLIENTS=4
+//! BENCH_ENCODING=gzip cargo bench --bench observability   # the Accept-Encoding sent (default "gzip, br")
 //! ```
 //!
 //! The configurations take turns (each round starting with the next one),
@@ -160,7 +161,8 @@ async fn measure(
             .header("content-type", "application/json")
             .body(body.clone());
         if mode.compression {
-            r = r.header("accept-encoding", "gzip, br");
+            let encoding = std::env::var("BENCH_ENCODING").unwrap_or_else(|_| "gzip, br".into());
+            r = r.header("accept-encoding", encoding);
         }
         r
     };

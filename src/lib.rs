@@ -23,6 +23,7 @@ pub mod telemetry;
 use std::{future::IntoFuture, net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::Context;
+use axum::serve::ListenerExt;
 use sea_orm::DatabaseConnection;
 use tokio::{
     net::TcpListener,
@@ -198,6 +199,14 @@ impl Application {
             })
         });
         let (signalled, on_signal) = oneshot::channel::<()>();
+        // Without Nagle's algorithm: a compressed (chunked) response is
+        // written in several pieces, and the last, small one must not wait
+        // for the client to acknowledge the others.
+        let listener = listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "could not set TCP_NODELAY");
+            }
+        });
         let serve = axum::serve(listener, http::router(state))
             .with_graceful_shutdown(async move {
                 shutdown.await;
