@@ -238,20 +238,23 @@ impl Application {
                 }
             }
         };
+        let deadline = deadline.unwrap_or_else(|| tokio::time::Instant::now() + shutdown_grace);
         // The router's own copy of the state goes with it, and the metrics
-        // server's with it.
+        // server's with it (within the same grace period).
         drop(serve);
         drop(metrics_stop);
         if let Some(server) = metrics_server {
-            match server.await {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => tracing::warn!(error = %e, "serving /metrics failed"),
-                Err(e) => tracing::warn!(error = %e, "the /metrics server ended abnormally"),
+            match tokio::time::timeout_at(deadline, server).await {
+                Ok(Ok(Ok(()))) => {}
+                Ok(Ok(Err(e))) => tracing::warn!(error = %e, "serving /metrics failed"),
+                Ok(Err(e)) => tracing::warn!(error = %e, "the /metrics server ended abnormally"),
+                Err(_) => {
+                    tracing::warn!("shutdown grace period over: dropping /metrics connections")
+                }
             }
         }
         // Sockets and detached requests outlive their HTTP connection:
         // each holds `in_flight` until it is done.
-        let deadline = deadline.unwrap_or_else(|| tokio::time::Instant::now() + shutdown_grace);
         if tokio::time::timeout_at(deadline, in_flight.recv())
             .await
             .is_err()
