@@ -23,7 +23,10 @@ use async_graphql::{
 };
 use axum::{
     body::Bytes,
-    extract::{Query, RawQuery, State, rejection::BytesRejection},
+    extract::{
+        Query, RawQuery, State,
+        rejection::{BytesRejection, QueryRejection},
+    },
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response as HttpResponse},
 };
@@ -137,16 +140,27 @@ async fn post_inner(
 pub async fn get(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Query(by_reference): Query<ByReference>,
+    params: Result<Query<ByReference>, QueryRejection>,
     RawQuery(query): RawQuery,
 ) -> HttpResponse {
     let request_id = request_id(&headers);
     let media = MediaType::negotiate(&headers);
     let query = query.unwrap_or_default();
-    let has_document = ["query=", "extensions=", "documentId="]
-        .iter()
-        .any(|p| query.starts_with(p) || query.contains(&format!("&{p}")));
-    if !has_document {
+    let by_reference = match params {
+        Ok(Query(params)) => params,
+        Err(e) => {
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                "BAD_USER_INPUT",
+                &format!("could not read the query parameters: {e}"),
+                &request_id,
+            );
+        }
+    };
+    if by_reference.query.is_none()
+        && by_reference.extensions.is_none()
+        && by_reference.document_id.is_none()
+    {
         let wants_html = headers
             .get(header::ACCEPT)
             .and_then(|v| v.to_str().ok())
@@ -175,9 +189,12 @@ pub async fn get(
     }
 }
 
-/// The `documentId` of a GET request.
+/// What a GET request names its document by: its text, a persisted
+/// query's hash (in `extensions`) or a trusted document's id.
 #[derive(serde::Deserialize)]
 pub struct ByReference {
+    query: Option<String>,
+    extensions: Option<String>,
     #[serde(rename = "documentId")]
     document_id: Option<String>,
 }

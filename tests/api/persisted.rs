@@ -129,3 +129,15 @@ async fn in_trusted_mode_only_manifest_documents_run_except_for_admins(app: Test
     let answer = app.gql_body(Role::Admin, &json!({ "query": other })).await;
     assert_eq!(answer["data"]["viewer"]["role"], "ADMIN", "{answer}");
 }
+
+#[db_test]
+async fn unreadable_get_parameters_are_a_json_400(app: TestApp) {
+    let (status, answer) = get(
+        &app,
+        Role::Sales,
+        &[("documentId", "a"), ("documentId", "b")],
+    )
+    .await;
+    assert_eq!(status, 400, "{answer}");
+    assert_eq!(code(&answer), "BAD_USER_INPUT");
+}
